@@ -1,0 +1,95 @@
+"""Process-wide settings, read once from the environment and an optional ``.env`` file.
+
+Every field is documented in the README's settings table with its default. Invalid values
+fail at start-up with a message naming the environment variable.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """Raised with a readable message when the environment holds invalid settings."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # --- server --------------------------------------------------------------------------
+    env: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    public_url: AnyHttpUrl | None = None
+    data_dir: Path = Path(".data")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+
+    # --- database ------------------------------------------------------------------------
+    database_url: str | None = None
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    migrate_on_start: bool = True
+
+    # --- redis (optional) ----------------------------------------------------------------
+    redis_url: str | None = None
+
+    # --- identity ------------------------------------------------------------------------
+    jwt_private_key: str | None = None  # PEM Ed25519; generated into data_dir when unset
+    jwt_issuer: str = "switchboard"
+    jwt_audience: str = "switchboard-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
+    secrets_key: str | None = None  # Fernet key for credentials at rest; generated when unset
+
+    @field_validator("database_url", "redis_url", "jwt_private_key", "secrets_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgres://", "postgresql://")):
+            raise ValueError("must start with postgresql:// or postgres://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @cached_property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.env == "production"
+        return self.log_format == "json"
+
+    def public_base_url(self, fallback: str) -> str:
+        """The externally visible base URL (``PUBLIC_URL``), else the request's own."""
+        base = str(self.public_url) if self.public_url else fallback
+        return base.rstrip("/")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one message naming each variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(problems)) from None

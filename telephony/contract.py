@@ -1,0 +1,111 @@
+"""The provider contract every carrier package implements.
+
+A carrier package (``telephony/<name>/``) exposes one ``CarrierProvider`` subclass and is
+registered with one line in ``telephony/registry.py``. Carriers know nothing of each other,
+of HTTP frameworks (they get plain dicts/bytes/headers) or of the pipeline internals: the
+server glues them together.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipecat.serializers.base_serializer import FrameSerializer
+
+
+@dataclass(frozen=True, slots=True)
+class InboundCall:
+    """What a carrier's voice webhook tells us about a new inbound call."""
+
+    carrier_call_id: str
+    from_number: str
+    to_number: str
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStart:
+    """What the first messages of a media websocket told us."""
+
+    carrier_call_id: str
+    stream_id: str
+    custom_parameters: Mapping[str, str]
+    sample_rate: int
+    encoding: str  # "mulaw", "linear16", ...
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A call-progress callback, normalized to our statuses."""
+
+    carrier_call_id: str
+    status: str  # queued|ringing|in-progress|completed|busy|no-answer|failed|canceled
+    duration_seconds: int | None = None
+    answered_by: str | None = None  # AMD result: human|machine|unknown
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    to_number: str
+    from_number: str
+    answer_url: str  # where the carrier fetches call markup when answered
+    status_url: str
+    machine_detection: bool = False
+
+
+class CarrierProvider(ABC):
+    """One carrier's webhooks, call control and media-stream handling."""
+
+    name: str
+
+    def __init__(self, credentials: Mapping[str, Any], *, api_base_url: str | None = None):
+        self.credentials = credentials
+        self.api_base_url = api_base_url
+
+    # -- webhooks ---------------------------------------------------------------------
+    @abstractmethod
+    def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
+        """Check the carrier's signature on a webhook against the public ``url`` it signed."""
+
+    @abstractmethod
+    def parse_inbound(self, body: bytes, headers: Mapping[str, str]) -> InboundCall: ...
+
+    @abstractmethod
+    def parse_status(self, body: bytes, headers: Mapping[str, str]) -> StatusUpdate: ...
+
+    @abstractmethod
+    def answer_markup(self, stream_url: str, params: Mapping[str, str]) -> tuple[str, str]:
+        """Markup that connects the call to our media websocket: (content_type, body)."""
+
+    @abstractmethod
+    def reject_markup(self, reason: str) -> tuple[str, str]: ...
+
+    # -- media ------------------------------------------------------------------------
+    @abstractmethod
+    def parse_stream_start(self, messages: list[str | bytes]) -> StreamStart | None:
+        """Given the first websocket messages, return the start info once complete."""
+
+    @abstractmethod
+    def serializer(self, start: StreamStart) -> FrameSerializer:
+        """The pipecat serializer for this call's media websocket."""
+
+    # -- call control (REST) ------------------------------------------------------------
+    @abstractmethod
+    async def dial(self, request: DialRequest) -> str:
+        """Place an outbound call; return the carrier's call id."""
+
+    @abstractmethod
+    async def hangup(self, carrier_call_id: str) -> None: ...
+
+    async def transfer(self, carrier_call_id: str, to_number: str) -> None:
+        raise UnsupportedOperation(f"{self.name} does not support transfer")
+
+    async def send_dtmf(self, carrier_call_id: str, digits: str) -> None:
+        raise UnsupportedOperation(f"{self.name} does not support sending DTMF")
+
+
+class UnsupportedOperation(Exception):
+    """The carrier cannot do this (documented in the README's carrier table)."""
