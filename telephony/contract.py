@@ -11,7 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from pipecat.serializers.base_serializer import FrameSerializer
 
@@ -35,6 +35,7 @@ class StreamStart:
     custom_parameters: Mapping[str, str]
     sample_rate: int
     encoding: str  # "mulaw", "linear16", ...
+    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +54,20 @@ class DialRequest:
     from_number: str
     answer_url: str  # where the carrier fetches call markup when answered
     status_url: str
+    # the media websocket (token included) for carriers that stream straight from the dial
+    # request instead of fetching markup (Telnyx Call Control)
+    stream_url: str | None = None
     machine_detection: bool = False
 
 
 class CarrierProvider(ABC):
     """One carrier's webhooks, call control and media-stream handling."""
 
-    name: str
+    name: ClassVar[str]
+    # keys the stored credentials must hold (validated when a carrier account is saved)
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+    # the media websocket audio format: pipeline input/output sample rate
+    sample_rate: ClassVar[int] = 8000
 
     def __init__(self, credentials: Mapping[str, Any], *, api_base_url: str | None = None):
         self.credentials = credentials
@@ -85,8 +93,12 @@ class CarrierProvider(ABC):
 
     # -- media ------------------------------------------------------------------------
     @abstractmethod
-    def parse_stream_start(self, messages: list[str | bytes]) -> StreamStart | None:
-        """Given the first websocket messages, return the start info once complete."""
+    def parse_stream_start(
+        self, messages: list[str | bytes], query: Mapping[str, str]
+    ) -> StreamStart | None:
+        """Given the first websocket messages (and the websocket URL's query parameters),
+        return the start info once complete, None while more messages are needed. Raises
+        ``ValueError`` on a malformed handshake."""
 
     @abstractmethod
     def serializer(self, start: StreamStart) -> FrameSerializer:
@@ -104,7 +116,20 @@ class CarrierProvider(ABC):
         raise UnsupportedOperation(f"{self.name} does not support transfer")
 
     async def send_dtmf(self, carrier_call_id: str, digits: str) -> None:
+        """Send DTMF through the carrier's API. Live calls normally send in-band tones
+        through the media stream instead (works for every carrier)."""
         raise UnsupportedOperation(f"{self.name} does not support sending DTMF")
+
+    async def leave_message(self, carrier_call_id: str, text: str) -> None:
+        """Voicemail policy "leave a message": speak ``text`` on the call, then hang up."""
+        raise UnsupportedOperation(f"{self.name} cannot leave a voicemail message")
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release HTTP clients."""
+
+
+class WebhookRejected(Exception):
+    """A webhook could not be parsed (malformed body): answer 400, never a stack trace."""
 
 
 class UnsupportedOperation(Exception):

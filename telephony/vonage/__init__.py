@@ -1,0 +1,5 @@
+"""Vonage carrier package."""
+
+from telephony.vonage.provider import VonageProvider
+
+__all__ = ["VonageProvider"]
