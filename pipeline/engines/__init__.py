@@ -1,0 +1,1 @@
+"""Offline speech engines: espeak-ng TTS and PocketSphinx STT, no keys and no network."""
