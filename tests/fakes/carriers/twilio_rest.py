@@ -1,0 +1,146 @@
+"""A fake Twilio REST API (the 2010-04-01 Calls resource) on 127.0.0.1.
+
+Speaks the wire protocol the official ``twilio`` SDK uses: form-encoded POSTs with HTTP
+Basic auth (account SID + auth token), JSON call resources back, Twilio's error JSON
+(``code``/``message``/``status``) on failures. Every request is recorded so tests can
+assert what the server asked Twilio to do; ``wait_for`` lets a test await a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from tests.fakes import LoopbackServer
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    form: dict[str, list[str]]
+
+    def get(self, name: str) -> str | None:
+        values = self.form.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class FakeCall:
+    sid: str
+    to: str
+    from_: str
+    status: str = "queued"
+    params: dict[str, list[str]] = field(default_factory=dict)
+    twiml_updates: list[str] = field(default_factory=list)
+
+
+class FakeTwilioRest(LoopbackServer):
+    """``async with FakeTwilioRest(sid, token) as fake:`` then point the SDK at
+    ``fake.http_url`` (setting ``TWILIO_API_BASE_URL``)."""
+
+    def __init__(self, account_sid: str, auth_token: str) -> None:
+        super().__init__()
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.requests: list[RecordedRequest] = []
+        self.calls: dict[str, FakeCall] = {}
+        self._changed = asyncio.Condition()
+        base = "/2010-04-01/Accounts/{account}"
+        self.app.router.add_post(base + "/Calls.json", self._create)
+        self.app.router.add_post(base + "/Calls/{sid}.json", self._update)
+        self.app.router.add_get(base + "/Calls/{sid}.json", self._fetch)
+
+    # -- helpers for tests ----------------------------------------------------------------
+    async def wait_for(self, predicate: Any, timeout: float = 10) -> RecordedRequest:
+        """Wait until a recorded request satisfies ``predicate`` and return it."""
+
+        async def _wait() -> RecordedRequest:
+            async with self._changed:
+                while True:
+                    for request in self.requests:
+                        if predicate(request):
+                            return request
+                    await self._changed.wait()
+
+        return await asyncio.wait_for(_wait(), timeout)
+
+    # -- handlers -------------------------------------------------------------------------
+    def _error(self, status: int, code: int, message: str) -> web.Response:
+        body = {"code": code, "message": message, "more_info": "", "status": status}
+        return web.json_response(body, status=status)
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        return user == self.account_sid and password == self.auth_token
+
+    async def _record(self, request: web.Request) -> RecordedRequest:
+        form: dict[str, list[str]] = {}
+        for key, value in parse_qsl(await request.text(), keep_blank_values=True):
+            form.setdefault(key, []).append(value)
+        recorded = RecordedRequest(request.method, request.path, form)
+        async with self._changed:
+            self.requests.append(recorded)
+            self._changed.notify_all()
+        return recorded
+
+    def _resource(self, call: FakeCall) -> dict[str, Any]:
+        return {
+            "sid": call.sid,
+            "account_sid": self.account_sid,
+            "to": call.to,
+            "from": call.from_,
+            "status": call.status,
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{call.sid}.json",
+        }
+
+    async def _create(self, request: web.Request) -> web.Response:
+        if request.match_info["account"] != self.account_sid or not self._authorized(request):
+            return self._error(401, 20003, "Authenticate")
+        recorded = await self._record(request)
+        to, from_ = recorded.get("To"), recorded.get("From")
+        if not to or not from_:
+            return self._error(400, 21201, "No 'To' number is specified")
+        if not recorded.get("Url") and not recorded.get("Twiml"):
+            return self._error(400, 21205, "Url parameter is required")
+        call = FakeCall("CA" + secrets.token_hex(16), to, from_, params=recorded.form)
+        self.calls[call.sid] = call
+        return web.json_response(self._resource(call), status=201)
+
+    async def _update(self, request: web.Request) -> web.Response:
+        if request.match_info["account"] != self.account_sid or not self._authorized(request):
+            return self._error(401, 20003, "Authenticate")
+        recorded = await self._record(request)
+        call = self.calls.get(request.match_info["sid"])
+        if call is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        if recorded.get("Status") in ("completed", "canceled"):
+            call.status = str(recorded.get("Status"))
+        if recorded.get("Twiml"):
+            call.twiml_updates.append(str(recorded.get("Twiml")))
+        return web.json_response(self._resource(call))
+
+    async def _fetch(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return self._error(401, 20003, "Authenticate")
+        call = self.calls.get(request.match_info["sid"])
+        if call is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        return web.json_response(self._resource(call))
+
+    def add_call(self, sid: str, to: str, from_: str, status: str = "in-progress") -> FakeCall:
+        """Register a call that exists on Twilio (e.g. an inbound one) so updates find it."""
+        call = FakeCall(sid, to, from_, status)
+        self.calls[sid] = call
+        return call
