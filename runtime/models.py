@@ -1,0 +1,69 @@
+"""Model providers for the agent runtime, all behind the openai-agents ``Model`` interface.
+
+* ``openai`` — OpenAI's API (Responses API by default).
+* ``openai-compatible`` — any OpenAI-compatible ``base_url`` (Ollama, vLLM, Groq, ...) over
+  Chat Completions by default.
+* ``offline`` — the offline scripted engine (``runtime.offline_model``): not an LLM; it speaks
+  node text and follows edges whose condition words match the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import agents
+from agents import Model, ModelSettings, OpenAIChatCompletionsModel, OpenAIResponsesModel
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ConfigDict, Field
+
+from runtime.offline_model import OFFLINE_ENGINE, OfflineScriptedModel
+
+# The SDK's default exporter ships traces to OpenAI: never from a self-hosted voice server.
+agents.set_tracing_disabled(True)
+
+
+class ModelConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: Literal["openai", "openai-compatible", "offline"] = "offline"
+    model: str = OFFLINE_ENGINE
+    api_key: str | None = Field(default=None, repr=False)
+    base_url: str | None = None
+    api: Literal["chat_completions", "responses"] | None = Field(
+        default=None,
+        description="Wire API; default responses for openai, chat_completions otherwise",
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    temperature: float | None = None
+
+    @property
+    def engine(self) -> str:
+        return OFFLINE_ENGINE if self.provider == "offline" else self.provider
+
+    @property
+    def wire_api(self) -> str:
+        if self.api:
+            return self.api
+        return "responses" if self.provider == "openai" else "chat_completions"
+
+
+def build_model(config: ModelConfig) -> Model:
+    """The ``Model`` for ``config`` (a fresh client; share the result within a session)."""
+    if config.provider == "offline":
+        return OfflineScriptedModel()
+    client = AsyncOpenAI(
+        api_key=config.api_key or ("unused" if config.provider == "openai-compatible" else None),
+        base_url=config.base_url,
+        timeout=config.timeout_seconds,
+        max_retries=1,
+    )
+    if config.wire_api == "responses":
+        return OpenAIResponsesModel(model=config.model, openai_client=client)
+    return OpenAIChatCompletionsModel(model=config.model, openai_client=client)
+
+
+def model_settings(config: ModelConfig) -> ModelSettings:
+    if config.provider == "offline":
+        return ModelSettings()
+    # include_usage: OpenAI-compatible servers only report streamed usage when asked.
+    return ModelSettings(include_usage=True, temperature=config.temperature)

@@ -1,0 +1,270 @@
+"""Agent sessions: one conversation with a workflow, implementing ``runtime.contract``.
+
+Each user turn runs ``Runner.run_streamed`` from the current node with the conversation so
+far. Text deltas are passed through the speakable filter and yielded as they arrive; handoffs
+move the active node; tool outputs become ``ToolCalled`` (and ``TransferCall``/``SendDtmf``);
+``EndCall`` comes last when the agent ended the call or reached an end node.
+
+Cancelling the task that consumes ``respond`` stops the run at once. History then holds the
+user's words and only the reply text already emitted; ``interrupted(spoken)`` trims that to
+what was actually spoken. The node does not change on a cancelled run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from agents import InputGuardrailTripwireTriggered, Model, RunConfig, Runner
+
+from runtime.compile import CompiledWorkflow, compile_cache, handoff_tool_name
+from runtime.contract import (
+    AgentEvent,
+    EndCall,
+    HandedOff,
+    ModelUsage,
+    SendDtmf,
+    SessionInfo,
+    TextDelta,
+    ToolCalled,
+    TransferCall,
+)
+from runtime.guardrails import DEFAULT_MAX_REPLY_CHARS, InputCheck, SpeakableFilter, input_guardrail
+from runtime.models import ModelConfig, build_model, model_settings
+from runtime.tools import CallContext
+from runtime.validation import parse_workflow
+from runtime.workflow import input_values, render
+
+log = logging.getLogger(__name__)
+
+MAX_MODEL_TURNS = 8  # model calls per user turn (tool loops, handoffs)
+FALLBACK_REPLY = "Sorry, I'm having trouble right now. Could you say that again?"
+_models: dict[ModelConfig, Model] = {}
+
+
+def _shared_model(config: ModelConfig) -> Model:
+    """One Model (and HTTP connection pool) per distinct provider configuration."""
+    model = _models.get(config)
+    if model is None:
+        if len(_models) >= 64:
+            _models.pop(next(iter(_models)))
+        model = _models[config] = build_model(config)
+    return model
+
+
+def create_session(
+    definition: dict[str, Any],
+    *,
+    variables: dict[str, str],
+    model: ModelConfig,
+    workflow_id: str | None = None,
+    version: int | None = None,
+    secrets: dict[str, str] | None = None,
+    input_check: InputCheck | None = None,
+    max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
+) -> WorkflowSession:
+    """Start a conversation with a workflow (raises ``WorkflowInvalid`` for a bad definition).
+
+    ``secrets`` fill ``{{secret.NAME}}`` in HTTP tool headers; ``input_check`` is the
+    organization's input guardrail (return a reply to refuse a turn, None to allow it).
+    """
+    compiled = compile_cache.lookup(workflow_id, version)
+    if compiled is None:
+        compiled = compile_cache.store(parse_workflow(definition), workflow_id, version)
+    ctx = CallContext(
+        variables=input_values(compiled.workflow, variables),
+        engine=model.engine,
+        secrets=dict(secrets or {}),
+    )
+    run_config = RunConfig(
+        model=_shared_model(model),
+        model_settings=model_settings(model),
+        tracing_disabled=True,
+        input_guardrails=[input_guardrail(input_check)] if input_check else None,
+        workflow_name="switchboard",
+    )
+    info = SessionInfo(engine=model.engine, model=model.model, workflow_id=workflow_id,
+                       workflow_version=version)
+    return WorkflowSession(compiled, ctx, run_config, info, max_reply_chars)
+
+
+class WorkflowSession:
+    """An ``AgentSession`` over a compiled workflow. Not shared between calls."""
+
+    def __init__(self, compiled: CompiledWorkflow, ctx: CallContext, run_config: RunConfig,
+                 info: SessionInfo, max_reply_chars: int):
+        self.info = info
+        self._compiled = compiled
+        self._ctx = ctx
+        self._run_config = run_config
+        self._max_reply_chars = max_reply_chars
+        self._node = compiled.workflow.start.id
+        self._items: list[Any] = []
+        self._reply_index: int | None = None  # history index of the last reply
+        self._greeted = False
+
+    @property
+    def current_node(self) -> str:
+        return self._node
+
+    @property
+    def ended(self) -> bool:
+        return self._ctx.end_requested
+
+    def greeting(self) -> str | None:
+        text = self._compiled.workflow.start.greeting
+        if not text:
+            return None
+        spoken = render(text, self._ctx.variables)
+        if not self._greeted:
+            self._greeted = True
+            self._add_reply(spoken)
+        return spoken
+
+    async def respond(self, user_text: str) -> AsyncIterator[AgentEvent]:
+        base = [*self._items, {"role": "user", "content": user_text}]
+        self._items = base
+        self._reply_index = None
+        start_node = node = self._node
+        filt = SpeakableFilter(self._max_reply_chars)
+        spoken: list[str] = []
+        text_item: str | None = None
+        completed = False
+        seen_dtmf = len(self._ctx.dtmf)
+        result = Runner.run_streamed(
+            self._compiled.agent(node), input=base, context=self._ctx,
+            run_config=self._run_config, max_turns=MAX_MODEL_TURNS,
+        )
+        try:
+            async with aclosing(result.stream_events()) as events:
+                async for event in events:
+                    if event.type == "raw_response_event":
+                        data = event.data
+                        if getattr(data, "type", "") != "response.output_text.delta":
+                            continue
+                        piece = data.delta
+                        if text_item is not None and data.item_id != text_item and spoken:
+                            piece = " " + piece  # a new message after a tool call
+                        text_item = data.item_id
+                        if out := filt.feed(piece):
+                            spoken.append(out)
+                            yield TextDelta(out)
+                    elif event.type == "agent_updated_stream_event":
+                        new_node = event.new_agent.name
+                        if new_node == node:
+                            continue
+                        yield HandedOff(node, new_node)
+                        edge = self._compiled.edges.get(f"{node}>{handoff_tool_name(new_node)}")
+                        node = new_node
+                        if edge is not None and edge.say:
+                            said = render(edge.say, self._ctx.variables)
+                            out = filt.feed(("" if not spoken else " ") + said + " ")
+                            if out:
+                                spoken.append(out)
+                                yield TextDelta(out)
+                    elif event.type == "run_item_stream_event" and event.name == "tool_output":
+                        for ev in self._tool_events(event.item, seen_dtmf):
+                            yield ev
+                        seen_dtmf = len(self._ctx.dtmf)
+            if out := filt.flush():
+                spoken.append(out)
+                yield TextDelta(out)
+            completed = True
+        except InputGuardrailTripwireTriggered as exc:
+            refusal = str(exc.guardrail_result.output.output_info or "")
+            spoken, node, completed = [refusal], start_node, True
+            self._items = base
+            self._add_reply(refusal)
+            yield TextDelta(refusal)
+            return
+        except Exception:
+            log.exception("agent run failed", extra={"engine": self.info.engine})
+            self.info.extra["last_error"] = "model_run_failed"
+            result.cancel()
+            spoken, node, completed = [FALLBACK_REPLY], start_node, True
+            self._items = base
+            self._add_reply(FALLBACK_REPLY)
+            yield TextDelta(FALLBACK_REPLY)
+            return
+        finally:
+            if not completed:  # cancelled (barge-in) or the consumer stopped early
+                result.cancel()
+                self._items = base
+                self._add_reply("".join(spoken))
+        self._node = node
+        self._items = [*base, *self._run_tool_items(result, len(base))]
+        self._add_reply("".join(spoken))
+        usage = result.context_wrapper.usage
+        yield ModelUsage(self.info.engine, self.info.model, usage.input_tokens,
+                         usage.output_tokens)
+        if self._ctx.end_requested or self._compiled.workflow.node(node).type == "end":
+            self._ctx.end_requested = True
+            yield EndCall("agent_ended")
+
+    def interrupted(self, spoken_text: str) -> None:
+        if self._reply_index is None:
+            return
+        if spoken_text.strip():
+            self._items[self._reply_index] = {"role": "assistant", "content": spoken_text}
+        else:
+            del self._items[self._reply_index]
+            self._reply_index = None
+
+    def history(self) -> list[dict[str, Any]]:
+        names: dict[str, str] = {}
+        out: list[dict[str, Any]] = []
+        for item in self._items:
+            kind = item.get("type")
+            if kind == "function_call":
+                names[item["call_id"]] = item["name"]
+                if not item["name"].startswith("handoff_to_"):
+                    out.append({"role": "tool_call", "name": item["name"],
+                                "content": item.get("arguments", "")})
+            elif kind == "function_call_output":
+                name = names.get(item["call_id"], "")
+                if not name.startswith("handoff_to_"):
+                    out.append({"role": "tool", "name": name, "content": str(item["output"])})
+            elif item.get("role") in ("user", "assistant"):
+                out.append({"role": item["role"], "content": _text(item.get("content"))})
+        return out
+
+    # -- internals --------------------------------------------------------------------
+    def _add_reply(self, text: str) -> None:
+        if text.strip():
+            self._items.append({"role": "assistant", "content": text})
+            self._reply_index = len(self._items) - 1
+        else:
+            self._reply_index = None
+
+    def _tool_events(self, item: Any, seen_dtmf: int) -> list[AgentEvent]:
+        raw = item.raw_item
+        call_id = raw.get("call_id") if isinstance(raw, dict) else getattr(raw, "call_id", None)
+        record = self._ctx.tool_records.pop(call_id or "", None)
+        if record is None:  # a handoff's own output
+            return []
+        events: list[AgentEvent] = [
+            ToolCalled(record.name, record.arguments, record.result, record.error)
+        ]
+        if record.name == "transfer_call" and self._ctx.transfer_to:
+            events.append(TransferCall(self._ctx.transfer_to))
+        events += [SendDtmf(d) for d in self._ctx.dtmf[seen_dtmf:]]
+        return events
+
+    @staticmethod
+    def _run_tool_items(result: Any, skip: int) -> list[Any]:
+        """The run's tool calls and outputs (its text is stored as spoken, separately)."""
+        return [
+            item for item in result.to_input_list()[skip:]
+            if isinstance(item, dict) and item.get("type") in ("function_call",
+                                                               "function_call_output")
+        ]
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""

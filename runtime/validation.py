@@ -1,0 +1,228 @@
+"""Workflow validation: every problem at once, each with a JSON pointer into the definition.
+
+``validate_definition`` first checks shapes (pydantic), then the graph: exactly one start
+node, duplicate names, edges to missing nodes, unreachable nodes, nodes with no path to an
+end, unknown tools and undeclared ``{{template}}`` variables.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from runtime.workflow import Workflow, template_names
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    pointer: str  # RFC 6901 JSON pointer into the definition
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+class WorkflowInvalid(Exception):
+    """The definition has problems; ``problems`` lists all of them."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("; ".join(f"{p.pointer}: {p.message}" for p in problems))
+        self.problems = problems
+
+
+def _pointer(*parts: object) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _shape_problems(exc: ValidationError) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        # Discriminated unions add the tag to the location; it is not part of the document.
+        loc = [p for p in err["loc"] if p not in ("http", "end_call", "transfer_call", "send_dtmf")]
+        problems.append(Problem(_pointer(*loc), "invalid_" + err["type"], err["msg"]))
+    return problems
+
+
+def parse_workflow(definition: dict[str, Any]) -> Workflow:
+    """Parse and fully validate a definition, raising ``WorkflowInvalid`` with every problem."""
+    problems = validate_definition(definition)
+    if problems:
+        raise WorkflowInvalid(problems)
+    return Workflow.model_validate(definition)
+
+
+def validate_definition(definition: Any) -> list[Problem]:
+    """Return every problem in ``definition`` (empty when it is valid)."""
+    if not isinstance(definition, dict):
+        return [Problem("", "invalid_type", "a workflow definition is a JSON object")]
+    try:
+        workflow = Workflow.model_validate(definition)
+    except ValidationError as exc:
+        return _shape_problems(exc)
+    return graph_problems(workflow)
+
+
+def graph_problems(wf: Workflow) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _duplicates(wf)
+    starts = [i for i, n in enumerate(wf.nodes) if n.type == "start"]
+    if len(starts) != 1:
+        problems.append(
+            Problem("/nodes", "start_count", f"exactly one start node needed, found {len(starts)}")
+        )
+    ids = {n.id for n in wf.nodes}
+    for i, node in enumerate(wf.nodes):
+        if node.greeting is not None and node.type != "start":
+            problems.append(
+                Problem(_pointer("nodes", i, "greeting"), "greeting_not_start",
+                        "only the start node has a greeting")
+            )
+    for i, edge in enumerate(wf.edges):
+        for field, alias in (("source", "from"), ("target", "to")):
+            if getattr(edge, field) not in ids:
+                problems.append(
+                    Problem(_pointer("edges", i, alias), "missing_node",
+                            f"edge points to missing node '{getattr(edge, field)}'")
+                )
+        if edge.source in ids and wf.node(edge.source).type == "end":
+            problems.append(
+                Problem(_pointer("edges", i, "from"), "edge_from_end",
+                        "end nodes have no outgoing edges")
+            )
+    problems += _tool_problems(wf)
+    if len(starts) == 1:
+        problems += _reachability(wf, wf.nodes[starts[0]].id)
+    problems += _template_problems(wf)
+    return problems
+
+
+def _duplicates(wf: Workflow) -> list[Problem]:
+    problems = []
+    groups: list[tuple[str, list[str], str]] = [
+        ("nodes", [n.id for n in wf.nodes], "id"),
+        ("tools", [t.name for t in wf.tools], "name"),
+        ("inputs", [v.name for v in wf.inputs], "name"),
+        ("variables", [v.name for v in wf.variables], "name"),
+    ]
+    for collection, names, key in groups:
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                problems.append(
+                    Problem(_pointer(collection, i, key), "duplicate_name",
+                            f"duplicate {key} '{name}' in {collection}")
+                )
+            seen.add(name)
+    for i, node in enumerate(wf.nodes):
+        seen_targets: set[str] = set()
+        for edge in wf.edges_from(node.id):
+            if edge.target in seen_targets:
+                j = wf.edges.index(edge)
+                problems.append(
+                    Problem(_pointer("edges", j), "duplicate_name",
+                            f"more than one edge from '{node.id}' to '{edge.target}'")
+                )
+            seen_targets.add(edge.target)
+        if len(set(node.tools)) != len(node.tools):
+            problems.append(
+                Problem(_pointer("nodes", i, "tools"), "duplicate_name", "tool listed twice")
+            )
+    return problems
+
+
+def _tool_problems(wf: Workflow) -> list[Problem]:
+    problems = []
+    for i, node in enumerate(wf.nodes):
+        for j, name in enumerate(node.tools):
+            if wf.tool(name) is None:
+                hint = (
+                    " (declare a transfer_call tool with its destination)"
+                    if name == "transfer_call" else ""
+                )
+                problems.append(
+                    Problem(_pointer("nodes", i, "tools", j), "unknown_tool",
+                            f"unknown tool '{name}'{hint}")
+                )
+    for i, tool in enumerate(wf.tools):
+        if tool.type == "http":
+            params = tool.parameters
+            if not isinstance(params, dict) or params.get("type") != "object":
+                problems.append(
+                    Problem(_pointer("tools", i, "parameters"), "invalid_schema",
+                            "parameters must be a JSON schema with type 'object'")
+                )
+    return problems
+
+
+def _reachability(wf: Workflow, start: str) -> list[Problem]:
+    problems = []
+    ids = {n.id for n in wf.nodes}
+    forward: dict[str, set[str]] = {n: set() for n in ids}
+    backward: dict[str, set[str]] = {n: set() for n in ids}
+    for edge in wf.edges:
+        if edge.source in ids and edge.target in ids:
+            forward[edge.source].add(edge.target)
+            backward[edge.target].add(edge.source)
+    reachable = _walk(forward, {start})
+    # A node can finish the call if it is an end node or may call end_call itself.
+    enders = {n.id for n in wf.nodes if n.type == "end" or "end_call" in n.tools}
+    if not enders:
+        problems.append(Problem("/nodes", "no_end", "the workflow has no end node"))
+    can_finish = _walk(backward, enders)
+    for i, node in enumerate(wf.nodes):
+        if node.id not in reachable:
+            problems.append(
+                Problem(_pointer("nodes", i), "unreachable",
+                        f"node '{node.id}' cannot be reached from the start node")
+            )
+        elif enders and node.id not in can_finish:
+            problems.append(
+                Problem(_pointer("nodes", i), "no_path_to_end",
+                        f"no path from node '{node.id}' to an end")
+            )
+    return problems
+
+
+def _walk(graph: dict[str, set[str]], roots: set[str]) -> set[str]:
+    seen = set(roots)
+    queue = deque(roots)
+    while queue:
+        for nxt in graph.get(queue.popleft(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def _template_problems(wf: Workflow) -> list[Problem]:
+    declared = {v.name for v in wf.inputs}
+    texts: list[tuple[str, str | None]] = [("/global", wf.global_prompt)]
+    for i, node in enumerate(wf.nodes):
+        for field in ("prompt", "greeting", "say"):
+            texts.append((_pointer("nodes", i, field), getattr(node, field)))
+    for i, edge in enumerate(wf.edges):
+        texts.append((_pointer("edges", i, "say"), edge.say))
+    texts += [(_pointer("settings", "idle_prompts", i), p)
+              for i, p in enumerate(wf.settings.idle_prompts)]
+    problems = []
+    for i, tool in enumerate(wf.tools):
+        if tool.type != "http":
+            continue
+        texts.append((_pointer("tools", i, "url"), tool.url))
+        for header, value in tool.headers.items():
+            pointer = _pointer("tools", i, "headers", header)
+            for name in template_names(value):
+                if not name.startswith("secret."):
+                    texts.append((pointer, "{{" + name + "}}"))
+    for pointer, text in texts:
+        for name in template_names(text):
+            if name not in declared:
+                problems.append(
+                    Problem(pointer, "undeclared_variable",
+                            f"template variable '{name}' is not declared in inputs")
+                )
+    return problems
