@@ -1,0 +1,146 @@
+"""Which speech providers a call uses, and the credentials it uses them with.
+
+``ProviderSettings`` is an organization's choice of speech-to-text and text-to-speech
+providers (with optional fallbacks). ``ProviderCredentials`` holds one API key and base URL
+per cloud provider, resolved from the organization's stored credentials first, then the
+process environment. A cloud choice with no key anywhere runs on the offline engine
+instead (PocketSphinx / espeak-ng), so a server with no keys still answers calls.
+
+Nothing here does I/O: the caller (server/calls) loads stored credentials from the
+database and passes them in as plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CloudProvider = Literal["deepgram", "openai", "elevenlabs", "cartesia"]
+CLOUD_PROVIDERS: tuple[CloudProvider, ...] = ("deepgram", "openai", "elevenlabs", "cartesia")
+
+STTProvider = Literal["deepgram", "deepgram-flux", "offline"]
+TTSProvider = Literal["deepgram", "openai", "elevenlabs", "cartesia", "offline"]
+
+# The cloud account a provider choice needs a key for ("deepgram-flux" is a Deepgram model).
+_ACCOUNT: dict[str, CloudProvider | None] = {
+    "deepgram": "deepgram",
+    "deepgram-flux": "deepgram",
+    "openai": "openai",
+    "elevenlabs": "elevenlabs",
+    "cartesia": "cartesia",
+    "offline": None,
+}
+
+DEFAULT_BASE_URLS: dict[CloudProvider, str] = {
+    "deepgram": "wss://api.deepgram.com",
+    "openai": "https://api.openai.com/v1",
+    "elevenlabs": "wss://api.elevenlabs.io",
+    "cartesia": "wss://api.cartesia.ai",
+}
+
+
+class STTChoice(BaseModel):
+    """A speech-to-text provider, model and language (``None`` = the provider's default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: STTProvider = "offline"
+    model: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=20)
+
+
+class TTSChoice(BaseModel):
+    """A text-to-speech provider, voice and model (``None`` = the provider's default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: TTSProvider = "offline"
+    voice: str | None = Field(default=None, max_length=200)
+    model: str | None = Field(default=None, max_length=100)
+
+
+class ProviderSettings(BaseModel):
+    """An organization's speech providers; the fallbacks take over when a primary fails."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stt: STTChoice = Field(default_factory=STTChoice)
+    tts: TTSChoice = Field(default_factory=TTSChoice)
+    fallback_stt: STTChoice | None = None
+    fallback_tts: TTSChoice | None = None
+
+
+class ProviderKey(BaseModel):
+    """One provider's API key and optional base URL, and where they came from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_key: str = Field(repr=False)
+    base_url: str | None = None
+    source: Literal["organization", "environment"] = "environment"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredential:
+    """A decrypted credential row as loaded for a call (see db/provider_credentials.py)."""
+
+    api_key: str
+    base_url: str | None = None
+
+
+class ProviderCredentials(BaseModel):
+    """Keys per cloud provider; a missing entry means the provider cannot be used."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deepgram: ProviderKey | None = None
+    openai: ProviderKey | None = None
+    elevenlabs: ProviderKey | None = None
+    cartesia: ProviderKey | None = None
+
+    def for_provider(self, provider: str) -> ProviderKey | None:
+        """The key a provider choice (e.g. ``"deepgram-flux"``) runs with, if any."""
+        account = _ACCOUNT.get(provider)
+        return getattr(self, account) if account else None
+
+
+def resolve_credentials(
+    stored: Mapping[str, StoredCredential], environment: object | None = None
+) -> ProviderCredentials:
+    """Merge an organization's stored credentials over the environment's.
+
+    ``stored`` maps provider name to its decrypted credential. ``environment`` is any
+    object with ``<provider>_api_key`` / ``<provider>_base_url`` attributes (the server's
+    ``Settings``). An organization's stored key always wins; a stored credential without a
+    base URL inherits the environment's base URL.
+    """
+    keys: dict[str, ProviderKey] = {}
+    for provider in CLOUD_PROVIDERS:
+        env_key = getattr(environment, f"{provider}_api_key", None) if environment else None
+        env_url = getattr(environment, f"{provider}_base_url", None) if environment else None
+        env_url = str(env_url) if env_url else None
+        row = stored.get(provider)
+        if row is not None and row.api_key:
+            keys[provider] = ProviderKey(
+                api_key=row.api_key, base_url=row.base_url or env_url, source="organization"
+            )
+        elif env_key:
+            keys[provider] = ProviderKey(api_key=env_key, base_url=env_url, source="environment")
+    return ProviderCredentials(**keys)
+
+
+def effective_stt(choice: STTChoice, credentials: ProviderCredentials) -> STTChoice:
+    """The choice that will actually run: the offline engine when no key exists for it."""
+    if choice.provider != "offline" and credentials.for_provider(choice.provider) is None:
+        return STTChoice(provider="offline", language=choice.language)
+    return choice
+
+
+def effective_tts(choice: TTSChoice, credentials: ProviderCredentials) -> TTSChoice:
+    """The choice that will actually run: the offline engine when no key exists for it."""
+    if choice.provider != "offline" and credentials.for_provider(choice.provider) is None:
+        return TTSChoice(provider="offline")
+    return choice

@@ -1,0 +1,225 @@
+"""Build pipecat speech services from a provider choice and its credentials.
+
+Every cloud service is pointed at its credential's base URL when one is set (a private
+deployment, a proxy, or the fake servers the tests run), else at the provider's public
+endpoint. A cloud choice without a key builds the offline engine instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from pipecat.frames.frames import ErrorFrame, Frame, StartFrame
+from pipecat.services.openai.tts import OpenAITTSService
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
+
+from pipeline.providers.config import (
+    DEFAULT_BASE_URLS,
+    ProviderCredentials,
+    ProviderKey,
+    STTChoice,
+    TTSChoice,
+    effective_stt,
+    effective_tts,
+)
+
+DEEPGRAM_STT_MODEL = "nova-3-general"
+DEEPGRAM_FLUX_MODEL = "flux-general-en"
+DEEPGRAM_TTS_VOICE = "aura-2-helena-en"
+OPENAI_TTS_VOICE = "alloy"
+OPENAI_TTS_MODEL = "gpt-4o-mini-tts"
+OPENAI_TTS_SAMPLE_RATE = 24_000  # OpenAI's "pcm" format is always 24 kHz mono s16le
+ELEVENLABS_VOICE = "21m00Tcm4TlvDq8ikWAM"
+ELEVENLABS_MODEL = "eleven_flash_v2_5"
+CARTESIA_VOICE = "a0e99841-438c-4a64-b679-ae501e7d6091"
+CARTESIA_MODEL = "sonic-3.6"
+
+
+class ProviderUnavailable(RuntimeError):
+    """The choice names a provider this build cannot construct."""
+
+
+def _ws_base(url: str) -> str:
+    """A websocket base URL (no trailing slash) from an http(s)/ws(s) one."""
+    url = url.rstrip("/")
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://") :]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://") :]
+    return url
+
+
+def _key(credentials: ProviderCredentials, provider: str) -> ProviderKey:
+    key = credentials.for_provider(provider)
+    if key is None:  # effective_* turned key-less choices into "offline" already
+        raise ProviderUnavailable(f"no credentials for {provider}")
+    return key
+
+
+def build_stt(
+    choice: STTChoice, credentials: ProviderCredentials, *, sample_rate: int | None = None
+) -> STTService:
+    """A speech-to-text service for ``choice`` (offline when no key exists for it).
+
+    ``sample_rate`` is the rate of the audio the service will receive; ``None`` takes the
+    pipeline's input rate at start.
+    """
+    choice = effective_stt(choice, credentials)
+    if choice.provider == "deepgram":
+        from pipecat.services.deepgram.stt import DeepgramSTTService
+
+        key = _key(credentials, "deepgram")
+        settings = DeepgramSTTService.Settings(
+            model=choice.model or DEEPGRAM_STT_MODEL,
+            language=choice.language or "en",
+            interim_results=True,
+            smart_format=True,
+        )
+        return DeepgramSTTService(
+            api_key=key.api_key,
+            base_url=_ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"]),
+            sample_rate=sample_rate,
+            settings=settings,
+        )
+    if choice.provider == "deepgram-flux":
+        from pipecat.services.deepgram.flux.stt import DeepgramFluxSTTService
+
+        key = _key(credentials, "deepgram")
+        base = _ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"])
+        return DeepgramFluxSTTService(
+            api_key=key.api_key,
+            url=f"{base}/v2/listen",
+            sample_rate=sample_rate,
+            settings=DeepgramFluxSTTService.Settings(model=choice.model or DEEPGRAM_FLUX_MODEL),
+        )
+    if choice.provider == "offline":
+        from pipeline.engines import PocketSphinxSTTService  # written alongside; lazy on purpose
+
+        return PocketSphinxSTTService(sample_rate=sample_rate)
+    raise ProviderUnavailable(f"unknown speech-to-text provider {choice.provider!r}")
+
+
+def build_tts(
+    choice: TTSChoice, credentials: ProviderCredentials, *, sample_rate: int
+) -> TTSService:
+    """A text-to-speech service for ``choice`` producing audio at ``sample_rate``.
+
+    Falls back to the offline engine when no key exists for the chosen provider.
+    """
+    choice = effective_tts(choice, credentials)
+    if choice.provider == "deepgram":
+        from pipecat.services.deepgram.tts import DeepgramTTSService
+
+        key = _key(credentials, "deepgram")
+        return DeepgramTTSService(
+            api_key=key.api_key,
+            base_url=_ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"]),
+            sample_rate=sample_rate,
+            settings=DeepgramTTSService.Settings(voice=choice.voice or DEEPGRAM_TTS_VOICE),
+        )
+    if choice.provider == "openai":
+        key = _key(credentials, "openai")
+        return ResamplingOpenAITTSService(
+            api_key=key.api_key,
+            base_url=key.base_url or DEFAULT_BASE_URLS["openai"],
+            sample_rate=sample_rate,
+            voice=choice.voice or OPENAI_TTS_VOICE,
+            model=choice.model or OPENAI_TTS_MODEL,
+        )
+    if choice.provider == "elevenlabs":
+        from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
+
+        key = _key(credentials, "elevenlabs")
+        return ElevenLabsTTSService(
+            api_key=key.api_key,
+            url=_ws_base(key.base_url or DEFAULT_BASE_URLS["elevenlabs"]),
+            sample_rate=sample_rate,
+            settings=ElevenLabsTTSService.Settings(
+                voice=choice.voice or ELEVENLABS_VOICE, model=choice.model or ELEVENLABS_MODEL
+            ),
+        )
+    if choice.provider == "cartesia":
+        from pipecat.services.cartesia.tts import CartesiaTTSService
+
+        key = _key(credentials, "cartesia")
+        base = _ws_base(key.base_url or DEFAULT_BASE_URLS["cartesia"])
+        return CartesiaTTSService(
+            api_key=key.api_key,
+            url=f"{base}/tts/websocket",
+            sample_rate=sample_rate,
+            settings=CartesiaTTSService.Settings(
+                voice=choice.voice or CARTESIA_VOICE, model=choice.model or CARTESIA_MODEL
+            ),
+        )
+    if choice.provider == "offline":
+        from pipeline.engines import EspeakTTSService  # written alongside; lazy on purpose
+
+        return EspeakTTSService(sample_rate=sample_rate)
+    raise ProviderUnavailable(f"unknown text-to-speech provider {choice.provider!r}")
+
+
+class ResamplingOpenAITTSService(OpenAITTSService):
+    """OpenAI speech at any output rate.
+
+    OpenAI's ``pcm`` response is always 24 kHz; pipecat's service labels it with the
+    pipeline's rate as is, which garbles 8 kHz/16 kHz calls. This resamples the stream to
+    the service's rate, and turns every failure (HTTP 5xx, connection refused) into an
+    ``ErrorFrame`` so a failover switcher can move off the provider.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        voice: str,
+        model: str,
+        sample_rate: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # The parent warns about any rate but 24 kHz; this class resamples, so the rate is
+        # applied after it.
+        super().__init__(
+            api_key=api_key,
+            base_url=base_url,
+            settings=OpenAITTSService.Settings(voice=voice, model=model),
+            **kwargs,
+        )
+        self._init_sample_rate = sample_rate
+        # One retry: a live caller is better served by a fallback than by backoff.
+        self._client = self._client.with_options(max_retries=1)
+
+    async def start(self, frame: StartFrame) -> None:
+        await TTSService.start(self, frame)  # skip the parent's 24 kHz-only warning
+
+    def can_generate_metrics(self) -> bool:
+        return True
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+        params: dict[str, object] = {
+            "input": text,
+            "model": self._settings.model,
+            "voice": self._settings.voice,
+            "response_format": "pcm",
+        }
+        if self._settings.instructions:
+            params["instructions"] = self._settings.instructions
+        if self._settings.speed:
+            params["speed"] = self._settings.speed
+        try:
+            await self.start_ttfb_metrics()
+            async with self._client.audio.speech.with_streaming_response.create(
+                **params  # type: ignore[arg-type]
+            ) as response:
+                await self.start_tts_usage_metrics(text)
+                async for frame in self._stream_audio_frames_from_iterator(
+                    response.iter_bytes(self.chunk_size),
+                    in_sample_rate=OPENAI_TTS_SAMPLE_RATE,
+                    context_id=context_id,
+                ):
+                    await self.stop_ttfb_metrics()
+                    yield frame
+        except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
+            yield ErrorFrame(error=f"OpenAI TTS failed: {exc}", exception=exc)

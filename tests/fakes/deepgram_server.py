@@ -1,0 +1,396 @@
+"""A fake Deepgram live-transcription server: Nova (``/v1/listen``) and Flux (``/v2/listen``).
+
+Speech is found by energy, in audio time (20 ms frames over an RMS threshold start an
+utterance; ``endpointing_ms`` of silence ends it), so silence yields nothing and results do
+not depend on how fast the client sends.
+
+Where the transcript comes from, explicitly:
+
+* ``transcripts=[...]`` given: the n-th detected utterance on the server (counted across
+  connections) is answered with ``transcripts[n]`` (the last entry repeats). Tests use this
+  to assert exact text.
+* otherwise: REAL recognition of the received audio with the PocketSphinx decoder from the
+  ``pocketsphinx`` wheel (its bundled en-US model, audio resampled to 16 kHz). Interim
+  results carry the decoder's partial hypothesis.
+
+Injectable failures: ``reject_status`` answers the websocket handshake with that HTTP
+status; ``close_after_audio_messages`` drops the connection (close code 1011) once that many
+binary audio messages have arrived on it; ``fail_path`` limits both to one endpoint
+(``"/v1/listen"`` or ``"/v2/listen"``); ``result_delay`` delays each final result.
+``api_key`` (when set) is required as ``Authorization: Token <key>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes import LoopbackServer, resample_pcm, rms
+
+FRAME_MS = 20
+
+
+@dataclass
+class ConnectionInfo:
+    """What one client connection sent: path, query, headers and audio volume."""
+
+    path: str
+    query: dict[str, str]
+    authorization: str | None
+    audio_messages: int = 0
+    audio_bytes: int = 0
+    control: list[dict[str, Any]] = field(default_factory=list)
+
+
+class _Recognizer:
+    """PocketSphinx, fed 16 kHz PCM incrementally (one shared decoder per server)."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self._decoder = Decoder(samprate=16000, loglevel="FATAL")
+
+    def start(self) -> None:
+        self._decoder.start_utt()
+
+    def feed(self, pcm16k: bytes) -> None:
+        self._decoder.process_raw(pcm16k, False, False)
+
+    def partial(self) -> str:
+        hyp = self._decoder.hyp()
+        return hyp.hypstr if hyp else ""
+
+    def finish(self) -> str:
+        self._decoder.end_utt()
+        return self.partial()
+
+
+class _Utterance:
+    """Energy-based speech detection over one connection's audio, in audio time."""
+
+    def __init__(self, sample_rate: int, threshold: float, endpointing_ms: int) -> None:
+        self.sample_rate = sample_rate
+        self.frame_bytes = sample_rate * 2 * FRAME_MS // 1000
+        self.threshold = threshold
+        self.endpointing_frames = max(1, endpointing_ms // FRAME_MS)
+        self._pending = bytearray()
+        self.frames_seen = 0
+        self.speaking = False
+        self.voiced_run = 0
+        self.silent_run = 0
+        self.start_frame = 0
+        self.lead: deque[bytes] = deque(maxlen=3)
+
+    def starts(self, frame: bytes, voiced: bool) -> bool:
+        """While silent: whether this frame completes 60 ms of sound (speech starts)."""
+        self.lead.append(frame)
+        self.voiced_run = self.voiced_run + 1 if voiced else 0
+        if self.voiced_run < 3:
+            return False
+        self.speaking, self.silent_run, self.voiced_run = True, 0, 0
+        self.start_frame = self.frames_seen - 3
+        return True
+
+    def ends(self, voiced: bool) -> bool:
+        """While speaking: whether this frame completes the end-of-speech silence."""
+        self.silent_run = 0 if voiced else self.silent_run + 1
+        if self.silent_run < self.endpointing_frames:
+            return False
+        self.speaking = False
+        return True
+
+    def frames(self, pcm: bytes) -> list[tuple[bytes, bool]]:
+        """Split into whole 20 ms frames, each with whether it is voiced."""
+        self._pending.extend(pcm)
+        out = []
+        while len(self._pending) >= self.frame_bytes:
+            frame = bytes(self._pending[: self.frame_bytes])
+            del self._pending[: self.frame_bytes]
+            self.frames_seen += 1
+            out.append((frame, rms(frame) >= self.threshold))
+        return out
+
+    def seconds(self, frames: int) -> float:
+        return frames * FRAME_MS / 1000
+
+
+class FakeDeepgram(LoopbackServer):
+    """Deepgram's streaming STT endpoints. Point pipecat at ``ws_url`` as its base URL."""
+
+    def __init__(
+        self,
+        *,
+        transcripts: list[str] | None = None,
+        api_key: str | None = None,
+        reject_status: int | None = None,
+        close_after_audio_messages: int | None = None,
+        fail_path: str | None = None,
+        result_delay: float = 0.0,
+        energy_threshold: float = 400.0,
+        endpointing_ms: int = 400,
+        interim_every_ms: int = 240,
+    ) -> None:
+        super().__init__()
+        self.transcripts = transcripts
+        self.api_key = api_key
+        self.reject_status = reject_status
+        self.close_after_audio_messages = close_after_audio_messages
+        self.fail_path = fail_path
+        self.result_delay = result_delay
+        self.energy_threshold = energy_threshold
+        self.endpointing_ms = endpointing_ms
+        self.interim_every_ms = interim_every_ms
+        self.connections: list[ConnectionInfo] = []
+        self.finals: list[str] = []  # every final transcript sent, in order
+        self.utterances = 0
+        self._recognizer: _Recognizer | None = None
+        self.app.router.add_get("/v1/listen", self._nova)
+        self.app.router.add_get("/v2/listen", self._flux)
+
+    # --- shared ------------------------------------------------------------------------
+
+    def _transcript_source(self) -> tuple[str | None, _Recognizer | None]:
+        """The scripted transcript for the next utterance, or the recognizer."""
+        if self.transcripts:
+            index = min(self.utterances, len(self.transcripts) - 1)
+            return self.transcripts[index], None
+        if self._recognizer is None:
+            self._recognizer = _Recognizer()
+        return None, self._recognizer
+
+    async def _accept(self, request: web.Request) -> tuple[web.WebSocketResponse | None, Any]:
+        info = ConnectionInfo(
+            path=request.path,
+            query=dict(request.query),
+            authorization=request.headers.get("Authorization"),
+        )
+        self.connections.append(info)
+        if self.reject_status is not None and self._fails(info):
+            return None, web.Response(status=self.reject_status, text="injected failure")
+        if self.api_key is not None and info.authorization != f"Token {self.api_key}":
+            return None, web.json_response(
+                {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}, status=401
+            )
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        return ws, info
+
+    def _fails(self, info: ConnectionInfo) -> bool:
+        return self.fail_path is None or info.path == self.fail_path
+
+    def _should_drop(self, info: ConnectionInfo) -> bool:
+        limit = self.close_after_audio_messages
+        return limit is not None and info.audio_messages >= limit and self._fails(info)
+
+    # --- Nova (/v1/listen) -------------------------------------------------------------
+
+    async def _nova(self, request: web.Request) -> web.StreamResponse:
+        ws, info = await self._accept(request)
+        if ws is None:
+            return info
+        rate = int(info.query.get("sample_rate", "16000"))
+        interim = info.query.get("interim_results", "false") == "true"
+        request_id = str(uuid.uuid4())
+        utt = _Utterance(rate, self.energy_threshold, self.endpointing_ms)
+        words: list[str] = []
+        script: str | None = None
+        recognizer: _Recognizer | None = None
+        since_interim = 0
+
+        def results(text: str, *, is_final: bool, from_finalize: bool = False) -> str:
+            start = utt.seconds(utt.start_frame)
+            duration = utt.seconds(utt.frames_seen - utt.start_frame)
+            return json.dumps(
+                {
+                    "type": "Results",
+                    "channel_index": [0, 1],
+                    "duration": duration,
+                    "start": start,
+                    "is_final": is_final,
+                    "speech_final": is_final,
+                    "from_finalize": from_finalize,
+                    "channel": {
+                        "alternatives": [
+                            {
+                                "transcript": text,
+                                "confidence": 0.9 if text else 0.0,
+                                "words": [
+                                    {
+                                        "word": w,
+                                        "start": start,
+                                        "end": start + duration,
+                                        "confidence": 0.9,
+                                        "punctuated_word": w,
+                                    }
+                                    for w in text.split()
+                                ],
+                            }
+                        ]
+                    },
+                    "metadata": {
+                        "request_id": request_id,
+                        "model_info": {"name": "fake-nova", "version": "1", "arch": "fake"},
+                        "model_uuid": "00000000-0000-0000-0000-000000000000",
+                    },
+                }
+            )
+
+        async def finish(from_finalize: bool = False) -> None:
+            nonlocal script, recognizer
+            text = script if recognizer is None else recognizer.finish()
+            text = text or ""
+            utt.speaking = False
+            self.utterances += 1
+            self.finals.append(text)
+            if self.result_delay:
+                await asyncio.sleep(self.result_delay)
+            await ws.send_str(results(text, is_final=True, from_finalize=from_finalize))
+
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                info.audio_messages += 1
+                info.audio_bytes += len(msg.data)
+                for frame, voiced in utt.frames(msg.data):
+                    if not utt.speaking:
+                        if utt.starts(frame, voiced):
+                            since_interim = 0
+                            script, recognizer = self._transcript_source()
+                            words = (script or "").split()
+                            if recognizer is not None:
+                                recognizer.start()
+                                recognizer.feed(resample_pcm(b"".join(utt.lead), rate, 16000))
+                        continue
+                    if recognizer is not None:
+                        recognizer.feed(resample_pcm(frame, rate, 16000))
+                    since_interim += FRAME_MS
+                    if utt.ends(voiced):
+                        await finish()
+                    elif interim and since_interim >= self.interim_every_ms:
+                        since_interim = 0
+                        partial = (
+                            recognizer.partial()
+                            if recognizer is not None
+                            else " ".join(words[: max(1, len(words) // 2)])
+                        )
+                        if partial:
+                            await ws.send_str(results(partial, is_final=False))
+                if self._should_drop(info):
+                    await ws.close(code=1011, message=b"injected failure")
+                    break
+            elif msg.type == WSMsgType.TEXT:
+                control = json.loads(msg.data)
+                info.control.append(control)
+                kind = control.get("type")
+                if kind == "Finalize":
+                    if utt.speaking:
+                        await finish(from_finalize=True)
+                    else:
+                        await ws.send_str(results("", is_final=True, from_finalize=True))
+                elif kind == "CloseStream":
+                    if utt.speaking:
+                        await finish()
+                    await ws.send_str(
+                        json.dumps(
+                            {
+                                "type": "Metadata",
+                                "transaction_key": "deprecated",
+                                "request_id": request_id,
+                                "sha256": "0" * 64,
+                                "created": "2026-01-01T00:00:00.000Z",
+                                "duration": utt.seconds(utt.frames_seen),
+                                "channels": 1,
+                            }
+                        )
+                    )
+                    await ws.close()
+                    break
+        return ws
+
+    # --- Flux (/v2/listen) -------------------------------------------------------------
+
+    async def _flux(self, request: web.Request) -> web.StreamResponse:
+        ws, info = await self._accept(request)
+        if ws is None:
+            return info
+        rate = int(info.query.get("sample_rate", "16000"))
+        request_id = str(uuid.uuid4())
+        utt = _Utterance(rate, self.energy_threshold, self.endpointing_ms)
+        sequence = 0
+        turn_index = 0
+        script: str | None = None
+        recognizer: _Recognizer | None = None
+        since_update = 0
+
+        async def send(payload: dict[str, Any]) -> None:
+            nonlocal sequence
+            payload = {"request_id": request_id, "sequence_id": sequence, **payload}
+            sequence += 1
+            await ws.send_str(json.dumps(payload))
+
+        async def turn_info(event: str, text: str, confidence: float) -> None:
+            await send(
+                {
+                    "type": "TurnInfo",
+                    "event": event,
+                    "turn_index": turn_index,
+                    "audio_window_start": utt.seconds(utt.start_frame),
+                    "audio_window_end": utt.seconds(utt.frames_seen),
+                    "transcript": text,
+                    "words": [{"word": w, "confidence": 0.9} for w in text.split()],
+                    "end_of_turn_confidence": confidence,
+                }
+            )
+
+        def partial() -> str:
+            if recognizer is not None:
+                return recognizer.partial()
+            words = (script or "").split()
+            return " ".join(words[: max(1, len(words) // 2)])
+
+        await send({"type": "Connected"})
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                info.audio_messages += 1
+                info.audio_bytes += len(msg.data)
+                for frame, voiced in utt.frames(msg.data):
+                    if not utt.speaking:
+                        if utt.starts(frame, voiced):
+                            since_update = 0
+                            script, recognizer = self._transcript_source()
+                            if recognizer is not None:
+                                recognizer.start()
+                                recognizer.feed(resample_pcm(b"".join(utt.lead), rate, 16000))
+                            await turn_info("StartOfTurn", "", 0.0)
+                        continue
+                    if recognizer is not None:
+                        recognizer.feed(resample_pcm(frame, rate, 16000))
+                    since_update += FRAME_MS
+                    if utt.ends(voiced):
+                        text = (script if recognizer is None else recognizer.finish()) or ""
+                        self.utterances += 1
+                        self.finals.append(text)
+                        if self.result_delay:
+                            await asyncio.sleep(self.result_delay)
+                        await turn_info("EndOfTurn", text, 0.92)
+                        turn_index += 1
+                    elif since_update >= self.interim_every_ms:
+                        since_update = 0
+                        await turn_info("Update", partial(), 0.2)
+                if self._should_drop(info):
+                    await ws.close(code=1011, message=b"injected failure")
+                    break
+            elif msg.type == WSMsgType.TEXT:
+                control = json.loads(msg.data)
+                info.control.append(control)
+                if control.get("type") == "CloseStream":
+                    await ws.close()
+                    break
+                if control.get("type") == "Configure":
+                    await send({"type": "ConfigureSuccess"})
+        return ws
