@@ -1,0 +1,170 @@
+"""The pipecat processor that puts an ``AgentSession`` (runtime/contract.py) into a pipeline.
+
+It sits between the user aggregator and TTS. Each finished user turn (the aggregator's
+``LLMContextUserTurnFrame`` followed by its ``LLMContextFrame``) becomes one
+``session.respond(text)`` run, consumed in a task of its own; the reply text is streamed
+downstream as ``LLMFullResponseStartFrame`` / ``LLMTextFrame``... / ``LLMFullResponseEndFrame``
+as it arrives, so TTS starts on the first sentence. An ``InterruptionFrame`` (barge-in)
+cancels the run at once and tells the session how much of the reply was actually heard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from loguru import logger
+from pipecat.frames.frames import (
+    CancelFrame,
+    EndFrame,
+    EndWorkerFrame,
+    Frame,
+    InterruptionFrame,
+    LLMContextFrame,
+    LLMContextUserTurnFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    StartFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from pipeline.events import CallEvent
+from pipeline.observers.transcript import TranscriptTracker
+from pipeline.observers.usage import UsageTracker
+from runtime.contract import (
+    AgentSession,
+    EndCall,
+    HandedOff,
+    ModelUsage,
+    SendDtmf,
+    TextDelta,
+    ToolCalled,
+    TransferCall,
+)
+
+EventCallback = Callable[[CallEvent], None]
+
+
+class AgentProcessor(FrameProcessor):
+    """Runs the agent for each user turn and streams its reply as LLM text frames."""
+
+    def __init__(
+        self,
+        session: AgentSession,
+        *,
+        transcript: TranscriptTracker,
+        usage: UsageTracker,
+        on_event: EventCallback,
+        greet: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self._session = session
+        self._transcript = transcript
+        self._usage = usage
+        self._on_event = on_event
+        self._greet = greet
+        self._pending_user_text: list[str] = []
+        self._pending_user_started: str | None = None
+        self._reply_task: asyncio.Task | None = None
+        self._ending = False
+        self.end_reason: str | None = None
+
+    # -- frame handling --------------------------------------------------------------------
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+
+        if isinstance(frame, StartFrame):
+            await self.push_frame(frame, direction)
+            greeting = self._session.greeting() if self._greet else None
+            if greeting:
+                self._start_reply(None, greeting)
+        elif isinstance(frame, InterruptionFrame):
+            await self._interrupt()
+            await self.push_frame(frame, direction)
+        elif isinstance(frame, LLMContextUserTurnFrame) and direction == FrameDirection.DOWNSTREAM:
+            if frame.text.strip():
+                if not self._pending_user_text:
+                    self._pending_user_started = frame.timestamp
+                self._pending_user_text.append(frame.text.strip())
+        elif isinstance(frame, LLMContextFrame):
+            # The aggregator's request to answer; the reply comes from the session, not the
+            # context (the session keeps its own history).
+            if self._pending_user_text and not self._ending:
+                text = " ".join(self._pending_user_text)
+                self._pending_user_text.clear()
+                self._transcript.user_turn(text, self._pending_user_started)
+                self._start_reply(text, None)
+        elif isinstance(frame, (EndFrame, CancelFrame)):
+            await self._cancel_reply()
+            await self.push_frame(frame, direction)
+        else:
+            await self.push_frame(frame, direction)
+
+    # -- replies ---------------------------------------------------------------------------
+    def _start_reply(self, user_text: str | None, fixed_text: str | None) -> None:
+        if self._reply_task and not self._reply_task.done():
+            self._reply_task.cancel()
+        self._reply_task = self.create_task(self._run_reply(user_text, fixed_text), name=f"{self}::reply")
+
+    async def _run_reply(self, user_text: str | None, fixed_text: str | None) -> None:
+        self._transcript.agent_reply_started(self._session.current_node)
+        await self.push_frame(LLMFullResponseStartFrame())
+        end: EndCall | None = None
+        try:
+            if fixed_text is not None:
+                self._transcript.agent_reply_text(fixed_text)
+                await self.push_frame(LLMTextFrame(fixed_text))
+            else:
+                assert user_text is not None
+                async for event in self._session.respond(user_text):
+                    if isinstance(event, TextDelta):
+                        if event.text:
+                            self._transcript.agent_reply_text(event.text)
+                            await self.push_frame(LLMTextFrame(event.text))
+                    elif isinstance(event, ModelUsage):
+                        self._usage.add_llm(event)
+                    elif isinstance(event, ToolCalled):
+                        self._transcript.tool_turn(event)
+                    elif isinstance(event, HandedOff):
+                        self._emit("handoff", {"from": event.from_node, "to": event.to_node})
+                    elif isinstance(event, EndCall):
+                        end = event
+                    elif isinstance(event, TransferCall):
+                        self._emit("transfer", {"to": event.to})
+                    elif isinstance(event, SendDtmf):
+                        self._emit("dtmf", {"digits": event.digits})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the agent failed: say nothing more, keep the call up
+            logger.exception(f"{self}: agent run failed")
+            self._emit("error", {"stage": "agent", "error": f"{type(exc).__name__}: {exc}"})
+        await self.push_frame(LLMFullResponseEndFrame())
+        self._transcript.agent_reply_generated()
+        if end is not None:
+            self._ending = True
+            self.end_reason = end.reason
+            self._emit("end_requested", {"reason": end.reason})
+            # Queued behind the reply: the worker ends the pipeline once it reaches the
+            # sink, and the output transport plays what it holds before it stops.
+            await self.push_frame(EndWorkerFrame(reason=end.reason))
+
+    async def _interrupt(self) -> None:
+        running = self._reply_task is not None and not self._reply_task.done()
+        await self._cancel_reply()
+        spoken = self._transcript.agent_interrupted()
+        if spoken is not None or running:
+            try:
+                self._session.interrupted(spoken or "")
+            except Exception:
+                logger.exception(f"{self}: session.interrupted failed")
+
+    async def _cancel_reply(self) -> None:
+        if self._reply_task and not self._reply_task.done():
+            await self.cancel_task(self._reply_task)
+        self._reply_task = None
+
+    def _emit(self, kind: str, data: dict) -> None:
+        self._on_event(CallEvent(kind=kind, at=datetime.now(UTC), data=data))

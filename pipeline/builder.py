@@ -1,0 +1,177 @@
+"""Builds the pipecat pipeline of one call from its ``CallSpec``.
+
+    transport.input() → STT → user aggregator (VAD + turn strategies) → AgentProcessor
+      → TTS → transport.output() → [recorder] → assistant aggregator
+
+The user aggregator carries the Silero VAD and the user-turn strategies (pipecat 1.14's
+turn API): Smart Turn v3 as the stop strategy by default, a plain speech timeout as an
+option, or the STT's own end-of-turn (Deepgram Flux). The ONNX models behind VAD and Smart
+Turn are loaded once per process (``pipeline.turn_models``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_transport import BaseTransport
+from pipecat.turns.user_stop import (
+    SpeechTimeoutUserTurnStopStrategy,
+    TurnAnalyzerUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies, UserTurnStrategies
+
+from pipeline.agent_processor import AgentProcessor
+from pipeline.events import CallEvent, CallEventSink
+from pipeline.observers.call_observer import CallObserver
+from pipeline.observers.latency import LatencyTracker
+from pipeline.observers.transcript import TranscriptTracker
+from pipeline.observers.usage import UsageTracker
+from pipeline.providers import ProviderFailover, build_stt_stage, build_tts_stage
+from pipeline.recording import CallRecorder
+from pipeline.spec import CallSpec
+from pipeline.turn_models import SharedSileroVADAnalyzer, SharedSmartTurnAnalyzer
+
+
+@dataclass
+class BuiltCall:
+    """The pipeline of one call and the pieces ``run_call`` needs to drive and report it."""
+
+    pipeline: Pipeline
+    worker: PipelineWorker
+    agent: AgentProcessor
+    observer: CallObserver
+    transcript: TranscriptTracker
+    latency: LatencyTracker
+    usage: UsageTracker
+    recorder: CallRecorder | None
+
+
+def user_turn_strategies(spec: CallSpec) -> UserTurnStrategies:
+    mode = spec.resolved_turn_detection()
+    if mode == "provider":
+        return ExternalUserTurnStrategies()
+    if mode == "speech-timeout":
+        return UserTurnStrategies(
+            stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=spec.speech_timeout_secs)]
+        )
+    return UserTurnStrategies(
+        stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=SharedSmartTurnAnalyzer())]
+    )
+
+
+def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) -> BuiltCall:
+    """Assemble processors, observers and the worker for one call (no I/O, no network)."""
+
+    def on_failover(switch: ProviderFailover) -> None:
+        sink.event(
+            CallEvent(
+                kind="failover",
+                at=datetime.now(UTC),
+                data={
+                    "kind": switch.kind,
+                    "from": switch.from_provider,
+                    "to": switch.to_provider,
+                    "reason": switch.reason,
+                },
+            )
+        )
+
+    stt: FrameProcessor = spec.stt_service or build_stt_stage(
+        spec.providers,
+        spec.credentials,
+        sample_rate=spec.audio_in_sample_rate,
+        on_failover=on_failover,
+    )
+    tts: FrameProcessor = spec.tts_service or build_tts_stage(
+        spec.providers,
+        spec.credentials,
+        sample_rate=spec.audio_out_sample_rate,
+        on_failover=on_failover,
+    )
+
+    latency = LatencyTracker()
+    usage = UsageTracker()
+    transcript = TranscriptTracker(sink.turn, latency)
+    observer = CallObserver(
+        latency=latency,
+        transcript=transcript,
+        usage=usage,
+        on_usage_changed=lambda: sink.usage(usage.records()),
+    )
+
+    aggregators = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=SharedSileroVADAnalyzer(params=VADParams(stop_secs=spec.vad_stop_secs)),
+            user_turn_strategies=user_turn_strategies(spec),
+            empty_user_turn=None,  # a cough or noise gets no answer
+        ),
+    )
+    agent = AgentProcessor(
+        spec.agent,
+        transcript=transcript,
+        usage=usage,
+        on_event=sink.event,
+        greet=spec.greet,
+        name=f"agent:{spec.call_id}",
+    )
+    recorder = CallRecorder(spec.record_path) if spec.record_path else None
+
+    processors: list[FrameProcessor] = [
+        transport.input(),
+        stt,
+        aggregators.user(),
+        agent,
+        tts,
+        transport.output(),
+    ]
+    if recorder is not None:
+        processors.append(recorder.processor)
+    processors.append(aggregators.assistant())
+    pipeline = Pipeline(processors)
+    observer.bind(user_aggregator=aggregators.user(), agent=agent, output=transport.output())
+
+    user_bot = UserBotLatencyObserver()
+
+    @user_bot.event_handler("on_latency_measured")
+    async def _on_latency(_observer, seconds: float) -> None:
+        latency.user_bot_latency(seconds)
+
+    worker = PipelineWorker(
+        pipeline,
+        params=PipelineParams(
+            audio_in_sample_rate=spec.audio_in_sample_rate,
+            audio_out_sample_rate=spec.audio_out_sample_rate,
+            enable_metrics=True,
+            enable_usage_metrics=True,
+        ),
+        observers=[observer, user_bot],
+        idle_timeout_secs=spec.idle_timeout_secs,
+        cancel_on_idle_timeout=True,
+        enable_turn_tracking=False,
+        name=f"call:{spec.call_id}",
+        conversation_id=spec.call_id,
+        # RTVI carries the live transcript to browser clients over the data channel.
+        enable_rtvi=spec.channel == "webrtc",
+    )
+    return BuiltCall(
+        pipeline=pipeline,
+        worker=worker,
+        agent=agent,
+        observer=observer,
+        transcript=transcript,
+        latency=latency,
+        usage=usage,
+        recorder=recorder,
+    )

@@ -1,0 +1,1 @@
+"""Per-call observers: latency breakdown, transcript turns and usage."""

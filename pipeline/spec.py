@@ -1,0 +1,50 @@
+"""The plain description of one call that the pipeline is built from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pipecat.processors.frame_processor import FrameProcessor
+
+from pipeline.providers import ProviderCredentials, ProviderSettings
+from runtime.contract import AgentSession
+
+TurnDetection = Literal["smart-turn", "speech-timeout", "provider"]
+
+
+@dataclass
+class CallSpec:
+    """Everything ``run_call`` needs besides the transport.
+
+    ``providers``/``credentials`` choose the speech services (see ``pipeline/providers``);
+    tests and tools may pass ready-made ``stt_service``/``tts_service`` processors instead.
+    ``turn_detection``: ``smart-turn`` (Silero VAD + Smart Turn v3, the default),
+    ``speech-timeout`` (end the turn after ``speech_timeout_secs`` of silence) or
+    ``provider`` (the STT decides, e.g. Deepgram Flux); ``None`` picks ``provider`` for
+    Flux and ``smart-turn`` otherwise.
+    """
+
+    call_id: str
+    organization_id: str
+    channel: str  # "webrtc", "twilio", "telnyx", ...
+    audio_in_sample_rate: int
+    audio_out_sample_rate: int
+    agent: AgentSession
+    providers: ProviderSettings = field(default_factory=ProviderSettings)
+    credentials: ProviderCredentials = field(default_factory=ProviderCredentials)
+    turn_detection: TurnDetection | None = None
+    speech_timeout_secs: float = 0.6
+    vad_stop_secs: float = 0.2
+    record_path: Path | None = None
+    greet: bool = True
+    idle_timeout_secs: float | None = 120.0
+    max_duration_secs: float | None = None
+    stt_service: FrameProcessor | None = None
+    tts_service: FrameProcessor | None = None
+
+    def resolved_turn_detection(self) -> TurnDetection:
+        if self.turn_detection is not None:
+            return self.turn_detection
+        return "provider" if self.providers.stt.provider == "deepgram-flux" else "smart-turn"

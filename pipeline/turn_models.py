@@ -1,0 +1,95 @@
+"""Silero VAD and Smart Turn v3, loaded once per process and shared by every call.
+
+Both models ship inside the pipecat wheel. Loading an ONNX model takes tens of milliseconds
+and tens of megabytes, so per call we only create the small per-call state: Silero's
+recurrent state lives in our ``_SharedSileroModel`` wrapper, Smart Turn keeps its audio
+buffer in the analyzer and its ONNX session is stateless. ``onnxruntime.InferenceSession.run``
+is safe to call from several threads at once, which is how pipecat runs the analyzers
+(one executor thread per analyzer).
+"""
+
+from __future__ import annotations
+
+import threading
+from importlib import resources
+
+import onnxruntime as ort
+from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
+
+_lock = threading.Lock()
+_silero_session: ort.InferenceSession | None = None
+_smart_turn_session: ort.InferenceSession | None = None
+
+
+def _model_path(package: str, name: str) -> str:
+    return str(resources.files(package).joinpath(name))
+
+
+def silero_session() -> ort.InferenceSession:
+    """The process-wide Silero VAD session (created on first use)."""
+    global _silero_session
+    with _lock:
+        if _silero_session is None:
+            opts = ort.SessionOptions()
+            opts.inter_op_num_threads = 1
+            opts.intra_op_num_threads = 1
+            _silero_session = ort.InferenceSession(
+                _model_path("pipecat.audio.vad.data", "silero_vad.onnx"),
+                providers=["CPUExecutionProvider"],
+                sess_options=opts,
+            )
+        return _silero_session
+
+
+def smart_turn_session() -> ort.InferenceSession:
+    """The process-wide Smart Turn v3 session (created on first use)."""
+    global _smart_turn_session
+    with _lock:
+        if _smart_turn_session is None:
+            opts = ort.SessionOptions()
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            opts.inter_op_num_threads = 1
+            opts.intra_op_num_threads = 1
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            _smart_turn_session = ort.InferenceSession(
+                _model_path("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx"),
+                sess_options=opts,
+            )
+        return _smart_turn_session
+
+
+def preload() -> None:
+    """Load both models now (server start-up) so the first call does not pay for it."""
+    silero_session()
+    smart_turn_session()
+
+
+class _SharedSileroModel(SileroOnnxModel):
+    """Silero's per-stream state around the shared session."""
+
+    def __init__(self, session: ort.InferenceSession):  # noqa: D107 - no super(): no loading
+        self.session = session
+        self.reset_states()
+        self.sample_rates = [8000, 16000]
+
+
+class SharedSileroVADAnalyzer(SileroVADAnalyzer):
+    """``SileroVADAnalyzer`` whose ONNX session is shared across calls."""
+
+    def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
+        VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
+        self._model = _SharedSileroModel(silero_session())
+        self._windows_since_reset = 0
+        self._low_confidence_windows = 0
+
+
+class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
+    """``LocalSmartTurnAnalyzerV3`` whose ONNX session is shared across calls."""
+
+    def __init__(self, *, sample_rate: int | None = None, params: SmartTurnParams | None = None):
+        BaseSmartTurn.__init__(self, sample_rate=sample_rate, params=params)
+        self._log_data = False
+        self._session = smart_turn_session()
