@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     # --- redis (optional) ----------------------------------------------------------------
     redis_url: str | None = None
+    redis_prefix: str = "switchboard"  # key/channel namespace, so deployments can share a Redis
 
     # --- identity ------------------------------------------------------------------------
     jwt_private_key: str | None = None  # PEM Ed25519; generated into data_dir when unset
@@ -51,6 +52,25 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
     secrets_key: str | None = None  # Fernet key for credentials at rest; generated when unset
+
+    # --- speech providers (defaults when an organization stored no key of its own) -------
+    deepgram_api_key: str | None = None
+    deepgram_base_url: str | None = None  # e.g. wss://api.deepgram.com (self-hosted/proxy)
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None  # e.g. https://api.openai.com/v1
+    elevenlabs_api_key: str | None = None
+    elevenlabs_base_url: str | None = None  # e.g. wss://api.elevenlabs.io
+    cartesia_api_key: str | None = None
+    cartesia_base_url: str | None = None  # e.g. wss://api.cartesia.ai
+
+    @field_validator(
+        "deepgram_api_key", "deepgram_base_url", "openai_api_key", "openai_base_url",
+        "elevenlabs_api_key", "elevenlabs_base_url", "cartesia_api_key", "cartesia_base_url",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _empty_provider_value_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("database_url", "redis_url", "jwt_private_key", "secrets_key", mode="before")
     @classmethod

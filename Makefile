@@ -1,0 +1,29 @@
+# Switchboard: `make run` serves with the offline engines; `make test` runs the whole suite.
+# Needs only Python 3.11+ and make: uv is installed into .venv, then .venv is synced from uv.lock.
+
+PYTHON ?= python3
+VENV   := .venv
+UV     := $(VENV)/bin/uv
+PY     := $(VENV)/bin/python
+
+.PHONY: run test lint bench install clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
+
+install: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PY)
+
+run: install
+	$(VENV)/bin/switchboard serve
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,150 @@
+"""The Starlette application factory and its lifespan (database, keys, coordination)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from db.crypto import SecretBox, load_or_create_key
+from db.embedded import EmbeddedPostgres
+from db.migrate import migrate_url
+from db.pool import create_pool
+from server.auth.tokens import TokenSigner, load_private_key
+from server.coordination import InProcessBus, InProcessLimiter
+from server.errors import (
+    ApiError,
+    api_error_handler,
+    http_exception_handler,
+    unhandled_error_handler,
+)
+from server.log_config import configure_logging
+from server.middleware import RequestContextMiddleware
+from server.openapi import build_openapi
+from server.routes import all_routers
+from server.services import Services
+from server.settings import Settings, load_settings
+
+log = structlog.get_logger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+# Subsystems that live as long as the server (job worker, ...): each is called with the
+# Services and returns an async context manager entered at start-up, exited at shutdown.
+LifespanHook = Callable[[Services], AbstractAsyncContextManager[object]]
+LIFESPAN_HOOKS: list[LifespanHook] = []
+
+
+def app_version() -> str:
+    try:
+        return version("switchboard")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+async def _coordination(settings: Settings, stack: AsyncExitStack):  # type: ignore[no-untyped-def]
+    if not settings.redis_url:
+        return None, InProcessLimiter(), InProcessBus()
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(settings.redis_url)
+    stack.push_async_callback(redis.aclose)
+    await redis.ping()
+    try:
+        from server.coordination.redis_bus import RedisBus
+        from server.coordination.redis_limiter import RedisLimiter
+    except ImportError:
+        log.warning("redis_coordination_unavailable", detail="using in-process coordination")
+        return redis, InProcessLimiter(), InProcessBus()
+    bus = RedisBus(redis)
+    stack.push_async_callback(bus.close)
+    return redis, RedisLimiter(redis), bus
+
+
+@contextlib.asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """Database (embedded when no DATABASE_URL), migrations, keys, coordination."""
+    async with AsyncExitStack() as stack:
+        url = settings.database_url
+        if url is None:
+            embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+            url = await embedded.start()
+            stack.push_async_callback(embedded.stop)
+            log.info("embedded_postgres_started", data_dir=str(embedded.data_dir))
+        if settings.migrate_on_start:
+            applied = await migrate_url(url)
+            if applied:
+                log.info("migrations_applied", migrations=applied)
+        pool = await create_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+        stack.push_async_callback(pool.close)
+        signer = TokenSigner(
+            load_private_key(settings.jwt_private_key, settings.data_dir),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl=settings.access_token_ttl_seconds,
+        )
+        box = SecretBox(load_or_create_key(settings.secrets_key, settings.data_dir))
+        redis, limiter, bus = await _coordination(settings, stack)
+        services = Services(
+            settings=settings, db=pool, signer=signer, secret_box=box,
+            limiter=limiter, bus=bus, redis=redis,
+        )
+        yield services
+
+
+async def drain(services: Services) -> None:
+    """Stop taking new calls and wait (up to the grace period) for live calls to end."""
+    services.state["draining"] = True
+    live = services.state.setdefault("live_calls", {})
+    deadline = asyncio.get_running_loop().time() + services.settings.shutdown_grace_seconds
+    if live:
+        log.info("draining_calls", live=len(live))
+    while live and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - calls end elsewhere
+        await asyncio.sleep(0.2)
+    for task in list(services.background):
+        task.cancel()
+    if services.background:
+        await asyncio.gather(*services.background, return_exceptions=True)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings()
+    configure_logging(settings)
+    routers = all_routers()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_services(settings) as services, AsyncExitStack() as hooks:
+            app.state.services = services
+            for hook in LIFESPAN_HOOKS:
+                await hooks.enter_async_context(hook(services))
+            log.info("server_started", version=app_version())
+            try:
+                yield
+            finally:
+                await drain(services)
+
+    routes = [r for router in routers for r in router.routes()]
+    routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware)],
+        exception_handlers={
+            ApiError: api_error_handler,
+            HTTPException: http_exception_handler,
+            Exception: unhandled_error_handler,
+        },
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.openapi = build_openapi(routers, version=app_version())
+    return app

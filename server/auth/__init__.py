@@ -1,0 +1,1 @@
+"""Authentication: passwords, access tokens, refresh tokens, API keys, the request principal."""

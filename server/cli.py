@@ -1,0 +1,148 @@
+"""The ``switchboard`` command: serve, migrate, create-org (and subsystems' commands)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from server.settings import Settings, SettingsError, load_settings
+
+# Extra subcommands contributed by subsystems: (module path, register function name).
+# Each register(subparsers) adds a parser whose ``func(args) -> int`` runs the command.
+EXTRA_COMMANDS: list[tuple[str, str]] = [
+    ("server.loadtest.cli", "add_parser"),
+    ("server.jobs.cli", "add_parser"),
+]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("host", "port", "workers"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return load_settings(**overrides)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = _settings(args)
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
+        ws_max_size=args.ws_max_size,
+    )
+    return 0
+
+
+async def _with_database(settings: Settings, work: Callable[[str], Any]) -> Any:
+    from db.embedded import EmbeddedPostgres
+
+    if settings.database_url:
+        return await work(settings.database_url)
+    embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+    url = await embedded.start()
+    try:
+        return await work(url)
+    finally:
+        await embedded.stop()
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from db.migrate import migrate_url
+
+    settings = _settings(args)
+    applied = asyncio.run(_with_database(settings, migrate_url))
+    print("applied: " + ", ".join(applied) if applied else "database is up to date")
+    return 0
+
+
+def cmd_create_org(args: argparse.Namespace) -> int:
+    from db.migrate import migrate_url
+    from db.pool import create_pool
+    from server.auth.identity import bootstrap_organization
+
+    settings = _settings(args)
+    password = args.password or secrets.token_urlsafe(12)
+
+    async def work(url: str) -> Any:
+        await migrate_url(url)
+        pool = await create_pool(url, min_size=1, max_size=2)
+        try:
+            return await bootstrap_organization(
+                pool, organization_name=args.name, email=args.email, password=password
+            )
+        finally:
+            await pool.close()
+
+    org, key = asyncio.run(_with_database(settings, work))
+    print(f"organization: {org['name']} ({org['id']})")
+    print(f"owner:        {args.email}" + ("" if args.password else f"  password: {password}"))
+    print(f"api key:      {key.secret}")
+    print("Store the API key now: it is shown only once.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="switchboard", description="Self-hostable real-time voice agent server."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP/websocket server")
+    serve.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: PORT or 8000)")
+    serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS or 1)")
+    serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
+                       help="proxies whose X-Forwarded-* headers are trusted")
+    serve.add_argument("--ws-max-size", type=int, default=65_536,
+                       help="largest websocket message accepted, in bytes (default 65536)")
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    org = sub.add_parser("create-org", help="create an organization, its owner and an API key")
+    org.add_argument("--name", required=True, help="organization name")
+    org.add_argument("--email", required=True, help="owner's email (created if new)")
+    org.add_argument("--password", help="owner's password when the user is new "
+                     "(default: generated and printed)")
+    org.set_defaults(func=cmd_create_org)
+
+    import importlib
+
+    for module_name, attr in EXTRA_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # subsystem not installed in this build
+            raise
+        getattr(module, attr)(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SettingsError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

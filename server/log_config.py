@@ -1,0 +1,76 @@
+"""Structured logging: JSON in production, readable in development, request id on every line.
+
+stdlib logging (uvicorn, asyncpg) and loguru (pipecat) are routed through the same
+structlog renderer. Values under secret-looking keys are redacted.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+from loguru import logger as loguru_logger
+
+from server.settings import Settings
+
+_SECRET_KEYS = ("password", "token", "secret", "authorization", "api_key", "apikey", "cookie")
+
+
+def redact_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key in event:
+        if any(part in key.lower() for part in _SECRET_KEYS):
+            event[key] = "[redacted]"
+    return event
+
+
+class _LoguruToStdlib:
+    """A loguru sink forwarding pipecat's records into stdlib logging."""
+
+    def write(self, message: Any) -> None:
+        record = message.record
+        logging.getLogger(record["name"] or "pipecat").log(
+            record["level"].no, record["message"].rstrip()
+        )
+
+
+def configure_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.log_level.upper())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        redact_secrets,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.json_logs
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Access lines are logged by our middleware with the request id.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # pipecat logs a lot at DEBUG (some of it per frame): keep it at WARNING unless debugging.
+    loguru_logger.remove()
+    pipecat_level = "DEBUG" if settings.log_level == "debug" else "WARNING"
+    loguru_logger.add(_LoguruToStdlib(), level=pipecat_level, format="{message}")

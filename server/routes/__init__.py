@@ -1,0 +1,15 @@
+"""Every router of the app. Adding a module's routes = one line here."""
+
+from __future__ import annotations
+
+from server.api import Router
+from server.routes import api_keys, auth, health, organizations
+
+
+def all_routers() -> list[Router]:
+    return [
+        health.router,
+        auth.router,
+        organizations.router,
+        api_keys.router,
+    ]

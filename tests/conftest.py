@@ -1,0 +1,198 @@
+"""Shared fixtures: a fresh database per run, a live server on a random port, users.
+
+Real servers only: ``DATABASE_URL`` when set (a new database is created on it for this run
+and dropped afterwards), otherwise an embedded PostgreSQL in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+# Tests never talk to real providers: drop any provider credentials from the environment.
+for _name in list(os.environ):
+    if _name.startswith(("DEEPGRAM_", "OPENAI_", "ELEVENLABS_", "CARTESIA_", "TWILIO_",
+                         "TELNYX_", "PLIVO_", "VONAGE_", "EXOTEL_", "STRIPE_")):
+        del os.environ[_name]
+
+from db.embedded import EmbeddedPostgres  # noqa: E402
+from server.app import create_app  # noqa: E402
+from server.services import Services  # noqa: E402
+from server.settings import Settings  # noqa: E402
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    base = os.environ.get("DATABASE_URL")
+    embedded = None
+    if not base:
+        embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+        base = await embedded.start()
+    name = f"sb_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield _with_database(base, name)
+    admin = await asyncpg.connect(base)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    if embedded is not None:
+        await embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "env": "test",
+        "database_url": database_url,
+        "data_dir": data_dir,
+        "redis_url": None,
+        "log_level": "warning",
+        "shutdown_grace_seconds": 2.0,
+        "public_url": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return make_settings(database_url, data_dir)
+
+
+@dataclass
+class LiveServer:
+    url: str
+    app: Any
+    server: uvicorn.Server
+    task: asyncio.Task[Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def services(self) -> Services:
+        return self.app.state.services
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[len("http"):]
+
+
+@contextlib.asynccontextmanager
+async def run_server(settings: Settings) -> AsyncIterator[LiveServer]:
+    """Serve ``create_app(settings)`` with uvicorn on a random loopback port."""
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, log_config=None, lifespan="on", ws_max_size=65_536, timeout_graceful_shutdown=5
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("server stopped during start-up")
+        await asyncio.sleep(0.02)
+    live = LiveServer(f"http://127.0.0.1:{port}", app, server, task)
+    try:
+        yield live
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+async def server(settings: Settings) -> AsyncIterator[LiveServer]:
+    async with run_server(settings) as live:
+        yield live
+
+
+@pytest.fixture
+async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+@dataclass
+class TestUser:
+    email: str
+    password: str
+    user_id: str
+    organization_id: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@pytest.fixture
+def make_user(client: httpx.AsyncClient) -> Callable[..., Awaitable[TestUser]]:
+    """Sign up a new user with a fresh organization (or via ``invite_token``)."""
+
+    async def make(**extra: Any) -> TestUser:
+        email = extra.pop("email", None) or f"user-{uuid.uuid4().hex[:10]}@example.com"
+        password = extra.pop("password", "correct horse battery")
+        body = {"email": email, "password": password, **extra}
+        response = await client.post("/api/v1/auth/signup", json=body)
+        assert response.status_code == 201, response.text
+        data = response.json()
+        return TestUser(
+            email=email,
+            password=password,
+            user_id=data["user_id"],
+            organization_id=data["organization_id"],
+            access_token=data["access_token"],
+            refresh_token=data["refresh_token"],
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A reachable Redis (``REDIS_URL`` or 127.0.0.1:6379), else the test is skipped."""
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 1):
+            pass
+    except OSError as exc:
+        pytest.skip(f"Redis not reachable at {url}: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_prefix() -> str:
+    """A key namespace unique to this test run, so concurrent runs never see each other."""
+    return f"sbtest-{uuid.uuid4().hex[:10]}"
