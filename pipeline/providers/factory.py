@@ -95,7 +95,8 @@ def build_stt(
             settings=DeepgramFluxSTTService.Settings(model=choice.model or DEEPGRAM_FLUX_MODEL),
         )
     if choice.provider == "offline":
-        from pipeline.engines import PocketSphinxSTTService  # written alongside; lazy on purpose
+        # Lazy: the decoder model loads only for calls that use the offline engine.
+        from pipeline.engines.pocketsphinx_stt import PocketSphinxSTTService
 
         return PocketSphinxSTTService(sample_rate=sample_rate)
     raise ProviderUnavailable(f"unknown speech-to-text provider {choice.provider!r}")
@@ -154,8 +155,10 @@ def build_tts(
             ),
         )
     if choice.provider == "offline":
-        from pipeline.engines import EspeakTTSService  # written alongside; lazy on purpose
+        from pipeline.engines.espeak_tts import EspeakTTSService  # lazy, like the STT engine
 
+        if choice.voice:
+            return EspeakTTSService(voice=choice.voice, sample_rate=sample_rate)
         return EspeakTTSService(sample_rate=sample_rate)
     raise ProviderUnavailable(f"unknown text-to-speech provider {choice.provider!r}")
 
