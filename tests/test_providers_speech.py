@@ -39,7 +39,7 @@ from pipeline.providers import (
     build_tts_stage,
     resolve_credentials,
 )
-from tests.fakes import rms, speech_audio
+from tests.fakes import rms
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.tts_servers import (
     FakeCartesia,
@@ -48,6 +48,7 @@ from tests.fakes.tts_servers import (
     FakeOpenAISpeech,
     synthesize,
 )
+from tests.speech import silence_pcm, speech_pcm
 
 KEY = "test-key-123"
 
@@ -117,13 +118,9 @@ async def running(
         await asyncio.wait_for(task, 20)
 
 
-def silence(seconds: float, rate: int) -> bytes:
-    return b"\x00\x00" * int(seconds * rate)
-
-
 def utterance(text: str, rate: int) -> bytes:
     """Speech padded with enough silence for the fake's endpointing to end the turn."""
-    return silence(0.2, rate) + speech_audio(text, rate) + silence(0.8, rate)
+    return silence_pcm(0.2, rate) + speech_pcm(text, rate) + silence_pcm(0.8, rate)
 
 
 def creds_for(provider: str, url: str) -> object:
@@ -161,7 +158,7 @@ async def test_deepgram_nova_ignores_silence() -> None:
             sample_rate=8000,
         )
         async with running(stt, in_rate=8000) as h:
-            await h.send_audio(silence(1.5, 8000))
+            await h.send_audio(silence_pcm(1.5, 8000))
             await h.send_audio(utterance("book a table for two", 8000))
             await h.wait_for(lambda: h.collector.of(TranscriptionFrame))
         assert [f.text for f in h.collector.of(TranscriptionFrame)] == ["book a table"]
@@ -213,7 +210,7 @@ async def test_stt_fails_over_mid_call_and_reports_the_switch() -> None:
         async with running(stage) as h:
             await h.send_audio(first)
             await h.wait_for(lambda: h.collector.of(TranscriptionFrame))
-            await h.send_audio(silence(0.4, 16000))  # crosses the drop threshold
+            await h.send_audio(silence_pcm(0.4, 16000))  # crosses the drop threshold
             await h.wait_for(lambda: reports)
             await h.send_audio(utterance("still here", 16000))
             await h.wait_for(lambda: len(h.collector.of(TranscriptionFrame)) == 2)

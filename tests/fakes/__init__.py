@@ -79,10 +79,3 @@ def rms(pcm: bytes) -> float:
     samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16).astype(np.float32)
     return float(np.sqrt(np.mean(samples * samples)))
 
-
-def speech_audio(text: str, sample_rate: int) -> bytes:
-    """Real speech (espeak-ng) for ``text`` at ``sample_rate``, 16-bit mono PCM."""
-    from pipeline.engines.espeak import synthesize
-
-    pcm, rate = synthesize(text)
-    return resample_pcm(pcm, rate, sample_rate)
