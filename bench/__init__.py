@@ -1,0 +1,1 @@
+"""Benchmarks: voice-to-voice latency and calls per core (``make bench``)."""
