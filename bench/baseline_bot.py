@@ -84,15 +84,11 @@ async def run_bot(websocket: WebSocket, stream_sid: str, call_sid: str) -> None:
         ),
     )
     if flux:
-        stt = DeepgramFluxSTTService(
-            api_key="fake", url=fakes.replace("http", "ws", 1) + "/v2/listen"
-        )
+        stt = DeepgramFluxSTTService(api_key="fake", url=fakes.replace("http", "ws", 1) + "/v2/listen")
     else:
         stt = DeepgramSTTService(api_key="fake", base_url=fakes)
     llm = OpenAILLMService(api_key="fake", base_url=fakes + "/v1", model="gpt-4o-mini")
-    tts = OpenAITTSService(
-        api_key="fake", base_url=fakes + "/v1", voice="alloy", sample_rate=24000
-    )
+    tts = OpenAITTSService(api_key="fake", base_url=fakes + "/v1", voice="alloy", sample_rate=24000)
 
     context = LLMContext([{"role": "system", "content": SYSTEM}])
     if flux:
@@ -104,9 +100,7 @@ async def run_bot(websocket: WebSocket, stream_sid: str, call_sid: str) -> None:
                 stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=LocalSmartTurnAnalyzerV3())]
             ),
         )
-    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
-        context, user_params=user_params
-    )
+    user_aggregator, assistant_aggregator = LLMContextAggregatorPair(context, user_params=user_params)
     pipeline = Pipeline(
         [
             transport.input(),

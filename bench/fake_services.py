@@ -79,9 +79,7 @@ def _results(transcript: str, *, start: float, from_finalize: bool = False) -> s
             "is_final": True,
             "speech_final": True,
             "from_finalize": from_finalize,
-            "channel": {
-                "alternatives": [{"transcript": transcript, "confidence": 0.99, "words": words}]
-            },
+            "channel": {"alternatives": [{"transcript": transcript, "confidence": 0.99, "words": words}]},
             "metadata": {
                 "request_id": str(uuid.uuid4()),
                 "model_info": {"name": "fake", "version": "1", "arch": "fake"},
@@ -126,9 +124,7 @@ async def deepgram_listen(ws: WebSocket) -> None:
             tracker.in_speech = False
             if cfg.stt_delay:
                 await asyncio.sleep(cfg.stt_delay)
-            await ws.send_text(
-                _results(text, start=tracker.audio_seconds, from_finalize=from_finalize)
-            )
+            await ws.send_text(_results(text, start=tracker.audio_seconds, from_finalize=from_finalize))
 
     async def endpointer() -> None:
         while True:
@@ -164,9 +160,7 @@ async def flux_listen(ws: WebSocket) -> None:
     rate = int(ws.query_params.get("sample_rate", "16000"))
     await ws.accept()
     request_id = str(uuid.uuid4())
-    await ws.send_text(
-        json.dumps({"type": "Connected", "request_id": request_id, "sequence_id": 0})
-    )
+    await ws.send_text(json.dumps({"type": "Connected", "request_id": request_id, "sequence_id": 0}))
     tracker = _SpeechTracker()
     seq = 0
     turn = 0
@@ -211,9 +205,7 @@ async def flux_listen(ws: WebSocket) -> None:
             if msg.get("bytes") is not None:
                 if tracker.feed(msg["bytes"], rate, time.monotonic()):
                     await ws.send_text(turn_info("StartOfTurn", ""))
-            elif msg.get("text") is not None and json.loads(msg["text"]).get("type") == (
-                "CloseStream"
-            ):
+            elif msg.get("text") is not None and json.loads(msg["text"]).get("type") == ("CloseStream"):
                 break
     except WebSocketDisconnect:
         pass

@@ -51,18 +51,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     p.add_argument("--ramp", type=float, default=10.0, help="new calls per second while ramping")
     p.add_argument("--turns", type=int, default=3, help="caller turns per call")
-    p.add_argument(
-        "--duration", type=float, default=None, help="cap on each call's media stream, seconds"
-    )
+    p.add_argument("--duration", type=float, default=None, help="cap on each call's media stream, seconds")
     p.add_argument(
         "--pause",
         type=float,
         default=0.6,
         help="silence after the bot finished before the caller speaks, seconds",
     )
-    p.add_argument(
-        "--barge-in-every", type=int, default=0, help="barge in on every n-th answer (0: never)"
-    )
+    p.add_argument("--barge-in-every", type=int, default=0, help="barge in on every n-th answer (0: never)")
     p.add_argument(
         "--no-greeting",
         action="store_true",
@@ -107,9 +103,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TwilioTarget, CallScript
 async def main(args: argparse.Namespace) -> int:
     """Run the load test; exit status 0 when every call completed, 1 otherwise."""
     target, script, plan = config_from_args(args)
-    results = await run_load(
-        target, script, plan, progress_stream=None if args.quiet else sys.stderr
-    )
+    results = await run_load(target, script, plan, progress_stream=None if args.quiet else sys.stderr)
     config = {
         "url": target.base_url,
         "calls": plan.concurrency,

@@ -91,9 +91,7 @@ def parse_twiml_stream(twiml: str) -> tuple[str, dict[str, str]]:
     stream = root.find("./Connect/Stream")
     if stream is None or not stream.get("url"):
         raise StreamError(f"TwiML has no <Connect><Stream url>: {twiml[:200]!r}")
-    params = {
-        p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter") if p.get("name")
-    }
+    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter") if p.get("name")}
     return stream.get("url", ""), params
 
 
@@ -115,9 +113,7 @@ def webhook_form(target: TwilioTarget, call_sid: str) -> dict[str, str]:
 class TwilioCaller:
     """Places one call; ``await run()`` returns its :class:`CallResult`."""
 
-    def __init__(
-        self, index: int, target: TwilioTarget, script: CallScript, http: httpx.AsyncClient
-    ) -> None:
+    def __init__(self, index: int, target: TwilioTarget, script: CallScript, http: httpx.AsyncClient) -> None:
         self.target = target
         self.script = script
         self.http = http
@@ -171,9 +167,7 @@ class TwilioCaller:
             receiver = asyncio.create_task(self._receive_loop())
             script = asyncio.create_task(self._script(start))
             try:
-                done, _ = await asyncio.wait(
-                    {sender, receiver, script}, return_when=asyncio.FIRST_COMPLETED
-                )
+                done, _ = await asyncio.wait({sender, receiver, script}, return_when=asyncio.FIRST_COMPLETED)
                 if script not in done:
                     for task in done:
                         if task.exception() is not None:
