@@ -43,6 +43,19 @@ class Settings(BaseSettings):
 
     # --- redis (optional) ----------------------------------------------------------------
     redis_url: str | None = None
+
+    # --- telephony -----------------------------------------------------------------------
+    # carrier REST base URLs (default: the carrier's own; tests point the SDKs at fakes)
+    twilio_api_base_url: str | None = None
+    telnyx_api_base_url: str | None = None
+    plivo_api_base_url: str | None = None
+    vonage_api_base_url: str | None = None
+    exotel_api_base_url: str | None = None
+    # lifetime of the single-use token admitting a carrier's media websocket to a call
+    stream_token_ttl_seconds: int = Field(default=60, ge=5, le=3600)
+    # outbound calls: the token must outlive ringing (it is minted when dialing for
+    # carriers that stream straight from the dial request)
+    outbound_stream_token_ttl_seconds: int = Field(default=180, ge=5, le=3600)
     redis_prefix: str = "switchboard"  # key/channel namespace, so deployments can share a Redis
 
     # --- identity ------------------------------------------------------------------------

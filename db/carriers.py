@@ -1,0 +1,189 @@
+"""Carrier accounts (credentials stored encrypted) and media-stream tokens. All SQL for
+telephony state that is not a phone number lives here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+Conn = asyncpg.Pool | asyncpg.Connection
+
+_COLUMNS = "id, organization_id, carrier, name, account_hint, created_at, updated_at"
+
+
+async def create(
+    conn: Conn,
+    organization_id: UUID,
+    *,
+    carrier: str,
+    name: str,
+    credentials: bytes,
+    account_hint: str | None,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"""INSERT INTO carrier_accounts
+                (organization_id, carrier, name, credentials, account_hint)
+            VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}""",
+        organization_id,
+        carrier,
+        name,
+        credentials,
+        account_hint,
+    )
+
+
+async def list_for_org(conn: Conn, organization_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {_COLUMNS} FROM carrier_accounts WHERE organization_id = $1 ORDER BY created_at",
+        organization_id,
+    )
+
+
+async def get(conn: Conn, organization_id: UUID, account_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM carrier_accounts WHERE organization_id = $1 AND id = $2",
+        organization_id,
+        account_id,
+    )
+
+
+async def get_with_credentials(conn: Conn, organization_id: UUID, account_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_COLUMNS}, credentials FROM carrier_accounts WHERE organization_id = $1 AND id = $2",
+        organization_id,
+        account_id,
+    )
+
+
+async def update(
+    conn: Conn,
+    organization_id: UUID,
+    account_id: UUID,
+    *,
+    name: str | None,
+    credentials: bytes | None,
+    account_hint: str | None,
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""UPDATE carrier_accounts
+               SET name = COALESCE($3, name),
+                   credentials = COALESCE($4, credentials),
+                   account_hint = COALESCE($5, account_hint),
+                   updated_at = now()
+             WHERE organization_id = $1 AND id = $2
+         RETURNING {_COLUMNS}""",
+        organization_id,
+        account_id,
+        name,
+        credentials,
+        account_hint,
+    )
+
+
+async def delete(conn: Conn, organization_id: UUID, account_id: UUID) -> bool:
+    """Delete an account; ``asyncpg.ForeignKeyViolationError`` while numbers use it."""
+    result = await conn.execute(
+        "DELETE FROM carrier_accounts WHERE organization_id = $1 AND id = $2",
+        organization_id,
+        account_id,
+    )
+    return result == "DELETE 1"
+
+
+# --- calls on a carrier ---------------------------------------------------------------------
+
+
+async def call_carrier(conn: Conn, call_id: UUID) -> asyncpg.Record | None:
+    """The call and the carrier account it runs on (for status callbacks / call control,
+    which learn the call id from our own callback URL or the stream token)."""
+    return await conn.fetchrow(
+        """SELECT c.id, c.organization_id, c.workflow_id, c.status, c.direction, c.carrier,
+                  c.carrier_call_id, c.carrier_account_id, c.metadata,
+                  a.credentials, a.carrier AS account_carrier
+             FROM calls c
+             LEFT JOIN carrier_accounts a
+               ON a.id = c.carrier_account_id AND a.organization_id = c.organization_id
+            WHERE c.id = $1""",
+        call_id,
+    )
+
+
+async def call_for_org(conn: Conn, organization_id: UUID, call_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT c.id, c.organization_id, c.status, c.direction, c.carrier, c.carrier_call_id,
+                  c.carrier_account_id, c.ended_at, a.credentials
+             FROM calls c
+             LEFT JOIN carrier_accounts a
+               ON a.id = c.carrier_account_id AND a.organization_id = c.organization_id
+            WHERE c.organization_id = $1 AND c.id = $2""",
+        organization_id,
+        call_id,
+    )
+
+
+async def attach_carrier(
+    conn: Conn,
+    organization_id: UUID,
+    call_id: UUID,
+    *,
+    carrier: str,
+    carrier_account_id: UUID,
+    carrier_call_id: str | None,
+) -> None:
+    await conn.execute(
+        """UPDATE calls SET carrier = $3, carrier_account_id = $4,
+                  carrier_call_id = COALESCE($5, carrier_call_id)
+            WHERE organization_id = $1 AND id = $2""",
+        organization_id,
+        call_id,
+        carrier,
+        carrier_account_id,
+        carrier_call_id,
+    )
+
+
+async def find_call_by_carrier_id(conn: Conn, carrier: str, carrier_call_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT c.id, c.organization_id, c.status, c.carrier_account_id, a.credentials
+             FROM calls c
+             JOIN carrier_accounts a
+               ON a.id = c.carrier_account_id AND a.organization_id = c.organization_id
+            WHERE c.carrier = $1 AND c.carrier_call_id = $2
+            ORDER BY c.created_at DESC LIMIT 1""",
+        carrier,
+        carrier_call_id,
+    )
+
+
+# --- stream tokens --------------------------------------------------------------------------
+
+
+async def add_stream_token(
+    conn: Conn, organization_id: UUID, call_id: UUID, token_hash: bytes, expires_at: datetime
+) -> None:
+    await conn.execute(
+        """INSERT INTO call_stream_tokens (token_hash, call_id, organization_id, expires_at)
+           VALUES ($1, $2, $3, $4)""",
+        token_hash,
+        call_id,
+        organization_id,
+        expires_at,
+    )
+
+
+async def consume_stream_token(conn: Conn, token_hash: bytes) -> asyncpg.Record | None:
+    """Atomically use a token: it is deleted whether or not it had expired; returns the call
+    it admits only when it was still valid."""
+    return await conn.fetchrow(
+        """WITH used AS (
+               DELETE FROM call_stream_tokens WHERE token_hash = $1
+               RETURNING call_id, organization_id, expires_at)
+           SELECT call_id, organization_id FROM used WHERE expires_at > now()""",
+        token_hash,
+    )
+
+
+async def purge_expired_stream_tokens(conn: Conn) -> None:
+    await conn.execute("DELETE FROM call_stream_tokens WHERE expires_at < now()")
