@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -74,7 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "--json", dest="json_out", default=None, help="write the JSON summary here ('-' for stdout)"
     )
     p.add_argument("--quiet", action="store_true", help="no live progress line")
-    p.set_defaults(handler=main)
+    p.set_defaults(func=run_command)
     return p
 
 
@@ -123,15 +124,18 @@ async def main(args: argparse.Namespace) -> int:
     return 0 if summary["calls"]["failed"] == 0 else 1
 
 
+def run_command(args: argparse.Namespace) -> int:
+    """The synchronous ``func(args) -> int`` that ``switchboard`` calls."""
+    return asyncio.run(main(args))
+
+
 def _standalone() -> int:
     """``python -m server.loadtest.cli ...`` without the ``switchboard`` entry point."""
-    import asyncio
-
     parser = argparse.ArgumentParser(prog="switchboard")
     sub = parser.add_subparsers(dest="command", required=True)
     add_parser(sub)
     args = parser.parse_args()
-    return asyncio.run(main(args))
+    return run_command(args)
 
 
 if __name__ == "__main__":
