@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -91,6 +91,16 @@ class StoredCredential:
     base_url: str | None = None
 
 
+class CredentialLike(Protocol):
+    """Anything with an ``api_key`` and ``base_url`` (e.g. db's ``DecryptedCredential``)."""
+
+    @property
+    def api_key(self) -> str: ...
+
+    @property
+    def base_url(self) -> str | None: ...
+
+
 class ProviderCredentials(BaseModel):
     """Keys per cloud provider; a missing entry means the provider cannot be used."""
 
@@ -108,7 +118,7 @@ class ProviderCredentials(BaseModel):
 
 
 def resolve_credentials(
-    stored: Mapping[str, StoredCredential], environment: object | None = None
+    stored: Mapping[str, CredentialLike], environment: object | None = None
 ) -> ProviderCredentials:
     """Merge an organization's stored credentials over the environment's.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.api import Router
-from server.routes import api_keys, auth, health, organizations
+from server.routes import api_keys, auth, health, organizations, provider_credentials
 
 
 def all_routers() -> list[Router]:
@@ -12,4 +12,5 @@ def all_routers() -> list[Router]:
         auth.router,
         organizations.router,
         api_keys.router,
+        provider_credentials.router,
     ]
