@@ -37,12 +37,18 @@ def clean_markdown(text: str) -> str:
 
 
 class SpeakableFilter:
-    """Streamed text in, speakable text out (see module docstring)."""
+    """Streamed text in, speakable text out (see module docstring).
+
+    Words are released as soon as they are complete, except near the length bound, where
+    text is held back to a sentence end so a cut reply still ends on a full sentence.
+    """
 
     def __init__(self, max_chars: int = DEFAULT_MAX_REPLY_CHARS):
         self.max_chars = max_chars
         self.truncated = False
-        self._pending = ""
+        self._tail = min(150, max_chars // 3)
+        self._pending = ""  # raw text not yet at a word boundary
+        self._held = ""  # cleaned text held back near the bound
         self._emitted = 0
 
     def feed(self, delta: str) -> str:
@@ -54,25 +60,38 @@ class SpeakableFilter:
         if cut < 0 or self._pending.count("[") > self._pending.count(")"):
             return ""
         ready, self._pending = self._pending[: cut + 1], self._pending[cut + 1 :]
-        return self._bounded(clean_markdown(ready))
+        self._held += clean_markdown(ready)
+        return self._release(final=False)
 
     def flush(self) -> str:
         if self.truncated:
             return ""
         ready, self._pending = self._pending, ""
-        return self._bounded(clean_markdown(ready))
+        self._held += clean_markdown(ready)
+        return self._release(final=True)
 
-    def _bounded(self, text: str) -> str:
-        if self._emitted == 0:
-            text = text.lstrip()
+    def _release(self, *, final: bool) -> str:
+        held = self._held.lstrip() if self._emitted == 0 else self._held
         room = self.max_chars - self._emitted
-        if len(text) > room:
-            ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, room)]
-            cut = ends[-1] if ends else text.rfind(" ", 0, room)
-            text = text[: max(cut, 0)]
+        if len(held) > room:
+            ends = [m.end() for m in _SENTENCE_END.finditer(held, 0, room)]
+            if ends:
+                cut = ends[-1]
+            elif self._emitted == 0:
+                cut = max(held.rfind(" ", 0, room), 0)
+            else:
+                cut = 0
             self.truncated = True
-        self._emitted += len(text)
-        return text
+        elif final or self._emitted + len(held) <= self.max_chars - self._tail:
+            cut = len(held)
+        else:
+            ends = [m.end() for m in _SENTENCE_END.finditer(held)]
+            cut = ends[-1] if ends else 0
+        out, self._held = held[:cut], held[cut:]
+        if self.truncated:
+            self._held = ""
+        self._emitted += len(out)
+        return out
 
 
 def input_guardrail(check: InputCheck) -> InputGuardrail[Any]:

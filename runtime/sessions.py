@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from agents import InputGuardrailTripwireTriggered, Model, RunConfig, Runner
@@ -104,6 +105,7 @@ class WorkflowSession:
         self._items: list[Any] = []
         self._reply_index: int | None = None  # history index of the last reply
         self._greeted = False
+        self._active: _ActiveRun | None = None
 
     @property
     def current_node(self) -> str:
@@ -124,19 +126,21 @@ class WorkflowSession:
         return spoken
 
     async def respond(self, user_text: str) -> AsyncIterator[AgentEvent]:
+        self._settle_active()
         base = [*self._items, {"role": "user", "content": user_text}]
         self._items = base
         self._reply_index = None
-        start_node = node = self._node
+        node = self._node
         filt = SpeakableFilter(self._max_reply_chars)
         spoken: list[str] = []
         text_item: str | None = None
-        completed = False
         seen_dtmf = len(self._ctx.dtmf)
         result = Runner.run_streamed(
             self._compiled.agent(node), input=base, context=self._ctx,
             run_config=self._run_config, max_turns=MAX_MODEL_TURNS,
         )
+        run = _ActiveRun(result, base, spoken)
+        self._active = run
         try:
             async with aclosing(result.stream_events()) as events:
                 async for event in events:
@@ -171,28 +175,22 @@ class WorkflowSession:
             if out := filt.flush():
                 spoken.append(out)
                 yield TextDelta(out)
-            completed = True
+            self._active = None  # completed: the result below replaces the partial state
         except InputGuardrailTripwireTriggered as exc:
             refusal = str(exc.guardrail_result.output.output_info or "")
-            spoken, node, completed = [refusal], start_node, True
-            self._items = base
-            self._add_reply(refusal)
+            self._finish_failed(run, refusal)
             yield TextDelta(refusal)
             return
         except Exception:
             log.exception("agent run failed", extra={"engine": self.info.engine})
             self.info.extra["last_error"] = "model_run_failed"
-            result.cancel()
-            spoken, node, completed = [FALLBACK_REPLY], start_node, True
-            self._items = base
-            self._add_reply(FALLBACK_REPLY)
+            self._finish_failed(run, FALLBACK_REPLY)
             yield TextDelta(FALLBACK_REPLY)
             return
         finally:
-            if not completed:  # cancelled (barge-in) or the consumer stopped early
-                result.cancel()
-                self._items = base
-                self._add_reply("".join(spoken))
+            # Cancelled (barge-in) or the consumer stopped early: keep what was emitted.
+            if self._active is run:
+                self._settle_active()
         self._node = node
         self._items = [*base, *self._run_tool_items(result, len(base))]
         self._add_reply("".join(spoken))
@@ -204,6 +202,8 @@ class WorkflowSession:
             yield EndCall("agent_ended")
 
     def interrupted(self, spoken_text: str) -> None:
+        # The consumer may have been cancelled between events, leaving the run suspended.
+        self._settle_active()
         if self._reply_index is None:
             return
         if spoken_text.strip():
@@ -231,6 +231,21 @@ class WorkflowSession:
         return out
 
     # -- internals --------------------------------------------------------------------
+    def _settle_active(self) -> None:
+        """Stop an unfinished run: history keeps the user turn and the text emitted so far."""
+        run, self._active = self._active, None
+        if run is None:
+            return
+        run.result.cancel()
+        self._items = run.base
+        self._add_reply("".join(run.spoken))
+
+    def _finish_failed(self, run: _ActiveRun, reply: str) -> None:
+        run.result.cancel()
+        self._active = None
+        self._items = run.base
+        self._add_reply(reply)
+
     def _add_reply(self, text: str) -> None:
         if text.strip():
             self._items.append({"role": "assistant", "content": text})
@@ -260,6 +275,13 @@ class WorkflowSession:
             if isinstance(item, dict) and item.get("type") in ("function_call",
                                                                "function_call_output")
         ]
+
+
+@dataclass(slots=True)
+class _ActiveRun:
+    result: Any  # RunResultStreaming
+    base: list[Any]  # history up to and including this turn's user message
+    spoken: list[str]  # reply text emitted so far
 
 
 def _text(content: Any) -> str:
