@@ -1,1 +1,27 @@
-"""Offline speech engines: espeak-ng TTS and PocketSphinx STT, no keys and no network."""
+"""Offline speech engines: espeak-ng TTS and PocketSphinx STT, no keys and no network.
+
+``EspeakTTSService`` and ``PocketSphinxSTTService`` are imported lazily, so code that only
+needs :mod:`pipeline.engines.espeak` does not load pipecat's service stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.engines.espeak_tts import EspeakTTSService
+    from pipeline.engines.pocketsphinx_stt import PocketSphinxSTTService
+
+__all__ = ["EspeakTTSService", "PocketSphinxSTTService"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "EspeakTTSService":
+        from pipeline.engines.espeak_tts import EspeakTTSService
+
+        return EspeakTTSService
+    if name == "PocketSphinxSTTService":
+        from pipeline.engines.pocketsphinx_stt import PocketSphinxSTTService
+
+        return PocketSphinxSTTService
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -125,9 +125,7 @@ def _load() -> _Engine:
     lib.espeak_Synth.restype = ctypes.c_int
 
     data_path = espeakng_loader.get_data_path().encode()
-    sample_rate = lib.espeak_Initialize(
-        _AUDIO_OUTPUT_SYNCHRONOUS, CHUNK_MS, data_path, _INITIALIZE_DONT_EXIT
-    )
+    sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, CHUNK_MS, data_path, _INITIALIZE_DONT_EXIT)
     if sample_rate <= 0:
         raise EspeakError(f"espeak_Initialize failed ({sample_rate}) with data at {data_path!r}")
     callback = _SYNTH_CALLBACK(_on_audio)
@@ -158,9 +156,7 @@ def _configure(engine: _Engine, voice: str, rate_wpm: int) -> None:
         engine.rate_wpm = rate
 
 
-def synthesize_stream(
-    text: str, on_chunk: ChunkSink, *, voice: str = "en-us", rate_wpm: int = 175
-) -> int:
+def synthesize_stream(text: str, on_chunk: ChunkSink, *, voice: str = "en-us", rate_wpm: int = 175) -> int:
     """Synthesise ``text``, calling ``on_chunk`` with int16 mono PCM chunks as espeak makes them.
 
     Blocks the calling thread until synthesis ends (run it in a worker thread from async
@@ -175,9 +171,7 @@ def synthesize_stream(
         _sink = on_chunk
         try:
             buf = ctypes.create_string_buffer(data, len(data))
-            status = engine.lib.espeak_Synth(
-                buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None
-            )
+            status = engine.lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         finally:
             _sink = None
         if status != _EE_OK:
