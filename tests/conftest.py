@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,11 +42,21 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+def run_dir() -> Iterator[Path]:
+    """This run's scratch directory. Not pytest's tmp_path: pytest prunes old numbered
+    directories, which would pull the data out from under a concurrent run."""
+    path = Path(tempfile.mkdtemp(prefix="switchboard-test-"))
+    path.chmod(0o755)  # the embedded PostgreSQL runs as an unprivileged user when we are root
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def database_url(run_dir: Path) -> AsyncIterator[str]:
     base = os.environ.get("DATABASE_URL")
     embedded = None
     if not base:
-        embedded = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+        embedded = EmbeddedPostgres(run_dir / "postgres")
         base = await embedded.start()
     name = f"sb_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(base)
@@ -63,8 +75,10 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 
 @pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("data")
+def data_dir(run_dir: Path) -> Path:
+    path = run_dir / "data"
+    path.mkdir()
+    return path
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:

@@ -1,0 +1,93 @@
+"""Cross-tenant isolation: every organization-scoped route answers 404 for another org's id.
+
+Each route with an id in its path has a case below that creates the resource in
+organization A and returns the path parameters (and a valid body, so validation cannot
+answer first). Organization B's admin then calls the route and must get a 404, and the
+resource must be untouched for A. ``test_every_scoped_route_is_covered`` fails when a route
+is added without a case here: extend CASES with each new route.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from server.routes import all_routers
+
+Case = Callable[[Any, Any], Awaitable[tuple[dict[str, str], dict[str, Any] | None]]]
+CASES: dict[tuple[str, str], Case] = {}
+# Routes with a path parameter that is not another organization's resource id.
+EXEMPT: dict[tuple[str, str], str] = {}
+
+
+def case(method: str, path: str) -> Callable[[Case], Case]:
+    def register(fn: Case) -> Case:
+        CASES[(method, path)] = fn
+        return fn
+
+    return register
+
+
+async def _api_key(client, owner):
+    r = await client.post("/api/v1/api-keys", json={"name": "a"}, headers=owner.headers)
+    assert r.status_code == 201
+    return r.json()["id"]
+
+
+@case("DELETE", "/api/v1/api-keys/{key_id:uuid}")
+async def _revoke_key(client, owner):
+    return {"key_id": await _api_key(client, owner)}, None
+
+
+async def _second_member(client, owner, make_user):
+    member = await make_user()
+    r = await client.post("/api/v1/organization/members",
+                          json={"email": member.email, "role": "member"}, headers=owner.headers)
+    assert r.status_code == 201
+    return member.user_id
+
+
+@case("PATCH", "/api/v1/organization/members/{user_id:uuid}")
+async def _change_role(client, owner):
+    return {"user_id": await _second_member(client, owner, owner.make_user)}, {"role": "admin"}
+
+
+@case("DELETE", "/api/v1/organization/members/{user_id:uuid}")
+async def _remove_member(client, owner):
+    return {"user_id": await _second_member(client, owner, owner.make_user)}, None
+
+
+def _scoped_endpoints():
+    for router in all_routers():
+        for ep in router.endpoints:
+            if ep.auth is not None and "{" in ep.path:
+                yield ep
+
+
+def _fill(path: str, params: dict[str, str]) -> str:
+    return re.sub(r"{([a-zA-Z_]+)(?::[a-z]+)?}", lambda m: params[m.group(1)], path)
+
+
+def test_every_scoped_route_is_covered():
+    missing = [f"{ep.method} {ep.path}" for ep in _scoped_endpoints()
+               if (ep.method, ep.path) not in CASES and (ep.method, ep.path) not in EXEMPT]
+    assert not missing, f"add cross-tenant cases for: {missing}"
+
+
+@pytest.mark.parametrize("route", sorted(CASES), ids=lambda r: f"{r[0]} {r[1]}")
+async def test_other_organization_gets_404(route, client, make_user):
+    method, path = route
+    owner = await make_user()
+    owner.make_user = make_user  # some cases need extra users
+    intruder = await make_user()  # owner of another organization: the strongest role there
+    params, body = await CASES[route](client, owner)
+    url = _fill(path, params)
+    r = await client.request(method, url, json=body, headers=intruder.headers)
+    assert r.status_code == 404, f"{method} {url}: {r.status_code} {r.text}"
+    assert r.json()["error"]["code"] == "not_found"
+    # And the owner still can (the resource was there all along).
+    if method == "GET":
+        assert (await client.get(url, headers=owner.headers)).status_code == 200
