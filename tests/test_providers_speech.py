@@ -292,3 +292,25 @@ async def test_tts_fails_over_when_the_primary_returns_500() -> None:
         assert len(openai_fake.requests) >= 1  # the primary was really tried
         assert aura.texts == ["Second sentence."]
         assert {f.sample_rate for f in h.collector.of(TTSAudioRawFrame)} == {16000}
+
+
+async def test_stt_fails_over_when_the_primary_refuses_the_connection() -> None:
+    reports: list[ProviderFailover] = []
+    async with FakeDeepgram(
+        transcripts=["can you hear me"], reject_status=401, fail_path="/v1/listen"
+    ) as dg:
+        settings = ProviderSettings(
+            stt=STTChoice(provider="deepgram"), fallback_stt=STTChoice(provider="deepgram-flux")
+        )
+        stage = build_stt_stage(
+            settings, creds_for("deepgram", dg.ws_url), sample_rate=16000, on_failover=reports.append
+        )
+        async with running(stage) as h:
+            await h.wait_for(lambda: reports)
+            await h.send_audio(utterance("can you hear me", 16000))
+            await h.wait_for(lambda: h.collector.of(TranscriptionFrame))
+        assert [f.text for f in h.collector.of(TranscriptionFrame)] == ["can you hear me"]
+        assert [(r.from_provider, r.to_provider) for r in reports] == [
+            ("deepgram", "deepgram-flux")
+        ]
+        assert "401" in reports[0].reason
