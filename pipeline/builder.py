@@ -25,6 +25,7 @@ from pipecat.processors.aggregators.llm_response_universal import (
 )
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
+from pipecat.turns.user_start import VADUserTurnStartStrategy
 from pipecat.turns.user_stop import (
     SpeechTimeoutUserTurnStopStrategy,
     TurnAnalyzerUserTurnStopStrategy,
@@ -61,12 +62,18 @@ def user_turn_strategies(spec: CallSpec) -> UserTurnStrategies:
     mode = spec.resolved_turn_detection()
     if mode == "provider":
         return ExternalUserTurnStrategies()
+    # Turns start on voice activity only: a final transcript that arrives after the turn was
+    # answered (segmenting STTs such as PocketSphinx do that) must not start a new turn and
+    # interrupt the reply; it is kept for the next turn instead.
+    start = [VADUserTurnStartStrategy()]
     if mode == "speech-timeout":
         return UserTurnStrategies(
-            stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=spec.speech_timeout_secs)]
+            start=start,
+            stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=spec.speech_timeout_secs)],
         )
     return UserTurnStrategies(
-        stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=SharedSmartTurnAnalyzer())]
+        start=start,
+        stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=SharedSmartTurnAnalyzer())],
     )
 
 

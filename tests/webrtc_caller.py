@@ -19,20 +19,16 @@ import av
 import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
-from pipeline.engines.espeak import synthesize
+from tests.speech import speech_pcm as _speech_pcm
 
 RATE = 48_000
 FRAME_SAMPLES = 960  # 20 ms
 SPEECH_RMS = 300.0  # int16 RMS above which a received frame counts as speech
 
 
-def speech_pcm(text: str, *, rate: int = RATE, rate_wpm: int = 160) -> bytes:
-    """Real speech for ``text`` from espeak-ng, resampled to ``rate`` (16-bit mono)."""
-    pcm, source_rate = synthesize(text, rate_wpm=rate_wpm)
-    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
-    n_out = int(len(samples) * rate / source_rate)
-    resampled = np.interp(np.linspace(0, len(samples) - 1, n_out), np.arange(len(samples)), samples)
-    return resampled.astype(np.int16).tobytes()
+def speech_pcm(text: str) -> bytes:
+    """Real speech for ``text`` (espeak-ng), 48 kHz 16-bit mono."""
+    return _speech_pcm(text, RATE)
 
 
 class MicrophoneTrack(MediaStreamTrack):
@@ -134,6 +130,7 @@ class WebRTCCaller:
                 await asyncio.sleep(0.05)
 
     async def say(self, text: str) -> None:
+        """Speak ``text`` (synthesize it beforehand with ``speech_pcm`` to keep the loop free)."""
         self.mic.say(speech_pcm(text))
         await self.mic.done_speaking.wait()
 

@@ -1,0 +1,158 @@
+"""A whole call through the real pipeline over a real WebRTC connection (no HTTP).
+
+An aiortc peer speaks espeak-ng audio into pipecat's SmallWebRTC transport; the offline
+engines (PocketSphinx, espeak-ng) and the offline scripted agent answer. We check what the
+caller hears and what the pipeline reports: turns, latency breakdown, usage, recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+import wave
+from pathlib import Path
+
+from pipecat.transports.base_transport import TransportParams
+from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
+
+from pipeline.call_runner import CallControl, run_call
+from pipeline.events import MemorySink
+from pipeline.spec import CallSpec
+from runtime.models import ModelConfig
+from runtime.sessions import create_session
+from tests.webrtc_caller import WebRTCCaller, speech_pcm
+
+WORKFLOW = {
+    "nodes": [
+        {
+            "id": "start",
+            "type": "start",
+            "greeting": "Hello, this is the booking line.",
+            "say": "How can I help you?",
+        },
+        {
+            "id": "booking",
+            "type": "agent",
+            "say": "Sure, I can book a table for you. For how many people?",
+        },
+        {"id": "bye", "type": "end", "say": "Goodbye."},
+    ],
+    "edges": [
+        {"from": "start", "to": "booking", "condition": "hello book table help reservation"},
+        {"from": "booking", "to": "bye", "condition": "goodbye bye"},
+    ],
+}
+
+ASK = "Hello, I would like to book a table please."
+BARGE = "Stop, stop. I want to book a table."
+
+LONG_GREETING = (
+    "Hello, this is the booking line. Before we start, let me tell you about our opening hours, "
+    "our menu of the week, the special offers for groups, the parking situation near the "
+    "restaurant, and the many ways in which you can reach us if you need anything at all."
+)
+
+
+async def start_call(tmp_path: Path, *, workflow: dict = WORKFLOW, **spec_overrides):
+    caller = WebRTCCaller()
+    offer = await caller.offer()
+    connection = SmallWebRTCConnection()
+    await connection.initialize(sdp=offer["sdp"], type=offer["type"])
+    await caller.accept(connection.get_answer())
+    transport = SmallWebRTCTransport(
+        connection,
+        TransportParams(
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            audio_in_sample_rate=16000,
+            audio_out_sample_rate=16000,
+        ),
+    )
+    session = create_session(workflow, variables={}, model=ModelConfig(provider="offline"))
+    spec = CallSpec(
+        call_id=str(uuid.uuid4()),
+        organization_id="org",
+        channel="webrtc",
+        audio_in_sample_rate=16000,
+        audio_out_sample_rate=16000,
+        agent=session,
+        record_path=tmp_path / "call.wav",
+        **spec_overrides,
+    )
+    sink = MemorySink()
+    control = CallControl()
+    task = asyncio.create_task(run_call(spec, transport, sink, control=control))
+    return caller, sink, control, task
+
+
+async def test_spoken_turn_gets_spoken_answer_with_turns_latency_usage_and_recording(tmp_path):
+    speech_pcm(ASK)  # synthesize before the call so the event loop stays free during it
+    caller, sink, control, task = await start_call(tmp_path)
+    try:
+        # The greeting is heard, then the caller asks for a table.
+        await caller.wait_for_speech(frames=25, timeout=30)
+        await caller.wait_for_silence(frames=40)
+        mark = len(caller.levels)
+        await caller.say(ASK)
+        await caller.wait_for_speech(start=mark, frames=25, timeout=40)
+        await caller.wait_for_silence(frames=40)
+        await asyncio.sleep(0.3)
+    finally:
+        await control.hang_up("test_done")
+        result = await asyncio.wait_for(task, 30)
+        await caller.close()
+
+    speakers = [t.speaker for t in sink.turns]
+    assert speakers[:3] == ["agent", "user", "agent"], sink.turns
+    greeting, user, answer = sink.turns[:3]
+    assert greeting.text == "Hello, this is the booking line."
+    assert user.text.strip()
+    assert answer.text and not answer.interrupted
+    assert answer.ended_at >= answer.started_at
+
+    lat = answer.latency
+    assert lat is not None
+    assert lat.agent_first_token_ms is not None
+    assert lat.tts_first_audio_ms is not None and lat.first_audio_out_ms is not None
+    assert lat.agent_first_token_ms <= lat.tts_first_audio_ms <= lat.first_audio_out_ms
+
+    kinds = {u.kind: u for u in result.usage}
+    assert kinds["stt_seconds"].quantity > 0.5
+    assert kinds["tts_characters"].quantity >= len(greeting.text)
+    assert kinds["llm_output_tokens"].provider == "offline-scripted"
+    assert result.end_reason == "test_done"
+
+    with wave.open(str(tmp_path / "call.wav")) as wav:
+        assert wav.getnchannels() == 2 and wav.getframerate() == 16000
+        assert wav.getnframes() / wav.getframerate() > 2.0
+
+
+async def test_barge_in_stops_agent_audio_and_marks_turn_interrupted(tmp_path):
+    workflow = {
+        **WORKFLOW,
+        "nodes": [dict(WORKFLOW["nodes"][0], greeting=LONG_GREETING), *WORKFLOW["nodes"][1:]],
+    }
+    caller, sink, control, task = await start_call(
+        tmp_path, workflow=workflow, turn_detection="speech-timeout"
+    )
+    speech_pcm(BARGE)
+    try:
+        await caller.wait_for_speech(frames=50, timeout=30)  # a second of the greeting
+        barge_at = len(caller.levels)
+        await caller.say(BARGE)
+        after_speech = len(caller.levels)
+        await caller.wait_for_silence(frames=25, timeout=20)
+    finally:
+        await control.hang_up("test_done")
+        await asyncio.wait_for(task, 30)
+        await caller.close()
+
+    greeting = sink.turns[0]
+    assert greeting.speaker == "agent" and greeting.interrupted
+    # Only part of the greeting was heard, and the record keeps only that part.
+    assert len(greeting.text) < len(LONG_GREETING)
+    # The greeting alone is ~15 s of speech; the agent went quiet shortly after the caller
+    # started talking: count its loud frames between barge-in and the end of our utterance.
+    loud_while_caller_spoke = caller.speech_frames(barge_at) - caller.speech_frames(after_speech)
+    assert loud_while_caller_spoke < 75  # < 1.5 s of 20 ms frames
