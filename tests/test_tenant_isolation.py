@@ -60,6 +60,20 @@ async def _remove_member(client, owner):
     return {"user_id": await _second_member(client, owner, owner.make_user)}, None
 
 
+async def _provider_credential(client, owner):
+    r = await client.put("/api/v1/provider-credentials/deepgram",
+                         json={"api_key": "dg-owner-secret-0001"}, headers=owner.headers)
+    assert r.status_code == 200
+    return {"provider": "deepgram"}, None
+
+
+case("GET", "/api/v1/provider-credentials/{provider}")(_provider_credential)
+case("DELETE", "/api/v1/provider-credentials/{provider}")(_provider_credential)
+EXEMPT[("PUT", "/api/v1/provider-credentials/{provider}")] = (
+    "the path names a provider, not a resource: PUT writes the caller's own credential"
+)
+
+
 def _scoped_endpoints():
     for router in all_routers():
         for ep in router.endpoints:

@@ -102,9 +102,7 @@ def build_stt(
     raise ProviderUnavailable(f"unknown speech-to-text provider {choice.provider!r}")
 
 
-def build_tts(
-    choice: TTSChoice, credentials: ProviderCredentials, *, sample_rate: int
-) -> TTSService:
+def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: int) -> TTSService:
     """A text-to-speech service for ``choice`` producing audio at ``sample_rate``.
 
     Falls back to the offline engine when no key exists for the chosen provider.
