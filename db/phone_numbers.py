@@ -92,7 +92,8 @@ async def delete(conn: Conn, organization_id: UUID, number_id: UUID) -> bool:
 async def workflow_in_org(conn: Conn, organization_id: UUID, workflow_id: UUID) -> bool:
     return bool(
         await conn.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM workflows WHERE organization_id = $1 AND id = $2)",
+            "SELECT EXISTS (SELECT 1 FROM workflows "
+            "WHERE organization_id = $1 AND id = $2 AND archived_at IS NULL)",
             organization_id,
             workflow_id,
         )

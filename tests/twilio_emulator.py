@@ -1,0 +1,275 @@
+"""A Twilio emulator for end-to-end tests: what Twilio does on a real phone call.
+
+- ``voice_webhook``/``signed_post``: POST form webhooks signed with ``X-Twilio-Signature``
+  exactly as Twilio does (HMAC-SHA1 over the URL Twilio was configured with, i.e. the
+  server's PUBLIC_URL, plus the sorted form fields), to the server's real loopback address
+  (as a tunnel or proxy would deliver them).
+- ``MediaStream``: follows the TwiML ``<Connect><Stream>`` to the websocket (mapping the
+  public URL to the loopback one), sends ``connected`` and ``start`` with the
+  ``<Parameter>``s, then streams 20 ms μ-law ``media`` frames in real time for the whole
+  call (speech when ``say`` queued some, silence otherwise). Bot ``media`` is collected and
+  "played out" at real-time pace; ``mark``s are echoed once the audio before them has
+  played; ``clear`` drops unplayed audio and is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.speech import frames, pcm_to_ulaw, rms, speech_pcm, ulaw_to_pcm
+
+RATE = 8000
+FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
+SILENCE = b"\xff" * FRAME_BYTES
+
+
+def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    data = url + "".join(k + params[k] for k in sorted(params))
+    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def parse_twiml(text: str) -> ET.Element:
+    return ET.fromstring(text)  # noqa: S314 - TwiML from the server under test
+
+
+@dataclass
+class TwilioEmulator:
+    server_url: str  # where requests really go (loopback)
+    public_url: str  # what the server's PUBLIC_URL says (what Twilio signs)
+    account_sid: str
+    auth_token: str
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
+
+    def to_loopback(self, url: str) -> str:
+        """Map a public http(s)/ws(s) URL onto the server's loopback address."""
+        public = self.public_url.rstrip("/")
+        for scheme_from, scheme_to in (("https", "http"), ("wss", "ws"), ("http", "http")):
+            prefix = scheme_from + public[public.index(":") :]
+            if url.startswith(prefix):
+                base = self.server_url.rstrip("/")
+                if scheme_to == "ws":
+                    base = "ws" + base[base.index(":") :]
+                return base + url[len(prefix) :]
+        raise AssertionError(f"{url} is not under PUBLIC_URL {self.public_url}")
+
+    async def signed_post(
+        self, public_url: str, form: dict[str, str], *, token: str | None = None
+    ) -> httpx.Response:
+        signature = twilio_signature(token or self.auth_token, public_url, form)
+        return await self.http.post(
+            self.to_loopback(public_url), data=form, headers={"X-Twilio-Signature": signature}
+        )
+
+    def voice_form(self, to: str, from_: str, call_sid: str | None = None) -> dict[str, str]:
+        return {
+            "AccountSid": self.account_sid, "ApiVersion": "2010-04-01",
+            "CallSid": call_sid or "CA" + uuid.uuid4().hex, "CallStatus": "ringing",
+            "Called": to, "Caller": from_, "Direction": "inbound", "From": from_, "To": to,
+        }  # fmt: skip
+
+    async def voice_webhook(
+        self, to: str, from_: str, *, call_sid: str | None = None, token: str | None = None
+    ) -> httpx.Response:
+        url = self.public_url.rstrip("/") + "/telephony/twilio/voice"
+        return await self.signed_post(url, self.voice_form(to, from_, call_sid), token=token)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def stream_of(twiml: str) -> tuple[str, dict[str, str]]:
+    root = parse_twiml(twiml)
+    stream = root.find("./Connect/Stream")
+    assert stream is not None, twiml
+    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+    return stream.get("url", ""), params
+
+
+class MediaStream:
+    """One Twilio Media Streams websocket, driven in real time."""
+
+    def __init__(self, ws: ClientConnection, call_sid: str, stream_sid: str) -> None:
+        self.ws = ws
+        self.call_sid = call_sid
+        self.stream_sid = stream_sid
+        self._speech: list[bytes] = []  # queued mu-law frames to send
+        self._sent_speech = asyncio.Event()
+        self.bot_audio = bytearray()  # every bot mu-law byte received
+        self._playout_until = 0.0  # monotonic time the queued bot audio finishes playing
+        self._pending_marks: list[tuple[float, str]] = []
+        self.clears: list[float] = []
+        self.marks_echoed: list[str] = []
+        self.first_media_at: float | None = None
+        self.started_at = 0.0
+        self.closed = asyncio.Event()
+        self.close_code: int | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._seq = 0
+
+    @classmethod
+    async def open(cls, ws_url: str, params: dict[str, str], call_sid: str, account_sid: str) -> MediaStream:
+        ws = await connect(ws_url, max_size=2**20)
+        stream = cls(ws, call_sid, "MZ" + uuid.uuid4().hex)
+        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await ws.send(json.dumps({
+            "event": "start", "sequenceNumber": "1", "streamSid": stream.stream_sid,
+            "start": {"accountSid": account_sid, "streamSid": stream.stream_sid,
+                      "callSid": call_sid, "tracks": ["inbound"], "customParameters": params,
+                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
+                                      "channels": 1}},
+        }))  # fmt: skip
+        stream.started_at = time.monotonic()
+        stream._tasks = [asyncio.create_task(stream._send_loop()),
+                         asyncio.create_task(stream._receive_loop())]  # fmt: skip
+        return stream
+
+    # -- caller side ----------------------------------------------------------------------
+    async def say(self, text: str, *, wait: bool = True) -> None:
+        """Queue ``text`` as real speech (espeak-ng), sent at real-time pace."""
+        ulaw = pcm_to_ulaw(speech_pcm(text, RATE))
+        self._sent_speech.clear()
+        self._speech.extend(frames(ulaw, RATE, sample_width=1))
+        if wait:
+            await asyncio.wait_for(self._sent_speech.wait(), 60)
+
+    async def send_raw(self, message: str | bytes) -> None:
+        await self.ws.send(message)
+
+    async def dtmf(self, digit: str) -> None:
+        await self.ws.send(json.dumps({"event": "dtmf", "streamSid": self.stream_sid,
+                                       "dtmf": {"track": "inbound_track", "digit": digit}}))  # fmt: skip
+
+    async def stop(self) -> None:
+        """Twilio's ``stop`` (the caller hung up), then the socket closes."""
+        with contextlib.suppress(Exception):
+            await self.ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid,
+                                           "stop": {"callSid": self.call_sid}}))  # fmt: skip
+        await self.close()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+
+    # -- observations ---------------------------------------------------------------------
+    def bot_pcm(self, start: int = 0) -> bytes:
+        return ulaw_to_pcm(bytes(self.bot_audio[start:]))
+
+    async def wait_for_bot_speech(self, seconds: float, timeout: float = 20) -> bytes:
+        """Wait until at least ``seconds`` of voiced bot audio arrived after now."""
+        mark = len(self.bot_audio)
+        need = int(seconds * RATE)
+
+        async def voiced() -> bytes:
+            while True:
+                pcm = self.bot_pcm(mark)
+                if _voiced_samples(pcm) >= need:
+                    return pcm
+                await asyncio.sleep(0.05)
+
+        return await asyncio.wait_for(voiced(), timeout)
+
+    async def wait_bot_quiet(self, quiet: float = 0.6, timeout: float = 30) -> None:
+        """Wait until no bot audio arrived for ``quiet`` seconds and playout finished."""
+
+        async def idle() -> None:
+            last_len, last_change = len(self.bot_audio), time.monotonic()
+            while True:
+                await asyncio.sleep(0.05)
+                now = time.monotonic()
+                if len(self.bot_audio) != last_len:
+                    last_len, last_change = len(self.bot_audio), now
+                if now - last_change >= quiet and now >= self._playout_until:
+                    return
+
+        await asyncio.wait_for(idle(), timeout)
+
+    async def wait_for_clear(self, after: float, timeout: float = 20) -> float:
+        async def cleared() -> float:
+            while True:
+                for at in self.clears:
+                    if at >= after:
+                        return at
+                await asyncio.sleep(0.02)
+
+        return await asyncio.wait_for(cleared(), timeout)
+
+    # -- loops ----------------------------------------------------------------------------
+    async def _send_loop(self) -> None:
+        start = time.monotonic()
+        index = 0
+        while True:
+            frame = self._speech.pop(0) if self._speech else SILENCE
+            if not self._speech:
+                self._sent_speech.set()
+            self._seq += 1
+            await self.ws.send(json.dumps({
+                "event": "media", "sequenceNumber": str(self._seq), "streamSid": self.stream_sid,
+                "media": {"track": "inbound", "chunk": str(index), "timestamp": str(index * 20),
+                          "payload": base64.b64encode(frame).decode()},
+            }))  # fmt: skip
+            index += 1
+            self._echo_marks()
+            delay = start + index * 0.02 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def _echo_marks(self) -> None:
+        now = time.monotonic()
+        while self._pending_marks and self._pending_marks[0][0] <= now:
+            _, name = self._pending_marks.pop(0)
+            self.marks_echoed.append(name)
+            asyncio.ensure_future(self.ws.send(json.dumps(
+                {"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}}
+            )))  # fmt: skip
+
+    async def _receive_loop(self) -> None:
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                event = message.get("event")
+                now = time.monotonic()
+                if event == "media":
+                    assert message.get("streamSid") == self.stream_sid
+                    payload = base64.b64decode(message["media"]["payload"])
+                    if self.first_media_at is None:
+                        self.first_media_at = now
+                    self.bot_audio.extend(payload)
+                    self._playout_until = max(self._playout_until, now) + len(payload) / RATE
+                elif event == "mark":
+                    self._pending_marks.append((max(self._playout_until, now),
+                                                message["mark"]["name"]))  # fmt: skip
+                elif event == "clear":
+                    self.clears.append(now)
+                    self._playout_until = now
+                    self._pending_marks = [(now, n) for _, n in self._pending_marks]
+        finally:
+            self.close_code = self.ws.close_code
+            self.closed.set()
+
+
+def _voiced_samples(pcm: bytes, window: int = 160, threshold: float = 300.0) -> int:
+    """Samples in 20 ms windows whose RMS is above ``threshold``."""
+    count = 0
+    for i in range(0, len(pcm) - window * 2 + 1, window * 2):
+        if rms(pcm[i : i + window * 2]) > threshold:
+            count += window
+    return count
