@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from loguru import logger
-from pipecat.frames.frames import ErrorFrame, Frame
+from pipecat.frames.frames import CancelFrame, EndFrame, ErrorFrame, Frame
 from pipecat.pipeline.service_switcher import ServiceSwitcher, ServiceSwitcherStrategyManual
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -51,13 +51,14 @@ class FailoverOnErrorStrategy(ServiceSwitcherStrategyManual):
         self.labels: dict[int, str] = {id(s): s.name for s in services}
         self.on_failover: FailoverHandler | None = None
         self.failovers: list[ProviderFailover] = []
+        self.closing = False  # set once the call ends: teardown errors are not failures
 
     def label(self, service: FrameProcessor) -> str:
         return self.labels.get(id(service), service.name)
 
     async def handle_error(self, error: ErrorFrame) -> FrameProcessor | None:
         failed = error.processor or self.active_service
-        if failed is not self.active_service:
+        if self.closing or failed is not self.active_service:
             return None
         index = self.services.index(failed)
         for candidate in self.services[index + 1 :]:
@@ -112,6 +113,11 @@ class FailoverSwitcher(ServiceSwitcher[FailoverOnErrorStrategy]):
     def failovers(self) -> list[ProviderFailover]:
         """Every switch made so far, in order."""
         return self.strategy.failovers
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if isinstance(frame, (EndFrame, CancelFrame)):
+            self.strategy.closing = True
+        await super().process_frame(frame, direction)
 
     async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
         # pipecat hands only non-fatal errors to the strategy; a (deprecated) fatal error
