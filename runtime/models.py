@@ -17,6 +17,7 @@ from openai import AsyncOpenAI
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.offline_model import OFFLINE_ENGINE, OfflineScriptedModel
+from runtime.workflow import ServiceChoice
 
 # The SDK's default exporter ships traces to OpenAI: never from a self-hosted voice server.
 agents.set_tracing_disabled(True)
@@ -45,6 +46,28 @@ class ModelConfig(BaseModel):
         if self.api:
             return self.api
         return "responses" if self.provider == "openai" else "chat_completions"
+
+
+DEFAULT_OPENAI_MODEL = "gpt-4.1-mini"
+
+
+def model_config_for(
+    llm: ServiceChoice, *, openai_api_key: str | None = None, openai_base_url: str | None = None
+) -> ModelConfig:
+    """The model a workflow's LLM settings ask for, given the organization's OpenAI key.
+
+    No provider set: OpenAI when a key is available, else the offline engine. ``openai``
+    without a key also falls back to the offline engine (a call must never go silent);
+    ``SessionInfo.engine`` shows which one ran. ``openai-compatible`` needs ``base_url``.
+    """
+    provider = llm.provider
+    if provider == "openai-compatible" and llm.base_url:
+        return ModelConfig(provider="openai-compatible", model=llm.model or "default",
+                           api_key=openai_api_key, base_url=llm.base_url)
+    if provider in (None, "openai") and openai_api_key:
+        return ModelConfig(provider="openai", model=llm.model or DEFAULT_OPENAI_MODEL,
+                           api_key=openai_api_key, base_url=openai_base_url)
+    return ModelConfig(provider="offline")
 
 
 def build_model(config: ModelConfig) -> Model:

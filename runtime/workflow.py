@@ -109,6 +109,9 @@ class ServiceChoice(_Model):
     provider: str | None = None
     model: str | None = None
     voice: str | None = None
+    base_url: str | None = Field(
+        default=None, description="LLM only: the OpenAI-compatible endpoint (Ollama, vLLM, ...)"
+    )
 
 
 class CallSettings(_Model):

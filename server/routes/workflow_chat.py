@@ -1,0 +1,167 @@
+"""Text chat with a workflow: the same agent runtime as calls, without audio.
+
+Chat sessions live in this process's memory (``services.state["workflow_chats"]``), keyed by
+an unguessable id, bound to one organization and workflow, and dropped after
+``CHAT_TTL_SECONDS`` idle (or when the process restarts). Turns of one session run one at
+a time. Behind a load balancer, use sticky sessions for this endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from db import workflows as workflows_db
+from runtime.contract import EndCall, HandedOff, SendDtmf, TextDelta, ToolCalled, TransferCall
+from runtime.models import model_config_for
+from runtime.sessions import WorkflowSession, create_session
+from runtime.validation import WorkflowInvalid
+from runtime.workflow import Workflow
+from server.api import ApiContext, Router
+from server.errors import ApiError, not_found
+
+router = Router(tags=["workflows"])
+CHAT_TTL_SECONDS = 30 * 60
+MAX_CHAT_SESSIONS = 1_000
+
+
+@dataclass
+class ChatSession:
+    organization_id: UUID
+    workflow_id: UUID
+    session: WorkflowSession
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class ChatIn(BaseModel):
+    session_id: str | None = Field(default=None, description="Omit to start a new session")
+    message: str | None = Field(
+        default=None, max_length=4_000,
+        description="The caller's words; omit on a new session to get just the greeting",
+    )
+    version: int | None = Field(default=None, ge=1,
+                                description="Published version to run; omitted: the draft")
+    variables: dict[str, str] = Field(default_factory=dict, description="Call input variables")
+
+
+class ToolCallOut(BaseModel):
+    name: str
+    arguments: dict[str, Any]
+    result: str
+    error: str | None
+
+
+class HandoffOut(BaseModel):
+    from_node: str
+    to_node: str
+
+
+class ChatOut(BaseModel):
+    session_id: str
+    reply: str
+    node: str = Field(description="The active node after this turn")
+    engine: str = Field(description="openai, openai-compatible or offline-scripted")
+    tool_calls: list[ToolCallOut]
+    handoffs: list[HandoffOut]
+    ended: bool = Field(description="The agent ended the conversation")
+    transfer_to: str | None = None
+    dtmf: list[str] = Field(default_factory=list)
+
+
+def _store(ctx: ApiContext) -> dict[str, ChatSession]:
+    store: dict[str, ChatSession] = ctx.services.state.setdefault("workflow_chats", {})
+    now = time.monotonic()
+    for key in [k for k, v in store.items() if now - v.last_used > CHAT_TTL_SECONDS]:
+        del store[key]
+    return store
+
+
+async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
+    org, workflow_id = ctx.caller.organization_id, ctx.path["workflow_id"]
+    if body.version is None:
+        found = await workflows_db.definition_for_call(ctx.db, org, workflow_id, draft=True)
+        definition, version = found if found else (None, None)
+    else:
+        row = await workflows_db.get_version(ctx.db, org, workflow_id, body.version)
+        definition, version = (row["definition"], row["version"]) if row else (None, None)
+    if definition is None:
+        raise not_found("workflow" if body.version is None else "workflow version")
+    from server.routes.provider_credentials import load_call_providers
+
+    _, credentials = await load_call_providers(ctx.services, org)
+    openai = credentials.openai
+    try:
+        llm = Workflow.model_validate(definition).settings.llm
+        session = create_session(
+            definition, variables=body.variables,
+            model=model_config_for(llm, openai_api_key=openai.api_key if openai else None,
+                                   openai_base_url=openai.base_url if openai else None),
+            workflow_id=str(workflow_id) if version else None, version=version,
+        )
+    except (WorkflowInvalid, ValueError) as exc:
+        problems = getattr(exc, "problems", [])
+        raise ApiError(422, "workflow_invalid", "the workflow cannot run until it is valid",
+                       [p.to_json() for p in problems]) from None
+    return ChatSession(org, workflow_id, session)
+
+
+@router.post(
+    "/api/v1/workflows/{workflow_id:uuid}/chat", body=ChatIn, response=ChatOut,
+    summary="Chat with a workflow over text to test it: runs the same agent runtime as calls "
+            "(draft by default, or a published version) and returns the reply, the active "
+            "node, tool calls and handoffs. Sessions are in-memory, expire after 30 minutes "
+            "idle and are bound to the organization and workflow",
+)
+async def chat(ctx: ApiContext) -> ChatOut:
+    body: ChatIn = ctx.body
+    store = _store(ctx)
+    if body.session_id is None:
+        if len(store) >= MAX_CHAT_SESSIONS:
+            raise ApiError(429, "too_many_sessions", "too many chat sessions; retry later")
+        chat_session = await _new_session(ctx, body)
+        session_id = "chat_" + secrets.token_urlsafe(18)
+        store[session_id] = chat_session
+    else:
+        session_id = body.session_id
+        chat_session = store.get(session_id)  # type: ignore[assignment]
+        if (chat_session is None or chat_session.organization_id != ctx.caller.organization_id
+                or chat_session.workflow_id != ctx.path["workflow_id"]):
+            raise not_found("chat session")
+    async with chat_session.lock:
+        chat_session.last_used = time.monotonic()
+        return await _turn(chat_session.session, session_id, body.message)
+
+
+async def _turn(session: WorkflowSession, session_id: str, message: str | None) -> ChatOut:
+    out = ChatOut(session_id=session_id, reply="", node=session.current_node,
+                  engine=session.info.engine, tool_calls=[], handoffs=[], ended=session.ended)
+    if message is None:
+        out.reply = session.greeting() or ""
+        return out
+    if session.ended:
+        raise ApiError(409, "conversation_ended", "the agent ended this conversation")
+    parts: list[str] = []
+    async for event in session.respond(message):
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+        elif isinstance(event, ToolCalled):
+            out.tool_calls.append(ToolCallOut(name=event.name, arguments=event.arguments,
+                                              result=event.result, error=event.error))
+        elif isinstance(event, HandedOff):
+            out.handoffs.append(HandoffOut(from_node=event.from_node, to_node=event.to_node))
+        elif isinstance(event, TransferCall):
+            out.transfer_to = event.to
+        elif isinstance(event, SendDtmf):
+            out.dtmf.append(event.digits)
+        elif isinstance(event, EndCall):
+            out.ended = True
+    out.reply = "".join(parts)
+    out.node = session.current_node
+    return out

@@ -1,0 +1,294 @@
+"""Workflow management: drafts, validation, immutable versions, rollback, import/export."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from db import workflows as workflows_db
+from runtime.templates import order_desk
+from runtime.validation import validate_definition
+from server.api import ApiContext, Router
+from server.errors import ApiError, bad_request, not_found
+
+router = Router(tags=["workflows"])
+EXPORT_FORMAT = "switchboard.workflow/v1"
+
+MINIMAL_DEFINITION: dict[str, Any] = {
+    "global": "",
+    "nodes": [
+        {"id": "start", "type": "start", "greeting": "Hello! How can I help you today?",
+         "prompt": "Help the caller."},
+        {"id": "end", "type": "end", "prompt": "Say goodbye.", "say": "Goodbye!"},
+    ],
+    "edges": [{"from": "start", "to": "end", "condition": "The caller is done or says bye"}],
+}
+
+
+class ProblemOut(BaseModel):
+    pointer: str = Field(description="JSON pointer into the definition")
+    code: str
+    message: str
+
+
+class WorkflowIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2_000)
+    definition: dict[str, Any] | None = Field(
+        default=None, description="Graph definition; omitted: a template (or a minimal one)"
+    )
+    template: Literal["order_desk"] | None = None
+
+
+class WorkflowPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2_000)
+    definition: dict[str, Any] | None = None
+
+
+class WorkflowSummary(BaseModel):
+    id: UUID
+    name: str
+    description: str
+    latest_version: int = Field(description="Highest published version number (0: none)")
+    published_version: int | None = Field(description="The version new calls run")
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> WorkflowSummary:
+        fields = {k: row[k] for k in cls.model_fields if k != "archived"}
+        return cls(**fields, archived=row["archived_at"] is not None)
+
+
+class WorkflowOut(WorkflowSummary):
+    definition: dict[str, Any] = Field(description="The draft")
+    problems: list[ProblemOut] = Field(description="Validation problems of the draft")
+
+    @classmethod
+    def of(cls, row: Any) -> WorkflowOut:  # type: ignore[override]
+        summary = WorkflowSummary.of(row).model_dump()
+        problems = [ProblemOut(**p.to_json()) for p in validate_definition(row["draft"])]
+        return cls(**summary, definition=row["draft"], problems=problems)
+
+
+class WorkflowPage(BaseModel):
+    items: list[WorkflowSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
+
+
+class ListQuery(BaseModel):
+    q: str | None = Field(default=None, max_length=200, description="Search name/description")
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = None
+    include_archived: bool = False
+
+
+class ValidationOut(BaseModel):
+    valid: bool
+    problems: list[ProblemOut]
+
+
+class PublishIn(BaseModel):
+    note: str = Field(default="", max_length=500)
+
+
+class VersionOut(BaseModel):
+    version: int
+    note: str
+    published_by: UUID | None
+    created_at: datetime
+    definition: dict[str, Any] | None = None
+
+
+class RollbackIn(BaseModel):
+    version: int = Field(ge=1)
+
+
+class ExportDoc(BaseModel):
+    format: Literal["switchboard.workflow/v1"] = EXPORT_FORMAT
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2_000)
+    definition: dict[str, Any]
+
+
+def _encode_cursor(row: Any) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_request("invalid cursor", "cursor") from None
+
+
+async def _load(ctx: ApiContext) -> Any:
+    row = await workflows_db.get(ctx.db, ctx.caller.organization_id, ctx.path["workflow_id"])
+    if row is None:
+        raise not_found("workflow")
+    return row
+
+
+def _problems_error(problems: list[Any]) -> ApiError:
+    return ApiError(422, "workflow_invalid", f"the workflow has {len(problems)} problem(s)",
+                    [p.to_json() for p in problems])
+
+
+@router.post("/api/v1/workflows", body=WorkflowIn, response=WorkflowOut, status=201,
+             role="admin",
+             summary="Create a workflow (draft). Without a definition it starts from the named "
+                     "template or a minimal start->end graph; drafts may be invalid")
+async def create_workflow(ctx: ApiContext) -> WorkflowOut:
+    body: WorkflowIn = ctx.body
+    definition = body.definition
+    if definition is None:
+        definition = order_desk() if body.template == "order_desk" else dict(MINIMAL_DEFINITION)
+    row = await workflows_db.create(ctx.db, ctx.caller.organization_id, name=body.name,
+                                    description=body.description, draft=definition)
+    return WorkflowOut.of(row)
+
+
+@router.get("/api/v1/workflows", query=ListQuery, response=WorkflowPage,
+            summary="List the organization's workflows, newest first; ?q= searches name and "
+                    "description, ?cursor= pages, archived ones only with include_archived")
+async def list_workflows(ctx: ApiContext) -> WorkflowPage:
+    query: ListQuery = ctx.query
+    after = _decode_cursor(query.cursor) if query.cursor else None
+    rows = await workflows_db.list_for_org(
+        ctx.db, ctx.caller.organization_id, search=query.q,
+        include_archived=query.include_archived, after=after, limit=query.limit + 1,
+    )
+    page = rows[: query.limit]
+    cursor = _encode_cursor(page[-1]) if len(rows) > query.limit else None
+    return WorkflowPage(items=[WorkflowSummary.of(r) for r in page], next_cursor=cursor)
+
+
+@router.get("/api/v1/workflows/{workflow_id:uuid}", response=WorkflowOut,
+            summary="Get a workflow with its draft definition and the draft's validation "
+                    "problems")
+async def get_workflow(ctx: ApiContext) -> WorkflowOut:
+    return WorkflowOut.of(await _load(ctx))
+
+
+@router.patch("/api/v1/workflows/{workflow_id:uuid}", body=WorkflowPatch, response=WorkflowOut,
+              role="admin",
+              summary="Update the draft (name, description, definition). Published versions "
+                      "and live calls are unaffected; archived workflows are read-only (404)")
+async def update_workflow(ctx: ApiContext) -> WorkflowOut:
+    body: WorkflowPatch = ctx.body
+    row = await workflows_db.update_draft(
+        ctx.db, ctx.caller.organization_id, ctx.path["workflow_id"], name=body.name,
+        description=body.description, draft=body.definition,
+    )
+    if row is None:
+        raise not_found("workflow")
+    return WorkflowOut.of(row)
+
+
+@router.post("/api/v1/workflows/{workflow_id:uuid}/validate", response=ValidationOut,
+             summary="Validate the draft: every problem at once, each with a JSON pointer")
+async def validate_workflow(ctx: ApiContext) -> ValidationOut:
+    problems = validate_definition((await _load(ctx))["draft"])
+    return ValidationOut(valid=not problems,
+                         problems=[ProblemOut(**p.to_json()) for p in problems])
+
+
+@router.post("/api/v1/workflows/{workflow_id:uuid}/publish", body=PublishIn,
+             response=VersionOut, status=201, role="admin",
+             summary="Publish the draft as the next immutable numbered version; new calls run "
+                     "it, live calls keep their version. 422 workflow_invalid lists problems")
+async def publish_workflow(ctx: ApiContext) -> VersionOut:
+    row = await _load(ctx)
+    if row["archived_at"] is not None:
+        raise not_found("workflow")
+    problems = validate_definition(row["draft"])
+    if problems:
+        raise _problems_error(problems)
+    result = await workflows_db.publish(
+        ctx.db, ctx.caller.organization_id, row["id"], definition=row["draft"],
+        note=ctx.body.note, published_by=ctx.caller.user_id,
+    )
+    if result is None:
+        raise not_found("workflow")
+    version = result[1]
+    return VersionOut(**{k: version[k] for k in ("version", "note", "published_by",
+                                                 "created_at")}, definition=row["draft"])
+
+
+@router.get("/api/v1/workflows/{workflow_id:uuid}/versions", response=list[VersionOut],
+            summary="List published versions, newest first (definitions omitted)")
+async def list_versions(ctx: ApiContext) -> list[VersionOut]:
+    await _load(ctx)
+    rows = await workflows_db.list_versions(ctx.db, ctx.caller.organization_id,
+                                            ctx.path["workflow_id"])
+    return [VersionOut(**dict(r)) for r in rows]
+
+
+@router.get("/api/v1/workflows/{workflow_id:uuid}/versions/{version:int}", response=VersionOut,
+            summary="Get one published version with its definition")
+async def get_version(ctx: ApiContext) -> VersionOut:
+    row = await workflows_db.get_version(ctx.db, ctx.caller.organization_id,
+                                         ctx.path["workflow_id"], ctx.path["version"])
+    if row is None:
+        raise not_found("workflow version")
+    return VersionOut(**{k: row[k] for k in VersionOut.model_fields})
+
+
+@router.post("/api/v1/workflows/{workflow_id:uuid}/rollback", body=RollbackIn,
+             response=WorkflowOut, role="admin",
+             summary="Roll back: make an earlier version the published one again (no new "
+                     "version is created) and reset the draft to it")
+async def rollback_workflow(ctx: ApiContext) -> WorkflowOut:
+    await _load(ctx)
+    row = await workflows_db.rollback(ctx.db, ctx.caller.organization_id,
+                                      ctx.path["workflow_id"], ctx.body.version)
+    if row is None:
+        raise not_found("workflow version")
+    return WorkflowOut.of(row)
+
+
+@router.post("/api/v1/workflows/{workflow_id:uuid}/duplicate", response=WorkflowOut,
+             status=201, role="admin",
+             summary="Copy the draft into a new unpublished workflow named 'Copy of ...'")
+async def duplicate_workflow(ctx: ApiContext) -> WorkflowOut:
+    row = await _load(ctx)
+    copy = await workflows_db.create(ctx.db, ctx.caller.organization_id,
+                                     name=f"Copy of {row['name']}"[:200],
+                                     description=row["description"], draft=row["draft"])
+    return WorkflowOut.of(copy)
+
+
+@router.post("/api/v1/workflows/{workflow_id:uuid}/archive", response=WorkflowOut,
+             role="admin",
+             summary="Archive: hidden from lists, read-only, and no new calls can start on it")
+async def archive_workflow(ctx: ApiContext) -> WorkflowOut:
+    row = await workflows_db.archive(ctx.db, ctx.caller.organization_id, ctx.path["workflow_id"])
+    if row is None:
+        raise not_found("workflow")
+    return WorkflowOut.of(row)
+
+
+@router.get("/api/v1/workflows/{workflow_id:uuid}/export", response=ExportDoc,
+            summary="Export the draft as a portable JSON document (no ids, no secrets)")
+async def export_workflow(ctx: ApiContext) -> ExportDoc:
+    row = await _load(ctx)
+    return ExportDoc(name=row["name"], description=row["description"], definition=row["draft"])
+
+
+@router.post("/api/v1/workflows/import", body=ExportDoc, response=WorkflowOut, status=201,
+             role="admin",
+             summary="Import an exported document as a new draft workflow")
+async def import_workflow(ctx: ApiContext) -> WorkflowOut:
+    doc: ExportDoc = ctx.body
+    row = await workflows_db.create(ctx.db, ctx.caller.organization_id, name=doc.name,
+                                    description=doc.description, draft=doc.definition)
+    return WorkflowOut.of(row)
