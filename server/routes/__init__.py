@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from server.api import Router
 from server.routes import api_keys, auth, health, organizations, provider_credentials
+from server.routes import workflow_chat, workflows
+from server.routes import carriers, phone_numbers
 
 
 def all_routers() -> list[Router]:
@@ -13,4 +15,8 @@ def all_routers() -> list[Router]:
         organizations.router,
         api_keys.router,
         provider_credentials.router,
+        workflows.router,
+        workflow_chat.router,
+        carriers.router,
+        phone_numbers.router,
     ]
