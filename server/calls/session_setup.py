@@ -1,0 +1,69 @@
+"""Everything a call needs before its pipeline starts: agent session, speech providers,
+recording path. Keys come from the organization's stored credentials, then the environment;
+with no keys at all the call runs on the offline engines and the offline scripted model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from db import provider_credentials as creds_db
+from pipeline.providers import ProviderCredentials, ProviderSettings, resolve_credentials
+from pipeline.spec import CallSpec
+from runtime.models import ModelConfig
+from runtime.sessions import create_session
+from runtime.workflow import Workflow
+from server.services import Services
+
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+
+
+def recording_path(data_dir: Path, organization_id: object, call_id: object) -> Path:
+    return Path(data_dir) / "recordings" / str(organization_id) / f"{call_id}.wav"
+
+
+def model_config(definition: dict, credentials: ProviderCredentials) -> ModelConfig:
+    """The LLM behind the agent: the workflow's choice when its key exists, else offline."""
+    llm = ((definition.get("settings") or {}).get("llm") or {}) if definition else {}
+    provider = llm.get("provider") or ("openai" if credentials.openai else "offline")
+    key = credentials.openai
+    if provider in ("openai", "openai-compatible") and key is not None:
+        return ModelConfig(
+            provider=provider,
+            model=llm.get("model") or DEFAULT_OPENAI_MODEL,
+            api_key=key.api_key,
+            base_url=key.base_url,
+        )
+    return ModelConfig(provider="offline")
+
+
+async def build_spec(
+    services: Services, handle, *, audio_in_sample_rate: int, audio_out_sample_rate: int
+) -> CallSpec:
+    org = handle.organization_id
+    stored = await creds_db.load_decrypted(services.db, org, services.secret_box)
+    credentials = resolve_credentials(stored, services.settings)
+    raw_settings = await creds_db.get_settings(services.db, org)
+    providers = ProviderSettings.model_validate(raw_settings) if raw_settings else ProviderSettings()
+    definition = handle.definition or {}
+    session = create_session(
+        definition,
+        variables=dict(handle.variables),
+        model=model_config(definition, credentials),
+        workflow_id=str(handle.workflow_id) if handle.workflow_id else None,
+        version=handle.workflow_version,
+    )
+    call_settings = Workflow.model_validate(definition).settings if definition else None
+    settings = services.settings
+    record = getattr(settings, "record_calls", True)
+    return CallSpec(
+        call_id=str(handle.call_id),
+        organization_id=str(org),
+        channel=handle.channel,
+        audio_in_sample_rate=audio_in_sample_rate,
+        audio_out_sample_rate=audio_out_sample_rate,
+        agent=session,
+        providers=providers,
+        credentials=credentials,
+        record_path=recording_path(settings.data_dir, org, handle.call_id) if record else None,
+        max_duration_secs=float(call_settings.max_duration_seconds) if call_settings else None,
+    )

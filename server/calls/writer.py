@@ -1,0 +1,127 @@
+"""Writes a live call's turns, events and usage to the database, off the audio path.
+
+The pipeline hands records to ``CallRecordWriter`` (a ``CallEventSink``) from the event loop;
+each is appended to a queue in O(1). A single writer task drains the queue and writes
+everything that accumulated in one transaction, so turns reach the database as soon as they
+complete (a crash loses at most the turn in flight) while a busy call still costs one round
+trip per batch, not per record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from db import calls as calls_db
+from db import usage as usage_db
+from pipeline.events import CallEvent, CallResult, TurnRecord, UsageRecord
+
+log = structlog.get_logger(__name__)
+
+_STOP = object()
+
+
+def turn_row(record: TurnRecord) -> dict[str, Any]:
+    latency = record.latency.as_dict() if record.latency else {}
+    return {
+        "idx": record.index,
+        "speaker": record.speaker,
+        "text": record.text,
+        "started_at": record.started_at,
+        "ended_at": record.ended_at,
+        "interrupted": record.interrupted,
+        "node": record.node,
+        "tool": record.tool,
+        **latency,
+    }
+
+
+class CallRecordWriter:
+    """The ``CallEventSink`` of a call run by the server."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        organization_id: UUID,
+        call_id: UUID,
+        workflow_id: UUID | None,
+        *,
+        billable_provider: str,
+    ) -> None:
+        self._pool = pool
+        self._org = organization_id
+        self._call = call_id
+        self._workflow = workflow_id
+        self._billable_provider = billable_provider
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._usage: list[UsageRecord] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.result: CallResult | None = None
+        self.turns_written = 0
+
+    # -- CallEventSink (never blocks) -------------------------------------------------------
+    def turn(self, record: TurnRecord) -> None:
+        self._queue.put_nowait(record)
+
+    def event(self, event: CallEvent) -> None:
+        self._queue.put_nowait(event)
+
+    def usage(self, records: list[UsageRecord]) -> None:
+        self._usage = list(records)
+        self._queue.put_nowait(None)  # wake the writer; it writes the latest totals
+
+    def ended(self, result: CallResult) -> None:
+        self.result = result
+
+    # -- writer task ------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"call-writer:{self._call}")
+
+    async def close(self, billable_seconds: float | None = None) -> None:
+        """Write everything still queued (plus the billable seconds) and stop the writer."""
+        if billable_seconds is not None:
+            self._usage = [
+                *(self._usage or []),
+                UsageRecord("call_seconds", self._billable_provider, None, billable_seconds),  # type: ignore[arg-type]
+            ]
+            self._queue.put_nowait(None)
+        self._queue.put_nowait(_STOP)
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [await self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            stopping = any(item is _STOP for item in batch)
+            turns = [turn_row(i) for i in batch if isinstance(i, TurnRecord)]
+            events = [(i.kind, i.at, i.data) for i in batch if isinstance(i, CallEvent)]
+            usage, self._usage = self._usage, None
+            try:
+                await self._write(turns, events, usage)
+            except Exception:
+                log.exception("call_records_write_failed", call_id=str(self._call),
+                              turns=len(turns), events=len(events))  # fmt: skip
+
+    async def _write(self, turns, events, usage: list[UsageRecord] | None) -> None:
+        if not (turns or events or usage):
+            return
+        async with self._pool.acquire() as conn, conn.transaction():
+            if turns:
+                await calls_db.insert_turns(conn, self._org, self._call, turns)
+            if events:
+                await calls_db.insert_events(conn, self._org, self._call, events)
+            if usage:
+                await usage_db.upsert_for_call(
+                    conn, self._org, self._call, self._workflow,
+                    [(u.kind, u.provider, u.model or "", u.quantity) for u in usage],
+                )  # fmt: skip
+        self.turns_written += len(turns)
