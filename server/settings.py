@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     outbound_stream_token_ttl_seconds: int = Field(default=180, ge=5, le=3600)
     redis_prefix: str = "switchboard"  # key/channel namespace, so deployments can share a Redis
 
+    # --- background jobs and webhooks ----------------------------------------------------
+    jobs_enabled: bool = True  # run the job worker inside the server (else `switchboard worker`)
+    jobs_concurrency: int = Field(default=4, ge=1, le=64)
+    jobs_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    job_retry_base_seconds: float = Field(default=10.0, gt=0)  # backoff: base * 2^(attempt-1)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_allow_private_urls: bool | None = None  # None: allowed unless ENV=production
+
     # --- identity ------------------------------------------------------------------------
     jwt_private_key: str | None = None  # PEM Ed25519; generated into data_dir when unset
     jwt_issuer: str = "switchboard"
