@@ -189,6 +189,49 @@ async def test_deepgram_flux_ends_turns_with_its_own_events() -> None:
         assert dg.connections[0].query["model"] == "flux-general-en"
 
 
+async def test_deepgram_flux_eager_end_of_turn_and_resume() -> None:
+    from pipecat.services.deepgram.flux.stt import DeepgramFluxSTTService
+
+    async with FakeDeepgram(transcripts=["wait a moment please"]) as dg:
+        stt = DeepgramFluxSTTService(
+            api_key=KEY,
+            url=f"{dg.ws_url}/v2/listen",
+            sample_rate=16000,
+            enable_eager_end_of_turn=True,
+        )
+        events: list[str] = []
+
+        @stt.event_handler("on_eager_end_of_turn")
+        async def _eager(_service: object, transcript: str) -> None:
+            events.append(f"eager:{transcript}")
+
+        @stt.event_handler("on_turn_resumed")
+        async def _resumed(_service: object) -> None:
+            events.append("resumed")
+
+        @stt.event_handler("on_end_of_turn")
+        async def _end(_service: object, transcript: str) -> None:
+            events.append(f"end:{transcript}")
+
+        # A 300 ms pause mid-turn: long enough for a prediction, too short to end the turn.
+        audio = (
+            silence_pcm(0.2, 16000)
+            + speech_pcm("wait", 16000)
+            + silence_pcm(0.3, 16000)
+            + speech_pcm("a moment please", 16000)
+            + silence_pcm(0.8, 16000)
+        )
+        async with running(stt) as h:
+            await h.send_audio(audio)
+            await h.wait_for(lambda: any(e.startswith("end:") for e in events))
+        assert "eager_eot_threshold" in dg.connections[0].query
+        assert events[-1] == "end:wait a moment please"
+        assert "resumed" in events
+        resumed_at = events.index("resumed")
+        assert any(e.startswith("eager:") for e in events[:resumed_at])  # withdrawn prediction
+        assert events[-2] == "eager:wait a moment please"  # the final prediction held
+
+
 async def test_stt_fails_over_mid_call_and_reports_the_switch() -> None:
     reports: list[ProviderFailover] = []
     first = utterance("hello there", 16000)

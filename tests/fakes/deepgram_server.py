@@ -326,6 +326,10 @@ class FakeDeepgram(LoopbackServer):
         script: str | None = None
         recognizer: _Recognizer | None = None
         since_update = 0
+        # With eager_eot_threshold set, Flux predicts the end of turn (EagerEndOfTurn) and
+        # withdraws the prediction if speech resumes (TurnResumed).
+        eager = "eager_eot_threshold" in info.query
+        eager_sent = False
 
         async def send(payload: dict[str, Any]) -> None:
             nonlocal sequence
@@ -378,7 +382,13 @@ class FakeDeepgram(LoopbackServer):
                         if self.result_delay:
                             await asyncio.sleep(self.result_delay)
                         await turn_info("EndOfTurn", text, 0.92)
-                        turn_index += 1
+                        turn_index, eager_sent = turn_index + 1, False
+                    elif eager and voiced and eager_sent:
+                        eager_sent = False
+                        await turn_info("TurnResumed", partial(), 0.1)
+                    elif eager and not eager_sent and utt.silent_run * 2 >= utt.endpointing_frames:
+                        eager_sent = True
+                        await turn_info("EagerEndOfTurn", script or partial(), 0.6)
                     elif since_update >= self.interim_every_ms:
                         since_update = 0
                         await turn_info("Update", partial(), 0.2)
