@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
     secrets_key: str | None = None  # Fernet key for credentials at rest; generated when unset
 
+    # --- calls: recording and browser (WebRTC) calls ------------------------------------
+    record_calls: bool = True  # stereo WAV per call under DATA_DIR/recordings
+    webrtc_stun_urls: str = ""  # comma-separated, e.g. stun:stun.l.google.com:19302
+    webrtc_turn_urls: str = ""  # comma-separated turn:/turns: URLs of a coturn server
+    webrtc_turn_secret: str | None = None  # coturn static-auth-secret (REST credentials)
+    webrtc_turn_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+
     # --- speech providers (defaults when an organization stored no key of its own) -------
     deepgram_api_key: str | None = None
     deepgram_base_url: str | None = None  # e.g. wss://api.deepgram.com (self-hosted/proxy)
