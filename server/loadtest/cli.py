@@ -59,6 +59,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=0.6,
         help="silence after the bot finished before the caller speaks, seconds",
     )
+    p.add_argument(
+        "--pause-jitter",
+        type=float,
+        default=1.0,
+        help="up to this much extra random pause per turn, seconds (desynchronizes calls)",
+    )
     p.add_argument("--barge-in-every", type=int, default=0, help="barge in on every n-th answer (0: never)")
     p.add_argument(
         "--no-greeting",
@@ -93,6 +99,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[TwilioTarget, CallScript
         turns=args.turns,
         lines=tuple(args.line) if args.line else DEFAULT_LINES,
         pause=args.pause,
+        pause_jitter=args.pause_jitter,
         barge_in_every=args.barge_in_every,
         max_duration=args.duration,
         expect_greeting=not args.no_greeting,

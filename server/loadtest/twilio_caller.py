@@ -13,6 +13,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import random
 import time
 import uuid
 import xml.etree.ElementTree as ET  # noqa: S405  (parses TwiML from the server under test)
@@ -35,6 +36,9 @@ class CallScript:
     lines: tuple[str, ...] = DEFAULT_LINES
     #: Silence after the bot finished speaking before the caller speaks.
     pause: float = 0.6
+    #: Up to this much extra silence, random per turn (seeded by call index), so that
+    #: concurrent calls do not all speak at the same instant.
+    pause_jitter: float = 1.0
     #: Bot audio must have played out and been quiet this long to count as finished.
     quiet: float = 0.4
     #: Every n-th turn (1-based) the caller barges in 0.5 s into the bot's answer; 0 = never.
@@ -127,6 +131,7 @@ class TwilioCaller:
         self._ws = None
         self._hanging_up = False
         self._awaiting_clear = False
+        self._rng = random.Random(index)
 
     # -- public ---------------------------------------------------------------------------
     async def run(self) -> CallResult:
@@ -308,7 +313,7 @@ class TwilioCaller:
             if end_at and time.monotonic() >= end_at:
                 break
             if not barge_in_next:
-                await asyncio.sleep(s.pause)
+                await asyncio.sleep(s.pause + self._rng.uniform(0.0, s.pause_jitter))
             line = s.lines[k % len(s.lines)]
             if barge_in_next:
                 self._awaiting_clear = True
