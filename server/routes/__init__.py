@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from server.api import Router
 from server.routes import api_keys, auth, health, organizations, provider_credentials
-from server.routes import workflow_chat, workflows
-from server.routes import carriers, phone_numbers
+from server.routes import webhooks, workflow_chat, workflows
+from server.routes import call_control, carriers, phone_numbers, telephony, telephony_media
+from server.routes import calls, usage, webrtc
 
 
 def all_routers() -> list[Router]:
@@ -17,6 +18,13 @@ def all_routers() -> list[Router]:
         provider_credentials.router,
         workflows.router,
         workflow_chat.router,
+        webhooks.router,
         carriers.router,
         phone_numbers.router,
+        telephony.router,
+        telephony_media.router,
+        call_control.router,
+        calls.router,
+        usage.router,
+        webrtc.router,
     ]

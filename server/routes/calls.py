@@ -1,0 +1,192 @@
+"""Call records: list (filters, cursor pages), one call with its turns, its recording."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+from starlette.responses import FileResponse
+
+from db import calls as calls_db
+from db import usage as usage_db
+from server.api import ApiContext, Router
+from server.errors import bad_request, not_found
+
+router = Router(tags=["calls"])
+
+CallStatus = Literal[
+    "queued", "ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled"
+]
+
+
+class LatencyOut(BaseModel):
+    stt_final_ms: float | None = Field(description="End of speech → final transcript")
+    agent_first_token_ms: float | None = Field(description="End of speech → first reply token")
+    tts_first_audio_ms: float | None = Field(description="End of speech → first TTS audio")
+    first_audio_out_ms: float | None = Field(description="End of speech → first audio sent")
+    user_bot_ms: float | None = Field(description="pipecat's user→bot latency, for reference")
+
+
+class TurnOut(BaseModel):
+    index: int
+    speaker: Literal["user", "agent", "tool"]
+    text: str
+    started_at: datetime
+    ended_at: datetime
+    interrupted: bool
+    node: str | None
+    tool: dict[str, Any] | None
+    latency: LatencyOut | None
+
+    @classmethod
+    def of(cls, row: Any) -> TurnOut:
+        latency = None
+        if row["first_audio_out_ms"] is not None or row["agent_first_token_ms"] is not None:
+            latency = LatencyOut(
+                stt_final_ms=row["stt_final_ms"],
+                agent_first_token_ms=row["agent_first_token_ms"],
+                tts_first_audio_ms=row["tts_first_audio_ms"],
+                first_audio_out_ms=row["first_audio_out_ms"],
+                user_bot_ms=row["user_bot_ms"],
+            )
+        return cls(
+            index=row["idx"], speaker=row["speaker"], text=row["text"],
+            started_at=row["started_at"], ended_at=row["ended_at"],
+            interrupted=row["interrupted"], node=row["node"], tool=row["tool"], latency=latency,
+        )  # fmt: skip
+
+
+class UsageOut(BaseModel):
+    kind: str
+    provider: str
+    model: str | None
+    quantity: float
+
+
+class EventOut(BaseModel):
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+class CallOut(BaseModel):
+    id: UUID
+    workflow_id: UUID | None
+    workflow_version: int | None
+    channel: str
+    direction: str
+    from_number: str | None
+    to_number: str | None
+    status: str
+    test: bool
+    engine: str | None = Field(description="Agent engine (offline-scripted is not an LLM)")
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    duration_seconds: float | None
+    has_recording: bool
+    variables: dict[str, Any]
+    extracted: dict[str, Any] | None
+    summary: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> CallOut:
+        return cls(
+            id=row["id"], workflow_id=row["workflow_id"],
+            workflow_version=row["workflow_version"], channel=row["channel"],
+            direction=row["direction"], from_number=row["from_number"],
+            to_number=row["to_number"], status=row["status"], test=row["test"],
+            engine=row["engine"], started_at=row["started_at"], answered_at=row["answered_at"],
+            ended_at=row["ended_at"], end_reason=row["end_reason"],
+            duration_seconds=row["duration_seconds"],
+            has_recording=bool(row["recording_path"]), variables=row["variables"] or {},
+            extracted=row["extracted"], summary=row["summary"], created_at=row["created_at"],
+        )  # fmt: skip
+
+
+class CallDetail(CallOut):
+    turns: list[TurnOut]
+    usage: list[UsageOut]
+    events: list[EventOut]
+
+
+class CallPage(BaseModel):
+    items: list[CallOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
+
+
+class CallListQuery(BaseModel):
+    status: CallStatus | None = None
+    workflow_id: UUID | None = None
+    from_: datetime | None = Field(default=None, alias="from", description="Created at or after")
+    to: datetime | None = Field(default=None, description="Created before")
+    limit: int = Field(default=20, ge=1, le=100)
+    cursor: str | None = None
+
+
+def _encode_cursor(row: Any) -> str:
+    raw = f"{row['created_at'].isoformat()}|{row['id']}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(created), UUID(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_request("invalid cursor", "cursor") from None
+
+
+@router.get("/api/v1/calls", query=CallListQuery, response=CallPage,
+            summary="List calls, newest first (filter by status, workflow, date)")  # fmt: skip
+async def list_calls(ctx: ApiContext) -> CallPage:
+    q: CallListQuery = ctx.query
+    rows = await calls_db.list_for_org(
+        ctx.db, ctx.caller.organization_id, limit=q.limit + 1, status=q.status,
+        workflow_id=q.workflow_id, created_from=q.from_, created_to=q.to,
+        before=_decode_cursor(q.cursor) if q.cursor else None,
+    )  # fmt: skip
+    page = rows[: q.limit]
+    cursor = _encode_cursor(page[-1]) if len(rows) > q.limit else None
+    return CallPage(items=[CallOut.of(r) for r in page], next_cursor=cursor)
+
+
+@router.get("/api/v1/calls/{call_id:uuid}", response=CallDetail,
+            summary="A call with its transcript turns, latency per turn, usage and events")  # fmt: skip
+async def get_call(ctx: ApiContext) -> CallDetail:
+    org, call_id = ctx.caller.organization_id, ctx.path["call_id"]
+    row = await calls_db.get(ctx.db, org, call_id)
+    if row is None:
+        raise not_found("call")
+    turns = await calls_db.list_turns(ctx.db, org, call_id)
+    usage = await usage_db.for_call(ctx.db, org, call_id)
+    events = await calls_db.list_events(ctx.db, org, call_id)
+    return CallDetail(
+        **CallOut.of(row).model_dump(),
+        turns=[TurnOut.of(t) for t in turns],
+        usage=[
+            UsageOut(kind=u["kind"], provider=u["provider"], model=u["model"] or None, quantity=u["quantity"])
+            for u in usage
+        ],  # fmt: skip
+        events=[EventOut(kind=e["kind"], at=e["at"], data=e["data"] or {}) for e in events],
+    )
+
+
+@router.get("/api/v1/calls/{call_id:uuid}/recording", raw=True,
+            summary="The call's recording: stereo WAV, left = caller, right = agent")  # fmt: skip
+async def get_recording(ctx: ApiContext) -> FileResponse:
+    row = await calls_db.get(ctx.db, ctx.caller.organization_id, ctx.path["call_id"])
+    if row is None or not row["recording_path"] or row["ended_at"] is None:
+        raise not_found("recording")
+    path = Path(row["recording_path"])
+    if not await asyncio.to_thread(path.is_file):
+        raise not_found("recording")
+    return FileResponse(path, media_type="audio/wav", filename=f"{row['id']}.wav")
