@@ -1,0 +1,62 @@
+"""Plot a results file: voice-to-voice and lateness percentiles against concurrency.
+
+python -m bench.plot bench/results/<date>.json   # writes <date>.png next to it
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def series(levels: dict[str, Any], metric: str, q: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for n, s in sorted(levels.items(), key=lambda kv: int(kv[0])):
+        v = s[metric][q]
+        if v is not None:
+            xs.append(int(n))
+            ys.append(v)
+    return xs, ys
+
+
+def plot(results_path: Path, out: Path | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = json.loads(results_path.read_text())
+    modes = sorted({m for sysres in data["results"].values() for m in sysres})
+    fig, axes = plt.subplots(2, len(modes), figsize=(6 * len(modes), 8), squeeze=False)
+    styles = {"baseline": "tab:red", "switchboard": "tab:blue"}
+    for col, mode in enumerate(modes):
+        for system, sysres in data["results"].items():
+            res = sysres.get(mode) or {}
+            levels = res.get("levels")
+            if not levels:
+                continue
+            color = styles.get(system, "tab:gray")
+            for row, metric in enumerate(("voice_to_voice_ms", "lateness_ms")):
+                ax = axes[row][col]
+                for q, ls in (("p50", ":"), ("p95", "--"), ("p99", "-")):
+                    xs, ys = series(levels, metric, q)
+                    ax.plot(xs, ys, ls, marker="o", color=color, label=f"{system} {q}")
+        axes[0][col].set_title(f"voice-to-voice ({mode})")
+        axes[1][col].set_title(f"bot audio lateness ({mode})")
+        axes[1][col].axhline(40, color="black", lw=0.8, alpha=0.5)
+        for row in (0, 1):
+            axes[row][col].set_xlabel("concurrent calls (one core)")
+            axes[row][col].set_ylabel("ms")
+            axes[row][col].grid(alpha=0.3)
+            axes[row][col].legend(fontsize=7)
+    fig.suptitle(f"Switchboard vs bare pipecat — {data['date']} — {data['machine']['cpu']}")
+    fig.tight_layout()
+    out = out or results_path.with_suffix(".png")
+    fig.savefig(out, dpi=110)
+    return out
+
+
+if __name__ == "__main__":
+    print(plot(Path(sys.argv[1])))

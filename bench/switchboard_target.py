@@ -1,0 +1,121 @@
+"""Start a real ``switchboard serve`` for the benchmark and provision it over its HTTP API.
+
+The server runs pinned to one core with the embedded PostgreSQL in a scratch data
+directory, Deepgram/OpenAI keys and base URLs pointing at ``bench/fake_services.py``. One
+organization gets a Twilio carrier account (the auth token the load generator signs with),
+a phone number routed to a published workflow whose LLM is the fake OpenAI-compatible
+endpoint, provider settings for Deepgram STT (Nova for local Smart Turn, Flux for
+provider end-of-turn) + OpenAI TTS, and a concurrency limit high enough for the run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.run import PY, ROOT, Server, free_port, pinned, wait_port
+
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "bench-twilio-auth-token"  # noqa: S105  (a credential of the fake carrier)
+NUMBER = "+14155550123"
+
+WORKFLOW = {
+    "nodes": [
+        {
+            "id": "start",
+            "type": "start",
+            "greeting": "Sure, I can help with that. What time would you like?",
+            "prompt": "You are a helpful restaurant booking assistant. Keep answers short.",
+        },
+        {"id": "bye", "type": "end", "say": "Goodbye."},
+    ],
+    "edges": [{"from": "start", "to": "bye", "condition": "the caller says goodbye"}],
+}
+
+
+def _check(resp: httpx.Response) -> dict:
+    if resp.status_code >= 300:
+        raise RuntimeError(
+            f"{resp.request.method} {resp.request.url.path}: {resp.status_code} {resp.text[:300]}"
+        )
+    return resp.json() if resp.content else {}
+
+
+def provision(url: str, turn: str, fakes: str, max_calls: int = 1000) -> None:
+    with httpx.Client(base_url=url, timeout=30) as http:
+        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+        tok = _check(
+            http.post("/api/v1/auth/signup", json={"email": email, "password": "bench password 123"})
+        )
+        h = {"Authorization": f"Bearer {tok['access_token']}"}
+        _check(http.patch("/api/v1/organization", headers=h, json={"max_concurrent_calls": max_calls}))
+        definition = dict(WORKFLOW)
+        definition["settings"] = {
+            "llm": {"provider": "openai-compatible", "base_url": fakes + "/v1", "model": "fake"}
+        }
+        wf = _check(
+            http.post("/api/v1/workflows", headers=h, json={"name": "bench", "definition": definition})
+        )
+        _check(http.post(f"/api/v1/workflows/{wf['id']}/publish", headers=h, json={}))
+        acct = _check(
+            http.post(
+                "/api/v1/carriers",
+                headers=h,
+                json={
+                    "carrier": "twilio",
+                    "name": "bench",
+                    "credentials": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
+                },
+            )
+        )
+        _check(
+            http.post(
+                "/api/v1/phone-numbers",
+                headers=h,
+                json={"number": NUMBER, "carrier_account_id": acct["id"], "workflow_id": wf["id"]},
+            )
+        )
+        stt = "deepgram-flux" if turn == "flux" else "deepgram"
+        _check(
+            http.put(
+                "/api/v1/provider-settings",
+                headers=h,
+                json={"stt": {"provider": stt}, "tts": {"provider": "openai"}},
+            )
+        )
+
+
+def start_switchboard(turn: str, fakes: str, core: int | None, workdir: Path) -> Server:
+    port = free_port()
+    data = workdir / f"switchboard-{turn}-{port}"
+    data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o755)
+    env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATA_DIR": str(data),
+        "LOG_LEVEL": os.environ.get("BENCH_SWITCHBOARD_LOG_LEVEL", "warning"),
+        "DEEPGRAM_API_KEY": "fake",
+        "DEEPGRAM_BASE_URL": fakes,
+        "OPENAI_API_KEY": "fake",
+        "OPENAI_BASE_URL": fakes + "/v1",
+    }
+    env.pop("DATABASE_URL", None)  # embedded PostgreSQL in the scratch directory
+    env.pop("REDIS_URL", None)
+    log = workdir / f"switchboard-{turn}.log"
+    argv = [str(Path(PY).with_name("switchboard")), "serve"]
+    proc = subprocess.Popen(
+        pinned(core, argv), cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
+    )
+    wait_port(port, timeout=120, proc=proc)
+    url = f"http://127.0.0.1:{port}"
+    time.sleep(0.5)
+    provision(url, turn, fakes)
+    args = ["--auth-token", AUTH_TOKEN, "--account-sid", ACCOUNT_SID, "--to", NUMBER]
+    return Server("switchboard", proc, url, args, log)
