@@ -18,7 +18,7 @@ from pydantic import Field, create_model
 
 from runtime.models import ModelConfig, build_model, model_settings
 from runtime.offline_model import OFFLINE_ENGINE
-from runtime.workflow import ExtractVariable, Workflow
+from runtime.workflow import ExtractVariable
 
 _TYPES: dict[str, type] = {"string": str, "number": float, "integer": int, "boolean": bool}
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
@@ -50,16 +50,36 @@ def transcript_text(history: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-async def analyze_call(workflow: Workflow, history: list[dict[str, Any]],
+async def analyze_call(variables: list[ExtractVariable], history: list[dict[str, Any]],
                        model: ModelConfig) -> Analysis:
+    """Extract ``variables`` (a workflow's declared ones) and summarize ``history``."""
     if model.provider == "offline":
-        analysis = offline_analysis(workflow.variables, history)
+        analysis = offline_analysis(variables, history)
     else:
-        analysis = await _model_analysis(workflow.variables, history, model)
+        analysis = await _model_analysis(variables, history, model)
     analysis.missing_required = [
-        v.name for v in workflow.variables if v.required and analysis.extracted.get(v.name) is None
+        v.name for v in variables if v.required and analysis.extracted.get(v.name) is None
     ]
     return analysis
+
+
+def history_from_turns(turns: list[Any]) -> list[dict[str, Any]]:
+    """Stored call turns (speaker user/agent/tool) as session-style history items."""
+    history: list[dict[str, Any]] = []
+    for turn in turns:
+        speaker = turn["speaker"]
+        if speaker == "user":
+            history.append({"role": "user", "content": turn["text"]})
+        elif speaker == "agent":
+            history.append({"role": "assistant", "content": turn["text"]})
+        elif speaker == "tool":
+            tool = turn["tool"] or {}
+            name = tool.get("name") or turn["text"]
+            history.append({"role": "tool_call", "name": name,
+                            "content": json.dumps(tool.get("arguments") or {})})
+            history.append({"role": "tool", "name": name,
+                            "content": str(tool.get("error") or tool.get("result") or "")})
+    return history
 
 
 async def _model_analysis(variables: list[ExtractVariable], history: list[dict[str, Any]],

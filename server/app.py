@@ -44,6 +44,15 @@ LifespanHook = Callable[[Services], AbstractAsyncContextManager[object]]
 LIFESPAN_HOOKS: list[LifespanHook] = []
 
 
+def _job_worker(services: Services) -> AbstractAsyncContextManager[object]:
+    from server.jobs import job_worker  # post-call analysis and webhooks (JOBS_ENABLED)
+
+    return job_worker(services)
+
+
+LIFESPAN_HOOKS.append(_job_worker)
+
+
 def app_version() -> str:
     try:
         return version("switchboard")

@@ -32,7 +32,7 @@ async def test_structured_output_extraction(api: str) -> None:
         }), input_tokens=120, output_tokens=30))
         config = ModelConfig(provider="openai-compatible", model="m", api_key="k",
                              base_url=fake.base_url, api=api)  # type: ignore[arg-type]
-        analysis = await analyze_call(workflow, HISTORY, config)
+        analysis = await analyze_call(workflow.variables, HISTORY, config)
     assert analysis.extracted == {"order_number": "5521", "topic": "orders"}
     assert analysis.summary.startswith("The caller asked about order 5521")
     assert (analysis.input_tokens, analysis.output_tokens) == (120, 30)
@@ -49,13 +49,13 @@ async def test_missing_required_values_are_reported() -> None:
         fake.script(say(json.dumps({"extracted": {"order_number": None, "topic": None},
                                     "summary": "Short call."})))
         config = ModelConfig(provider="openai-compatible", model="m", base_url=fake.base_url)
-        analysis = await analyze_call(workflow, HISTORY[:1], config)
+        analysis = await analyze_call(workflow.variables, HISTORY[:1], config)
     assert analysis.missing_required == ["topic"]
 
 
 async def test_offline_extraction_is_deterministic_and_labelled() -> None:
     workflow = parse_workflow(order_desk())
-    analysis = await analyze_call(workflow, HISTORY, ModelConfig(provider="offline"))
+    analysis = await analyze_call(workflow.variables, HISTORY, ModelConfig(provider="offline"))
     assert analysis.engine == OFFLINE_ENGINE
     assert analysis.extracted == {"order_number": "5521", "topic": None}
     assert analysis.summary.startswith("Offline summary (no language model)")

@@ -1,0 +1,101 @@
+"""The PostgreSQL job queue: enqueue, claim with FOR UPDATE SKIP LOCKED, finish, retry.
+
+A claimed job is ``running`` with a lease (``locked_at``); a worker that dies leaves the
+lease to expire, after which another worker claims the job again. Failures go back to
+``queued`` with a later ``run_at`` (the caller computes the backoff) until ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+Conn = asyncpg.Pool | asyncpg.Connection
+NOTIFY_CHANNEL = "switchboard_jobs"
+_COLUMNS = (
+    "id, kind, organization_id, payload, status, run_at, attempts, max_attempts, last_error, "
+    "locked_by, locked_at, created_at, finished_at"
+)
+
+
+async def enqueue(
+    conn: Conn,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    organization_id: UUID | None = None,
+    delay_seconds: float = 0.0,
+    max_attempts: int = 8,
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""INSERT INTO jobs (kind, organization_id, payload, run_at, max_attempts)
+            VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
+            RETURNING {_COLUMNS}""",
+        kind, organization_id, payload, delay_seconds, max_attempts,
+    )
+    await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, kind)
+    return row
+
+
+async def claim(conn: Conn, worker_id: str, *, limit: int, lease_seconds: float
+                ) -> list[asyncpg.Record]:
+    """Take up to ``limit`` due jobs (and expired leases) for this worker."""
+    return await conn.fetch(
+        f"""UPDATE jobs SET status = 'running', attempts = attempts + 1,
+                   locked_by = $1, locked_at = now()
+             WHERE id IN (
+                   SELECT id FROM jobs
+                    WHERE (status = 'queued' AND run_at <= now())
+                       OR (status = 'running'
+                           AND locked_at < now() - make_interval(secs => $3))
+                 ORDER BY run_at
+                    LIMIT $2
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING {_COLUMNS}""",
+        worker_id, limit, lease_seconds,
+    )
+
+
+async def complete(conn: Conn, job_id: UUID) -> None:
+    await conn.execute(
+        """UPDATE jobs SET status = 'done', finished_at = now(), locked_by = NULL,
+                  locked_at = NULL WHERE id = $1""",
+        job_id,
+    )
+
+
+async def fail(conn: Conn, job_id: UUID, error: str, *, retry_in_seconds: float | None
+               ) -> None:
+    """Record a failed attempt: retry after ``retry_in_seconds``, or give up when None."""
+    if retry_in_seconds is None:
+        await conn.execute(
+            """UPDATE jobs SET status = 'failed', last_error = $2, finished_at = now(),
+                      locked_by = NULL, locked_at = NULL WHERE id = $1""",
+            job_id, error[:2000],
+        )
+        return
+    await conn.execute(
+        """UPDATE jobs SET status = 'queued', last_error = $2, locked_by = NULL,
+                  locked_at = NULL, run_at = now() + make_interval(secs => $3)
+            WHERE id = $1""",
+        job_id, error[:2000], retry_in_seconds,
+    )
+
+
+async def get(conn: Conn, job_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM jobs WHERE id = $1", job_id)
+
+
+async def list_recent(conn: Conn, *, kind: str | None = None, since: datetime | None = None,
+                      limit: int = 100) -> list[asyncpg.Record]:
+    """Recent jobs (operators' view and tests), newest first."""
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM jobs
+             WHERE ($1::text IS NULL OR kind = $1)
+               AND ($2::timestamptz IS NULL OR created_at >= $2)
+          ORDER BY created_at DESC LIMIT $3""",
+        kind, since, limit,
+    )

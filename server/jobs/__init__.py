@@ -1,0 +1,64 @@
+"""Background jobs on the PostgreSQL queue (``db/jobs.py``): post-call analysis, webhooks.
+
+``job_worker(services)`` is the lifespan hook that runs the worker inside the server
+(``JOBS_ENABLED``, default on); ``switchboard worker`` runs it as its own process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+import structlog
+
+from server.jobs.post_call import enqueue_call_ended
+
+if TYPE_CHECKING:
+    from server.jobs.worker import JobWorker
+    from server.services import Services
+
+log = structlog.get_logger(__name__)
+STATE_KEY = "job_worker"
+
+__all__ = ["enqueue_call_ended", "enqueue_post_call", "job_worker", "run_worker"]
+
+
+async def enqueue_post_call(services: Services, organization_id: UUID, call_id: UUID) -> None:
+    """``enqueue_call_ended`` for callers holding the Services (wakes a local worker)."""
+    await enqueue_call_ended(services.db, organization_id, call_id)
+    worker: JobWorker | None = services.state.get(STATE_KEY)
+    if worker is not None:
+        worker.wake()
+
+
+@contextlib.asynccontextmanager
+async def run_worker(services: Services) -> AsyncIterator[JobWorker]:
+    """Run a job worker for the duration of the context."""
+    from server.jobs.registry import HANDLERS
+    from server.jobs.worker import JobWorker
+
+    worker = JobWorker(services, HANDLERS)
+    task = asyncio.create_task(worker.run(), name="job-worker")
+    services.state[STATE_KEY] = worker
+    log.info("job_worker_started", worker_id=worker.worker_id,
+             concurrency=worker.concurrency)
+    try:
+        yield worker
+    finally:
+        services.state.pop(STATE_KEY, None)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def job_worker(services: Services) -> AsyncIterator[None]:
+    """Lifespan hook: the in-process worker, unless ``JOBS_ENABLED=false``."""
+    if not services.settings.jobs_enabled:
+        yield
+        return
+    async with run_worker(services):
+        yield

@@ -1,0 +1,152 @@
+"""Customer webhooks: signed event delivery through the job queue.
+
+Each event becomes one delivery per subscribed webhook, each sent by a ``webhook.deliver``
+job, so delivery never blocks a call and failures retry with the queue's exponential
+backoff. Every attempt (status code or error, duration) is recorded.
+
+Signature (documented for receivers): ``X-Switchboard-Timestamp: <unix seconds>`` and
+``X-Switchboard-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>``. Receivers
+recompute it over the raw body and reject timestamps older than a few minutes (replays).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import ipaddress
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from uuid import UUID
+
+import asyncpg
+import httpx
+import structlog
+
+from db import jobs as jobs_db
+from db import webhooks as webhooks_db
+
+if TYPE_CHECKING:
+    from server.services import Services
+
+log = structlog.get_logger(__name__)
+
+EVENTS = ("call.ended", "call.analyzed")
+SIGNATURE_HEADER = "X-Switchboard-Signature"
+TIMESTAMP_HEADER = "X-Switchboard-Timestamp"
+DELIVER_JOB = "webhook.deliver"
+MAX_DELIVERY_ATTEMPTS = 8
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not accept the event (the job queue retries it)."""
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str, *,
+           tolerance_seconds: int = 300, now: float | None = None) -> bool:
+    """What a receiver does: check freshness, then compare signatures in constant time."""
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    if abs((now if now is not None else time.time()) - ts) > tolerance_seconds:
+        return False
+    return hmac.compare_digest(sign(secret, ts, body), signature)
+
+
+async def emit_event(services: Services, organization_id: UUID, event: str,
+                     data: dict[str, Any]) -> int:
+    """Queue ``event`` for every active webhook of the organization subscribed to it."""
+    hooks = await webhooks_db.subscribed(services.db, organization_id, event)
+    for hook in hooks:
+        delivery_id = uuid.uuid4()
+        envelope = {
+            "id": str(delivery_id),
+            "type": event,
+            "created_at": datetime.now(UTC).isoformat(),
+            "organization_id": str(organization_id),
+            "data": data,
+        }
+        async with services.db.acquire() as conn, conn.transaction():
+            delivery = await webhooks_db.create_delivery(conn, organization_id, hook["id"],
+                                                         event=event, payload=envelope)
+            await jobs_db.enqueue(conn, DELIVER_JOB, {"delivery_id": str(delivery["id"])},
+                                  organization_id=organization_id,
+                                  max_attempts=MAX_DELIVERY_ATTEMPTS)
+    return len(hooks)
+
+
+def _private_urls_allowed(services: Services) -> bool:
+    allowed = services.settings.webhook_allow_private_urls
+    return services.settings.env != "production" if allowed is None else allowed
+
+
+async def check_destination(url: str, *, allow_private: bool) -> None:
+    """Refuse non-HTTP(S) URLs, and private/loopback addresses unless allowed (SSRF)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DeliveryFailed("webhook URL must be http(s)://host/...")
+    if allow_private:
+        return
+    infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise DeliveryFailed(f"blocked: {parts.hostname} resolves to a non-public address")
+
+
+async def deliver(services: Services, job: asyncpg.Record) -> None:
+    """The ``webhook.deliver`` job: one signed POST attempt, recorded either way."""
+    delivery_id = UUID(job["payload"]["delivery_id"])
+    row = await webhooks_db.delivery_for_send(services.db, delivery_id)
+    if row is None or row["status"] != "pending" or not row["active"]:
+        return  # webhook deleted or disabled, or already delivered
+    body = json.dumps(row["payload"], separators=(",", ":")).encode()
+    timestamp = int(time.time())
+    secret = services.secret_box.decrypt(row["secret_ciphertext"])
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Switchboard-Webhooks/1",
+        "X-Switchboard-Event": row["event"],
+        "X-Switchboard-Delivery": str(delivery_id),
+        TIMESTAMP_HEADER: str(timestamp),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
+    }
+    started = time.monotonic()
+    status: int | None = None
+    error: str | None = None
+    try:
+        await check_destination(row["url"], allow_private=_private_urls_allowed(services))
+        async with httpx.AsyncClient(follow_redirects=False,
+                                     timeout=services.settings.webhook_timeout_seconds) as http:
+            response = await http.post(row["url"], content=body, headers=headers)
+        status = response.status_code
+        if not 200 <= status < 300:
+            error = f"HTTP {status}"
+    except DeliveryFailed as exc:
+        error = str(exc)
+    except httpx.TimeoutException:
+        error = "timeout"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+    duration_ms = int((time.monotonic() - started) * 1000)
+    attempt = await webhooks_db.record_attempt(services.db, delivery_id, status_code=status,
+                                               error=error, duration_ms=duration_ms,
+                                               delivered=error is None)
+    if error is not None:
+        log.info("webhook_attempt_failed", delivery_id=str(delivery_id), attempt=attempt,
+                 error=error)
+        raise DeliveryFailed(error)
+
+
+async def give_up(services: Services, job: asyncpg.Record) -> None:
+    await webhooks_db.mark_failed(services.db, UUID(job["payload"]["delivery_id"]))

@@ -1,0 +1,146 @@
+"""The job worker: claims due jobs and runs their handlers, retrying with backoff.
+
+It wakes on ``NOTIFY switchboard_jobs`` (sent by every enqueue) and otherwise polls every
+``JOBS_POLL_SECONDS``. Up to ``JOBS_CONCURRENCY`` jobs run at once. A handler that raises
+gets its job retried after ``JOB_RETRY_BASE_SECONDS * 2^(attempt-1)`` (capped at an hour,
+with jitter) until the job's ``max_attempts``; every error is kept in ``last_error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import structlog
+
+from db import jobs as jobs_db
+
+if TYPE_CHECKING:
+    from server.services import Services
+
+log = structlog.get_logger(__name__)
+
+JobHandler = Callable[["Services", asyncpg.Record], Awaitable[None]]
+LEASE_SECONDS = 300.0
+MAX_BACKOFF_SECONDS = 3600.0
+
+
+def backoff_seconds(base: float, attempt: int) -> float:
+    """Exponential backoff for the ``attempt``-th failure (1-based), with 10% jitter."""
+    delay = min(base * 2 ** max(attempt - 1, 0), MAX_BACKOFF_SECONDS)
+    return delay * (1 + random.uniform(0, 0.1))
+
+
+class JobWorker:
+    def __init__(self, services: Services, handlers: dict[str, JobHandler]) -> None:
+        self.services = services
+        self.handlers = handlers
+        settings = services.settings
+        self.concurrency = settings.jobs_concurrency
+        self.poll_seconds = settings.jobs_poll_seconds
+        self.retry_base = settings.job_retry_base_seconds
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._wake = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+        self._listener: asyncpg.Connection | None = None
+        self.processed = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and run jobs until cancelled; in-flight jobs finish or are cancelled."""
+        await self._listen()
+        try:
+            while True:
+                free = self.concurrency - len(self._running)
+                claimed = []
+                if free > 0:
+                    try:
+                        claimed = await jobs_db.claim(self.services.db, self.worker_id,
+                                                      limit=free, lease_seconds=LEASE_SECONDS)
+                    except (asyncpg.PostgresError, OSError):
+                        log.exception("job_claim_failed")
+                for job in claimed:
+                    task = asyncio.create_task(self._run_job(job), name=f"job:{job['kind']}")
+                    self._running.add(task)
+                    task.add_done_callback(self._job_done)
+                if claimed and len(claimed) == free:
+                    continue  # there may be more due right now
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+        finally:
+            for task in list(self._running):
+                task.cancel()
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
+            await self._unlisten()
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # a slot is free
+
+    async def _run_job(self, job: asyncpg.Record) -> None:
+        handler = self.handlers.get(job["kind"])
+        pool = self.services.db
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job['kind']!r}")
+            await handler(self.services, job)
+        except asyncio.CancelledError:
+            # Shutting down: hand the job back at once for another worker.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(jobs_db.fail(pool, job["id"], "worker stopped",
+                                                  retry_in_seconds=0))
+            raise
+        except Exception as exc:
+            final = job["attempts"] >= job["max_attempts"]
+            retry = None if final else backoff_seconds(self.retry_base, job["attempts"])
+            log.warning("job_failed", kind=job["kind"], job_id=str(job["id"]),
+                        attempt=job["attempts"], final=final, error=str(exc)[:300])
+            await jobs_db.fail(pool, job["id"], f"{type(exc).__name__}: {exc}",
+                               retry_in_seconds=retry)
+            if retry is not None:  # wake up for the retry instead of waiting for a poll
+                asyncio.get_running_loop().call_later(retry, self._wake.set)
+            if final:
+                await _on_gave_up(self.services, job, exc)
+        else:
+            await jobs_db.complete(pool, job["id"])
+        self.processed += 1
+
+    async def _listen(self) -> None:
+        try:
+            self._listener = await self.services.db.acquire()
+            await self._listener.add_listener(jobs_db.NOTIFY_CHANNEL, self._notified)
+        except (asyncpg.PostgresError, OSError):
+            log.warning("job_listen_unavailable", detail="polling only")
+            await self._unlisten()
+
+    async def _unlisten(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.remove_listener(jobs_db.NOTIFY_CHANNEL, self._notified)
+            await self.services.db.release(conn)
+
+    def _notified(self, *args: Any) -> None:
+        self._wake.set()
+
+
+async def _on_gave_up(services: Services, job: asyncpg.Record, exc: Exception) -> None:
+    """Let a job family mark its own records failed once retries are exhausted."""
+    from server.jobs.registry import GIVE_UP_HOOKS
+
+    hook = GIVE_UP_HOOKS.get(job["kind"])
+    if hook is not None:
+        try:
+            await hook(services, job)
+        except Exception:
+            log.exception("job_give_up_hook_failed", kind=job["kind"])
