@@ -346,7 +346,7 @@ def main() -> int:
         "turns_per_call": args.turns,
         "results": {},
     }
-    out = Path(args.out) if args.out else RESULTS / f"{dt.date.today().isoformat()}.json"
+    out = Path(args.out) if args.out else RESULTS / f"{dt.datetime.now(dt.UTC).date().isoformat()}.json"
     try:
         for turn in args.turn.split(","):
             for name in args.systems.split(","):
@@ -363,6 +363,12 @@ def main() -> int:
         fakes_proc.terminate()
         fakes_proc.wait(10)
     log(f"wrote {out}")
+    try:
+        from bench.plot import plot
+
+        log(f"plot {plot(out)}")
+    except ImportError as exc:  # matplotlib is in the optional 'bench' dependency group
+        log(f"no plot ({exc}); install the 'bench' dependency group")
     return 0
 
 

@@ -105,6 +105,9 @@ def start_switchboard(turn: str, fakes: str, core: int | None, workdir: Path) ->
         "DEEPGRAM_BASE_URL": fakes,
         "OPENAI_API_KEY": "fake",
         "OPENAI_BASE_URL": fakes + "/v1",
+        # post-call jobs (analysis, webhooks) belong to a `switchboard worker` process in a
+        # deployment; the fake LLM does not produce their structured output anyway
+        "JOBS_ENABLED": "false",
     }
     env.pop("DATABASE_URL", None)  # embedded PostgreSQL in the scratch directory
     env.pop("REDIS_URL", None)
