@@ -25,5 +25,11 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 
+# Benchmarks (BENCHMARKS.md): each server under test runs under `taskset -c 0`, the load
+# generator and the fake providers under `taskset -c 1` (bench/run.py does the pinning).
+bench: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
+	$(PY) -m bench.run --leak-calls 500
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
