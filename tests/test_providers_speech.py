@@ -357,3 +357,32 @@ async def test_stt_fails_over_when_the_primary_refuses_the_connection() -> None:
             ("deepgram", "deepgram-flux")
         ]
         assert "401" in reports[0].reason
+
+
+async def test_tts_fails_over_when_the_primary_websocket_drops() -> None:
+    reports: list[ProviderFailover] = []
+    async with (
+        FakeCartesia(close_after_messages=1) as cartesia,
+        FakeElevenLabs() as eleven,
+    ):
+        creds = resolve_credentials(
+            {
+                "cartesia": StoredCredential(KEY, cartesia.ws_url),
+                "elevenlabs": StoredCredential(KEY, eleven.ws_url),
+            }
+        )
+        settings = ProviderSettings(
+            tts=TTSChoice(provider="cartesia"), fallback_tts=TTSChoice(provider="elevenlabs")
+        )
+        stage = build_tts_stage(settings, creds, sample_rate=8000, on_failover=reports.append)
+        async with running(stage, out_rate=8000) as h:
+            await h.worker.queue_frame(TTSSpeakFrame("This one is lost."))
+            await h.wait_for(lambda: reports)
+            await h.worker.queue_frame(TTSSpeakFrame("This one is heard."))
+            await h.wait_for(lambda: eleven.texts and h.collector.of(TTSAudioRawFrame))
+        assert [(r.kind, r.from_provider, r.to_provider) for r in reports] == [
+            ("tts", "cartesia", "elevenlabs")
+        ]
+        assert cartesia.texts == []  # the socket dropped before any synthesis
+        assert eleven.texts == ["This one is heard."]
+        assert {f.sample_rate for f in h.collector.of(TTSAudioRawFrame)} == {8000}
