@@ -25,8 +25,10 @@ import audioop
 import json
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -63,6 +65,18 @@ def speech_pcm(text: str) -> bytes:
     if rate != TTS_RATE:
         pcm, _ = audioop.ratecv(pcm, 2, 1, rate, TTS_RATE, None)
     return pcm
+
+
+def _mark(app: Any, kind: str) -> None:
+    """Record when a provider request arrived (monotonic clock, shared by local processes)."""
+    app.state.events.append((time.monotonic(), kind))
+
+
+async def events(request: Request) -> Response:
+    """``GET /events``: the request timeline recorded so far (then cleared)."""
+    out = list(request.app.state.events)
+    request.app.state.events.clear()
+    return JSONResponse(out)
 
 
 def _results(transcript: str, *, start: float, from_finalize: bool = False) -> str:
@@ -144,6 +158,7 @@ async def deepgram_listen(ws: WebSocket) -> None:
             elif msg.get("text") is not None:
                 kind = json.loads(msg["text"]).get("type")
                 if kind == "Finalize":
+                    _mark(ws.app, "stt_finalize")
                     await send_final(True)
                 elif kind == "CloseStream":
                     break
@@ -193,6 +208,7 @@ async def flux_listen(ws: WebSocket) -> None:
                 tracker.pending = False
                 if cfg.stt_delay:
                     await asyncio.sleep(cfg.stt_delay)
+                _mark(ws.app, "stt_end_of_turn")
                 await ws.send_text(turn_info("EndOfTurn", TRANSCRIPT))
                 turn += 1
 
@@ -215,6 +231,7 @@ async def flux_listen(ws: WebSocket) -> None:
 
 async def chat_completions(request: Request) -> Response:
     cfg: FakeConfig = request.app.state.config
+    _mark(request.app, "llm_request")
     body = await request.json()
     created = int(time.time())
     cid = "chatcmpl-" + uuid.uuid4().hex
@@ -267,6 +284,7 @@ async def chat_completions(request: Request) -> Response:
 
 async def audio_speech(request: Request) -> Response:
     cfg: FakeConfig = request.app.state.config
+    _mark(request.app, "tts_request")
     body = await request.json()
     text = body.get("input") or " "
     pcm = await asyncio.to_thread(speech_pcm, text)
@@ -288,9 +306,11 @@ def create_app(config: FakeConfig | None = None) -> Starlette:
             WebSocketRoute("/v2/listen", flux_listen),
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/v1/audio/speech", audio_speech, methods=["POST"]),
+            Route("/events", events),
         ]
     )
     app.state.config = config or FakeConfig()
+    app.state.events = deque(maxlen=200_000)
     return app
 
 
