@@ -167,3 +167,11 @@ async def test_provider_settings_round_trip_and_feed_calls(client, make_user, se
     assert settings == ProviderSettings.model_validate(chosen)
     assert creds.deepgram is not None and creds.deepgram.source == "organization"
     assert creds.cartesia is None  # no key anywhere: the call's TTS runs offline
+
+
+async def test_routes_are_in_the_openapi_document(client):
+    doc = (await client.get("/openapi.json")).json()
+    paths = doc["paths"]
+    assert set(paths["/api/v1/provider-credentials/{provider}"]) >= {"get", "put", "delete"}
+    assert "get" in paths["/api/v1/provider-credentials"]
+    assert set(paths["/api/v1/provider-settings"]) >= {"get", "put"}
