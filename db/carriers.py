@@ -157,6 +157,16 @@ async def find_call_by_carrier_id(conn: Conn, carrier: str, carrier_call_id: str
     )
 
 
+async def call_connected(conn: Conn, call_id: UUID) -> bool:
+    """True once the call's media stream ran (answered) or the call has ended."""
+    return bool(
+        await conn.fetchval(
+            "SELECT answered_at IS NOT NULL OR ended_at IS NOT NULL FROM calls WHERE id = $1",
+            call_id,
+        )
+    )
+
+
 # --- stream tokens --------------------------------------------------------------------------
 
 

@@ -1,0 +1,193 @@
+"""Carrier webhooks: inbound voice, outbound answer and call-status callbacks.
+
+``/telephony/{carrier}/voice``  a call to one of our numbers: verify the carrier's signature
+    against the public URL it signed, resolve the number (one query), check limits, create
+    the call row, answer with markup connecting the media stream with a single-use token.
+``/telephony/{carrier}/answer?call=<id>``  an outbound call we dialed was answered.
+``/telephony/{carrier}/status?call=<id>``  progress callbacks (and AMD results).
+
+Failures answer the carrier with its reject markup or a bare status and one log line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response
+
+from db import carriers as carriers_db
+from db import phone_numbers as numbers_db
+from server import carrier_calls
+from server.api import RawDoc, Router, read_limited_body
+from server.errors import ApiError
+from server.telephony_calls import (
+    CallRejected,
+    apply_status,
+    expire_unconnected,
+    start_inbound_call,
+)
+from telephony.contract import CarrierProvider, WebhookRejected
+from telephony.numbers import normalize_e164
+from telephony.registry import CARRIERS
+
+log = structlog.get_logger(__name__)
+router = Router(tags=["telephony"])
+
+
+def _markup(content: tuple[str, str], status: int = 200) -> Response:
+    return Response(content[1], status_code=status, media_type=content[0])
+
+
+async def _read(request: Request) -> bytes:
+    """The webhook's parameters: the body of a POST, the query string of a GET."""
+    if request.method == "GET":
+        return request.url.query.encode()
+    limit = request.app.state.services.settings.max_body_bytes
+    return await read_limited_body(request, limit)
+
+
+def _headers(request: Request) -> dict[str, str]:
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+def _carrier(request: Request) -> str | None:
+    carrier = request.path_params["carrier"]
+    return carrier if carrier in CARRIERS else None
+
+
+async def voice_webhook(request: Request) -> Response:
+    services = request.app.state.services
+    carrier = _carrier(request)
+    if carrier is None:
+        return Response(status_code=404)
+    try:
+        body = await _read(request)
+    except ApiError:
+        log.warning("telephony_webhook_too_large", carrier=carrier)
+        return Response(status_code=413)
+    parser = carrier_calls.provider_for(services, carrier, None)
+    try:
+        inbound = parser.parse_inbound(body, _headers(request))
+        to_number = normalize_e164(inbound.to_number)
+    except (WebhookRejected, ValueError) as exc:
+        log.warning("telephony_webhook_malformed", carrier=carrier, error=str(exc))
+        return Response(status_code=400)
+    number = await numbers_db.resolve_inbound(services.db, carrier, to_number)
+    if number is None:
+        log.warning("telephony_unknown_number", carrier=carrier, to=to_number)
+        return _markup(parser.reject_markup("rejected"))
+    provider = carrier_calls.provider_for(services, carrier, number["credentials"])
+    url = carrier_calls.signed_url(services, request)
+    if not provider.verify_webhook(url, _headers(request), body):
+        log.warning(
+            "telephony_bad_signature", carrier=carrier, to=to_number, url=url,
+            organization_id=str(number["organization_id"]),
+        )  # fmt: skip
+        return Response("invalid signature", status_code=403)
+    try:
+        call_id = await start_inbound_call(services, carrier, number, inbound, to_number)
+    except CallRejected as exc:
+        log.warning(
+            "telephony_call_rejected", carrier=carrier, reason=exc.reason, to=to_number,
+            organization_id=str(number["organization_id"]),
+        )  # fmt: skip
+        return _markup(provider.reject_markup(exc.markup_reason))
+    ttl = services.settings.stream_token_ttl_seconds
+    token = await carrier_calls.mint_stream_token(services, number["organization_id"], call_id, ttl)
+    services.spawn(expire_unconnected(services, call_id, ttl + 5), name=f"expire-{call_id}")
+    log.info("telephony_inbound_call", carrier=carrier, call_id=str(call_id))
+    stream = carrier_calls.stream_url(services, request, carrier)
+    return _markup(provider.answer_markup(stream, {"token": token}))
+
+
+async def _call_from_query(
+    request: Request, carrier: str, body: bytes
+) -> tuple[Any, CarrierProvider] | Response:
+    """The call named by ``?call=`` and its carrier provider, after the signature check."""
+    services = request.app.state.services
+    try:
+        call_id = UUID(request.query_params.get("call", ""))
+    except ValueError:
+        return Response(status_code=404)
+    call = await carriers_db.call_carrier(services.db, call_id)
+    if call is None or call["carrier"] != carrier:
+        log.warning("telephony_unknown_call", carrier=carrier, call_id=str(call_id))
+        return Response(status_code=404)
+    provider = carrier_calls.provider_for(services, carrier, call["credentials"])
+    if not provider.verify_webhook(carrier_calls.signed_url(services, request), _headers(request), body):
+        log.warning("telephony_bad_signature", carrier=carrier, call_id=str(call_id))
+        return Response("invalid signature", status_code=403)
+    return call, provider
+
+
+async def answer_webhook(request: Request) -> Response:
+    services = request.app.state.services
+    carrier = _carrier(request)
+    if carrier is None:
+        return Response(status_code=404)
+    try:
+        body = await _read(request)
+    except ApiError:
+        return Response(status_code=413)
+    found = await _call_from_query(request, carrier, body)
+    if isinstance(found, Response):
+        return found
+    call, provider = found
+    if call["status"] in carrier_calls.TERMINAL_STATUSES:
+        return _markup(provider.reject_markup("rejected"))
+    ttl = services.settings.stream_token_ttl_seconds
+    token = await carrier_calls.mint_stream_token(services, call["organization_id"], call["id"], ttl)
+    services.spawn(expire_unconnected(services, call["id"], ttl + 5), name=f"expire-{call['id']}")
+    stream = carrier_calls.stream_url(services, request, carrier)
+    return _markup(provider.answer_markup(stream, {"token": token}))
+
+
+async def status_webhook(request: Request) -> Response:
+    services = request.app.state.services
+    carrier = _carrier(request)
+    if carrier is None:
+        return Response(status_code=404)
+    try:
+        body = await _read(request)
+    except ApiError:
+        return Response(status_code=413)
+    found = await _call_from_query(request, carrier, body)
+    if isinstance(found, Response):
+        return found
+    call, provider = found
+    try:
+        update = provider.parse_status(body, _headers(request))
+    except WebhookRejected as exc:
+        log.info("telephony_status_ignored", carrier=carrier, detail=str(exc))
+        return Response(status_code=204)
+    await apply_status(services, call, provider, update)
+    return Response(status_code=204)
+
+
+_VOICE_DOC = (
+    "The carrier's voice webhook for calls to our numbers. Verifies the carrier signature "
+    "against PUBLIC_URL, answers with markup connecting the media websocket."
+)
+router.raw_route(
+    "/telephony/{carrier}/voice", voice_webhook, methods=["GET", "POST"],
+    doc=RawDoc("POST", "/telephony/{carrier}/voice", "Inbound call webhook", _VOICE_DOC,
+               tags=["telephony"],
+               responses={"200": "Carrier markup (TwiML, XML, NCCO)", "403": "Bad signature"}),
+)  # fmt: skip
+router.raw_route(
+    "/telephony/{carrier}/answer", answer_webhook, methods=["GET", "POST"],
+    doc=RawDoc("POST", "/telephony/{carrier}/answer", "Outbound call answered",
+               "Markup connecting an answered outbound call (query: call=<id>) to the media "
+               "websocket.", tags=["telephony"],
+               responses={"200": "Carrier markup", "403": "Bad signature", "404": "No call"}),
+)  # fmt: skip
+router.raw_route(
+    "/telephony/{carrier}/status", status_webhook, methods=["GET", "POST"],
+    doc=RawDoc("POST", "/telephony/{carrier}/status", "Call status callback",
+               "Call progress and answering-machine detection results (query: call=<id>).",
+               tags=["telephony"],
+               responses={"204": "Recorded", "403": "Bad signature", "404": "No call"}),
+)  # fmt: skip
