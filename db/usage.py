@@ -18,15 +18,20 @@ async def upsert_for_call(
     call_id: UUID,
     workflow_id: UUID | None,
     records: Sequence[tuple[str, str, str, float]],
+    *,
+    recorded_at: datetime | None = None,
 ) -> None:
     """Set the call's running totals: (kind, provider, model, quantity) each."""
     await conn.executemany(
         """INSERT INTO usage_records (organization_id, call_id, workflow_id, kind, provider,
-                  model, quantity)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+                  model, quantity, recorded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()))
            ON CONFLICT (call_id, kind, provider, model)
-           DO UPDATE SET quantity = EXCLUDED.quantity, recorded_at = now()""",
-        [(organization_id, call_id, workflow_id, k, p, m, q) for k, p, m, q in records],
+           DO UPDATE SET quantity = EXCLUDED.quantity, recorded_at = EXCLUDED.recorded_at""",
+        [
+            (organization_id, call_id, workflow_id, k, p, m, q, recorded_at)
+            for k, p, m, q in records
+        ],
     )
 
 
