@@ -72,6 +72,17 @@ def wait_port(port: int, timeout: float = 60.0, proc: subprocess.Popen | None = 
     raise RuntimeError(f"nothing listening on {port} after {timeout}s")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` (and its reaped children) so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    # fields[11..14] = utime, stime, cutime, cstime (stat fields 14-17)
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of ``pid`` and its children (uvicorn may fork)."""
     total = 0
@@ -187,9 +198,14 @@ def run_level(
     idle = rss_bytes(server.proc.pid)
     sampler = RssSampler(server.proc.pid)
     sampler.start()
+    load_before = os.getloadavg()[0]
+    cpu0 = cpu_seconds(server.proc.pid)
     t0 = time.monotonic()
     proc = subprocess.run(pinned(core, argv), cwd=ROOT, capture_output=True, text=True, timeout=1800)
     peak = sampler.stop()
+    busy = cpu_seconds(server.proc.pid) - cpu0
+    wall = time.monotonic() - t0
+    load_after = os.getloadavg()[0]
     time.sleep(2.0)  # let the server tear the calls down
     after = rss_bytes(server.proc.pid)
     if not out.exists():
@@ -203,6 +219,15 @@ def run_level(
         "per_call_mb": (peak - idle) / 2**20 / max(calls, 1),
     }
     summary["server_alive"] = server.proc.poll() is None
+    # CPU the server used while the calls ran: a figure that other load on the machine
+    # disturbs far less than latencies do.
+    summary["server_cpu"] = {
+        "seconds": round(busy, 2),
+        "wall_seconds": round(wall, 2),
+        "core_fraction": round(busy / wall, 3) if wall else None,
+        "per_call_core_fraction": round(busy / wall / max(calls, 1), 4) if wall else None,
+    }
+    summary["machine_load"] = {"before": load_before, "after": load_after}
     return summary
 
 
@@ -328,6 +353,11 @@ def main() -> int:
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--out", default=None)
+    p.add_argument(
+        "--render",
+        default=None,
+        help="update this markdown file's results block (default: BENCHMARKS.md unless --out)",
+    )
     args = p.parse_args()
     args.levels = [int(x) for x in args.levels.split(",")]
     if 1 not in args.levels:
@@ -369,6 +399,12 @@ def main() -> int:
         log(f"plot {plot(out)}")
     except ImportError as exc:  # matplotlib is in the optional 'bench' dependency group
         log(f"no plot ({exc}); install the 'bench' dependency group")
+    render_to = args.render or (None if args.out else str(ROOT / "BENCHMARKS.md"))
+    if render_to:
+        from bench.render import update
+
+        update(out, Path(render_to))
+        log(f"updated {render_to}")
     return 0
 
 
