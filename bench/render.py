@@ -32,6 +32,10 @@ def _fmt(v: Any, unit: str = "") -> str:
     return f"{v}{unit}"
 
 
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{100 * v:.1f}%"
+
+
 def _ratio(a: Any, b: Any) -> str:
     if not isinstance(a, int | float) or not isinstance(b, int | float) or b == 0:
         return "—"
@@ -64,6 +68,8 @@ def figures(res: dict[str, Any]) -> dict[str, Any]:
         "setup_1": _get(one, "setup_ms"),
         "lateness_cap": _get(at_cap, "lateness_ms"),
         "leak": res.get("leak"),
+        "cpu_1": _get(one, "server_cpu", "per_call_core_fraction"),
+        "cpu_cap": _get(at_cap, "server_cpu", "core_fraction"),
     }
 
 
