@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from db import provider_credentials as creds_db
-from pipeline.providers import ProviderCredentials, ProviderSettings, resolve_credentials
+from pipeline.providers import ProviderCredentials
 from pipeline.spec import CallSpec
 from runtime.models import ModelConfig
 from runtime.sessions import create_session
 from runtime.workflow import Workflow
+from server.routes.provider_credentials import load_call_providers
 from server.services import Services
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -40,10 +40,7 @@ async def build_spec(
     services: Services, handle, *, audio_in_sample_rate: int, audio_out_sample_rate: int
 ) -> CallSpec:
     org = handle.organization_id
-    stored = await creds_db.load_decrypted(services.db, org, services.secret_box)
-    credentials = resolve_credentials(stored, services.settings)
-    raw_settings = await creds_db.get_settings(services.db, org)
-    providers = ProviderSettings.model_validate(raw_settings) if raw_settings else ProviderSettings()
+    providers, credentials = await load_call_providers(services, org)
     definition = handle.definition or {}
     session = create_session(
         definition,
