@@ -147,3 +147,22 @@ async def test_offer_needs_auth_and_own_workflow(client, make_user):
         assert patch.status_code == 404
     finally:
         await caller.close()
+
+
+async def test_hangup_from_the_api_ends_a_browser_call(client, make_user):
+    user = await make_user()
+    workflow_id = await publish_workflow(client, user.headers, WORKFLOW)
+    caller, call_id = await connect(client, user.headers, workflow_id)
+    try:
+        await caller.wait_for_speech(frames=10, timeout=30)
+        other = await make_user()
+        foreign = await client.post(f"/api/v1/calls/{call_id}/hangup", headers=other.headers)
+        assert foreign.status_code == 404
+        response = await client.post(f"/api/v1/calls/{call_id}/hangup", headers=user.headers)
+        assert response.status_code == 202, response.text
+        assert response.json()["delivered"] == "live"
+        call = await wait_for_end(client, user.headers, call_id)
+    finally:
+        await caller.close()
+    assert call["status"] == "completed"
+    assert call["end_reason"] == "ended_by_api"

@@ -22,7 +22,7 @@ from db import calls as calls_db
 from db import organizations as orgs_db
 from db import workflows as workflows_db
 from pipeline.call_runner import CallControl, run_call
-from pipeline.events import CallResult
+from pipeline.events import CallEvent, CallResult
 from server.calls.session_setup import build_spec
 from server.calls.writer import CallRecordWriter
 from server.services import Services
@@ -165,7 +165,8 @@ async def run_call_on_transport(
         await calls_db.mark_answered(services.db, handle.call_id, engine=spec.agent.info.engine)
         log.info("call_started", call_id=call_key, channel=handle.channel,
                  engine=spec.agent.info.engine)  # fmt: skip
-        result = await run_call(spec, transport, writer, control=control)
+        result = await run_call(spec, transport, _ActionSink(services, call_key, writer),
+                                control=control)  # fmt: skip
         status = "failed" if result.error else "completed"
         reason = result.end_reason
     except asyncio.CancelledError:
@@ -195,6 +196,30 @@ async def _finish(services, handle: CallHandle, writer: CallRecordWriter,
     log.info("call_ended", call_id=str(handle.call_id), status=status, reason=reason,
              turns=writer.turns_written)  # fmt: skip
     await _enqueue_post_call(services, handle)
+
+
+class _ActionSink:
+    """The writer, plus the agent's line actions (transfer, DTMF) forwarded as call-control
+    commands on ``services.bus``, where the instance holding the call's media executes them
+    (phone calls; a browser call has no line to transfer)."""
+
+    def __init__(self, services: Services, call_id: str, writer: CallRecordWriter) -> None:
+        self._services = services
+        self._call_id = call_id
+        self._writer = writer
+        self.turn = writer.turn
+        self.usage = writer.usage
+        self.ended = writer.ended
+
+    def event(self, event: CallEvent) -> None:
+        self._writer.event(event)
+        if event.kind == "transfer":
+            command = {"type": "transfer", "to": event.data.get("to"), "source": "agent"}
+        elif event.kind == "dtmf":
+            command = {"type": "dtmf", "digits": event.data.get("digits"), "source": "agent"}
+        else:
+            return
+        self._services.spawn(self._services.bus.publish(self._call_id, command))
 
 
 async def _refresh_slot(services: Services, org_id: str, call_id: str) -> None:

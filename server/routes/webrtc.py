@@ -29,6 +29,7 @@ from starlette.responses import FileResponse, Response
 
 from server.api import ApiContext, RawDoc, Router
 from server.calls import (
+    CallControl,
     CallHandle,
     CallLimitExceeded,
     CallUnavailable,
@@ -174,12 +175,22 @@ async def _no_new_connection(_connection: Any) -> None:  # renegotiation reuses 
 
 async def _run(services: Services, handle: CallHandle, transport: SmallWebRTCTransport,
                connection: SmallWebRTCConnection) -> None:  # fmt: skip
+    control = CallControl()
+
+    async def on_command(command: dict[str, Any]) -> None:
+        # Hang-ups from the API (any instance); a browser has no line to transfer or dial.
+        if command.get("type") in ("hangup", "carrier_status"):
+            await control.hang_up(str(command.get("reason") or "ended_by_api"))
+
+    unsubscribe = await services.bus.subscribe(str(handle.call_id), on_command)
     try:
         await run_call_on_transport(
             services, handle, transport,
             audio_in_sample_rate=AUDIO_IN_RATE, audio_out_sample_rate=AUDIO_OUT_RATE,
+            control=control,
         )  # fmt: skip
     finally:
+        await unsubscribe()
         _peers(services).pop(connection.pc_id, None)
         try:
             await connection.disconnect()
