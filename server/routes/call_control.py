@@ -58,8 +58,8 @@ class OutboundCallOut(BaseModel):
     status: str
     carrier: str
     carrier_call_id: str
-    from_number: str = Field(serialization_alias="from")
-    to: str
+    from_number: str
+    to_number: str
 
 
 class TransferIn(BaseModel):
@@ -124,7 +124,8 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
         raise ApiError(502, "carrier_error", f"the carrier refused the call: {exc}") from None
     return OutboundCallOut(
         id=placed.call_id, status="queued", carrier=placed.carrier,
-        carrier_call_id=placed.carrier_call_id, from_number=placed.from_number, to=body.to,
+        carrier_call_id=placed.carrier_call_id, from_number=placed.from_number,
+        to_number=body.to,
     )  # fmt: skip
 
 
