@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import audioop
+import os
+import signal
 import threading
 from collections.abc import Awaitable, Callable
 
@@ -38,6 +40,7 @@ from pipeline.engines import espeak
 from pipeline.engines.espeak_tts import EspeakTTSService
 from pipeline.engines.pocketsphinx_stt import PocketSphinxSTTService
 from pipeline.engines.sphinx_decoders import DecoderPool, shared_pool
+from pipeline.engines.sphinx_workers import SphinxWorkers
 from tests.speech import (
     duration,
     frames,
@@ -297,14 +300,15 @@ def decode(pcm16k: bytes) -> str:
 
 @pytest.mark.parametrize(
     ("text", "expected_words"),
-    # espeak's robotic "hello" alone often comes back as "oh": any words will do there.
-    [("hello", set()), ("I would like to book a table", {"would", "like", "table"})],
+    # espeak's robotic "hello" alone often comes back as "oh": any words will do there, and
+    # its "book a table" is usually heard as "look at table"/"look at any old".
+    [("hello", set()), ("I would like to book a table", {"would", "like", "book", "table"})],
 )
 def test_pocketsphinx_recognises_synthesized_speech(text: str, expected_words: set[str]):
     audio = silence_pcm(0.3, 16000) + speech_pcm(text, 16000) + silence_pcm(0.5, 16000)
     heard = decode(audio)
     assert heard.strip()
-    assert not expected_words or expected_words & set(heard.split())
+    assert not expected_words or len(expected_words & set(heard.split())) >= 2
 
 
 def test_pocketsphinx_hears_nothing_in_silence():
@@ -388,3 +392,26 @@ async def test_stt_service_is_silent_for_silence_and_without_speech_events():
 
     assert recorder.of(TranscriptionFrame) == []
     assert len(recorder.of(InputAudioRawFrame)) > 50
+
+
+async def test_stt_service_survives_a_decoder_process_crash():
+    workers = SphinxWorkers(processes=1)
+    stt = PocketSphinxSTTService(workers=workers)
+    recorder = Recorder()
+
+    async def drive(worker: PipelineWorker) -> None:
+        await feed_utterances(worker, [speech_pcm("yes please", 16000)], 16000)
+        await recorder.wait_for(lambda: len(recorder.of(TranscriptionFrame)) == 1)
+        (pid,) = workers.pids()
+        os.kill(pid, signal.SIGKILL)
+        await asyncio.to_thread(os.waitpid, pid, 0)
+        await feed_utterances(worker, [speech_pcm("no thank you", 16000)], 16000)
+        await recorder.wait_for(lambda: len(recorder.of(TranscriptionFrame)) == 2)
+        assert workers.pids() and workers.pids() != [pid]
+
+    try:
+        await run_pipeline([stt, recorder], drive)
+    finally:
+        await asyncio.to_thread(workers.close)
+
+    assert all(f.text.strip() for f in recorder.of(TranscriptionFrame))

@@ -1,0 +1,254 @@
+"""PocketSphinx decoding in worker processes, streamed one utterance at a time.
+
+Why processes: pocketsphinx's Python binding holds the GIL for every C call. In-process,
+decoding one caller's speech (real-time factor ~0.2) and especially the end-of-utterance
+second pass (50-250 ms in one call) would stall the event loop that carries every other
+call's audio. A decoder process takes that work off the server's interpreter entirely and
+lets decoding use more than one core.
+
+Each worker process loads the language model once and keeps a :class:`DecoderPool`; it
+serves any number of interleaved utterances. The parent talks to it over a pipe through two
+threads per process (a sender draining a queue, a receiver dispatching results), so the
+event loop only ever does ``queue.put`` on the audio path. A worker that dies is replaced
+on the next utterance; the utterances it held end without a transcript.
+
+This module must stay light to import: it is what a spawned worker imports.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import os
+import queue
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+#: Called with (text, final, cepstral_mean); final results carry the caller's updated mean.
+#: A failed utterance reports ("", True, None).
+ResultCallback = Callable[[str, bool, "str | None"], None]
+
+_ids = itertools.count(1)
+
+
+def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
+    """Worker process main loop: decode utterances as their messages arrive."""
+    from pipeline.engines.sphinx_decoders import DecoderPool
+
+    pool = DecoderPool()
+    pool.preload(1)
+    active: dict[int, list] = {}  # utterance id -> [decoder, last interim, bytes since]
+
+    def hypothesis(decoder) -> str:
+        hyp = decoder.hyp()
+        return hyp.hypstr.strip() if hyp else ""
+
+    while True:
+        try:
+            message = inbox.recv()
+        except (EOFError, OSError):
+            return
+        kind, utt = message[0], message[1]
+        try:
+            if kind == "audio":
+                state = active.get(utt)
+                if state is None:
+                    continue
+                decoder = state[0]
+                decoder.process_raw(message[2], False, False)
+                state[2] += len(message[2])
+                if state[2] >= interim_bytes:
+                    state[2] = 0
+                    text = hypothesis(decoder)
+                    if text and text != state[1]:
+                        state[1] = text
+                        outbox.send(("interim", utt, text))
+            elif kind == "start":
+                decoder = pool.acquire()
+                decoder.set_cmn(message[2] or pool.initial_cmn)
+                decoder.start_utt()
+                active[utt] = [decoder, "", 0]
+            elif kind in ("end", "cancel"):
+                state = active.pop(utt, None)
+                if state is None:
+                    continue
+                decoder = state[0]
+                decoder.end_utt()
+                if kind == "end":
+                    outbox.send(("final", utt, hypothesis(decoder), decoder.get_cmn(False)))
+                pool.release(decoder)
+            elif kind == "stop":
+                return
+        except Exception:
+            state = active.pop(utt, None)
+            if state is not None:
+                pool.discard(state[0])
+            outbox.send(("final", utt, "", None))
+
+
+class _Worker:
+    """One decoder process and the two parent threads that talk to it."""
+
+    def __init__(self, interim_bytes: int) -> None:
+        # A plain subprocess running this module (not multiprocessing's spawn, which would
+        # re-import the server's __main__), talking over two pipes it inherits.
+        to_child_r, to_child_w = os.pipe()
+        from_child_r, from_child_w = os.pipe()
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, *sys.path])}
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+                [sys.executable, "-m", __name__, str(to_child_r), str(from_child_w)] + [str(interim_bytes)],
+                pass_fds=(to_child_r, from_child_w),
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            os.close(to_child_r)
+            os.close(from_child_w)
+        self._conn_out = Connection(to_child_w, readable=False)
+        self._conn_in = Connection(from_child_r, writable=False)
+        self._outbox: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
+        self._callbacks: dict[int, ResultCallback] = {}
+        self._lock = threading.Lock()
+        self.alive = True
+        threading.Thread(target=self._send_loop, daemon=True, name="sphinx-send").start()
+        threading.Thread(target=self._receive_loop, daemon=True, name="sphinx-recv").start()
+
+    @property
+    def load(self) -> int:
+        return len(self._callbacks)
+
+    def open(self, utt: int, cmn: str | None, on_result: ResultCallback) -> None:
+        with self._lock:
+            self._callbacks[utt] = on_result
+        self.send(("start", utt, cmn))
+
+    def forget(self, utt: int) -> None:
+        with self._lock:
+            self._callbacks.pop(utt, None)
+
+    def send(self, message: tuple) -> None:
+        self._outbox.put(message)
+
+    def close(self) -> None:
+        self._outbox.put(("stop", 0))
+        self._outbox.put(None)
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _send_loop(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            try:
+                self._conn_out.send(message)
+            except (OSError, ValueError):
+                return
+
+    def _receive_loop(self) -> None:
+        while True:
+            try:
+                kind, utt, *rest = self._conn_in.recv()
+            except (EOFError, OSError):
+                break
+            with self._lock:
+                callback = self._callbacks.get(utt)
+                if kind == "final":
+                    self._callbacks.pop(utt, None)
+            if callback is not None:
+                _deliver(callback, rest[0], kind == "final", rest[1] if kind == "final" else None)
+        # The process is gone: its utterances end without a transcript.
+        self.alive = False
+        with self._lock:
+            orphans = list(self._callbacks.values())
+            self._callbacks.clear()
+        for callback in orphans:
+            _deliver(callback, "", True, None)
+
+
+def _deliver(callback: ResultCallback, text: str, final: bool, cmn: str | None) -> None:
+    """Run a result callback; a failing one (say, its call's loop has closed) is ignored."""
+    # The receiver thread must keep serving the other calls.
+    with contextlib.suppress(Exception):
+        callback(text, final, cmn)
+
+
+class Utterance:
+    """One caller utterance streaming into a worker process. Methods never block."""
+
+    def __init__(self, worker: _Worker, utt: int) -> None:
+        self._worker = worker
+        self._utt = utt
+
+    def feed(self, pcm16k: bytes) -> None:
+        """Queue 16 kHz int16 mono audio for decoding."""
+        self._worker.send(("audio", self._utt, pcm16k))
+
+    def finish(self) -> None:
+        """End the utterance; the final result arrives through the callback."""
+        self._worker.send(("end", self._utt))
+
+    def cancel(self) -> None:
+        """End the utterance without a result."""
+        self._worker.forget(self._utt)
+        self._worker.send(("cancel", self._utt))
+
+
+class SphinxWorkers:
+    """A set of decoder processes; utterances go to the least busy one."""
+
+    def __init__(self, processes: int | None = None, *, interim_every_secs: float = 0.3) -> None:
+        self._size = processes or max(1, min(4, os.cpu_count() or 1))
+        self._interim_bytes = int(interim_every_secs * 16000) * 2
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        atexit.register(self.close)
+
+    def start(self) -> None:
+        """Start (or replace dead) worker processes. Blocking (~0.5 s per process)."""
+        with self._lock:
+            self._workers = [w for w in self._workers if w.alive and w.process.poll() is None]
+            while len(self._workers) < self._size:
+                self._workers.append(_Worker(self._interim_bytes))
+
+    def open_utterance(self, cmn: str | None, on_result: ResultCallback) -> Utterance:
+        """Begin an utterance on the least loaded live worker (starting workers if needed)."""
+        with self._lock:
+            live = [w for w in self._workers if w.alive and w.process.poll() is None]
+        if len(live) < self._size:
+            self.start()
+            with self._lock:
+                live = [w for w in self._workers if w.alive]
+        worker = min(live, key=lambda w: w.load)
+        utt = next(_ids)
+        worker.open(utt, cmn, on_result)
+        return Utterance(worker, utt)
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._workers if w.alive]
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.close()
+
+
+#: The decoder processes every PocketSphinxSTTService uses unless given others.
+shared_workers = SphinxWorkers()
+
+
+if __name__ == "__main__":
+    _serve(
+        Connection(int(sys.argv[1]), writable=False),
+        Connection(int(sys.argv[2]), readable=False),
+        int(sys.argv[3]),
+    )
