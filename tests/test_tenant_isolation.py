@@ -74,6 +74,62 @@ EXEMPT[("PUT", "/api/v1/provider-credentials/{provider}")] = (
 )
 
 
+async def _workflow(client, owner):
+    from runtime.templates import order_desk
+
+    r = await client.post("/api/v1/workflows", json={"name": "wf", "definition": order_desk()},
+                          headers=owner.headers)
+    assert r.status_code == 201
+    wf_id = r.json()["id"]
+    r = await client.post(f"/api/v1/workflows/{wf_id}/publish", json={}, headers=owner.headers)
+    assert r.status_code == 201
+    return wf_id
+
+
+def _workflow_case(body: dict[str, Any] | None, **params: str) -> Case:
+    async def make(client, owner):
+        return {"workflow_id": await _workflow(client, owner), **params}, body
+
+    return make
+
+
+_WF = "/api/v1/workflows/{workflow_id:uuid}"
+for _method, _path, _body, _params in [
+    ("GET", _WF, None, {}),
+    ("PATCH", _WF, {"name": "taken over"}, {}),
+    ("POST", _WF + "/validate", None, {}),
+    ("POST", _WF + "/publish", {}, {}),
+    ("GET", _WF + "/versions", None, {}),
+    ("GET", _WF + "/versions/{version:int}", None, {"version": "1"}),
+    ("POST", _WF + "/rollback", {"version": 1}, {}),
+    ("POST", _WF + "/duplicate", None, {}),
+    ("POST", _WF + "/archive", None, {}),
+    ("GET", _WF + "/export", None, {}),
+    ("POST", _WF + "/chat", {"message": "hello"}, {}),
+]:
+    case(_method, _path)(_workflow_case(_body, **_params))
+
+
+async def _webhook(client, owner):
+    r = await client.post("/api/v1/webhooks", json={"url": "https://example.com/h",
+                                                    "events": ["call.ended"]},
+                          headers=owner.headers)
+    assert r.status_code == 201
+    return {"webhook_id": r.json()["id"]}
+
+
+for _method, _path, _body in [
+    ("GET", "/api/v1/webhooks/{webhook_id:uuid}", None),
+    ("PATCH", "/api/v1/webhooks/{webhook_id:uuid}", {"active": False}),
+    ("DELETE", "/api/v1/webhooks/{webhook_id:uuid}", None),
+    ("GET", "/api/v1/webhooks/{webhook_id:uuid}/deliveries", None),
+]:
+    async def _make_webhook(client, owner, _body=_body):
+        return await _webhook(client, owner), _body
+
+    case(_method, _path)(_make_webhook)
+
+
 def _scoped_endpoints():
     for router in all_routers():
         for ep in router.endpoints:
