@@ -115,6 +115,11 @@ class WorkflowSession:
     def ended(self) -> bool:
         return self._ctx.end_requested
 
+    @property
+    def interruptible(self) -> bool:
+        """Whether the caller may barge in at the current node (the node's setting)."""
+        return self._compiled.workflow.node(self._node).interruptible
+
     def greeting(self) -> str | None:
         text = self._compiled.workflow.start.greeting
         if not text:

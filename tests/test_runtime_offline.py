@@ -67,9 +67,13 @@ async def test_offline_engine_walks_the_workflow_and_calls_the_tool() -> None:
 
 
 async def test_offline_billing_branch_and_end_call_builtin() -> None:
-    session = create_session(order_desk(), variables={}, model=OFFLINE)
+    definition = order_desk()
+    definition["nodes"][2]["interruptible"] = False
+    session = create_session(definition, variables={}, model=OFFLINE)
+    assert session.interruptible
     await _turn(session, "I have a billing question")
     assert session.current_node == "billing"
+    assert not session.interruptible
     events = await _turn(session, "no that's it, goodbye")
     # No edge condition matches "goodbye" here; the end_call built-in's trigger words do.
     names = [type(e).__name__ for e in events]
