@@ -10,6 +10,7 @@ from pipecat.frames.frames import ErrorFrame
 from pipecat.transports.base_transport import BaseTransport
 from pipecat.workers.runner import WorkerRunner
 
+from pipeline import turn_models
 from pipeline.builder import BuiltCall, build_call
 from pipeline.events import CallEvent, CallEventSink, CallResult
 from pipeline.spec import CallSpec
@@ -47,6 +48,8 @@ async def run_call(
     """
     control = control or CallControl()
     started_at = datetime.now(UTC)
+    if not turn_models.loaded():  # first call of the process: load ONNX models off the loop
+        await asyncio.to_thread(turn_models.preload)
     built = build_call(spec, transport, sink)
     control._built = built
     worker = built.worker

@@ -61,6 +61,10 @@ def smart_turn_session() -> ort.InferenceSession:
         return _smart_turn_session
 
 
+def loaded() -> bool:
+    return _silero_session is not None and _smart_turn_session is not None
+
+
 def preload() -> None:
     """Load both models now (server start-up) so the first call does not pay for it."""
     silero_session()
