@@ -17,6 +17,7 @@ from server.calls import (
     CallUnavailable,
     NewCall,
     end_call,
+    load_call,
     start_call,
     update_status,
 )
@@ -182,7 +183,7 @@ async def expire_unconnected(services: Services, call_id: UUID, after_seconds: f
 
 
 async def _voicemail(services: Services, call: Any, provider: CarrierProvider) -> None:
-    policy = (call["metadata"] or {}).get("voicemail") or {"action": "hangup"}
+    policy = (call["metadata"] or {}).get("voicemail") or await _workflow_voicemail(services, call["id"])
     carrier_call_id = call["carrier_call_id"]
     log.info("telephony_answering_machine", call_id=str(call["id"]), action=policy.get("action"))
     if policy.get("action") == "message" and policy.get("text"):
@@ -193,3 +194,13 @@ async def _voicemail(services: Services, call: Any, provider: CarrierProvider) -
     await services.bus.publish(str(call["id"]), command)
     if carrier_call_id:
         await carrier_calls.execute_on_carrier(provider, carrier_call_id, command)
+
+
+async def _workflow_voicemail(services: Services, call_id: UUID) -> dict[str, Any]:
+    """The pinned workflow's ``settings.voicemail`` policy, else hang up."""
+    try:
+        definition = (await load_call(services, call_id)).definition or {}
+    except CallUnavailable:
+        definition = {}
+    policy = (definition.get("settings") or {}).get("voicemail")
+    return policy if isinstance(policy, dict) else {"action": "hangup"}

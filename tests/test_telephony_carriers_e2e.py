@@ -1,0 +1,108 @@
+"""Inbound calls on Telnyx, Plivo, Vonage and Exotel end to end: a carrier-signed voice
+webhook, the carrier's markup, its media websocket in real time, a spoken greeting and a
+reply from the real pipeline (offline engines), the call row finalized; forged webhooks
+are refused with nothing persisted."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from db import calls as calls_db
+from tests.conftest import LiveServer, make_settings, run_server
+from tests.fakes.carriers.callers import CALLERS, CarrierStream
+
+PUBLIC = "https://carriers.example.test"
+WORKFLOW = {
+    "nodes": [
+        {"id": "start", "type": "start", "greeting": "Hello, this is the booking line.",
+         "say": "How can I help you?"},
+        {"id": "booking", "type": "agent", "say": "Sure, for how many people?"},
+        {"id": "bye", "type": "end", "say": "Goodbye."},
+    ],
+    "edges": [{"from": "start", "to": "booking", "condition": "hello book table"},
+              {"from": "booking", "to": "bye", "condition": "goodbye bye"}],
+}  # fmt: skip
+
+
+class Env:
+    def __init__(self, server: LiveServer, http: httpx.AsyncClient) -> None:
+        self.server, self.http = server, http
+        self.headers: dict[str, str] = {}
+        self.org = ""
+        self.workflow_id = ""
+
+
+@pytest.fixture(scope="module")
+async def env(database_url: str, data_dir: Any) -> AsyncIterator[Env]:
+    settings = make_settings(database_url, data_dir, public_url=PUBLIC)
+    async with run_server(settings) as live, httpx.AsyncClient(base_url=live.url, timeout=30) as http:
+        e = Env(live, http)
+        email = f"car-{uuid.uuid4().hex[:8]}@example.com"
+        r = await http.post("/api/v1/auth/signup", json={"email": email, "password": "correct horse battery"})
+        assert r.status_code == 201, r.text
+        e.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        e.org = r.json()["organization_id"]
+        wf = await http.post("/api/v1/workflows", headers=e.headers,
+                             json={"name": "booking", "definition": WORKFLOW})  # fmt: skip
+        e.workflow_id = wf.json()["id"]
+        pub = await http.post(f"/api/v1/workflows/{e.workflow_id}/publish", json={}, headers=e.headers)
+        assert pub.status_code == 201, pub.text
+        yield e
+
+
+@pytest.mark.parametrize("carrier", sorted(CALLERS))
+async def test_inbound_call_on_carrier(env: Env, carrier: str) -> None:
+    caller = CALLERS[carrier](public_url=PUBLIC, server_url=env.server.url)
+    acct = await env.http.post("/api/v1/carriers", headers=env.headers, json={
+        "carrier": carrier, "name": carrier, "credentials": caller.credentials})  # fmt: skip
+    assert acct.status_code == 201, acct.text
+    number = f"+1415777{uuid.uuid4().int % 10000:04d}"
+    pn = await env.http.post("/api/v1/phone-numbers", headers=env.headers, json={
+        "number": number, "carrier_account_id": acct.json()["id"],
+        "workflow_id": env.workflow_id})  # fmt: skip
+    assert pn.status_code == 201, pn.text
+    org = uuid.UUID(env.org)
+    before = len(await calls_db.list_for_org(env.server.services.db, org, limit=1000))
+
+    def send(request: dict[str, Any]) -> Any:
+        request = dict(request)
+        request["url"] = caller.loopback(request["url"])
+        return env.http.request(**request)
+
+    forged = await send(caller.webhook(number, "+14155550100", forge=True))
+    assert forged.status_code == 403
+    assert len(await calls_db.list_for_org(env.server.services.db, org, limit=1000)) == before
+
+    r = await send(caller.webhook(number, "+14155550100"))
+    assert r.status_code == 200, r.text
+    url, headers = caller.stream_target(r)
+    assert url.startswith(f"wss://carriers.example.test/telephony/{carrier}/stream")
+    stream = await CarrierStream.open(caller, url, headers)
+    try:
+        await stream.wait_for_bot_speech(0.5)  # the greeting
+        await asyncio.sleep(2.5)
+        stream.say("Hello, I would like to book a table.")
+        await stream.wait_for_bot_speech(0.4)  # the reply
+    finally:
+        await stream.close()
+    rows = await calls_db.list_for_org(env.server.services.db, org, limit=1000)
+    [row] = [c for c in rows if c["to_number"] == number]
+    assert row["carrier"] == carrier and row["direction"] == "inbound"
+
+    async def ended() -> Any:
+        while True:
+            current = await calls_db.get(env.server.services.db, org, row["id"])
+            if current["ended_at"] is not None:
+                return current
+            await asyncio.sleep(0.1)
+
+    final = await asyncio.wait_for(ended(), 20)
+    assert final["status"] == "completed" and final["answered_at"] is not None
+    turns = await calls_db.list_turns(env.server.services.db, org, row["id"])
+    assert [t["speaker"] for t in turns].count("agent") >= 2
