@@ -215,3 +215,44 @@ async def test_every_workflow_route_is_tenant_isolated(client, make_user) -> Non
     assert mine["latest_version"] == 1
     unauthenticated = await client.get(base)
     assert unauthenticated.status_code == 401
+
+
+async def test_tool_secrets_reach_http_tool_headers(client, make_user) -> None:  # type: ignore[no-untyped-def]
+    from aiohttp import web
+
+    from tests.fakes import LoopbackServer
+
+    seen: list[str | None] = []
+
+    async def orders(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("X-Key"))
+        return web.json_response({"status": "delivered"})
+
+    user = await make_user()
+    stored = await client.put("/api/v1/tool-secrets/orders_key",
+                              json={"value": "very-secret-value-1234"}, headers=user.headers)
+    assert stored.status_code == 200 and stored.json()["hint"] == "1234"
+    listed = (await client.get("/api/v1/tool-secrets", headers=user.headers)).json()
+    assert listed[0]["name"] == "orders_key" and "value" not in listed[0]
+    bad = await client.put("/api/v1/tool-secrets/Bad-Name", json={"value": "x"},
+                           headers=user.headers)
+    assert bad.status_code == 400
+
+    api = LoopbackServer()
+    api.app.router.add_get("/orders", orders)
+    async with api:
+        definition = order_desk(tool_url=f"{api.http_url}/orders")
+        definition["tools"][0]["headers"] = {"X-Key": "{{secret.orders_key}}"}
+        wf_id = (await _create(client, user, definition=definition))["id"]
+        url = f"/api/v1/workflows/{wf_id}/chat"
+        sid = (await client.post(url, json={}, headers=user.headers)).json()["session_id"]
+        await client.post(url, json={"session_id": sid, "message": "my order"},
+                          headers=user.headers)
+        turn = await client.post(url, json={"session_id": sid, "message": "number 5512"},
+                                 headers=user.headers)
+    assert turn.json()["tool_calls"][0]["name"] == "lookup_order"
+    assert turn.json()["tool_calls"][0]["arguments"] == {"order_number": "5512"}
+    assert seen == ["very-secret-value-1234"]
+    assert turn.json()["reply"] == "status: delivered"
+    gone = await client.delete("/api/v1/tool-secrets/orders_key", headers=user.headers)
+    assert gone.status_code == 204

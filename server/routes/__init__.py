@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from server.api import Router
 from server.routes import api_keys, auth, health, organizations, provider_credentials
-from server.routes import webhooks, workflow_chat, workflows
+from server.routes import tool_secrets, webhooks, workflow_chat, workflows
 from server.routes import call_control, carriers, phone_numbers, telephony, telephony_media
 from server.routes import calls, usage, webrtc
 
@@ -19,6 +19,7 @@ def all_routers() -> list[Router]:
         workflows.router,
         workflow_chat.router,
         webhooks.router,
+        tool_secrets.router,
         carriers.router,
         phone_numbers.router,
         telephony.router,

@@ -94,8 +94,10 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
     if definition is None:
         raise not_found("workflow" if body.version is None else "workflow version")
     from server.routes.provider_credentials import load_call_providers
+    from server.routes.tool_secrets import load_tool_secrets
 
     _, credentials = await load_call_providers(ctx.services, org)
+    secrets_for_tools = await load_tool_secrets(ctx.services, org)
     openai = credentials.openai
     try:
         llm = Workflow.model_validate(definition).settings.llm
@@ -104,6 +106,7 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
             model=model_config_for(llm, openai_api_key=openai.api_key if openai else None,
                                    openai_base_url=openai.base_url if openai else None),
             workflow_id=str(workflow_id) if version else None, version=version,
+            secrets=secrets_for_tools,
         )
     except (WorkflowInvalid, ValueError) as exc:
         problems = getattr(exc, "problems", [])

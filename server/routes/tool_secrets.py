@@ -1,0 +1,76 @@
+"""Tool secrets: values workflow HTTP tools send in headers as ``{{secret.NAME}}``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from db import tool_secrets as secrets_db
+from runtime.workflow import NAME_PATTERN
+from server.api import ApiContext, Router
+from server.errors import bad_request, not_found
+
+if TYPE_CHECKING:
+    from server.services import Services
+
+router = Router(tags=["workflows"])
+
+
+class ToolSecretIn(BaseModel):
+    value: str = Field(min_length=1, max_length=4_000)
+
+
+class ToolSecretOut(BaseModel):
+    name: str
+    hint: str = Field(description="Last 4 characters of long values, else empty")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> ToolSecretOut:
+        return cls(**{k: row[k] for k in cls.model_fields})
+
+
+async def load_tool_secrets(services: Services, organization_id: UUID) -> dict[str, str]:
+    """An organization's tool secrets, decrypted, for ``create_session(secrets=...)``."""
+    return await secrets_db.load_decrypted(services.db, organization_id, services.secret_box)
+
+
+def _name(ctx: ApiContext) -> str:
+    import re
+
+    name = ctx.path["name"]
+    if not re.match(NAME_PATTERN, name):
+        raise bad_request("secret names are lower_snake_case", "name")
+    return name
+
+
+@router.get("/api/v1/tool-secrets", response=list[ToolSecretOut], role="admin",
+            summary="List tool secret names (values are write-only)")
+async def list_tool_secrets(ctx: ApiContext) -> list[ToolSecretOut]:
+    rows = await secrets_db.list_for_org(ctx.db, ctx.caller.organization_id)
+    return [ToolSecretOut.of(r) for r in rows]
+
+
+@router.put("/api/v1/tool-secrets/{name}", body=ToolSecretIn, response=ToolSecretOut,
+            role="admin",
+            summary="Store (or replace) a secret used by HTTP tools as {{secret.NAME}} in "
+                    "headers; encrypted at rest and never returned")
+async def put_tool_secret(ctx: ApiContext) -> ToolSecretOut:
+    value: str = ctx.body.value
+    row = await secrets_db.upsert(
+        ctx.db, ctx.caller.organization_id, _name(ctx),
+        value_ciphertext=ctx.services.secret_box.encrypt(value),
+        hint=value[-4:] if len(value) >= 12 else "",
+    )
+    return ToolSecretOut.of(row)
+
+
+@router.delete("/api/v1/tool-secrets/{name}", role="admin", status=204,
+               summary="Delete a tool secret")
+async def delete_tool_secret(ctx: ApiContext) -> None:
+    if not await secrets_db.delete(ctx.db, ctx.caller.organization_id, _name(ctx)):
+        raise not_found("tool secret")
