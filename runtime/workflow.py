@@ -114,6 +114,13 @@ class ServiceChoice(_Model):
     )
 
 
+class VoicemailPolicy(_Model):
+    """What to do when an outbound call reaches an answering machine."""
+
+    action: Literal["hangup", "message"] = "hangup"
+    text: str | None = Field(default=None, max_length=2_000, description="For 'message'")
+
+
 class CallSettings(_Model):
     language: str = "en-US"
     voice: str | None = None
@@ -123,6 +130,9 @@ class CallSettings(_Model):
     idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"])
     max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400)
+    voicemail: VoicemailPolicy | None = Field(
+        default=None, description="Answering-machine policy (default: hang up)"
+    )
 
 
 class Workflow(_Model):

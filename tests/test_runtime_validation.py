@@ -87,3 +87,12 @@ def test_secret_templates_allowed_in_tool_headers_only() -> None:
     assert ("undeclared_variable", "/tools/0/headers/X-Caller") in _codes(d)
     d["nodes"][0]["prompt"] = "{{secret.orders_token}}"
     assert ("undeclared_variable", "/nodes/0/prompt") in _codes(d)
+
+
+def test_call_settings_accept_voicemail_policy_and_reject_unknown_keys() -> None:
+    d = order_desk()
+    d["settings"] = {"voicemail": {"action": "message", "text": "Call us back."},
+                     "idle_timeout_seconds": 8}
+    assert validate_definition(d) == []
+    d["settings"]["volume"] = 11
+    assert [p.pointer for p in validate_definition(d)] == ["/settings/volume"]
