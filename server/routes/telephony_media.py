@@ -180,9 +180,11 @@ class _Commands:
         kind = command.get("type")
         try:
             if kind == "hangup":
-                if self.carrier_call_id:
-                    await self.provider.hangup(self.carrier_call_id)
-                await self.control.hang_up(str(command.get("reason") or "ended_by_api"))
+                try:
+                    if self.carrier_call_id:
+                        await self.provider.hangup(self.carrier_call_id)
+                finally:  # closing the media stream ends the call even if the REST call failed
+                    await self.control.hang_up(str(command.get("reason") or "ended_by_api"))
             elif kind == "transfer":
                 await self.provider.transfer(self.carrier_call_id, str(command["to"]))
                 await self.control.hang_up("transferred")
