@@ -1,0 +1,86 @@
+"""Fake REST APIs of Telnyx (Call Control v2), Plivo (Call API), Vonage (Voice API v1) and
+Exotel (Calls connect) on 127.0.0.1. Each checks the carrier's authentication scheme,
+records requests and answers with the carrier's response shape."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+import jwt
+from aiohttp import web
+
+from tests.fakes import LoopbackServer
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: Any  # parsed JSON or form dict
+
+
+class FakeCarrierRest(LoopbackServer):
+    """``auth`` checks the Authorization header; ``routes`` maps (method, path pattern) to a
+    responder returning (status, JSON)."""
+
+    def __init__(self, carrier: str, credentials: dict[str, str]) -> None:
+        super().__init__()
+        self.carrier = carrier
+        self.credentials = credentials
+        self.requests: list[Recorded] = []
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def _authorized(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        c = self.credentials
+        if self.carrier == "telnyx":
+            return header == f"Bearer {c['api_key']}"
+        if self.carrier == "vonage":
+            if not header.startswith("Bearer "):
+                return False
+            try:
+                claims = jwt.decode(header[7:], c["public_key"], algorithms=["RS256"])
+            except jwt.PyJWTError:
+                return False
+            return claims.get("application_id") == c["application_id"]
+        if not header.startswith("Basic "):
+            return False
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        if self.carrier == "plivo":
+            return (user, password) == (c["auth_id"], c["auth_token"])
+        return (user, password) == (c["api_key"], c["api_token"])  # exotel
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            return web.json_response({"error": "unauthorized"}, status=401)
+        raw = await request.text()
+        if request.content_type == "application/json" and raw:
+            body: Any = json.loads(raw)
+        else:
+            body = dict(parse_qsl(raw))
+        self.requests.append(Recorded(request.method, request.path, body))
+        return self._respond(request.method, request.path)
+
+    def _respond(self, method: str, path: str) -> web.Response:
+        new_id = uuid.uuid4().hex
+        if self.carrier == "telnyx" and path == "/v2/calls":
+            return web.json_response({"data": {"call_control_id": "v3:" + new_id,
+                                               "record_type": "call"}})  # fmt: skip
+        if self.carrier == "plivo" and method == "POST" and path.endswith("/Call/"):
+            return web.json_response({"api_id": new_id, "message": "call fired",
+                                      "request_uuid": new_id}, status=201)  # fmt: skip
+        if self.carrier == "plivo" and method == "DELETE":
+            return web.Response(status=204)
+        if self.carrier == "vonage" and path == "/v1/calls":
+            return web.json_response({"uuid": new_id, "status": "started",
+                                      "direction": "outbound"}, status=201)  # fmt: skip
+        if self.carrier == "exotel" and path.endswith("/Calls/connect.json"):
+            return web.json_response({"Call": {"Sid": new_id, "Status": "in-progress"}})
+        if self.carrier == "vonage":
+            return web.Response(status=204)
+        return web.json_response({"data": {"result": "ok"}} if self.carrier == "telnyx" else {})
