@@ -65,11 +65,13 @@ def create_session(
     secrets: dict[str, str] | None = None,
     input_check: InputCheck | None = None,
     max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
+    allow_private_urls: bool = True,
 ) -> WorkflowSession:
     """Start a conversation with a workflow (raises ``WorkflowInvalid`` for a bad definition).
 
     ``secrets`` fill ``{{secret.NAME}}`` in HTTP tool headers; ``input_check`` is the
-    organization's input guardrail (return a reply to refuse a turn, None to allow it).
+    organization's input guardrail (return a reply to refuse a turn, None to allow it);
+    ``allow_private_urls=False`` stops HTTP tools reaching non-public addresses (production).
     """
     compiled = compile_cache.lookup(workflow_id, version)
     if compiled is None:
@@ -78,6 +80,7 @@ def create_session(
         variables=input_values(compiled.workflow, variables),
         engine=model.engine,
         secrets=dict(secrets or {}),
+        allow_private_urls=allow_private_urls,
     )
     run_config = RunConfig(
         model=_shared_model(model),

@@ -19,6 +19,7 @@ import httpx
 from agents import FunctionTool, RunContextWrapper
 from agents.tool_context import ToolContext
 
+from runtime.destinations import destination_problem
 from runtime.workflow import (
     TEMPLATE_RE,
     EndCallTool,
@@ -50,6 +51,7 @@ class CallContext:
     transfer_to: str | None = None
     dtmf: list[str] = field(default_factory=list)
     tool_records: dict[str, ToolRecord] = field(default_factory=dict)
+    allow_private_urls: bool = True
 
 
 def _fill(text: str, ctx: CallContext, *, url: bool = False) -> str:
@@ -90,6 +92,9 @@ def http_function_tool(spec: HttpTool) -> FunctionTool:
                                  for k, v in args.items()}
         else:
             request["json"] = args
+        problem = await destination_problem(url, allow_private=ctx.allow_private_urls)
+        if problem:
+            return _record(tool_ctx, spec.name, args, f"error: {problem}", "blocked_destination")
         try:
             # A client per call: tool calls are rare, and nothing outlives the session.
             async with httpx.AsyncClient(follow_redirects=False) as client:

@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     jobs_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     job_retry_base_seconds: float = Field(default=10.0, gt=0)  # backoff: base * 2^(attempt-1)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    webhook_allow_private_urls: bool | None = None  # None: allowed unless ENV=production
+    allow_private_urls: bool | None = None  # webhooks/HTTP tools to private IPs; None: not prod
 
     # --- identity ------------------------------------------------------------------------
     jwt_private_key: str | None = None  # PEM Ed25519; generated into data_dir when unset

@@ -116,3 +116,14 @@ def test_speakable_filter_streams_words_and_strips_markdown() -> None:
     assert "".join(out) == "Hello world and docs now. "
     assert out[0] == ""  # half a word is held back
     assert clean_markdown("# Title\n1. one\n* two") == "Title 1. one two"
+
+
+async def test_private_tool_destinations_can_be_refused() -> None:
+    async with OrdersApi() as api:
+        session = create_session(order_desk(tool_url=f"{api.http_url}/orders"), variables={},
+                                 model=OFFLINE, allow_private_urls=False)
+        await _turn(session, "about my order")
+        events = await _turn(session, "it is 42")
+    tool = next(e for e in events if isinstance(e, ToolCalled))
+    assert tool.error == "blocked_destination" and "non-public" in tool.result
+    assert api.queries == []

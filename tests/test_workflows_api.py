@@ -183,6 +183,13 @@ async def test_chat_runs_the_workflow_offline(client, make_user) -> None:  # typ
     assert stolen.status_code == 404
     unpublished = await client.post(url, json={"version": 1}, headers=user.headers)
     assert unpublished.status_code == 404
+    broken = order_desk()
+    broken["edges"][0]["to"] = "nowhere"
+    await client.patch(f"/api/v1/workflows/{wf_id}", json={"definition": broken},
+                       headers=user.headers)
+    invalid = await client.post(url, json={}, headers=user.headers)
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["details"][0]["pointer"] == "/edges/0/to"
 
 
 async def test_every_workflow_route_is_tenant_isolated(client, make_user) -> None:  # type: ignore[no-untyped-def]

@@ -11,16 +11,13 @@ recompute it over the raw body and reject timestamps older than a few minutes (r
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import ipaddress
 import json
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import asyncpg
@@ -29,6 +26,7 @@ import structlog
 
 from db import jobs as jobs_db
 from db import webhooks as webhooks_db
+from runtime.destinations import destination_problem
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -85,23 +83,17 @@ async def emit_event(services: Services, organization_id: UUID, event: str,
     return len(hooks)
 
 
-def _private_urls_allowed(services: Services) -> bool:
-    allowed = services.settings.webhook_allow_private_urls
+def private_urls_allowed(services: Services) -> bool:
+    """``ALLOW_PRIVATE_URLS``; unset: allowed unless ``ENV=production``."""
+    allowed = services.settings.allow_private_urls
     return services.settings.env != "production" if allowed is None else allowed
 
 
 async def check_destination(url: str, *, allow_private: bool) -> None:
     """Refuse non-HTTP(S) URLs, and private/loopback addresses unless allowed (SSRF)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryFailed("webhook URL must be http(s)://host/...")
-    if allow_private:
-        return
-    infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise DeliveryFailed(f"blocked: {parts.hostname} resolves to a non-public address")
+    problem = await destination_problem(url, allow_private=allow_private)
+    if problem:
+        raise DeliveryFailed(problem)
 
 
 async def deliver(services: Services, job: asyncpg.Record) -> None:
@@ -125,7 +117,7 @@ async def deliver(services: Services, job: asyncpg.Record) -> None:
     status: int | None = None
     error: str | None = None
     try:
-        await check_destination(row["url"], allow_private=_private_urls_allowed(services))
+        await check_destination(row["url"], allow_private=private_urls_allowed(services))
         async with httpx.AsyncClient(follow_redirects=False,
                                      timeout=services.settings.webhook_timeout_seconds) as http:
             response = await http.post(row["url"], content=body, headers=headers)

@@ -21,10 +21,11 @@ from db import workflows as workflows_db
 from runtime.contract import EndCall, HandedOff, SendDtmf, TextDelta, ToolCalled, TransferCall
 from runtime.models import model_config_for
 from runtime.sessions import WorkflowSession, create_session
-from runtime.validation import WorkflowInvalid
+from runtime.validation import validate_definition
 from runtime.workflow import Workflow
 from server.api import ApiContext, Router
 from server.errors import ApiError, not_found
+from server.jobs.webhooks import private_urls_allowed
 
 router = Router(tags=["workflows"])
 CHAT_TTL_SECONDS = 30 * 60
@@ -99,19 +100,19 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
     _, credentials = await load_call_providers(ctx.services, org)
     secrets_for_tools = await load_tool_secrets(ctx.services, org)
     openai = credentials.openai
-    try:
-        llm = Workflow.model_validate(definition).settings.llm
-        session = create_session(
-            definition, variables=body.variables,
-            model=model_config_for(llm, openai_api_key=openai.api_key if openai else None,
-                                   openai_base_url=openai.base_url if openai else None),
-            workflow_id=str(workflow_id) if version else None, version=version,
-            secrets=secrets_for_tools,
-        )
-    except (WorkflowInvalid, ValueError) as exc:
-        problems = getattr(exc, "problems", [])
+    problems = validate_definition(definition)
+    if problems:
         raise ApiError(422, "workflow_invalid", "the workflow cannot run until it is valid",
-                       [p.to_json() for p in problems]) from None
+                       [p.to_json() for p in problems])
+    llm = Workflow.model_validate(definition).settings.llm
+    session = create_session(
+        definition, variables=body.variables,
+        model=model_config_for(llm, openai_api_key=openai.api_key if openai else None,
+                               openai_base_url=openai.base_url if openai else None),
+        workflow_id=str(workflow_id) if version else None, version=version,
+        secrets=secrets_for_tools,
+        allow_private_urls=private_urls_allowed(ctx.services),
+    )
     return ChatSession(org, workflow_id, session)
 
 
