@@ -254,7 +254,13 @@ def log(msg: str) -> None:
 
 
 def capacity_search(
-    server: Server, levels: list[int], turns: int, core: int | None, workdir: Path, bisect_steps: int
+    server: Server,
+    levels: list[int],
+    turns: int,
+    core: int | None,
+    workdir: Path,
+    bisect_steps: int,
+    retry_failures: bool = True,
 ) -> dict[str, Any]:
     runs: dict[int, dict[str, Any]] = {}
 
@@ -262,6 +268,14 @@ def capacity_search(
         # the 1-call figure is the reference for the v2v bound: give it more turns
         s = run_level(server, n, turns if n > 1 else max(turns, 6), core, workdir)
         ok, why = passes(s, runs[1]["voice_to_voice_ms"]["p95"] if 1 in runs else None)
+        if not ok and n > 1 and retry_failures:
+            # other work on a shared machine can fail one run: a level fails when it fails twice
+            log(f"{server.name} {n:3d} calls: failed once ({why}), running it again")
+            first = s
+            first["verdict"] = why
+            s = run_level(server, n, turns, core, workdir)
+            ok, why = passes(s, runs[1]["voice_to_voice_ms"]["p95"] if 1 in runs else None)
+            s["first_attempt"] = first
         s["pass"], s["verdict"] = ok, why
         runs[n] = s
         log(
