@@ -143,6 +143,24 @@ EXEMPT[("PUT", "/api/v1/tool-secrets/{name}")] = (
 )
 
 
+async def _ended_browser_call(client, owner):
+    """A short real WebRTC call (greeting heard, caller hangs up), so it has a recording."""
+    from tests.test_pipeline_call import WORKFLOW
+    from tests.test_webrtc_calls import connect, publish_workflow, wait_for_end
+
+    workflow_id = await publish_workflow(client, owner.headers, WORKFLOW)
+    caller, call_id = await connect(client, owner.headers, workflow_id)
+    try:
+        await caller.wait_for_speech(frames=10, timeout=30)
+    finally:
+        await caller.close()
+    await wait_for_end(client, owner.headers, call_id)
+    return {"call_id": call_id}, None
+
+
+for _path in ("/api/v1/calls/{call_id:uuid}", "/api/v1/calls/{call_id:uuid}/recording"):
+    case("GET", _path)(_ended_browser_call)
+
 def _scoped_endpoints():
     for router in all_routers():
         for ep in router.endpoints:
