@@ -58,6 +58,7 @@ class AgentProcessor(FrameProcessor):
         usage: UsageTracker,
         on_event: EventCallback,
         greet: bool = True,
+        idle_prompts: list[str] | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -66,6 +67,8 @@ class AgentProcessor(FrameProcessor):
         self._usage = usage
         self._on_event = on_event
         self._greet = greet
+        self._idle_prompts = list(idle_prompts or [])
+        self._idle_count = 0
         self._pending_user_text: list[str] = []
         self._pending_user_started: str | None = None
         self._reply_task: asyncio.Task | None = None
@@ -95,6 +98,7 @@ class AgentProcessor(FrameProcessor):
             if self._pending_user_text and not self._ending:
                 text = " ".join(self._pending_user_text)
                 self._pending_user_text.clear()
+                self._idle_count = 0
                 self._transcript.user_turn(text, self._pending_user_started)
                 self._start_reply(text, None)
         elif isinstance(frame, (EndFrame, CancelFrame)):
@@ -102,6 +106,19 @@ class AgentProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
+
+    async def caller_idle(self) -> None:
+        """The caller said nothing since the agent last spoke: prompt, then give up."""
+        if self._ending or (self._reply_task and not self._reply_task.done()):
+            return
+        if self._idle_count < len(self._idle_prompts):
+            self._start_reply(None, self._idle_prompts[self._idle_count])
+            self._idle_count += 1
+            return
+        self._ending = True
+        self.end_reason = "caller_idle"
+        self._emit("end_requested", {"reason": "caller_idle"})
+        await self.push_frame(EndWorkerFrame(reason="caller_idle"))
 
     # -- replies ---------------------------------------------------------------------------
     def _start_reply(self, user_text: str | None, fixed_text: str | None) -> None:

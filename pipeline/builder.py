@@ -123,6 +123,7 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
             vad_analyzer=SharedSileroVADAnalyzer(params=VADParams(stop_secs=spec.vad_stop_secs)),
             user_turn_strategies=user_turn_strategies(spec),
             empty_user_turn=None,  # a cough or noise gets no answer
+            user_idle_timeout=spec.user_idle_timeout_secs or 0,
         ),
     )
     agent = AgentProcessor(
@@ -131,8 +132,13 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         usage=usage,
         on_event=sink.event,
         greet=spec.greet,
+        idle_prompts=spec.idle_prompts,
         name=f"agent:{spec.call_id}",
     )
+
+    @aggregators.user().event_handler("on_user_turn_idle")
+    async def _on_user_idle(_aggregator) -> None:
+        await agent.caller_idle()
     recorder = CallRecorder(spec.record_path) if spec.record_path else None
 
     processors: list[FrameProcessor] = [

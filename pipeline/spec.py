@@ -39,7 +39,9 @@ class CallSpec:
     vad_stop_secs: float = 0.2
     record_path: Path | None = None
     greet: bool = True
-    idle_timeout_secs: float | None = 120.0
+    idle_timeout_secs: float | None = 120.0  # pipeline idle (no audio activity at all)
+    user_idle_timeout_secs: float | None = None  # caller silent after the agent spoke
+    idle_prompts: list[str] = field(default_factory=list)  # then the call ends
     max_duration_secs: float | None = None
     stt_service: FrameProcessor | None = None
     tts_service: FrameProcessor | None = None

@@ -156,3 +156,18 @@ async def test_barge_in_stops_agent_audio_and_marks_turn_interrupted(tmp_path):
     # started talking: count its loud frames between barge-in and the end of our utterance.
     loud_while_caller_spoke = caller.speech_frames(barge_at) - caller.speech_frames(after_speech)
     assert loud_while_caller_spoke < 75  # < 1.5 s of 20 ms frames
+
+
+async def test_silent_caller_gets_idle_prompts_then_the_call_ends(tmp_path):
+    caller, sink, control, task = await start_call(
+        tmp_path, user_idle_timeout_secs=1.0, idle_prompts=["Are you still there?"]
+    )
+    try:
+        result = await asyncio.wait_for(task, 40)  # the agent ends it, nobody hangs up
+    finally:
+        await caller.close()
+    assert result.end_reason == "caller_idle"
+    agent_lines = [t.text for t in sink.turns if t.speaker == "agent"]
+    assert agent_lines == ["Hello, this is the booking line.", "Are you still there?"]
+    assert not [t for t in sink.turns if t.speaker == "user"]
+    assert caller.speech_frames() > 50  # both lines were heard

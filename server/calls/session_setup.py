@@ -63,4 +63,6 @@ async def build_spec(
         credentials=credentials,
         record_path=recording_path(settings.data_dir, org, handle.call_id) if record else None,
         max_duration_secs=float(call_settings.max_duration_seconds) if call_settings else None,
+        user_idle_timeout_secs=call_settings.idle_timeout_seconds if call_settings else None,
+        idle_prompts=list(call_settings.idle_prompts) if call_settings else [],
     )
