@@ -146,7 +146,8 @@ async def attach_carrier(
 
 async def find_call_by_carrier_id(conn: Conn, carrier: str, carrier_call_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT c.id, c.organization_id, c.status, c.carrier_account_id, a.credentials
+        """SELECT c.id, c.organization_id, c.status, c.direction, c.answered_at,
+                  c.carrier_account_id, a.credentials
              FROM calls c
              JOIN carrier_accounts a
                ON a.id = c.carrier_account_id AND a.organization_id = c.organization_id
@@ -173,8 +174,10 @@ async def call_connected(conn: Conn, call_id: UUID) -> bool:
 async def add_stream_token(
     conn: Conn, organization_id: UUID, call_id: UUID, token_hash: bytes, expires_at: datetime
 ) -> None:
+    """Add a token for the call; earlier tokens of the call stop working."""
     await conn.execute(
-        """INSERT INTO call_stream_tokens (token_hash, call_id, organization_id, expires_at)
+        """WITH gone AS (DELETE FROM call_stream_tokens WHERE call_id = $2)
+           INSERT INTO call_stream_tokens (token_hash, call_id, organization_id, expires_at)
            VALUES ($1, $2, $3, $4)""",
         token_hash,
         call_id,

@@ -15,7 +15,8 @@ import pytest
 
 from db import calls as calls_db
 from tests.conftest import LiveServer, make_settings, run_server
-from tests.fakes.carriers.callers import CALLERS, CarrierStream
+from tests.fakes.carriers.callers import CALLERS, CarrierStream, ExotelCaller, TelnyxCaller
+from tests.fakes.carriers.rest import FakeCarrierRest
 
 PUBLIC = "https://carriers.example.test"
 WORKFLOW = {
@@ -36,15 +37,46 @@ class Env:
         self.headers: dict[str, str] = {}
         self.org = ""
         self.workflow_id = ""
+        self.fakes: dict[str, FakeCarrierRest] = {}
+
+    async def add_number(self, carrier: str, credentials: dict[str, str]) -> str:
+        acct = await self.http.post("/api/v1/carriers", headers=self.headers, json={
+            "carrier": carrier, "name": carrier, "credentials": credentials})  # fmt: skip
+        assert acct.status_code == 201, acct.text
+        number = f"+1415777{uuid.uuid4().int % 10000:04d}"
+        pn = await self.http.post("/api/v1/phone-numbers", headers=self.headers, json={
+            "number": number, "carrier_account_id": acct.json()["id"],
+            "workflow_id": self.workflow_id})  # fmt: skip
+        assert pn.status_code == 201, pn.text
+        return number
+
+    async def wait_ended(self, call_id: Any) -> Any:
+        org = uuid.UUID(self.org)
+
+        async def ended() -> Any:
+            while True:
+                current = await calls_db.get(self.server.services.db, org, uuid.UUID(str(call_id)))
+                if current["ended_at"] is not None:
+                    return current
+                await asyncio.sleep(0.1)
+
+        return await asyncio.wait_for(ended(), 20)
 
 
 @pytest.fixture(scope="module")
 async def env(database_url: str, data_dir: Any) -> AsyncIterator[Env]:
-    # no carrier REST call may leave the machine: point every API at a closed local port
-    nowhere = {f"{c}_api_base_url": "http://127.0.0.1:9" for c in (*CALLERS, "twilio")}
-    settings = make_settings(database_url, data_dir, public_url=PUBLIC, **nowhere)
+    # no carrier REST call may leave the machine: Telnyx and Exotel go to fakes, the rest to
+    # a closed local port
+    bases = {f"{c}_api_base_url": "http://127.0.0.1:9" for c in (*CALLERS, "twilio")}
+    fakes = {"telnyx": FakeCarrierRest("telnyx", TelnyxCaller.rest_credentials()),
+             "exotel": FakeCarrierRest("exotel", ExotelCaller.rest_credentials())}  # fmt: skip
+    for name, fake in fakes.items():
+        await fake.start()
+        bases[f"{name}_api_base_url"] = fake.http_url
+    settings = make_settings(database_url, data_dir, public_url=PUBLIC, **bases)
     async with run_server(settings) as live, httpx.AsyncClient(base_url=live.url, timeout=30) as http:
         e = Env(live, http)
+        e.fakes = fakes
         email = f"car-{uuid.uuid4().hex[:8]}@example.com"
         r = await http.post("/api/v1/auth/signup", json={"email": email, "password": "correct horse battery"})
         assert r.status_code == 201, r.text
@@ -56,6 +88,8 @@ async def env(database_url: str, data_dir: Any) -> AsyncIterator[Env]:
         pub = await http.post(f"/api/v1/workflows/{e.workflow_id}/publish", json={}, headers=e.headers)
         assert pub.status_code == 201, pub.text
         yield e
+    for fake in fakes.values():
+        await fake.stop()
 
 
 @pytest.mark.parametrize("carrier", sorted(CALLERS))
@@ -108,3 +142,37 @@ async def test_inbound_call_on_carrier(env: Env, carrier: str) -> None:
     assert final["status"] == "completed" and final["answered_at"] is not None
     turns = await calls_db.list_turns(env.server.services.db, org, row["id"])
     assert [t["speaker"] for t in turns].count("agent") >= 2
+
+
+@pytest.mark.parametrize("carrier", ["exotel", "telnyx"])
+async def test_outbound_call_on_carrier(env: Env, carrier: str) -> None:
+    caller = CALLERS[carrier](public_url=PUBLIC, server_url=env.server.url)
+    number = await env.add_number(carrier, caller.credentials)
+    fake = env.fakes[carrier]
+    r = await env.http.post("/api/v1/calls", headers=env.headers, json={
+        "to": "+14155550123", "from": number, "workflow_id": env.workflow_id})  # fmt: skip
+    assert r.status_code == 201, r.text
+    call = r.json()
+    caller.call_id = call["carrier_call_id"]
+    dial = fake.requests[-1]
+    if carrier == "telnyx":  # the media stream URL (with its token) travels in the dial request
+        url, headers = dial.body["stream_url"], {}
+        assert dial.body["to"] == "+14155550123" and dial.body["from"] == number
+    else:  # Exotel's Voicebot applet fetches the stream URL from our voice endpoint
+        assert dial.body["From"] == "+14155550123" and dial.body["CallerId"] == number
+        answer = await env.http.get(caller.loopback(caller.voice_url()), params={
+            "CallSid": caller.call_id, "CallFrom": "+14155550123", "CallTo": number},
+            auth=(caller.credentials["api_key"], caller.credentials["api_token"]))  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        url, headers = caller.stream_target(answer)
+    stream = await CarrierStream.open(caller, url, headers)
+    try:
+        await stream.wait_for_bot_speech(0.5)
+        r = await env.http.post(f"/api/v1/calls/{call['id']}/hangup", headers=env.headers)
+        assert r.status_code == 202 and r.json()["delivered"] == "live"
+    finally:
+        await stream.close()
+    final = await env.wait_ended(call["id"])
+    assert final["end_reason"] == "ended_by_api" and final["answered_at"] is not None
+    if carrier == "telnyx":
+        assert fake.requests[-1].path == f"/v2/calls/{caller.call_id}/actions/hangup"

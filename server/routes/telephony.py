@@ -75,6 +75,15 @@ async def voice_webhook(request: Request) -> Response:
     except (WebhookRejected, ValueError) as exc:
         log.warning("telephony_webhook_malformed", carrier=carrier, error=str(exc))
         return Response(status_code=400)
+    existing = await carriers_db.find_call_by_carrier_id(services.db, carrier, inbound.carrier_call_id)
+    if existing is not None:
+        # a call we already know asks for its stream: one of our outbound calls (Exotel's
+        # Voicebot applet) or a retried webhook. A new token replaces the earlier ones; a call
+        # whose stream already connected gets none.
+        if existing["answered_at"] is not None:
+            log.warning("telephony_duplicate_webhook", carrier=carrier, call_id=str(existing["id"]))
+            return _markup(parser.reject_markup("rejected"))
+        return await _answer_existing(request, carrier, existing, body)
     number = await numbers_db.resolve_inbound(services.db, carrier, to_number)
     if number is None:
         log.warning("telephony_unknown_number", carrier=carrier, to=to_number)
@@ -99,6 +108,20 @@ async def voice_webhook(request: Request) -> Response:
     token = await carrier_calls.mint_stream_token(services, number["organization_id"], call_id, ttl)
     services.spawn(expire_unconnected(services, call_id, ttl + 5), name=f"expire-{call_id}")
     log.info("telephony_inbound_call", carrier=carrier, call_id=str(call_id))
+    stream = carrier_calls.stream_url(services, request, carrier)
+    return _markup(provider.answer_markup(stream, {"token": token}))
+
+
+async def _answer_existing(request: Request, carrier: str, call: Any, body: bytes) -> Response:
+    services = request.app.state.services
+    provider = carrier_calls.provider_for(services, carrier, call["credentials"])
+    if not provider.verify_webhook(carrier_calls.signed_url(services, request), _headers(request), body):
+        log.warning("telephony_bad_signature", carrier=carrier, call_id=str(call["id"]))
+        return Response("invalid signature", status_code=403)
+    if call["status"] in carrier_calls.TERMINAL_STATUSES:
+        return _markup(provider.reject_markup("rejected"))
+    ttl = services.settings.stream_token_ttl_seconds
+    token = await carrier_calls.mint_stream_token(services, call["organization_id"], call["id"], ttl)
     stream = carrier_calls.stream_url(services, request, carrier)
     return _markup(provider.answer_markup(stream, {"token": token}))
 

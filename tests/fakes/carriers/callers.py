@@ -78,12 +78,16 @@ class CarrierCaller:
 
 
 class TelnyxCaller(CarrierCaller):
+    @staticmethod
+    def rest_credentials() -> dict[str, str]:
+        return {"api_key": "KEY_test", "connection_id": "conn-1"}
+
     def __init__(self, **kw: Any) -> None:
         super().__init__(carrier="telnyx", **kw)
         self.key = Ed25519PrivateKey.generate()
         public = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.credentials = {"api_key": "KEY_test", "public_key": base64.b64encode(public).decode(),
-                            "connection_id": "conn-1"}  # fmt: skip
+        self.credentials = {**self.rest_credentials(),
+                            "public_key": base64.b64encode(public).decode()}  # fmt: skip
         self.call_id = "v3:" + uuid.uuid4().hex
 
     def webhook(self, to: str, from_: str, *, forge: bool = False) -> dict[str, Any]:
@@ -200,7 +204,12 @@ class VonageCaller(CarrierCaller):
 class ExotelCaller(CarrierCaller):
     def __init__(self, **kw: Any) -> None:
         super().__init__(carrier="exotel", **kw)
-        self.credentials = {"account_sid": "exoacct", "api_key": "exo-key", "api_token": "exo-tok"}
+        self.credentials = self.rest_credentials()
+
+    @staticmethod
+    def rest_credentials() -> dict[str, str]:
+        return {"account_sid": "exoacct", "api_key": "exo-key", "api_token": "exo-tok",
+                "app_id": "42"}  # fmt: skip
 
     def webhook(self, to: str, from_: str, *, forge: bool = False) -> dict[str, Any]:
         token = "wrong" if forge else self.credentials["api_token"]
