@@ -139,6 +139,7 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
     @aggregators.user().event_handler("on_user_turn_idle")
     async def _on_user_idle(_aggregator) -> None:
         await agent.caller_idle()
+
     recorder = CallRecorder(spec.record_path) if spec.record_path else None
 
     processors: list[FrameProcessor] = [

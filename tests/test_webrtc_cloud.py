@@ -65,3 +65,33 @@ async def test_browser_call_on_cloud_providers(client, make_user):
     assert usage[("llm_output_tokens", "openai")] == 9
     assert usage[("stt_seconds", "deepgram")] > 1
     assert usage[("tts_characters", "cartesia")] >= len(REPLY)
+
+
+async def test_deepgram_flux_decides_the_end_of_turn(client, make_user):
+    speech_pcm(ASK)
+    user = await make_user()
+    async with FakeDeepgram(transcripts=["I would like to book a table please"]) as dg:
+        put = await client.put("/api/v1/provider-credentials/deepgram", headers=user.headers,
+                               json={"api_key": "deepgram-key-0001", "base_url": dg.ws_url})  # fmt: skip
+        assert put.status_code == 200, put.text
+        settings = {"stt": {"provider": "deepgram-flux"}}
+        put = await client.put("/api/v1/provider-settings", headers=user.headers, json=settings)
+        assert put.status_code == 200, put.text
+        workflow_id = await publish_workflow(client, user.headers, WORKFLOW)
+        caller, call_id = await connect(client, user.headers, workflow_id)
+        try:
+            await caller.wait_for_speech(frames=25, timeout=30)
+            await caller.wait_for_silence(frames=40)
+            mark = len(caller.levels)
+            await caller.say(ASK)
+            await caller.wait_for_speech(start=mark, frames=25, timeout=40)
+            await caller.wait_for_silence(frames=40)
+        finally:
+            await caller.close()
+        flux = [c for c in dg.connections if c.path == "/v2/listen"]
+
+    assert flux  # the call listened through Flux, whose EndOfTurn ended the caller's turn
+    call = await wait_for_end(client, user.headers, call_id)
+    turns = [(t["speaker"], t["text"]) for t in call["turns"]]
+    assert turns[1] == ("user", "I would like to book a table please"), turns
+    assert turns[2][0] == "agent" and turns[2][1]
