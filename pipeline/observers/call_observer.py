@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
+    InputAudioRawFrame,
     LLMFullResponseEndFrame,
     LLMTextFrame,
     MetricsFrame,
@@ -56,6 +57,8 @@ class CallObserver(BaseObserver):
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
+        if isinstance(frame, InputAudioRawFrame):  # the bulk of all pushes: nothing to see
+            return
         src = data.source
         if isinstance(frame, TTSAudioRawFrame):
             self.latency.tts_audio(data.timestamp)

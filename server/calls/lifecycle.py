@@ -234,11 +234,9 @@ async def _refresh_slot(services: Services, org_id: str, call_id: str) -> None:
 
 
 async def _enqueue_post_call(services: Services, handle: CallHandle) -> None:
-    """Hand the ended call to the post-call job (analysis, webhooks), when installed."""
-    try:
-        from server.jobs import enqueue_post_call  # type: ignore[attr-defined]
-    except ImportError:
-        return
+    """Hand the ended call to the post-call job (analysis, webhooks)."""
+    from server.jobs import enqueue_post_call
+
     try:
         await enqueue_post_call(services, handle.organization_id, handle.call_id)
     except Exception:

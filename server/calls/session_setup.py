@@ -8,32 +8,25 @@ from pathlib import Path
 
 from pipeline.providers import ProviderCredentials
 from pipeline.spec import CallSpec
-from runtime.models import ModelConfig
+from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
-from runtime.workflow import Workflow
+from runtime.workflow import ServiceChoice, Workflow
 from server.routes.provider_credentials import load_call_providers
 from server.services import Services
-
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 
 
 def recording_path(data_dir: Path, organization_id: object, call_id: object) -> Path:
     return Path(data_dir) / "recordings" / str(organization_id) / f"{call_id}.wav"
 
 
-def model_config(definition: dict, credentials: ProviderCredentials) -> ModelConfig:
+def model_config(workflow: Workflow | None, credentials: ProviderCredentials) -> ModelConfig:
     """The LLM behind the agent: the workflow's choice when its key exists, else offline."""
-    llm = ((definition.get("settings") or {}).get("llm") or {}) if definition else {}
-    provider = llm.get("provider") or ("openai" if credentials.openai else "offline")
     key = credentials.openai
-    if provider in ("openai", "openai-compatible") and key is not None:
-        return ModelConfig(
-            provider=provider,
-            model=llm.get("model") or DEFAULT_OPENAI_MODEL,
-            api_key=key.api_key,
-            base_url=key.base_url,
-        )
-    return ModelConfig(provider="offline")
+    return model_config_for(
+        workflow.settings.llm if workflow else ServiceChoice(),
+        openai_api_key=key.api_key if key else None,
+        openai_base_url=key.base_url if key else None,
+    )
 
 
 async def build_spec(
@@ -42,14 +35,15 @@ async def build_spec(
     org = handle.organization_id
     providers, credentials = await load_call_providers(services, org)
     definition = handle.definition or {}
+    workflow = Workflow.model_validate(definition) if definition else None
     session = create_session(
         definition,
         variables=dict(handle.variables),
-        model=model_config(definition, credentials),
+        model=model_config(workflow, credentials),
         workflow_id=str(handle.workflow_id) if handle.workflow_id else None,
         version=handle.workflow_version,
     )
-    call_settings = Workflow.model_validate(definition).settings if definition else None
+    call_settings = workflow.settings if workflow else None
     settings = services.settings
     record = getattr(settings, "record_calls", True)
     return CallSpec(
