@@ -314,7 +314,9 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
     else:
         from bench.switchboard_target import start_switchboard
 
-        server = start_switchboard(turn, fakes, args.server_core, workdir)
+        server = start_switchboard(
+            turn, fakes, args.server_core, workdir, gc_freeze=name == "switchboard-gc-freeze"
+        )
     try:
         time.sleep(1.0)
         # warm-up call (model loading, first connections) not counted

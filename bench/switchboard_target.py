@@ -90,7 +90,9 @@ def provision(url: str, turn: str, fakes: str, max_calls: int = 1000) -> None:
         )
 
 
-def start_switchboard(turn: str, fakes: str, core: int | None, workdir: Path) -> Server:
+def start_switchboard(
+    turn: str, fakes: str, core: int | None, workdir: Path, *, gc_freeze: bool = False
+) -> Server:
     port = free_port()
     data = workdir / f"switchboard-{turn}-{port}"
     data.mkdir(parents=True, exist_ok=True)
@@ -112,7 +114,10 @@ def start_switchboard(turn: str, fakes: str, core: int | None, workdir: Path) ->
     env.pop("DATABASE_URL", None)  # embedded PostgreSQL in the scratch directory
     env.pop("REDIS_URL", None)
     log = workdir / f"switchboard-{turn}.log"
-    argv = [str(Path(PY).with_name("switchboard")), "serve"]
+    if gc_freeze:  # the experiment of bench/serve_tuned.py
+        argv = [PY, "-m", "bench.serve_tuned", "serve"]
+    else:
+        argv = [str(Path(PY).with_name("switchboard")), "serve"]
     proc = subprocess.Popen(
         pinned(core, argv), cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
@@ -121,4 +126,5 @@ def start_switchboard(turn: str, fakes: str, core: int | None, workdir: Path) ->
     time.sleep(0.5)
     provision(url, turn, fakes)
     args = ["--auth-token", AUTH_TOKEN, "--account-sid", ACCOUNT_SID, "--to", NUMBER]
-    return Server("switchboard", proc, url, args, log)
+    name = "switchboard-gc-freeze" if gc_freeze else "switchboard"
+    return Server(name, proc, url, args, log)
