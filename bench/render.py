@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
-SYSTEMS = ("switchboard", "baseline")
 
 
 def _get(d: Any, *path: str) -> Any:
@@ -73,6 +72,50 @@ def figures(res: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+LABELS = {
+    "switchboard": "Switchboard",
+    "switchboard-gc-freeze": "Switchboard + gc.freeze (experiment)",
+    "baseline": "bare pipecat",
+}
+
+
+def _pq(d: dict | None, qs: tuple[str, ...]) -> str:
+    return " / ".join(_fmt(_get(d, q)) for q in qs)
+
+
+# (label, display(figures) -> str, number(figures) -> float | None for the ratio)
+ROWS: list[tuple[str, Any, Any]] = [
+    ("capacity: concurrent calls on one core within bounds",
+     lambda f: _fmt(f["capacity"]), lambda f: f["capacity"]),
+    ("first failing level (reason)",
+     lambda f: f"{_fmt(f['first_failure'])} ({f['why'] or '—'})", lambda f: None),
+    ("server-added latency at 1 call, p50 / p95 / p99 (ms)",
+     lambda f: _trio(f["added_1"]), lambda f: _get(f, "added_1", "p95")),
+    ("server-added latency at 80% of capacity, p50 / p95 / p99 (ms)",
+     lambda f: f"{_trio(f['added_80'])} ({_fmt(f['n80'])} calls)",
+     lambda f: _get(f, "added_80", "p95")),
+    ("voice-to-voice at 1 call, p50 / p95 / p99 (ms)",
+     lambda f: _trio(f["v2v_1"]), lambda f: _get(f, "v2v_1", "p95")),
+    ("memory per call at capacity (MB of RSS growth / live calls)",
+     lambda f: _fmt(f["mem_per_call"]), lambda f: f["mem_per_call"]),
+    ("idle server RSS (MB)", lambda f: _fmt(f["rss_idle"]), lambda f: f["rss_idle"]),
+    ("server CPU per live call at 1 call (% of the core)",
+     lambda f: _pct(f["cpu_1"]), lambda f: f["cpu_1"]),
+    ("server core busy at capacity", lambda f: _pct(f["cpu_cap"]), lambda f: None),
+    ("call setup at 1 call, p50 / p95 (ms)",
+     lambda f: _pq(f["setup_1"], ("p50", "p95")), lambda f: _get(f, "setup_1", "p95")),
+    ("call setup at capacity, p50 / p95 (ms)",
+     lambda f: _pq(f["setup"], ("p50", "p95")), lambda f: _get(f, "setup", "p95")),
+    ("bot audio lateness at capacity, p99 / max (ms)",
+     lambda f: _pq(f["lateness_cap"], ("p99", "max")), lambda f: None),
+    ("leak check: sequential calls → RSS before / after (MB)",
+     lambda f: (f"{f['leak']['calls']} calls ({f['leak']['failed']} failed): "
+                f"{f['leak']['rss']['idle_mb']:.0f} → {f['leak']['rss']['after_mb']:.0f}")
+     if f["leak"] else "—",
+     lambda f: None),
+]  # fmt: skip
+
+
 def render(data: dict[str, Any]) -> str:
     m = data["machine"]
     lines = [
@@ -80,95 +123,31 @@ def render(data: dict[str, Any]) -> str:
         f"Python {m['python']}; {data['turns_per_call']} caller turns per call.",
         "",
     ]
+    systems = [s for s in LABELS if s in data["results"]]
     modes = sorted({mode for r in data["results"].values() for mode in r})
     for mode in modes:
-        f = {s: figures(data["results"].get(s, {}).get(mode) or {}) for s in SYSTEMS}
-        errs = {s: _get(data["results"], s, mode, "error") for s in SYSTEMS}
+        f = {s: figures(data["results"].get(s, {}).get(mode) or {}) for s in systems}
         lines += [f"### Turn detection: {mode}", ""]
-        for s, e in errs.items():
-            if e:
-                lines.append(f"- {s}: run failed: `{e}`")
-        sb, bl = f["switchboard"], f["baseline"]
-
-        def row(name: str, a: Any, b: Any, ratio: str = "—") -> str:
-            return f"| {name} | {a} | {b} | {ratio} |"
-
-        lines += [
-            "| figure | Switchboard | bare pipecat | ratio |",
-            "|---|---|---|---|",
-            row(
-                "capacity: concurrent calls on one core within bounds",
-                _fmt(sb["capacity"]),
-                _fmt(bl["capacity"]),
-                _ratio(sb["capacity"], bl["capacity"]),
-            ),
-            row(
-                "first failing level (reason)",
-                f"{_fmt(sb['first_failure'])} ({sb['why'] or '—'})",
-                f"{_fmt(bl['first_failure'])} ({bl['why'] or '—'})",
-            ),
-            row(
-                "server-added latency at 1 call, p50 / p95 / p99 (ms)",
-                _trio(sb["added_1"]),
-                _trio(bl["added_1"]),
-                _ratio(_get(sb, "added_1", "p95"), _get(bl, "added_1", "p95")) + " (p95)",
-            ),
-            row(
-                "server-added latency at 80% of capacity, p50 / p95 / p99 (ms)",
-                f"{_trio(sb['added_80'])} ({_fmt(sb['n80'])} calls)",
-                f"{_trio(bl['added_80'])} ({_fmt(bl['n80'])} calls)",
-                _ratio(_get(sb, "added_80", "p95"), _get(bl, "added_80", "p95")) + " (p95)",
-            ),
-            row(
-                "voice-to-voice at 1 call, p50 / p95 / p99 (ms)",
-                _trio(sb["v2v_1"]),
-                _trio(bl["v2v_1"]),
-                _ratio(_get(sb, "v2v_1", "p95"), _get(bl, "v2v_1", "p95")) + " (p95)",
-            ),
-            row(
-                "memory per call at capacity (MB of RSS growth / live calls)",
-                _fmt(sb["mem_per_call"]),
-                _fmt(bl["mem_per_call"]),
-                _ratio(sb["mem_per_call"], bl["mem_per_call"]),
-            ),
-            row(
-                "idle server RSS (MB)",
-                _fmt(sb["rss_idle"]),
-                _fmt(bl["rss_idle"]),
-                _ratio(sb["rss_idle"], bl["rss_idle"]),
-            ),
-            row(
-                "call setup at 1 call, p50 / p95 (ms)",
-                " / ".join(_fmt(_get(sb, "setup_1", q)) for q in ("p50", "p95")),
-                " / ".join(_fmt(_get(bl, "setup_1", q)) for q in ("p50", "p95")),
-                _ratio(_get(sb, "setup_1", "p95"), _get(bl, "setup_1", "p95")) + " (p95)",
-            ),
-            row(
-                "call setup at capacity, p50 / p95 (ms)",
-                " / ".join(_fmt(_get(sb, "setup", q)) for q in ("p50", "p95")),
-                " / ".join(_fmt(_get(bl, "setup", q)) for q in ("p50", "p95")),
-                _ratio(_get(sb, "setup", "p95"), _get(bl, "setup", "p95")) + " (p95)",
-            ),
-            row(
-                "bot audio lateness at capacity, p99 / max (ms)",
-                " / ".join(_fmt(_get(sb, "lateness_cap", q)) for q in ("p99", "max")),
-                " / ".join(_fmt(_get(bl, "lateness_cap", q)) for q in ("p99", "max")),
-            ),
-        ]
-        for s in SYSTEMS:
-            leak = f[s]["leak"]
-            if leak:
-                lines.append(
-                    row(
-                        f"leak check ({s}): {leak['calls']} sequential calls, "
-                        f"{leak['concurrency']} at a time",
-                        f"RSS {leak['rss']['idle_mb']:.0f} MB before → "
-                        f"{leak['rss']['after_mb']:.0f} MB after",
-                        f"{leak['failed']} failed",
-                    )
-                )
-        lines += ["", "Per level (concurrent calls → v2v p95 / lateness p99 / max, ms; pass):", ""]
-        for s in SYSTEMS:
+        for s in systems:
+            err = _get(data["results"], s, mode, "error")
+            if err:
+                lines.append(f"- {LABELS[s]}: run failed: `{err}`")
+        others = [s for s in systems if s != "baseline"]
+        ratio_heads = [f"{LABELS[s]} / bare pipecat" for s in others] if "baseline" in f else []
+        lines.append(
+            "| figure | "
+            + " | ".join(LABELS[s] for s in systems)
+            + " | "
+            + " | ".join(ratio_heads)
+            + (" |" if ratio_heads else "")
+        )
+        lines.append("|---" * (1 + len(systems) + len(ratio_heads)) + "|")
+        for label, show, num in ROWS:
+            cells = [show(f[s]) for s in systems]
+            ratios = [_ratio(num(f[s]), num(f["baseline"])) for s in others] if ratio_heads else []
+            lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
+        lines += ["", "Per level (concurrent calls: v2v p95 / lateness p99 / max, ms; ✓ pass):", ""]
+        for s in systems:
             levels = _get(data["results"], s, mode, "levels") or {}
             cells = [
                 f"{n}: {_fmt(_get(v, 'voice_to_voice_ms', 'p95'))} / "
@@ -176,7 +155,7 @@ def render(data: dict[str, Any]) -> str:
                 f" {'✓' if v.get('pass') else '✗'}"
                 for n, v in sorted(levels.items(), key=lambda kv: int(kv[0]))
             ]
-            lines.append(f"- {s}: " + ("; ".join(cells) if cells else "—"))
+            lines.append(f"- {LABELS[s]}: " + ("; ".join(cells) if cells else "—"))
         lines.append("")
     return "\n".join(lines)
 
