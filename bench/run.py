@@ -1,6 +1,6 @@
 """The benchmark suite: servers pinned to one core, the load generator on the other.
 
-    python -m bench.run [--systems baseline,switchboard] [--turn smart-turn,flux] [--quick]
+    python -m bench.run [--systems baseline,switchboard,switchboard-gc-freeze] [--turn smart-turn,flux]
 
 For each system (the bare-pipecat baseline bot, a real ``switchboard serve``) and each turn
 detection mode (local Silero + Smart Turn v3; Flux-style provider end-of-turn) it starts
@@ -340,7 +340,7 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
             return {q: (None if v[q] is None else round(v[q] - eot * 1000, 1)) for q in ("p50", "p95", "p99")}
 
         result["server_added_ms"] = {"1_call": added(one), "80pct": added(at80)}
-        if args.leak_calls:
+        if args.leak_calls and name in args.leak_systems.split(","):
             conc = max(1, min(cap, args.leak_concurrency))
             leak = run_level(server, conc, 1, args.client_core, workdir, total_calls=args.leak_calls)
             result["leak"] = {
@@ -360,13 +360,14 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--systems", default="baseline,switchboard")
+    p.add_argument("--systems", default="baseline,switchboard,switchboard-gc-freeze")
     p.add_argument("--turn", default="smart-turn,flux")
     p.add_argument("--levels", default="1,5,10,15,20,30,40,50,60,80,100")
     p.add_argument("--turns", type=int, default=3)
     p.add_argument("--bisect", type=int, default=2, help="bisection steps after a failure")
     p.add_argument("--leak-calls", type=int, default=0, help="sequential calls for the leak check (0: skip)")
     p.add_argument("--leak-concurrency", type=int, default=20)
+    p.add_argument("--leak-systems", default="switchboard,switchboard-gc-freeze")
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--out", default=None)
