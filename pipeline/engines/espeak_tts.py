@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,11 @@ DEFAULT_VOICE = "en-us"
 DEFAULT_RATE_WPM = 175
 
 _DONE = object()
+
+# espeak-ng synthesises one text at a time per process (pipeline.engines.espeak holds a
+# lock), so one dedicated thread serves every call: waiting syntheses queue here instead of
+# occupying the default executor's threads.
+_synthesis_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="espeak")
 
 
 @dataclass
@@ -122,6 +128,9 @@ class EspeakTTSService(TTSService):
             return True
 
         def synthesize() -> None:
+            if stop.is_set():  # interrupted while queued behind another call's synthesis
+                loop.call_soon_threadsafe(chunks.put_nowait, _DONE)
+                return
             try:
                 espeak.synthesize_stream(text, on_chunk, voice=voice, rate_wpm=rate)
             except Exception as e:
@@ -131,7 +140,7 @@ class EspeakTTSService(TTSService):
 
         resampler = self._chunk_resampler or _resampler_for(self.sample_rate)
         source_rate = self._source_rate or await asyncio.to_thread(espeak.sample_rate)
-        worker = loop.run_in_executor(None, synthesize)
+        worker = loop.run_in_executor(_synthesis_thread, synthesize)
         finished = False
         try:
             while (item := await chunks.get()) is not _DONE:

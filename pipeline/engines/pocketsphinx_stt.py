@@ -90,6 +90,7 @@ class PocketSphinxSTTService(STTService):
         self._preroll_max = 0
         self._resampler = create_stream_resampler(quality="LQ", clear_after_secs=None)
         self._utterance: Utterance | None = None
+        self._last_utterance: Utterance | None = None
         # Utterances whose final result (or failure) has not arrived; the event is set at 0.
         self._pending = 0
         self._settled = asyncio.Event()
@@ -174,7 +175,10 @@ class PocketSphinxSTTService(STTService):
         await self._resampler.reset()
         self._pending += 1
         self._settled.clear()
-        self._utterance = self._workers.open_utterance(self._cmn, self._result_callback())
+        self._utterance = self._workers.open_utterance(
+            self._cmn, self._result_callback(), after=self._last_utterance
+        )
+        self._last_utterance = self._utterance
         preroll = bytes(self._preroll)
         self._preroll.clear()
         if preroll:

@@ -184,21 +184,21 @@ class Utterance:
     """One caller utterance streaming into a worker process. Methods never block."""
 
     def __init__(self, worker: _Worker, utt: int) -> None:
-        self._worker = worker
+        self.worker = worker
         self._utt = utt
 
     def feed(self, pcm16k: bytes) -> None:
         """Queue 16 kHz int16 mono audio for decoding."""
-        self._worker.send(("audio", self._utt, pcm16k))
+        self.worker.send(("audio", self._utt, pcm16k))
 
     def finish(self) -> None:
         """End the utterance; the final result arrives through the callback."""
-        self._worker.send(("end", self._utt))
+        self.worker.send(("end", self._utt))
 
     def cancel(self) -> None:
         """End the utterance without a result."""
-        self._worker.forget(self._utt)
-        self._worker.send(("cancel", self._utt))
+        self.worker.forget(self._utt)
+        self.worker.send(("cancel", self._utt))
 
 
 class SphinxWorkers:
@@ -218,15 +218,24 @@ class SphinxWorkers:
             while len(self._workers) < self._size:
                 self._workers.append(_Worker(self._interim_bytes))
 
-    def open_utterance(self, cmn: str | None, on_result: ResultCallback) -> Utterance:
-        """Begin an utterance on the least loaded live worker (starting workers if needed)."""
-        with self._lock:
-            live = [w for w in self._workers if w.alive and w.process.poll() is None]
-        if len(live) < self._size:
-            self.start()
+    def open_utterance(
+        self, cmn: str | None, on_result: ResultCallback, *, after: Utterance | None = None
+    ) -> Utterance:
+        """Begin an utterance on the least loaded live worker (starting workers if needed).
+
+        ``after``: the same caller's previous utterance. Its worker is reused while alive,
+        so one caller's results come back in the order they spoke.
+        """
+        if after is not None and after.worker.alive and after.worker.process.poll() is None:
+            worker = after.worker
+        else:
             with self._lock:
-                live = [w for w in self._workers if w.alive]
-        worker = min(live, key=lambda w: w.load)
+                live = [w for w in self._workers if w.alive and w.process.poll() is None]
+            if len(live) < self._size:
+                self.start()  # replaces dead workers; Popen returns in a few ms
+                with self._lock:
+                    live = [w for w in self._workers if w.alive]
+            worker = min(live, key=lambda w: w.load)
         utt = next(_ids)
         worker.open(utt, cmn, on_result)
         return Utterance(worker, utt)
