@@ -22,7 +22,13 @@ from server.calls import (
     update_status,
 )
 from server.services import Services
-from telephony.contract import CarrierProvider, DialRequest, InboundCall, StatusUpdate
+from telephony.contract import (
+    CarrierProvider,
+    DialRequest,
+    InboundCall,
+    StatusUpdate,
+    UnsupportedOperation,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -193,7 +199,10 @@ async def _voicemail(services: Services, call: Any, provider: CarrierProvider) -
     # the instance holding the stream stops its pipeline; the carrier leg is driven by REST
     await services.bus.publish(str(call["id"]), command)
     if carrier_call_id:
-        await carrier_calls.execute_on_carrier(provider, carrier_call_id, command)
+        try:
+            await carrier_calls.execute_on_carrier(provider, carrier_call_id, command)
+        except UnsupportedOperation:  # the carrier cannot speak a message: hang up
+            await provider.hangup(carrier_call_id)
 
 
 async def _workflow_voicemail(services: Services, call_id: UUID) -> dict[str, Any]:

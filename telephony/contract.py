@@ -93,9 +93,7 @@ class CarrierProvider(ABC):
 
     # -- media ------------------------------------------------------------------------
     @abstractmethod
-    def parse_stream_start(
-        self, messages: list[str | bytes], query: Mapping[str, str]
-    ) -> StreamStart | None:
+    def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         """Given the first websocket messages (and the websocket URL's query parameters),
         return the start info once complete, None while more messages are needed. Raises
         ``ValueError`` on a malformed handshake."""

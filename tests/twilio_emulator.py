@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.speech import frames, pcm_to_ulaw, rms, speech_pcm, ulaw_to_pcm
 
@@ -214,6 +215,10 @@ class MediaStream:
 
     # -- loops ----------------------------------------------------------------------------
     async def _send_loop(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self._send_frames()
+
+    async def _send_frames(self) -> None:
         start = time.monotonic()
         index = 0
         while True:

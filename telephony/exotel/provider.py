@@ -58,9 +58,7 @@ class ExotelProvider(CarrierProvider):
             return False
         key = str(self.credentials.get("api_key") or "")
         token = str(self.credentials.get("api_token") or "")
-        return bool(key and token) and (
-            hmac.compare_digest(user, key) & hmac.compare_digest(password, token)
-        )
+        return bool(key and token) and (hmac.compare_digest(user, key) & hmac.compare_digest(password, token))
 
     @staticmethod
     def _form(body: bytes) -> dict[str, str]:
@@ -93,9 +91,7 @@ class ExotelProvider(CarrierProvider):
     def reject_markup(self, reason: str) -> tuple[str, str]:
         return "application/json", json.dumps({"error": reason})
 
-    def parse_stream_start(
-        self, messages: list[str | bytes], query: Mapping[str, str]
-    ) -> StreamStart | None:
+    def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
             data = json.loads(message)
             if not isinstance(data, dict):

@@ -120,9 +120,7 @@ class PlivoProvider(CarrierProvider):
             raise WebhookRejected("CallStatus is required")
         status = _STATUS.get(raw.lower(), "in-progress" if answered_by else "failed")
         duration = form.get("Duration", "")
-        return StatusUpdate(
-            call_id, status, int(duration) if duration.isdigit() else None, answered_by
-        )
+        return StatusUpdate(call_id, status, int(duration) if duration.isdigit() else None, answered_by)
 
     def answer_markup(self, stream_url: str, params: Mapping[str, str]) -> tuple[str, str]:
         url = escape(with_query(stream_url, params))
@@ -139,9 +137,7 @@ class PlivoProvider(CarrierProvider):
             inner = f"<Hangup reason={quoteattr('busy' if reason == 'busy' else 'rejected')}/>"
         return "application/xml", f"{_XML_HEAD}<Response>{inner}</Response>"
 
-    def parse_stream_start(
-        self, messages: list[str | bytes], query: Mapping[str, str]
-    ) -> StreamStart | None:
+    def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
             data = json.loads(message)
             if not isinstance(data, dict) or data.get("event") != "start":
@@ -163,9 +159,7 @@ class PlivoProvider(CarrierProvider):
         return PlivoFrameSerializer(
             stream_id=start.stream_id,
             call_id=start.carrier_call_id,
-            params=PlivoFrameSerializer.InputParams(
-                plivo_sample_rate=start.sample_rate, auto_hang_up=False
-            ),
+            params=PlivoFrameSerializer.InputParams(plivo_sample_rate=start.sample_rate, auto_hang_up=False),
         )
 
     # -- REST -----------------------------------------------------------------------------
@@ -208,11 +202,6 @@ class PlivoProvider(CarrierProvider):
 
     async def send_dtmf(self, carrier_call_id: str, digits: str) -> None:
         await self._request("POST", f"/Call/{carrier_call_id}/DTMF/", {"digits": digits})
-
-    async def leave_message(self, carrier_call_id: str, text: str) -> None:
-        await self._request(
-            "POST", f"/Call/{carrier_call_id}/Speak/", {"text": text, "legs": "aleg"}
-        )
 
 
 def _plus(number: str) -> str:

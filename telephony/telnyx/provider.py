@@ -142,9 +142,7 @@ class TelnyxProvider(CarrierProvider):
             inner = f"<Reject reason={quoteattr('busy' if reason == 'busy' else 'rejected')}/>"
         return "application/xml", f"{_XML_HEAD}<Response>{inner}</Response>"
 
-    def parse_stream_start(
-        self, messages: list[str | bytes], query: Mapping[str, str]
-    ) -> StreamStart | None:
+    def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
             data = json.loads(message)
             if not isinstance(data, dict):
@@ -220,9 +218,3 @@ class TelnyxProvider(CarrierProvider):
 
     async def send_dtmf(self, carrier_call_id: str, digits: str) -> None:
         await self._post(f"/v2/calls/{carrier_call_id}/actions/send_dtmf", {"digits": digits})
-
-    async def leave_message(self, carrier_call_id: str, text: str) -> None:
-        await self._post(
-            f"/v2/calls/{carrier_call_id}/actions/speak",
-            {"payload": text, "voice": "female", "language": "en-US"},
-        )

@@ -142,9 +142,7 @@ class TwilioProvider(CarrierProvider):
         return "application/xml", str(response)
 
     # -- media ------------------------------------------------------------------------
-    def parse_stream_start(
-        self, messages: list[str | bytes], query: Mapping[str, str]
-    ) -> StreamStart | None:
+    def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
             if isinstance(message, bytes):
                 raise ValueError("Twilio media streams send text frames only")

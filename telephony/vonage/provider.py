@@ -74,9 +74,7 @@ class VonageProvider(CarrierProvider):
         if not auth.lower().startswith("bearer ") or not secret:
             return False
         try:
-            claims = jwt.decode(
-                auth[7:].strip(), secret, algorithms=["HS256"], options={"require": ["iat"]}
-            )
+            claims = jwt.decode(auth[7:].strip(), secret, algorithms=["HS256"], options={"require": ["iat"]})
         except jwt.PyJWTError:
             return False
         if body:
@@ -124,9 +122,7 @@ class VonageProvider(CarrierProvider):
         text = "Sorry, we cannot take your call right now. Please try again later."
         return "application/json", json.dumps([{"action": "talk", "text": text}])
 
-    def parse_stream_start(
-        self, messages: list[str | bytes], query: Mapping[str, str]
-    ) -> StreamStart | None:
+    def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
             if isinstance(message, bytes):
                 raise ValueError("audio before websocket:connected")
@@ -146,9 +142,7 @@ class VonageProvider(CarrierProvider):
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
-        return VonageFrameSerializer(
-            VonageFrameSerializer.InputParams(vonage_sample_rate=start.sample_rate)
-        )
+        return VonageFrameSerializer(VonageFrameSerializer.InputParams(vonage_sample_rate=start.sample_rate))
 
     # -- Voice API ------------------------------------------------------------------------
     def _token(self) -> str:

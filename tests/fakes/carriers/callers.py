@@ -23,6 +23,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.speech import frames, pcm_to_ulaw, rms, speech_pcm, ulaw_to_pcm
 
@@ -295,6 +296,10 @@ class CarrierStream:
                 await task
 
     async def _send(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await self._send_frames()
+
+    async def _send_frames(self) -> None:
         silence = bytes(self.caller.rate // 50 * 2)
         start, index = time.monotonic(), 0
         while True:
