@@ -59,13 +59,14 @@ class JobWorker:
         await self._listen()
         try:
             while True:
+                self._wake.clear()  # before claiming: a NOTIFY from now on is not lost
                 free = self.concurrency - len(self._running)
                 claimed = []
                 if free > 0:
                     try:
                         claimed = await jobs_db.claim(self.services.db, self.worker_id,
                                                       limit=free, lease_seconds=LEASE_SECONDS)
-                    except (asyncpg.PostgresError, OSError):
+                    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                         log.exception("job_claim_failed")
                 for job in claimed:
                     task = asyncio.create_task(self._run_job(job), name=f"job:{job['kind']}")
@@ -73,7 +74,6 @@ class JobWorker:
                     task.add_done_callback(self._job_done)
                 if claimed and len(claimed) == free:
                     continue  # there may be more due right now
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
         finally:
@@ -86,6 +86,10 @@ class JobWorker:
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
         self._wake.set()  # a slot is free
+        if not task.cancelled() and task.exception() is not None:
+            # Only bookkeeping can fail here (handlers' errors are caught): the lease expires
+            # and the job is claimed again.
+            log.error("job_bookkeeping_failed", error=str(task.exception())[:300])
 
     async def _run_job(self, job: asyncpg.Record) -> None:
         handler = self.handlers.get(job["kind"])
