@@ -209,14 +209,16 @@ async def test_rejections_persist_nothing_and_server_keeps_serving(env: Env) -> 
     stream = await open_stream(env, r.text, call_sid)
     await stream.wait_for_bot_speech(0.3)
     assert await rejected(start(token, call_sid)) == 1008
-    await stream.stop()
+    stream.ws.transport.abort()  # the socket is lost (no `stop`): the call still ends cleanly
+    await stream.close()
     # an expired token (minted for that call with a past expiry)
     [row] = [c for c in await env.calls() if c["carrier_call_id"] == call_sid]
     expired = "expired-token-" + uuid.uuid4().hex
     await carriers_db.add_stream_token(env.db, row["organization_id"], row["id"],
                                        token_hash(expired), datetime.now(UTC) - timedelta(1))  # fmt: skip
     assert await rejected(start(expired, call_sid)) == 1008
-    await env.wait_ended(str(row["id"]))
+    lost = await env.wait_ended(str(row["id"]))
+    assert (lost["status"], lost["end_reason"]) == ("completed", "caller_hangup")
     assert len(await env.calls()) == before + 1
     assert (await env.http.get("/health/live")).status_code == 200
 
