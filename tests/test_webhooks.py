@@ -20,12 +20,14 @@ from aiohttp import web
 
 from db import calls as calls_db
 from db import jobs as jobs_db
+from db import usage as usage_db
 from runtime.templates import order_desk
 from server.jobs import enqueue_post_call
 from server.jobs.registry import HANDLERS
 from server.jobs.webhooks import DeliveryFailed, check_destination, sign, verify
 from server.jobs.worker import backoff_seconds
 from tests.fakes import LoopbackServer
+from tests.fakes.openai_server import FakeOpenAI, say
 
 
 class Receiver(LoopbackServer):
@@ -218,3 +220,53 @@ async def test_private_destinations_blocked_unless_allowed() -> None:
     with pytest.raises(DeliveryFailed, match="http"):
         await check_destination("ftp://example.com/x", allow_private=True)
     await check_destination("http://127.0.0.1:9/hook", allow_private=True)
+
+
+async def test_analysis_with_a_model_stores_results_and_usage(client, make_user, server) -> None:  # type: ignore[no-untyped-def]
+    user = await make_user()
+    org = UUID(user.organization_id)
+    definition = order_desk()
+    definition["settings"] = {"llm": {"provider": "openai", "model": "gpt-test"}}
+    wf = (await client.post("/api/v1/workflows", headers=user.headers,
+                            json={"name": "Desk", "definition": definition})).json()
+    await client.post(f"/api/v1/workflows/{wf['id']}/publish", json={}, headers=user.headers)
+    async with FakeOpenAI() as fake:
+        fake.script(say(json.dumps({"extracted": {"order_number": "31", "topic": "orders"},
+                                    "summary": "Asked about order 31."}),
+                        input_tokens=200, output_tokens=40))
+        put = await client.put("/api/v1/provider-credentials/openai", headers=user.headers,
+                               json={"api_key": "sk-test-000000001", "base_url": fake.base_url})
+        assert put.status_code == 200, put.text
+        pool = server.services.db
+        call = await calls_db.create(
+            pool, org, workflow_id=UUID(wf["id"]), workflow_version=1, channel="webrtc",
+            direction="browser", from_number=None, to_number=None, status="completed",
+            carrier=None, carrier_call_id=None, test=False, variables={}, metadata={},
+        )
+        now = datetime.now(UTC)
+        await calls_db.insert_turns(pool, org, call["id"], [
+            {"idx": 0, "speaker": "user", "text": "where is order 31", "started_at": now,
+             "ended_at": now, "interrupted": False},
+        ])
+        await enqueue_post_call(server.services, org, call["id"])
+
+        async def analyzed() -> bool:
+            row = await calls_db.get(pool, org, call["id"])
+            return row["summary"] is not None
+
+        await _wait_for(analyzed)
+    row = await calls_db.get(pool, org, call["id"])
+    assert row["extracted"] == {"order_number": "31", "topic": "orders"}
+    assert row["summary"] == "Asked about order 31."
+    assert "where is order 31" in json.dumps(fake.requests[0])
+    assert fake.requests[0]["model"] == "gpt-test"
+
+    async def usage_written() -> bool:
+        return len(await usage_db.for_call(pool, org, call["id"])) == 2
+
+    await _wait_for(usage_written)
+    rows = await usage_db.for_call(pool, org, call["id"])
+    assert [tuple(r) for r in rows] == [
+        ("llm_input_tokens", "openai", "gpt-test (post-call analysis)", 200.0),
+        ("llm_output_tokens", "openai", "gpt-test (post-call analysis)", 40.0),
+    ]

@@ -16,6 +16,7 @@ from db import call_analysis as analysis_db
 from db import calls as calls_db
 from db import jobs as jobs_db
 from db import provider_credentials as creds_db
+from db import usage as usage_db
 from db import workflows as workflows_db
 from pipeline.providers import resolve_credentials
 from runtime.analysis import analyze_call, history_from_turns
@@ -99,6 +100,12 @@ async def handle_analyze(services: Services, job: asyncpg.Record) -> None:
                                   history_from_turns(turns), model)
     await analysis_db.set_analysis(services.db, org, call_id, extracted=analysis.extracted,
                                    summary=analysis.summary)
+    if analysis.input_tokens or analysis.output_tokens:
+        label = f"{model.model} (post-call analysis)"  # apart from the call's own totals
+        await usage_db.upsert_for_call(services.db, org, call_id, call["workflow_id"], [
+            ("llm_input_tokens", model.engine, label, float(analysis.input_tokens)),
+            ("llm_output_tokens", model.engine, label, float(analysis.output_tokens)),
+        ])
     await emit_event(services, org, "call.analyzed", {
         "call_id": str(call_id),
         "extracted": analysis.extracted,
