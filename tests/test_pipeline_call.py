@@ -42,6 +42,8 @@ WORKFLOW = {
         {"from": "start", "to": "booking", "condition": "hello book table help reservation"},
         {"from": "booking", "to": "bye", "condition": "goodbye bye"},
     ],
+    # No "are you still there?" prompts in these tests, even on a loaded machine.
+    "settings": {"idle_timeout_seconds": 600},
 }
 
 ASK = "Hello, I would like to book a table please."
@@ -91,11 +93,11 @@ async def test_spoken_turn_gets_spoken_answer_with_turns_latency_usage_and_recor
     caller, sink, control, task = await start_call(tmp_path)
     try:
         # The greeting is heard, then the caller asks for a table.
-        await caller.wait_for_speech(frames=25, timeout=30)
+        await caller.wait_for_speech(frames=25, timeout=60)
         await caller.wait_for_silence(frames=40)
         mark = len(caller.levels)
         await caller.say(ASK)
-        await caller.wait_for_speech(start=mark, frames=25, timeout=40)
+        await caller.wait_for_speech(start=mark, frames=25, timeout=60)
         await caller.wait_for_silence(frames=40)
         await asyncio.sleep(0.3)
     finally:
@@ -138,7 +140,7 @@ async def test_barge_in_stops_agent_audio_and_marks_turn_interrupted(tmp_path):
     )
     speech_pcm(BARGE)
     try:
-        await caller.wait_for_speech(frames=50, timeout=30)  # a second of the greeting
+        await caller.wait_for_speech(frames=50, timeout=60)  # a second of the greeting
         barge_at = len(caller.levels)
         await caller.say(BARGE)
         after_speech = len(caller.levels)

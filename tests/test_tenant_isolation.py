@@ -151,7 +151,7 @@ async def _ended_browser_call(client, owner):
     workflow_id = await publish_workflow(client, owner.headers, WORKFLOW)
     caller, call_id = await connect(client, owner.headers, workflow_id)
     try:
-        await caller.wait_for_speech(frames=10, timeout=30)
+        await caller.wait_for_speech(frames=10, timeout=60)
     finally:
         await caller.close()
     await wait_for_end(client, owner.headers, call_id)

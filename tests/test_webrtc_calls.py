@@ -40,7 +40,7 @@ async def connect(client: httpx.AsyncClient, headers: dict, workflow_id: str) ->
 
 
 async def wait_for_end(client: httpx.AsyncClient, headers: dict, call_id: str) -> dict:
-    async with asyncio.timeout(30):
+    async with asyncio.timeout(60):
         while True:
             call = (await client.get(f"/api/v1/calls/{call_id}", headers=headers)).json()
             if call["ended_at"] is not None:
@@ -54,11 +54,11 @@ async def test_browser_call_end_to_end(client, make_user):
     workflow_id = await publish_workflow(client, user.headers, WORKFLOW)
     caller, call_id = await connect(client, user.headers, workflow_id)
     try:
-        await caller.wait_for_speech(frames=25, timeout=30)  # the greeting
+        await caller.wait_for_speech(frames=25, timeout=60)  # the greeting
         await caller.wait_for_silence(frames=40)
         mark = len(caller.levels)
         await caller.say(ASK)
-        await caller.wait_for_speech(start=mark, frames=25, timeout=40)  # the answer
+        await caller.wait_for_speech(start=mark, frames=25, timeout=60)  # the answer
         await caller.wait_for_silence(frames=40)
         live = (await client.get(f"/api/v1/calls/{call_id}", headers=user.headers)).json()
         assert live["status"] == "in-progress"
@@ -117,7 +117,7 @@ async def test_barge_in_over_webrtc_marks_turn_interrupted(client, make_user):
     workflow_id = await publish_workflow(client, user.headers, definition)
     caller, call_id = await connect(client, user.headers, workflow_id)
     try:
-        await caller.wait_for_speech(frames=50, timeout=30)
+        await caller.wait_for_speech(frames=50, timeout=60)
         barge_at = len(caller.levels)
         await caller.say(BARGE)
         after = len(caller.levels)
@@ -154,7 +154,7 @@ async def test_hangup_from_the_api_ends_a_browser_call(client, make_user):
     workflow_id = await publish_workflow(client, user.headers, WORKFLOW)
     caller, call_id = await connect(client, user.headers, workflow_id)
     try:
-        await caller.wait_for_speech(frames=10, timeout=30)
+        await caller.wait_for_speech(frames=10, timeout=60)
         other = await make_user()
         foreign = await client.post(f"/api/v1/calls/{call_id}/hangup", headers=other.headers)
         assert foreign.status_code == 404

@@ -35,11 +35,11 @@ async def test_browser_call_on_cloud_providers(client, make_user):
 
         caller, call_id = await connect(client, user.headers, workflow_id)
         try:
-            await caller.wait_for_speech(frames=25, timeout=30)  # greeting, spoken by Cartesia
+            await caller.wait_for_speech(frames=25, timeout=60)  # greeting, spoken by Cartesia
             await caller.wait_for_silence(frames=40)
             mark = len(caller.levels)
             await caller.say(ASK)
-            await caller.wait_for_speech(start=mark, frames=25, timeout=40)
+            await caller.wait_for_speech(start=mark, frames=25, timeout=60)
             await caller.wait_for_silence(frames=40)
         finally:
             await caller.close()
@@ -80,11 +80,11 @@ async def test_deepgram_flux_decides_the_end_of_turn(client, make_user):
         workflow_id = await publish_workflow(client, user.headers, WORKFLOW)
         caller, call_id = await connect(client, user.headers, workflow_id)
         try:
-            await caller.wait_for_speech(frames=25, timeout=30)
+            await caller.wait_for_speech(frames=25, timeout=60)
             await caller.wait_for_silence(frames=40)
             mark = len(caller.levels)
             await caller.say(ASK)
-            await caller.wait_for_speech(start=mark, frames=25, timeout=40)
+            await caller.wait_for_speech(start=mark, frames=25, timeout=60)
             await caller.wait_for_silence(frames=40)
         finally:
             await caller.close()

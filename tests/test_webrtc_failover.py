@@ -27,7 +27,7 @@ async def test_stt_failover_mid_call_is_recorded_and_the_call_continues(client, 
 
         caller, call_id = await connect(client, user.headers, workflow_id)
         try:
-            await caller.wait_for_speech(frames=25, timeout=30)  # greeting
+            await caller.wait_for_speech(frames=25, timeout=60)  # greeting
             await caller.wait_for_silence(frames=40)
             async with asyncio.timeout(20):
                 while not any(c.path == "/v1/listen" for c in dg.connections) or (
@@ -36,7 +36,7 @@ async def test_stt_failover_mid_call_is_recorded_and_the_call_continues(client, 
                     await asyncio.sleep(0.1)
             mark = len(caller.levels)
             await caller.say(ASK)
-            await caller.wait_for_speech(start=mark, frames=25, timeout=40)  # answered anyway
+            await caller.wait_for_speech(start=mark, frames=25, timeout=60)  # answered anyway
             await caller.wait_for_silence(frames=40)
         finally:
             await caller.close()
