@@ -13,10 +13,12 @@ one second of audio before the VAD fired is decoded too, so the first word is no
 pipeline must therefore run a VAD (the offline pipeline always does).
 
 Decoding runs in worker processes (:mod:`pipeline.engines.sphinx_workers`), because
-pocketsphinx holds the GIL in every call. On the audio path this service only resamples a
-frame to 16 kHz and queues it. Results come back on a receiver thread and are handed to the
-event loop, where a task pushes the frames. Each call keeps its own cepstral-mean estimate
-across utterances, so pooled decoders adapt to the caller they currently serve.
+pocketsphinx holds the GIL in every call. On the audio path this service only queues the
+frame; the worker resamples it to 16 kHz (adding faint high-band noise to narrowband phone
+audio, see :mod:`pipeline.engines.sphinx_frontend`) and decodes it. Results come back on a
+receiver thread and are handed to the event loop, where a task pushes the frames. Each call
+keeps its own cepstral-mean estimate across utterances, so pooled decoders adapt to the
+caller they currently serve.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from loguru import logger
-from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
@@ -45,7 +46,6 @@ from pipecat.services.stt_service import STTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
-from pipeline.engines.sphinx_decoders import MODEL_SAMPLE_RATE
 from pipeline.engines.sphinx_workers import SphinxWorkers, Utterance, shared_workers
 
 #: Measured P99 from VAD stop to final transcript is far below this (end_utt only);
@@ -88,7 +88,6 @@ class PocketSphinxSTTService(STTService):
         self._preroll_secs = preroll_secs
         self._preroll = bytearray()
         self._preroll_max = 0
-        self._resampler = create_stream_resampler(quality="LQ", clear_after_secs=None)
         self._utterance: Utterance | None = None
         self._last_utterance: Utterance | None = None
         # Utterances whose final result (or failure) has not arrived; the event is set at 0.
@@ -162,9 +161,7 @@ class PocketSphinxSTTService(STTService):
     async def _feed_audio(self, audio: bytes) -> None:
         self._record_stt_audio_usage(audio)
         self.audio_seconds += len(audio) / (self.sample_rate * 2)
-        if self.sample_rate != MODEL_SAMPLE_RATE:
-            audio = await self._resampler.resample(audio, self.sample_rate, MODEL_SAMPLE_RATE)
-        if audio and self._utterance is not None:
+        if self._utterance is not None:
             self._utterance.feed(audio)
 
     # Utterances
@@ -172,11 +169,13 @@ class PocketSphinxSTTService(STTService):
     async def _begin_utterance(self) -> None:
         if self._utterance is not None or not self.is_usable:
             return
-        await self._resampler.reset()
         self._pending += 1
         self._settled.clear()
         self._utterance = self._workers.open_utterance(
-            self._cmn, self._result_callback(), after=self._last_utterance
+            self._cmn,
+            self._result_callback(),
+            sample_rate=self.sample_rate,
+            after=self._last_utterance,
         )
         self._last_utterance = self._utterance
         preroll = bytes(self._preroll)
@@ -188,10 +187,6 @@ class PocketSphinxSTTService(STTService):
         utterance, self._utterance = self._utterance, None
         if utterance is None:
             return
-        if self.sample_rate != MODEL_SAMPLE_RATE:
-            tail = await self._resampler.flush()
-            if tail:
-                utterance.feed(tail)
         utterance.finish()
         await self.emit_stt_usage_metrics()
 

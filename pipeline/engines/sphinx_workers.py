@@ -39,10 +39,12 @@ _ids = itertools.count(1)
 def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
     """Worker process main loop: decode utterances as their messages arrive."""
     from pipeline.engines.sphinx_decoders import DecoderPool
+    from pipeline.engines.sphinx_frontend import Frontend
 
     pool = DecoderPool()
     pool.preload(1)
-    active: dict[int, list] = {}  # utterance id -> [decoder, last interim, bytes since]
+    # utterance id -> [decoder, frontend, last interim text, 16 kHz bytes since the last interim]
+    active: dict[int, list] = {}
 
     def hypothesis(decoder) -> str:
         hyp = decoder.hyp()
@@ -59,25 +61,29 @@ def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
                 state = active.get(utt)
                 if state is None:
                     continue
-                decoder = state[0]
-                decoder.process_raw(message[2], False, False)
-                state[2] += len(message[2])
-                if state[2] >= interim_bytes:
-                    state[2] = 0
-                    text = hypothesis(decoder)
-                    if text and text != state[1]:
-                        state[1] = text
+                pcm = state[1].process(message[2])
+                if not pcm:
+                    continue
+                state[0].process_raw(pcm, False, False)
+                state[3] += len(pcm)
+                if state[3] >= interim_bytes:
+                    state[3] = 0
+                    text = hypothesis(state[0])
+                    if text and text != state[2]:
+                        state[2] = text
                         outbox.send(("interim", utt, text))
             elif kind == "start":
                 decoder = pool.acquire()
+                active[utt] = [decoder, Frontend(message[3]), "", 0]
                 decoder.set_cmn(message[2] or pool.initial_cmn)
                 decoder.start_utt()
-                active[utt] = [decoder, "", 0]
             elif kind in ("end", "cancel"):
                 state = active.pop(utt, None)
                 if state is None:
                     continue
                 decoder = state[0]
+                if kind == "end" and (tail := state[1].process(b"", last=True)):
+                    decoder.process_raw(tail, False, False)
                 decoder.end_utt()
                 if kind == "end":
                     outbox.send(("final", utt, hypothesis(decoder), decoder.get_cmn(False)))
@@ -124,10 +130,10 @@ class _Worker:
     def load(self) -> int:
         return len(self._callbacks)
 
-    def open(self, utt: int, cmn: str | None, on_result: ResultCallback) -> None:
+    def open(self, utt: int, cmn: str | None, rate: int, on_result: ResultCallback) -> None:
         with self._lock:
             self._callbacks[utt] = on_result
-        self.send(("start", utt, cmn))
+        self.send(("start", utt, cmn, rate))
 
     def forget(self, utt: int) -> None:
         with self._lock:
@@ -187,9 +193,9 @@ class Utterance:
         self.worker = worker
         self._utt = utt
 
-    def feed(self, pcm16k: bytes) -> None:
-        """Queue 16 kHz int16 mono audio for decoding."""
-        self.worker.send(("audio", self._utt, pcm16k))
+    def feed(self, pcm: bytes) -> None:
+        """Queue int16 mono audio (at the utterance's rate) for decoding."""
+        self.worker.send(("audio", self._utt, pcm))
 
     def finish(self) -> None:
         """End the utterance; the final result arrives through the callback."""
@@ -219,10 +225,16 @@ class SphinxWorkers:
                 self._workers.append(_Worker(self._interim_bytes))
 
     def open_utterance(
-        self, cmn: str | None, on_result: ResultCallback, *, after: Utterance | None = None
+        self,
+        cmn: str | None,
+        on_result: ResultCallback,
+        *,
+        sample_rate: int = 16000,
+        after: Utterance | None = None,
     ) -> Utterance:
         """Begin an utterance on the least loaded live worker (starting workers if needed).
 
+        ``sample_rate``: rate of the audio that will be fed; the worker resamples to 16 kHz.
         ``after``: the same caller's previous utterance. Its worker is reused while alive,
         so one caller's results come back in the order they spoke.
         """
@@ -237,7 +249,7 @@ class SphinxWorkers:
                     live = [w for w in self._workers if w.alive]
             worker = min(live, key=lambda w: w.load)
         utt = next(_ids)
-        worker.open(utt, cmn, on_result)
+        worker.open(utt, cmn, sample_rate, on_result)
         return Utterance(worker, utt)
 
     def pids(self) -> list[int]:
