@@ -40,6 +40,7 @@ from pipeline.engines import espeak
 from pipeline.engines.espeak_tts import EspeakTTSService
 from pipeline.engines.pocketsphinx_stt import PocketSphinxSTTService
 from pipeline.engines.sphinx_decoders import DecoderPool, shared_pool
+from pipeline.engines.sphinx_frontend import NARROWBAND_NOISE_RMS, Frontend
 from pipeline.engines.sphinx_workers import SphinxWorkers
 from tests.speech import (
     duration,
@@ -326,6 +327,21 @@ def test_decoder_pool_reuses_decoders():
     pool.release(second)  # pool full: dropped
     stats = pool.stats()
     assert (stats.created, stats.idle, stats.in_use) == (2, 1, 0)
+
+
+def test_frontend_upsamples_phone_audio_and_fills_only_the_empty_band():
+    wideband = speech_pcm("hello", 16000)
+    assert Frontend(16000).process(wideband) == wideband
+
+    frontend = Frontend(8000)
+    out = b"".join(frontend.process(chunk) for chunk in frames(silence_pcm(1.0, 8000), 8000))
+    out += frontend.process(b"", last=True)
+    samples = np.frombuffer(out, dtype=np.int16).astype(np.float64)
+    assert abs(samples.size - 16000) <= 32
+    power = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(samples.size, 1 / 16000)
+    assert power[freqs < 3800].sum() < 0.01 * power[freqs > 4200].sum()
+    assert samples.std() == pytest.approx(NARROWBAND_NOISE_RMS, rel=0.2)
 
 
 async def feed_utterances(
