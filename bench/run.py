@@ -83,6 +83,20 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / ticks
 
 
+def runqueue_wait_seconds(pid: int) -> float:
+    """Time the server's threads spent runnable but waiting for a CPU (schedstat field 2):
+    how much other work on the machine took the server's core away from it."""
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0.0
+    for t in tasks:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            total += int((t / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of ``pid`` and its children (uvicorn may fork)."""
     total = 0
@@ -200,10 +214,12 @@ def run_level(
     sampler.start()
     load_before = os.getloadavg()[0]
     cpu0 = cpu_seconds(server.proc.pid)
+    wait0 = runqueue_wait_seconds(server.proc.pid)
     t0 = time.monotonic()
     proc = subprocess.run(pinned(core, argv), cwd=ROOT, capture_output=True, text=True, timeout=1800)
     peak = sampler.stop()
     busy = cpu_seconds(server.proc.pid) - cpu0
+    waited = runqueue_wait_seconds(server.proc.pid) - wait0
     wall = time.monotonic() - t0
     load_after = os.getloadavg()[0]
     time.sleep(2.0)  # let the server tear the calls down
@@ -226,6 +242,7 @@ def run_level(
         "wall_seconds": round(wall, 2),
         "core_fraction": round(busy / wall, 3) if wall else None,
         "per_call_core_fraction": round(busy / wall / max(calls, 1), 4) if wall else None,
+        "runqueue_wait_seconds": round(waited, 2),
     }
     summary["machine_load"] = {"before": load_before, "after": load_after}
     return summary
