@@ -358,7 +358,7 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
 
         result["server_added_ms"] = {"1_call": added(one), "80pct": added(at80)}
         if args.leak_calls and name in args.leak_systems.split(","):
-            conc = max(1, min(cap, args.leak_concurrency))
+            conc = max(1, args.leak_concurrency)  # completion matters here, not quality
             leak = run_level(server, conc, 1, args.client_core, workdir, total_calls=args.leak_calls)
             result["leak"] = {
                 "calls": args.leak_calls,
@@ -383,8 +383,8 @@ def main() -> int:
     p.add_argument("--turns", type=int, default=3)
     p.add_argument("--bisect", type=int, default=2, help="bisection steps after a failure")
     p.add_argument("--leak-calls", type=int, default=0, help="sequential calls for the leak check (0: skip)")
-    p.add_argument("--leak-concurrency", type=int, default=20)
-    p.add_argument("--leak-systems", default="switchboard,switchboard-gc-freeze")
+    p.add_argument("--leak-concurrency", type=int, default=10)
+    p.add_argument("--leak-systems", default="switchboard")
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--out", default=None)
