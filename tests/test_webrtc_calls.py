@@ -63,6 +63,8 @@ async def test_browser_call_end_to_end(client, make_user):
         live = (await client.get(f"/api/v1/calls/{call_id}", headers=user.headers)).json()
         assert live["status"] == "in-progress"
         assert live["engine"] == "offline-scripted"
+        # Turns are in the database while the call is still up (written as they complete).
+        assert [t["speaker"] for t in live["turns"]][:2] == ["agent", "user"]
     finally:
         await caller.close()  # the caller hangs up
 
