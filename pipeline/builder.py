@@ -33,6 +33,7 @@ from pipecat.turns.user_stop import (
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies, UserTurnStrategies
 
 from pipeline.agent_processor import AgentProcessor
+from pipeline.barge_in import NonInterruptibleNodeMuteStrategy
 from pipeline.events import CallEvent, CallEventSink
 from pipeline.observers.call_observer import CallObserver
 from pipeline.observers.latency import LatencyTracker
@@ -124,6 +125,7 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
             user_turn_strategies=user_turn_strategies(spec),
             empty_user_turn=None,  # a cough or noise gets no answer
             user_idle_timeout=spec.user_idle_timeout_secs or 0,
+            user_mute_strategies=[NonInterruptibleNodeMuteStrategy(spec.agent)],
         ),
     )
     agent = AgentProcessor(

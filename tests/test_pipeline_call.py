@@ -173,3 +173,29 @@ async def test_silent_caller_gets_idle_prompts_then_the_call_ends(tmp_path):
     assert agent_lines == ["Hello, this is the booking line.", "Are you still there?"]
     assert not [t for t in sink.turns if t.speaker == "user"]
     assert caller.speech_frames() > 50  # both lines were heard
+
+
+async def test_caller_cannot_barge_in_at_a_non_interruptible_node(tmp_path):
+    greeting = "Please listen carefully, as our menu options have changed recently."
+    workflow = {
+        **WORKFLOW,
+        "nodes": [
+            dict(WORKFLOW["nodes"][0], greeting=greeting, interruptible=False),
+            *WORKFLOW["nodes"][1:],
+        ],
+    }
+    speech_pcm(BARGE)
+    caller, sink, control, task = await start_call(
+        tmp_path, workflow=workflow, turn_detection="speech-timeout"
+    )
+    try:
+        await caller.wait_for_speech(frames=25, timeout=60)
+        await caller.say(BARGE)  # talks over the agent
+        await caller.wait_for_silence(frames=40, timeout=60)
+    finally:
+        await control.hang_up("test_done")
+        await asyncio.wait_for(task, 30)
+        await caller.close()
+    first = sink.turns[0]
+    assert first.speaker == "agent" and not first.interrupted
+    assert first.text == greeting  # heard to the end
