@@ -48,9 +48,12 @@ from pipecat.utils.time import time_now_iso8601
 
 from pipeline.engines.sphinx_workers import SphinxWorkers, Utterance, shared_workers
 
-#: Measured P99 from VAD stop to final transcript is far below this (end_utt only);
-#: it leaves room for a decoder that is a few frames behind on a busy host.
-TTFS_P99_SECONDS = 0.3
+#: Budget from the real end of speech to the final transcript, used by pipecat's turn-stop
+#: strategies as a fallback deadline. Ours arrives after the VAD's stop_secs (0.2 s default)
+#: plus the end-of-utterance pass (~50-250 ms) plus queueing on a busy host. A finalized
+#: transcript releases the turn at once, so a generous value only delays turns in which
+#: nothing was recognised.
+TTFS_P99_SECONDS = 0.8
 
 
 @dataclass(slots=True)
