@@ -132,8 +132,6 @@ async def start_outbound_call(
         )  # fmt: skip
         ws_base = ("wss" if public_base.startswith("https") else "ws") + public_base[public_base.index(":") :]
         stream = f"{ws_base}/telephony/{carrier}/stream?token={token}"
-        ttl = services.settings.outbound_stream_token_ttl_seconds
-        services.spawn(expire_unconnected(services, call_id, ttl + 5), name=f"expire-{call_id}")
     request = DialRequest(
         to_number=to_number,
         from_number=caller["number"],
@@ -153,6 +151,9 @@ async def start_outbound_call(
         carrier=carrier, carrier_account_id=caller["carrier_account_id"],
         carrier_call_id=carrier_call_id,
     )  # fmt: skip
+    # a call whose media never connects (lost callbacks) is ended once no token can be valid
+    ttl = services.settings.outbound_stream_token_ttl_seconds
+    services.spawn(expire_unconnected(services, call_id, ttl + 5), name=f"expire-{call_id}")
     log.info("telephony_outbound_call", carrier=carrier, call_id=str(call_id))
     return OutboundCall(call_id, carrier, carrier_call_id, caller["number"])
 

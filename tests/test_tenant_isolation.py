@@ -161,6 +161,69 @@ async def _ended_browser_call(client, owner):
 for _path in ("/api/v1/calls/{call_id:uuid}", "/api/v1/calls/{call_id:uuid}/recording"):
     case("GET", _path)(_ended_browser_call)
 
+async def _carrier_account(client, owner):
+    r = await client.post("/api/v1/carriers", headers=owner.headers, json={
+        "carrier": "twilio", "name": "t",
+        "credentials": {"account_sid": "AC" + "3" * 32, "auth_token": "owner-token"}})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+for _method, _body in [("GET", None), ("PATCH", {"name": "taken over"}), ("DELETE", None)]:
+    async def _make_account(client, owner, _body=_body):
+        return {"account_id": await _carrier_account(client, owner)}, _body
+
+    case(_method, "/api/v1/carriers/{account_id:uuid}")(_make_account)
+
+
+async def _phone_number(client, owner, *, workflow: bool = False):
+    import uuid as _uuid
+
+    body = {"number": f"+1415999{_uuid.uuid4().int % 10000:04d}",
+            "carrier_account_id": await _carrier_account(client, owner)}
+    if workflow:
+        body["workflow_id"] = await _workflow(client, owner)
+    r = await client.post("/api/v1/phone-numbers", json=body, headers=owner.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+for _method, _body in [("GET", None), ("PATCH", {"label": "taken over"}), ("DELETE", None)]:
+    async def _make_number(client, owner, _body=_body):
+        return {"number_id": (await _phone_number(client, owner))["id"]}, _body
+
+    case(_method, "/api/v1/phone-numbers/{number_id:uuid}")(_make_number)
+
+
+def _uuid4_hex() -> str:
+    import uuid as _uuid
+
+    return _uuid.uuid4().hex
+
+
+async def _phone_call(client, owner):
+    """An inbound Twilio call admitted by a signed voice webhook (its stream never connects)."""
+    from tests.twilio_emulator import twilio_signature
+
+    number = await _phone_number(client, owner, workflow=True)
+    url = str(client.base_url).rstrip("/") + "/telephony/twilio/voice"
+    form = {"CallSid": "CA" + _uuid4_hex(), "From": "+14155550100", "To": number["number"]}
+    r = await client.post(url, data=form,
+                          headers={"X-Twilio-Signature": twilio_signature("owner-token", url, form)})
+    assert r.status_code == 200 and "<Stream" in r.text, r.text
+    calls = (await client.get("/api/v1/calls", headers=owner.headers)).json()
+    items = calls["items"] if isinstance(calls, dict) else calls
+    return items[0]["id"]
+
+
+for _path, _body in [("/hangup", None), ("/transfer", {"to": "+14155550155"}),
+                     ("/dtmf", {"digits": "1"})]:
+    async def _make_call(client, owner, _body=_body):
+        return {"call_id": await _phone_call(client, owner)}, _body
+
+    case("POST", "/api/v1/calls/{call_id:uuid}" + _path)(_make_call)
+
+
 def _scoped_endpoints():
     for router in all_routers():
         for ep in router.endpoints:

@@ -71,8 +71,7 @@ async def voice_webhook(request: Request) -> Response:
     parser = carrier_calls.provider_for(services, carrier, None)
     try:
         inbound = parser.parse_inbound(body, _headers(request))
-        to_number = normalize_e164(inbound.to_number)
-    except (WebhookRejected, ValueError) as exc:
+    except WebhookRejected as exc:
         log.warning("telephony_webhook_malformed", carrier=carrier, error=str(exc))
         return Response(status_code=400)
     existing = await carriers_db.find_call_by_carrier_id(services.db, carrier, inbound.carrier_call_id)
@@ -84,6 +83,11 @@ async def voice_webhook(request: Request) -> Response:
             log.warning("telephony_duplicate_webhook", carrier=carrier, call_id=str(existing["id"]))
             return _markup(parser.reject_markup("rejected"))
         return await _answer_existing(request, carrier, existing, body)
+    try:
+        to_number = normalize_e164(inbound.to_number)
+    except ValueError:
+        log.warning("telephony_unknown_number", carrier=carrier, to=inbound.to_number[:32])
+        return _markup(parser.reject_markup("rejected"))
     number = await numbers_db.resolve_inbound(services.db, carrier, to_number)
     if number is None:
         log.warning("telephony_unknown_number", carrier=carrier, to=to_number)
