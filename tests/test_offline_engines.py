@@ -436,3 +436,25 @@ async def test_stt_service_survives_a_decoder_process_crash():
         await asyncio.to_thread(workers.close)
 
     assert all(f.text.strip() for f in recorder.of(TranscriptionFrame))
+
+
+async def test_concurrent_calls_each_get_their_own_transcripts():
+    phrases = {"a": "yes please", "b": "I would like to book a table"}
+    recorders = {key: Recorder() for key in phrases}
+
+    async def call(key: str) -> None:
+        recorder = recorders[key]
+
+        async def drive(worker: PipelineWorker) -> None:
+            audio = speech_pcm(phrases[key], 16000)
+            await feed_utterances(worker, [audio, audio], 16000)
+            await recorder.wait_for(lambda: len(recorder.of(TranscriptionFrame)) == 2)
+
+        await run_pipeline([PocketSphinxSTTService(), recorder], drive)
+
+    await asyncio.gather(call("a"), call("b"))
+
+    heard_a = " ".join(f.text for f in recorders["a"].of(TranscriptionFrame)).split()
+    heard_b = " ".join(f.text for f in recorders["b"].of(TranscriptionFrame)).split()
+    assert "yes" in heard_a and "table" not in heard_a
+    assert {"would", "like"} <= set(heard_b) and "yes" not in heard_b
