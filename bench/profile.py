@@ -93,7 +93,7 @@ def main() -> None:
         fakes_proc.terminate()
     print(
         f"{args.calls} calls: v2v p95 {summary['voice_to_voice_ms']['p95']} ms, lateness p99 "
-        f"{summary['lateness_ms']['p99']} ms, server core busy {summary['server_cpu']['core_fraction']}"
+        f"{summary['lateness_ms']['p99']} ms, server cpu {summary['server_cpu']}"
     )
     text = summarize(raw)
     raw.with_suffix(".summary.txt").write_text(text)

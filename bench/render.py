@@ -69,7 +69,15 @@ def figures(res: dict[str, Any]) -> dict[str, Any]:
         "leak": res.get("leak"),
         "cpu_1": _get(one, "server_cpu", "per_call_core_fraction"),
         "cpu_cap": _get(at_cap, "server_cpu", "core_fraction"),
+        "wait_cap": _wait_fraction(at_cap),
+        "wait_1": _wait_fraction(one),
     }
+
+
+def _wait_fraction(level: dict | None) -> float | None:
+    wait = _get(level, "server_cpu", "runqueue_wait_seconds")
+    wall = _get(level, "server_cpu", "wall_seconds")
+    return wait / wall if wait is not None and wall else None
 
 
 LABELS = {
@@ -102,6 +110,8 @@ ROWS: list[tuple[str, Any, Any]] = [
     ("server CPU per live call at 1 call (% of the core)",
      lambda f: _pct(f["cpu_1"]), lambda f: f["cpu_1"]),
     ("server core busy at capacity", lambda f: _pct(f["cpu_cap"]), lambda f: None),
+    ("server runnable but waiting for the CPU (other load), 1 call / at capacity",
+     lambda f: f"{_pct(f['wait_1'])} / {_pct(f['wait_cap'])}", lambda f: None),
     ("call setup at 1 call, p50 / p95 (ms)",
      lambda f: _pq(f["setup_1"], ("p50", "p95")), lambda f: _get(f, "setup_1", "p95")),
     ("call setup at capacity, p50 / p95 (ms)",
