@@ -176,6 +176,7 @@ def test_espeak_voice_selection_and_unknown_voice():
     assert gb and us and gb != us
     with pytest.raises(espeak.EspeakError):
         espeak.synthesize("hello", voice="xx-nonexistent")
+    assert espeak.has_voice("en-us+f2") and not espeak.has_voice("xx-nonexistent")
 
 
 def test_espeak_is_safe_from_many_threads():
@@ -245,6 +246,18 @@ async def test_tts_service_streams_audio_at_the_pipeline_rate(out_rate: int):
     usage = metrics_of(recorder, TTSUsageMetricsData)
     assert [u.value for u in usage] == [len(text)]
     assert any(m.value > 0 for m in metrics_of(recorder, TTFBMetricsData))
+
+
+async def test_tts_with_an_unknown_voice_still_speaks():
+    tts = EspeakTTSService(voice="aura-asteria-en")
+    recorder = Recorder()
+
+    async def drive(worker: PipelineWorker) -> None:
+        await worker.queue_frame(TTSSpeakFrame("Still speaking."))
+        await recorder.wait_for(lambda: recorder.of(TTSStoppedFrame))
+
+    await run_pipeline([tts, recorder], drive, out_rate=8000)
+    assert rms(b"".join(f.audio for f in recorder.of(TTSAudioRawFrame))) > 500
 
 
 async def test_tts_interruption_stops_audio_and_service_recovers():

@@ -156,6 +156,17 @@ def _configure(engine: _Engine, voice: str, rate_wpm: int) -> None:
         engine.rate_wpm = rate
 
 
+def has_voice(voice: str) -> bool:
+    """Whether espeak-ng can speak with ``voice`` (a voice name or a language code)."""
+    with _lock:
+        engine = _load()
+        try:
+            _configure(engine, voice, engine.rate_wpm or 175)
+        except EspeakError:
+            return False
+        return True
+
+
 def synthesize_stream(text: str, on_chunk: ChunkSink, *, voice: str = "en-us", rate_wpm: int = 175) -> int:
     """Synthesise ``text``, calling ``on_chunk`` with int16 mono PCM chunks as espeak makes them.
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from loguru import logger
 from pipecat.audio.resamplers.base_audio_resampler import BaseAudioResampler
 from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import ErrorFrame, Frame, StartFrame, TTSAudioRawFrame
@@ -101,6 +102,11 @@ class EspeakTTSService(TTSService):
         self._chunk_resampler = _resampler_for(self.sample_rate)
         # Loads and initialises espeak-ng off the event loop (once per process).
         self._source_rate = await asyncio.to_thread(espeak.sample_rate)
+        voice = self._voice()
+        if not await asyncio.to_thread(espeak.has_voice, voice):
+            # A call must not go mute over a bad voice setting.
+            logger.warning(f"{self}: unknown espeak-ng voice {voice!r}, using {DEFAULT_VOICE!r}")
+            self._settings.voice = DEFAULT_VOICE
 
     def _voice(self) -> str:
         voice = self._settings.voice
