@@ -10,6 +10,7 @@ provider end-of-turn) + OpenAI TTS, and a concurrency limit high enough for the 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -46,48 +47,59 @@ def _check(resp: httpx.Response) -> dict:
     return resp.json() if resp.content else {}
 
 
+async def provision_async(
+    http: httpx.AsyncClient, turn: str, fakes: str, *, number: str = NUMBER, max_calls: int = 1000
+) -> None:
+    """Sign up an organization on the server ``http`` points at and route ``number`` to a
+    published workflow on the fake providers (``turn``: "smart-turn" or "flux")."""
+    email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
+    tok = _check(
+        await http.post("/api/v1/auth/signup", json={"email": email, "password": "bench password 123"})
+    )
+    h = {"Authorization": f"Bearer {tok['access_token']}"}
+    _check(await http.patch("/api/v1/organization", headers=h, json={"max_concurrent_calls": max_calls}))
+    definition = dict(WORKFLOW)
+    definition["settings"] = {
+        "llm": {"provider": "openai-compatible", "base_url": fakes + "/v1", "model": "fake"}
+    }
+    wf = _check(
+        await http.post("/api/v1/workflows", headers=h, json={"name": "bench", "definition": definition})
+    )
+    _check(await http.post(f"/api/v1/workflows/{wf['id']}/publish", headers=h, json={}))
+    acct = _check(
+        await http.post(
+            "/api/v1/carriers",
+            headers=h,
+            json={
+                "carrier": "twilio",
+                "name": "bench",
+                "credentials": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
+            },
+        )
+    )
+    _check(
+        await http.post(
+            "/api/v1/phone-numbers",
+            headers=h,
+            json={"number": number, "carrier_account_id": acct["id"], "workflow_id": wf["id"]},
+        )
+    )
+    stt = "deepgram-flux" if turn == "flux" else "deepgram"
+    _check(
+        await http.put(
+            "/api/v1/provider-settings",
+            headers=h,
+            json={"stt": {"provider": stt}, "tts": {"provider": "openai"}},
+        )
+    )
+
+
 def provision(url: str, turn: str, fakes: str, max_calls: int = 1000) -> None:
-    with httpx.Client(base_url=url, timeout=30) as http:
-        email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-        tok = _check(
-            http.post("/api/v1/auth/signup", json={"email": email, "password": "bench password 123"})
-        )
-        h = {"Authorization": f"Bearer {tok['access_token']}"}
-        _check(http.patch("/api/v1/organization", headers=h, json={"max_concurrent_calls": max_calls}))
-        definition = dict(WORKFLOW)
-        definition["settings"] = {
-            "llm": {"provider": "openai-compatible", "base_url": fakes + "/v1", "model": "fake"}
-        }
-        wf = _check(
-            http.post("/api/v1/workflows", headers=h, json={"name": "bench", "definition": definition})
-        )
-        _check(http.post(f"/api/v1/workflows/{wf['id']}/publish", headers=h, json={}))
-        acct = _check(
-            http.post(
-                "/api/v1/carriers",
-                headers=h,
-                json={
-                    "carrier": "twilio",
-                    "name": "bench",
-                    "credentials": {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN},
-                },
-            )
-        )
-        _check(
-            http.post(
-                "/api/v1/phone-numbers",
-                headers=h,
-                json={"number": NUMBER, "carrier_account_id": acct["id"], "workflow_id": wf["id"]},
-            )
-        )
-        stt = "deepgram-flux" if turn == "flux" else "deepgram"
-        _check(
-            http.put(
-                "/api/v1/provider-settings",
-                headers=h,
-                json={"stt": {"provider": stt}, "tts": {"provider": "openai"}},
-            )
-        )
+    async def run() -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            await provision_async(http, turn, fakes, max_calls=max_calls)
+
+    asyncio.run(run())
 
 
 def start_switchboard(

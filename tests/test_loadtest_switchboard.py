@@ -1,0 +1,58 @@
+"""A short real run of the load generator against Switchboard's Twilio path: 2 calls.
+
+A real server (``run_server``) provisioned over its API like the benchmark does (Twilio
+carrier, phone number, published workflow) with Deepgram STT and OpenAI LLM/TTS pointed at
+the fake providers of ``bench/fake_services.py``. Asserts that the signed webhook is
+accepted, the calls complete and every figure is produced — never how fast.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.fake_services import FakeConfig, create_app
+from bench.switchboard_target import ACCOUNT_SID, AUTH_TOKEN, provision_async
+from server.loadtest.report import summarize, summary_table
+from server.loadtest.runner import LoadPlan, run_load
+from server.loadtest.twilio_caller import CallScript, TwilioTarget
+from tests.conftest import make_settings, run_server
+from tests.test_loadtest_smoke import serve
+
+
+async def test_two_calls_against_switchboard(database_url: str, data_dir: Path) -> None:
+    number = f"+1415777{uuid.uuid4().int % 10000:04d}"
+    async with serve(create_app(FakeConfig())) as fakes:
+        settings = make_settings(
+            database_url,
+            data_dir,
+            deepgram_api_key="fake",
+            deepgram_base_url=fakes,
+            openai_api_key="fake",
+            openai_base_url=fakes + "/v1",
+            jobs_enabled=False,
+            record_calls=False,
+        )
+        async with (
+            run_server(settings) as live,
+            httpx.AsyncClient(base_url=live.url, timeout=30) as http,
+        ):
+            await provision_async(http, "smart-turn", fakes, number=number, max_calls=5)
+            results = await run_load(
+                TwilioTarget(live.url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID, to_number=number),
+                CallScript(turns=1, lines=("I would like to book a table for tonight.",)),
+                LoadPlan(concurrency=2, ramp_per_second=20),
+                progress_stream=None,
+            )
+    summary = summarize(results, config={"calls": 2})
+    print(summary_table(summary))
+    assert summary["calls"] == {"placed": 2, "completed": 2, "failed": 0}, summary["errors"]
+    for r in results:
+        assert r.webhook_seconds is not None  # the signed webhook was answered with TwiML
+        assert r.timeline.setup_time is not None and r.timeline.setup_time > 0
+        assert len(r.timeline.voice_to_voice()) == 1
+        assert r.timeline.bot_frames > 0 and len(r.timeline.lateness) == r.timeline.bot_frames
+    for key in ("setup_ms", "voice_to_voice_ms", "lateness_ms"):
+        assert summary[key]["n"] > 0 and summary[key]["p99"] is not None
