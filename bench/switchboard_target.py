@@ -133,10 +133,15 @@ def start_switchboard(
     proc = subprocess.Popen(
         pinned(core, argv), cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
-    wait_port(port, timeout=120, proc=proc)
     url = f"http://127.0.0.1:{port}"
-    time.sleep(0.5)
-    provision(url, turn, fakes)
+    try:
+        wait_port(port, timeout=120, proc=proc)
+        time.sleep(0.5)
+        provision(url, turn, fakes)
+    except BaseException:
+        proc.terminate()
+        proc.wait(30)
+        raise
     args = ["--auth-token", AUTH_TOKEN, "--account-sid", ACCOUNT_SID, "--to", NUMBER]
     name = "switchboard-gc-freeze" if gc_freeze else "switchboard"
     return Server(name, proc, url, args, log)
