@@ -94,6 +94,9 @@ async def run_call(
                 await worker.cancel(reason="max_duration")
         else:
             await runner.run()
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():  # the runner absorbed our cancel
+            control._reason = control._reason or "cancelled"
     except asyncio.CancelledError:
         control._reason = control._reason or "cancelled"
         await runner.cancel(reason="cancelled")

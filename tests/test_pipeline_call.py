@@ -18,9 +18,11 @@ from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
 from pipeline.call_runner import CallControl, run_call
 from pipeline.events import MemorySink
+from pipeline.providers import ProviderCredentials, ProviderKey, ProviderSettings, STTChoice
 from pipeline.spec import CallSpec
 from runtime.models import ModelConfig
 from runtime.sessions import create_session
+from tests.fakes.deepgram_server import FakeDeepgram
 from tests.webrtc_caller import WebRTCCaller, speech_pcm
 
 WORKFLOW = {
@@ -199,3 +201,36 @@ async def test_caller_cannot_barge_in_at_a_non_interruptible_node(tmp_path):
     first = sink.turns[0]
     assert first.speaker == "agent" and not first.interrupted
     assert first.text == greeting  # heard to the end
+
+
+async def test_agent_ends_the_call_after_its_goodbye_is_heard(tmp_path):
+    workflow = {
+        "nodes": [
+            {"id": "start", "type": "start", "greeting": "Hello.", "say": "How can I help?"},
+            {"id": "bye", "type": "end", "say": "Thank you for calling. Goodbye."},
+        ],
+        "edges": [{"from": "start", "to": "bye", "condition": "the caller says goodbye"}],
+        "settings": {"idle_timeout_seconds": 600},
+    }
+    speech_pcm(ASK)
+    # Deepgram (the fake) recognizes the caller deterministically: "goodbye".
+    async with FakeDeepgram(transcripts=["okay goodbye then"]) as dg:
+        caller, sink, control, task = await start_call(
+            tmp_path,
+            workflow=workflow,
+            providers=ProviderSettings(stt=STTChoice(provider="deepgram")),
+            credentials=ProviderCredentials(deepgram=ProviderKey(api_key="k", base_url=dg.ws_url)),
+        )
+        try:
+            await caller.wait_for_speech(frames=10, timeout=60)
+            await caller.wait_for_silence(frames=40, timeout=60)
+            mark = len(caller.levels)
+            await caller.say(ASK)
+            result = await asyncio.wait_for(task, 60)  # nobody hangs up: the agent does
+        finally:
+            await caller.close()
+    assert result.end_reason == "agent_ended", sink.turns
+    assert [t.text for t in sink.turns if t.speaker == "user"] == ["okay goodbye then"]
+    last = [t for t in sink.turns if t.speaker == "agent"][-1]
+    assert last.text == "Thank you for calling. Goodbye." and not last.interrupted
+    assert caller.speech_frames(mark + 1) > 50  # the goodbye was played before hanging up
