@@ -97,7 +97,7 @@ class PocketSphinxSTTService(STTService):
         self._pending = 0
         self._settled = asyncio.Event()
         self._settled.set()
-        self._results: asyncio.Queue[_Result] = asyncio.Queue()
+        self._results: asyncio.Queue[_Result | None] = asyncio.Queue()
         self._results_task: asyncio.Task | None = None
         self._cmn: str | None = None
         #: Seconds of audio (at the input rate) handed to the decoder during this call.
@@ -121,8 +121,11 @@ class PocketSphinxSTTService(STTService):
             await asyncio.wait_for(self._settled.wait(), timeout=5.0)
         except TimeoutError:
             logger.warning(f"{self}: last utterance still decoding at end of call")
-        await self._drain_results()
-        await self._stop_results_task()
+        if self._results_task:
+            # Let the task push everything queued before it, then end.
+            self._results.put_nowait(None)
+            await self._results_task
+            self._results_task = None
         await super().stop(frame)
 
     async def cancel(self, frame: CancelFrame) -> None:
@@ -222,13 +225,8 @@ class PocketSphinxSTTService(STTService):
     # Results
 
     async def _push_results(self) -> None:
-        while True:
-            result = await self._results.get()
+        while (result := await self._results.get()) is not None:
             await self._push_result(result)
-
-    async def _drain_results(self) -> None:
-        while not self._results.empty():
-            await self._push_result(self._results.get_nowait())
 
     async def _push_result(self, result: _Result) -> None:
         language = Language.EN_US
