@@ -24,6 +24,7 @@ caller they currently serve.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
@@ -89,7 +90,9 @@ class PocketSphinxSTTService(STTService):
         )
         self._workers = workers or shared_workers
         self._preroll_secs = preroll_secs
-        self._preroll = bytearray()
+        # Recent frames while nobody speaks (a ring of frames: no copying on the audio path).
+        self._preroll: deque[bytes] = deque()
+        self._preroll_bytes = 0
         self._preroll_max = 0
         self._utterance: Utterance | None = None
         self._last_utterance: Utterance | None = None
@@ -152,10 +155,10 @@ class PocketSphinxSTTService(STTService):
             await self._feed_audio(frame.audio)
             return
         # Not in an utterance: keep only the recent past for the next one.
-        self._preroll += frame.audio
-        excess = len(self._preroll) - self._preroll_max
-        if excess > 0:
-            del self._preroll[:excess]
+        self._preroll.append(frame.audio)
+        self._preroll_bytes += len(frame.audio)
+        while self._preroll and self._preroll_bytes - len(self._preroll[0]) >= self._preroll_max:
+            self._preroll_bytes -= len(self._preroll.popleft())
 
     async def process_frame(self, frame: Frame, direction: FrameDirection):
         await super().process_frame(frame, direction)
@@ -184,8 +187,9 @@ class PocketSphinxSTTService(STTService):
             after=self._last_utterance,
         )
         self._last_utterance = self._utterance
-        preroll = bytes(self._preroll)
+        preroll = b"".join(self._preroll)
         self._preroll.clear()
+        self._preroll_bytes = 0
         if preroll:
             await self._feed_audio(preroll)
 
