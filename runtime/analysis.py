@@ -53,7 +53,11 @@ def transcript_text(history: list[dict[str, Any]]) -> str:
 async def analyze_call(variables: list[ExtractVariable], history: list[dict[str, Any]],
                        model: ModelConfig) -> Analysis:
     """Extract ``variables`` (a workflow's declared ones) and summarize ``history``."""
-    if model.provider == "offline":
+    if not any(item.get("role") == "user" for item in history):
+        # Nothing was said by the caller: nothing to extract, no model run needed.
+        analysis = Analysis(extracted={v.name: None for v in variables},
+                            summary="The caller did not speak.", engine=model.engine)
+    elif model.provider == "offline":
         analysis = offline_analysis(variables, history)
     else:
         analysis = await _model_analysis(variables, history, model)
@@ -88,12 +92,11 @@ async def _model_analysis(variables: list[ExtractVariable], history: list[dict[s
         v.name: (_TYPES[v.type] | None, Field(description=v.description or v.name))
         for v in variables
     }
-    extracted_model = create_model("Extracted", **fields)
-    output = create_model(
-        "CallAnalysis",
-        extracted=(extracted_model, Field(description="The requested fields")),
-        summary=(str, Field(description="At most three sentences")),
-    )
+    outputs: dict[str, Any] = {"summary": (str, Field(description="At most three sentences"))}
+    if fields:  # strict schemas want no empty objects
+        outputs["extracted"] = (create_model("Extracted", **fields),
+                                Field(description="The requested fields"))
+    output = create_model("CallAnalysis", **outputs)
     analyst = Agent(name="call_analyst", instructions=ANALYST_PROMPT,
                     output_type=AgentOutputSchema(output, strict_json_schema=True))
     result = await Runner.run(
@@ -105,8 +108,9 @@ async def _model_analysis(variables: list[ExtractVariable], history: list[dict[s
     )
     data = result.final_output
     usage = result.context_wrapper.usage
+    extracted = data.extracted.model_dump() if fields else {}
     return Analysis(
-        extracted=data.extracted.model_dump(), summary=data.summary.strip(),
+        extracted=extracted, summary=data.summary.strip(),
         engine=model.engine, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
     )
 

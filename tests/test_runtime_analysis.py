@@ -49,8 +49,9 @@ async def test_missing_required_values_are_reported() -> None:
         fake.script(say(json.dumps({"extracted": {"order_number": None, "topic": None},
                                     "summary": "Short call."})))
         config = ModelConfig(provider="openai-compatible", model="m", base_url=fake.base_url)
-        analysis = await analyze_call(workflow.variables, HISTORY[:1], config)
+        analysis = await analyze_call(workflow.variables, HISTORY, config)
     assert analysis.missing_required == ["topic"]
+    assert analysis.summary == "Short call."
 
 
 async def test_offline_extraction_is_deterministic_and_labelled() -> None:
@@ -61,3 +62,16 @@ async def test_offline_extraction_is_deterministic_and_labelled() -> None:
     assert analysis.summary.startswith("Offline summary (no language model)")
     assert "my order 5521" in analysis.summary
     assert analysis.missing_required == ["topic"]
+
+
+async def test_no_variables_and_silent_calls() -> None:
+    async with FakeOpenAI() as fake:
+        fake.script(say(json.dumps({"summary": "A short chat."})))
+        config = ModelConfig(provider="openai-compatible", model="m", base_url=fake.base_url)
+        analysis = await analyze_call([], HISTORY, config)
+        assert (analysis.extracted, analysis.summary) == ({}, "A short chat.")
+        assert "extracted" not in json.dumps(fake.requests[0]["response_format"])
+        silent = await analyze_call(parse_workflow(order_desk()).variables, HISTORY[:1], config)
+    assert silent.summary == "The caller did not speak."
+    assert silent.extracted == {"order_number": None, "topic": None}
+    assert len(fake.requests) == 1  # no model run for a silent call
