@@ -99,3 +99,13 @@ async def list_recent(conn: Conn, *, kind: str | None = None, since: datetime | 
           ORDER BY created_at DESC LIMIT $3""",
         kind, since, limit,
     )
+
+
+async def purge_finished(conn: Conn, *, older_than_seconds: float) -> int:
+    """Delete done/failed jobs finished longer ago than ``older_than_seconds``."""
+    result = await conn.execute(
+        """DELETE FROM jobs WHERE status IN ('done', 'failed')
+              AND finished_at < now() - make_interval(secs => $1)""",
+        older_than_seconds,
+    )
+    return int(result.split()[-1])

@@ -195,6 +195,9 @@ async def test_failing_jobs_retry_then_give_up(server, fast_retries) -> None:  #
     assert (failed["status"], failed["attempts"]) == ("failed", 3)
     assert failed["last_error"] == "RuntimeError: boom 3"
     assert sorted(calls) == [1, 1, 2, 2, 3, 3]
+    # Finished jobs are purged once old enough (here: immediately).
+    assert await jobs_db.purge_finished(pool, older_than_seconds=0) >= 2
+    assert await jobs_db.get(pool, ok["id"]) is None
 
 
 def test_backoff_grows_exponentially_and_is_capped() -> None:

@@ -100,8 +100,11 @@ async def deliver(services: Services, job: asyncpg.Record) -> None:
     """The ``webhook.deliver`` job: one signed POST attempt, recorded either way."""
     delivery_id = UUID(job["payload"]["delivery_id"])
     row = await webhooks_db.delivery_for_send(services.db, delivery_id)
-    if row is None or row["status"] != "pending" or not row["active"]:
-        return  # webhook deleted or disabled, or already delivered
+    if row is None or row["status"] != "pending":
+        return  # webhook deleted (with its deliveries), or already settled
+    if not row["active"]:
+        await webhooks_db.mark_failed(services.db, delivery_id)  # disabled since queued
+        return
     body = json.dumps(row["payload"], separators=(",", ":")).encode()
     timestamp = int(time.time())
     secret = services.secret_box.decrypt(row["secret_ciphertext"])

@@ -28,6 +28,8 @@ log = structlog.get_logger(__name__)
 
 JobHandler = Callable[["Services", asyncpg.Record], Awaitable[None]]
 LEASE_SECONDS = 300.0
+PURGE_EVERY_SECONDS = 3600.0
+KEEP_FINISHED_SECONDS = 7 * 86_400.0  # finished jobs stay visible for a week
 MAX_BACKOFF_SECONDS = 3600.0
 
 
@@ -58,8 +60,16 @@ class JobWorker:
         """Claim and run jobs until cancelled; in-flight jobs finish or are cancelled."""
         await self._listen()
         try:
+            next_purge = 0.0
+            loop = asyncio.get_running_loop()
             while True:
                 self._wake.clear()  # before claiming: a NOTIFY from now on is not lost
+                if loop.time() >= next_purge:
+                    next_purge = loop.time() + PURGE_EVERY_SECONDS
+                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError,
+                                             OSError):
+                        await jobs_db.purge_finished(self.services.db,
+                                                     older_than_seconds=KEEP_FINISHED_SECONDS)
                 free = self.concurrency - len(self._running)
                 claimed = []
                 if free > 0:
