@@ -112,3 +112,34 @@ def _last_user_text(items: list[Any]) -> str:
             content = item.get("content")
             return content if isinstance(content, str) else str(content)
     return ""
+
+
+def phrase_check(phrases: list[str], refusal: str) -> InputCheck | None:
+    """An input check refusing turns that contain any of ``phrases`` (case-insensitive)."""
+    lowered = [p.lower() for p in phrases if p.strip()]
+    if not lowered:
+        return None
+
+    async def check(text: str) -> str | None:
+        said = text.lower()
+        return refusal if any(p in said for p in lowered) else None
+
+    return check
+
+
+def combine_checks(*checks: InputCheck | None) -> InputCheck | None:
+    """The first refusal of several checks (None when there are no checks)."""
+    active = [c for c in checks if c is not None]
+    if not active:
+        return None
+    if len(active) == 1:
+        return active[0]
+
+    async def check(text: str) -> str | None:
+        for one in active:
+            refusal = await one(text)
+            if refusal is not None:
+                return refusal
+        return None
+
+    return check

@@ -32,7 +32,14 @@ from runtime.contract import (
     ToolCalled,
     TransferCall,
 )
-from runtime.guardrails import DEFAULT_MAX_REPLY_CHARS, InputCheck, SpeakableFilter, input_guardrail
+from runtime.guardrails import (
+    DEFAULT_MAX_REPLY_CHARS,
+    InputCheck,
+    SpeakableFilter,
+    combine_checks,
+    input_guardrail,
+    phrase_check,
+)
 from runtime.models import ModelConfig, build_model, model_settings
 from runtime.tools import CallContext
 from runtime.validation import parse_workflow
@@ -81,6 +88,10 @@ def create_session(
         engine=model.engine,
         secrets=dict(secrets or {}),
         allow_private_urls=allow_private_urls,
+    )
+    settings = compiled.workflow.settings.guardrails
+    input_check = combine_checks(
+        phrase_check(settings.blocked_phrases, settings.refusal), input_check
     )
     run_config = RunConfig(
         model=_shared_model(model),

@@ -121,6 +121,13 @@ class VoicemailPolicy(_Model):
     text: str | None = Field(default=None, max_length=2_000, description="For 'message'")
 
 
+class InputGuardrailSettings(_Model):
+    """Caller input the agent must not act on: matching turns get ``refusal`` instead."""
+
+    blocked_phrases: list[str] = Field(default_factory=list, max_length=200)
+    refusal: str = Field(default="Sorry, I can't help with that.", max_length=500)
+
+
 class CallSettings(_Model):
     language: str = "en-US"
     voice: str | None = None
@@ -130,6 +137,7 @@ class CallSettings(_Model):
     idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"])
     max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400)
+    guardrails: InputGuardrailSettings = Field(default_factory=InputGuardrailSettings)
     voicemail: VoicemailPolicy | None = Field(
         default=None, description="Answering-machine policy (default: hang up)"
     )

@@ -127,3 +127,16 @@ async def test_private_tool_destinations_can_be_refused() -> None:
     tool = next(e for e in events if isinstance(e, ToolCalled))
     assert tool.error == "blocked_destination" and "non-public" in tool.result
     assert api.queries == []
+
+
+async def test_workflow_blocked_phrases_refuse_the_turn() -> None:
+    definition = order_desk()
+    definition["settings"] = {"guardrails": {"blocked_phrases": ["credit card number"],
+                                             "refusal": "I can't take card details."}}
+    session = create_session(definition, variables={}, model=OFFLINE)
+    events = await _turn(session, "here is my Credit Card Number, about my order")
+    assert _spoken(events) == "I can't take card details."
+    assert session.current_node == "start"  # the turn did not move the conversation
+    assert not any(isinstance(e, HandedOff) for e in events)
+    allowed = await _turn(session, "about my order")
+    assert HandedOff("start", "orders") in allowed
