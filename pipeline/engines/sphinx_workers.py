@@ -217,7 +217,9 @@ class SphinxWorkers:
     """A set of decoder processes; utterances go to the least busy one."""
 
     def __init__(self, processes: int | None = None, *, interim_every_secs: float = 0.3) -> None:
-        self._size = processes or max(1, min(4, os.cpu_count() or 1))
+        # One process decodes ~5 callers speaking at once (real-time factor ~0.2) and costs
+        # ~127 MB, so: one per two cores, at most four, leaving cores for the server itself.
+        self._size = processes or max(1, min(4, (os.cpu_count() or 2) // 2))
         self._interim_bytes = int(interim_every_secs * 16000) * 2
         self._workers: list[_Worker] = []
         self._lock = threading.Lock()
