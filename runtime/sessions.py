@@ -288,9 +288,14 @@ class WorkflowSession:
 
     @staticmethod
     def _run_tool_items(result: Any, skip: int) -> list[Any]:
-        """The run's tool calls and outputs (its text is stored as spoken, separately)."""
+        """The run's tool calls and outputs (its text is stored as spoken, separately).
+
+        Server item ids are dropped: the history is replayed as plain input, and reasoning
+        items (not kept) must not be expected by the provider for these calls.
+        """
         return [
-            item for item in result.to_input_list()[skip:]
+            {k: v for k, v in item.items() if k != "id"}
+            for item in result.to_input_list()[skip:]
             if isinstance(item, dict) and item.get("type") in ("function_call",
                                                                "function_call_output")
         ]
