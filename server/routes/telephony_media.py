@@ -26,7 +26,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from db import carriers as carriers_db
 from server import carrier_calls
 from server.api import RawDoc, Router
-from server.calls import CallControl, load_call, run_call_on_transport
+from server.calls import CallControl, CallUnavailable, end_call, load_call, run_call_on_transport
 from server.services import Services
 from telephony.contract import CarrierProvider, StreamStart
 from telephony.guarded_serializer import MAX_MEDIA_MESSAGE_BYTES, GuardedSerializer
@@ -101,6 +101,8 @@ async def media_stream(websocket: WebSocket) -> None:
         call = await carriers_db.call_carrier(services.db, admitted[0])
         if call is None or call["carrier"] != carrier:
             raise HandshakeRejected("stream token is for another carrier")
+        if call["status"] in carrier_calls.TERMINAL_STATUSES:
+            raise HandshakeRejected("the call has ended")
         known = call["carrier_call_id"]
         if known and start.carrier_call_id and known != start.carrier_call_id:
             raise HandshakeRejected("stream token is bound to another call")
@@ -146,7 +148,12 @@ async def _run(
     unsubscribe = await services.bus.subscribe(str(call_id), commands.handle)
     log.info("telephony_stream_started", carrier=provider.name, call_id=str(call_id))
     try:
-        handle = await load_call(services, call_id)
+        try:
+            handle = await load_call(services, call_id)
+        except CallUnavailable:
+            log.warning("telephony_call_unavailable", call_id=str(call_id))
+            await end_call(services, call_id, "failed")
+            return
         rate = start.sample_rate if provider.name != "vonage" else provider.sample_rate
         await run_call_on_transport(
             services, handle, transport,
