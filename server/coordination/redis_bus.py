@@ -32,6 +32,7 @@ class RedisBus:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._running: set[asyncio.Task[None]] = set()
 
     def _channel(self, call_id: str) -> str:
         return f"{self._prefix}:call:{call_id}"
@@ -88,10 +89,17 @@ class RedisBus:
                 continue
             call_id = channel.removeprefix(prefix)
             for handler in list(self._handlers.get(call_id, ())):
-                try:
-                    await handler(command)
-                except Exception:
-                    log.exception("control_handler_failed", call_id=call_id)
+                # handlers may call carrier APIs: never let one call's command hold up the rest
+                task = asyncio.create_task(self._dispatch(handler, command, call_id))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
+
+    @staticmethod
+    async def _dispatch(handler: CommandHandler, command: dict[str, Any], call_id: str) -> None:
+        try:
+            await handler(command)
+        except Exception:
+            log.exception("control_handler_failed", call_id=call_id)
 
     async def close(self) -> None:
         if self._reader is not None:
