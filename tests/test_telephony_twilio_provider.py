@@ -98,9 +98,7 @@ def test_reject_markup() -> None:
         ({"CallStatus": "in-progress", "AnsweredBy": "human"}, "in-progress", "human", None),
     ],
 )
-def test_parse_status(
-    form: dict, status: str, answered_by: str | None, duration: int | None
-) -> None:
+def test_parse_status(form: dict, status: str, answered_by: str | None, duration: int | None) -> None:
     body = urlencode({"CallSid": "CA1", **form}).encode()
     update = provider().parse_status(body, {})
     assert (update.status, update.answered_by, update.duration_seconds) == (
