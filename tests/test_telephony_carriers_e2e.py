@@ -15,7 +15,14 @@ import pytest
 
 from db import calls as calls_db
 from tests.conftest import LiveServer, make_settings, run_server
-from tests.fakes.carriers.callers import CALLERS, CarrierStream, ExotelCaller, TelnyxCaller
+from tests.fakes.carriers.callers import (
+    CALLERS,
+    CarrierStream,
+    ExotelCaller,
+    PlivoCaller,
+    TelnyxCaller,
+    vonage_rest_credentials,
+)
 from tests.fakes.carriers.rest import FakeCarrierRest
 
 PUBLIC = "https://carriers.example.test"
@@ -65,11 +72,12 @@ class Env:
 
 @pytest.fixture(scope="module")
 async def env(database_url: str, data_dir: Any) -> AsyncIterator[Env]:
-    # no carrier REST call may leave the machine: Telnyx and Exotel go to fakes, the rest to
-    # a closed local port
+    # no carrier REST call may leave the machine: carriers go to fakes, Twilio to a closed port
     bases = {f"{c}_api_base_url": "http://127.0.0.1:9" for c in (*CALLERS, "twilio")}
     fakes = {"telnyx": FakeCarrierRest("telnyx", TelnyxCaller.rest_credentials()),
-             "exotel": FakeCarrierRest("exotel", ExotelCaller.rest_credentials())}  # fmt: skip
+             "exotel": FakeCarrierRest("exotel", ExotelCaller.rest_credentials()),
+             "plivo": FakeCarrierRest("plivo", PlivoCaller.rest_credentials()),
+             "vonage": FakeCarrierRest("vonage", vonage_rest_credentials())}  # fmt: skip
     for name, fake in fakes.items():
         await fake.start()
         bases[f"{name}_api_base_url"] = fake.http_url
@@ -176,3 +184,59 @@ async def test_outbound_call_on_carrier(env: Env, carrier: str) -> None:
     assert final["end_reason"] == "ended_by_api" and final["answered_at"] is not None
     if carrier == "telnyx":
         assert fake.requests[-1].path == f"/v2/calls/{caller.call_id}/actions/hangup"
+
+
+@pytest.mark.parametrize("carrier", ["plivo", "vonage"])
+async def test_outbound_call_answer_and_status_callbacks(env: Env, carrier: str) -> None:
+    """The carrier fetches our answer URL (signed), streams, then reports the call completed
+    on the signed status callback, which ends the live call."""
+    caller = CALLERS[carrier](public_url=PUBLIC, server_url=env.server.url)
+    number = await env.add_number(carrier, caller.credentials)
+    r = await env.http.post("/api/v1/calls", headers=env.headers, json={
+        "to": "+14155550123", "from": number, "workflow_id": env.workflow_id})  # fmt: skip
+    assert r.status_code == 201, r.text
+    call = r.json()
+    caller.call_id = call["carrier_call_id"]
+    dial = env.fakes[carrier].requests[-1].body
+    if carrier == "plivo":
+        answer_url, status_url = dial["answer_url"], dial["hangup_url"]
+        answer_body = {
+            "CallUUID": caller.call_id,
+            "From": number.lstrip("+"),
+            "To": "14155550123",
+            "CallStatus": "in-progress",
+            "Direction": "outbound",
+        }
+        ringing = {"CallUUID": caller.call_id, "CallStatus": "ringing"}
+        done = {"CallUUID": caller.call_id, "CallStatus": "completed", "Duration": "3"}
+    else:
+        answer_url, status_url = dial["answer_url"][0], dial["event_url"][0]
+        answer_body = {
+            "uuid": caller.call_id,
+            "conversation_uuid": "CON-1",
+            "from": number.lstrip("+"),
+            "to": "14155550123",
+        }
+        ringing = {"uuid": caller.call_id, "status": "ringing"}
+        done = {"uuid": caller.call_id, "status": "completed", "duration": "3"}  # fmt: skip
+    assert answer_url == f"{PUBLIC}/telephony/{carrier}/answer?call={call['id']}"
+
+    def send(request: dict[str, Any]) -> Any:
+        return env.http.request(**{**request, "url": caller.loopback(request["url"])})
+
+    forged = await send(caller.signed_post(status_url, ringing, forge=True))
+    assert forged.status_code == 403
+    assert (await send(caller.signed_post(status_url, ringing))).status_code == 204
+    row = await calls_db.get(env.server.services.db, uuid.UUID(env.org), uuid.UUID(call["id"]))
+    assert row["status"] == "ringing"
+    answered = await send(caller.signed_post(answer_url, answer_body))
+    assert answered.status_code == 200, answered.text
+    url, headers = caller.stream_target(answered)
+    stream = await CarrierStream.open(caller, url, headers)
+    try:
+        await stream.wait_for_bot_speech(0.5)
+        assert (await send(caller.signed_post(status_url, done))).status_code == 204
+        final = await env.wait_ended(call["id"])
+    finally:
+        await stream.close()
+    assert (final["status"], final["end_reason"]) == ("completed", "completed")

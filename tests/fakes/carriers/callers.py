@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import hmac
 import json
@@ -16,12 +17,18 @@ import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+)
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -30,6 +37,20 @@ from tests.speech import frames, pcm_to_ulaw, rms, speech_pcm, ulaw_to_pcm
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+@functools.lru_cache(maxsize=1)
+def _vonage_keys() -> tuple[str, str]:
+    """An RSA key pair (PEM private, PEM public) for the Vonage application JWTs."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    public = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+def vonage_rest_credentials() -> dict[str, str]:
+    """What the fake Vonage API checks application JWTs with."""
+    return {"application_id": "app-vonage-1", "public_key": _vonage_keys()[1]}
 
 
 def _xml(text: str) -> ET.Element:
@@ -126,23 +147,40 @@ class TelnyxCaller(CarrierCaller):
 
 
 def plivo_v3(token: str, url: str, params: dict[str, str], nonce: str) -> str:
-    data = url + "?" + "".join(k + params[k] for k in sorted(params)) + "." + nonce
+    """Plivo's V3 signature of a POST: the URL without its query, "?", the URL's query
+    parameters sorted as k=v joined by "&" (then "." when there are POST parameters), the
+    POST parameters sorted as namevalue, "." and the nonce; HMAC-SHA256, base64."""
+    parts = urlsplit(url)
+    data = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    query = "&".join(f"{k}={v}" for k, v in sorted(parse_qsl(parts.query)))
+    if query or params:
+        data += "?" + query
+    if query and params:
+        data += "."
+    data += "".join(k + params[k] for k in sorted(params)) + "." + nonce
     return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha256).digest()).decode()
 
 
 class PlivoCaller(CarrierCaller):
     def __init__(self, **kw: Any) -> None:
         super().__init__(carrier="plivo", **kw)
-        self.credentials = {"auth_id": "MA" + "1" * 18, "auth_token": "plivo-token"}
+        self.credentials = self.rest_credentials()
+
+    @staticmethod
+    def rest_credentials() -> dict[str, str]:
+        return {"auth_id": "MA" + "1" * 18, "auth_token": "plivo-token"}
 
     def webhook(self, to: str, from_: str, *, forge: bool = False) -> dict[str, Any]:
         params = {"CallUUID": self.call_id, "From": from_.lstrip("+"), "To": to.lstrip("+"),
                   "Direction": "inbound", "CallStatus": "ringing"}  # fmt: skip
+        return self.signed_post(self.voice_url(), params, forge=forge)
+
+    def signed_post(self, url: str, params: dict[str, str], *, forge: bool = False) -> dict[str, Any]:
         nonce = str(uuid.uuid4().int % 10**20)
         token = "forged" if forge else self.credentials["auth_token"]
-        headers = {"X-Plivo-Signature-V3": plivo_v3(token, self.voice_url(), params, nonce),
+        headers = {"X-Plivo-Signature-V3": plivo_v3(token, url, params, nonce),
                    "X-Plivo-Signature-V3-Nonce": nonce}  # fmt: skip
-        return {"method": "POST", "url": self.voice_url(), "headers": headers, "data": params}
+        return {"method": "POST", "url": url, "headers": headers, "data": params}
 
     def stream_target(self, response: httpx.Response) -> tuple[str, dict[str, str]]:
         stream = _xml(response.text).find("Stream")
@@ -170,18 +208,27 @@ class PlivoCaller(CarrierCaller):
 class VonageCaller(CarrierCaller):
     def __init__(self, **kw: Any) -> None:
         super().__init__(carrier="vonage", rate=16000, **kw)
-        self.credentials = {"application_id": str(uuid.uuid4()), "private_key": "unused-here",
-                            "signature_secret": "vonage-signature-secret-0123456789"}  # fmt: skip
+        self.credentials = self.rest_credentials()
+
+    @staticmethod
+    def rest_credentials() -> dict[str, str]:
+        private, _ = _vonage_keys()
+        return {"application_id": "app-vonage-1", "private_key": private,
+                "signature_secret": "vonage-signature-secret-0123456789"}  # fmt: skip
 
     def webhook(self, to: str, from_: str, *, forge: bool = False) -> dict[str, Any]:
-        body = json.dumps({"uuid": self.call_id, "conversation_uuid": "CON-" + self.call_id,
-                           "from": from_.lstrip("+"), "to": to.lstrip("+")}).encode()  # fmt: skip
+        return self.signed_post(self.voice_url(), {
+            "uuid": self.call_id, "conversation_uuid": "CON-" + self.call_id,
+            "from": from_.lstrip("+"), "to": to.lstrip("+")}, forge=forge)  # fmt: skip
+
+    def signed_post(self, url: str, payload: dict[str, Any], *, forge: bool = False) -> dict[str, Any]:
+        body = json.dumps(payload).encode()
         claims = {"iat": int(time.time()), "jti": uuid.uuid4().hex, "iss": "Vonage",
                   "payload_hash": hashlib.sha256(body).hexdigest()}  # fmt: skip
         secret = "forged-secret-forged-secret-000000" if forge else self.credentials["signature_secret"]
         headers = {"Authorization": "Bearer " + jwt.encode(claims, secret, algorithm="HS256"),
                    "content-type": "application/json"}  # fmt: skip
-        return {"method": "POST", "url": self.voice_url(), "headers": headers, "content": body}
+        return {"method": "POST", "url": url, "headers": headers, "content": body}
 
     def stream_target(self, response: httpx.Response) -> tuple[str, dict[str, str]]:
         endpoint = response.json()[0]["endpoint"][0]
