@@ -337,6 +337,17 @@ async def test_outbound_hangup_busy_and_voicemail(env: Env) -> None:
     assert ended["end_reason"] == "voicemail"
     await stream.close()
 
+    # the organization's concurrent-call limit applies to outbound calls too
+    assert (await env.http.patch("/api/v1/organization", json={"max_concurrent_calls": 0},
+                                 headers=env.headers)).status_code == 200  # fmt: skip
+    dialed = len(env.fake.calls)
+    r = await env.http.post("/api/v1/calls", headers=env.headers, json={
+        "to": "+14155550123", "workflow_id": env.workflow_id})  # fmt: skip
+    assert r.status_code == 429 and r.json()["error"]["code"] == "concurrency_limit"
+    assert len(env.fake.calls) == dialed  # nothing was dialed
+    assert (await env.http.patch("/api/v1/organization", json={"max_concurrent_calls": 10},
+                                 headers=env.headers)).status_code == 200  # fmt: skip
+
     # another org's call is a 404
     other = await env.http.post("/api/v1/auth/signup", json={
         "email": f"o-{uuid.uuid4().hex[:8]}@example.com", "password": "correct horse battery"})  # fmt: skip
