@@ -74,6 +74,12 @@ class AgentProcessor(FrameProcessor):
         self._reply_task: asyncio.Task | None = None
         self._ending = False
         self.end_reason: str | None = None
+        # Greet once the pipeline started and (when the transport says so) the caller's
+        # media is connected: audio written before a WebRTC peer connects is lost.
+        self.wait_for_client = False
+        self._started = False
+        self._client_connected = False
+        self._greeted = False
 
     # -- frame handling --------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -81,9 +87,8 @@ class AgentProcessor(FrameProcessor):
 
         if isinstance(frame, StartFrame):
             await self.push_frame(frame, direction)
-            greeting = self._session.greeting() if self._greet else None
-            if greeting:
-                self._start_reply(None, greeting)
+            self._started = True
+            self._maybe_greet()
         elif isinstance(frame, InterruptionFrame):
             await self._interrupt()
             await self.push_frame(frame, direction)
@@ -106,6 +111,21 @@ class AgentProcessor(FrameProcessor):
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
+
+    async def client_connected(self) -> None:
+        """The transport's client (browser peer, carrier stream) is connected."""
+        self._client_connected = True
+        self._maybe_greet()
+
+    def _maybe_greet(self) -> None:
+        if self._greeted or not self._started:
+            return
+        if self.wait_for_client and not self._client_connected:
+            return
+        self._greeted = True
+        greeting = self._session.greeting() if self._greet else None
+        if greeting:
+            self._start_reply(None, greeting)
 
     async def caller_idle(self) -> None:
         """The caller said nothing since the agent last spoke: prompt, then give up."""

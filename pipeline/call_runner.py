@@ -67,6 +67,15 @@ async def run_call(
 
     except Exception:  # a transport without that event: the caller side ends it some other way
         logger.debug(f"{transport}: no on_client_disconnected event")
+    try:
+
+        @transport.event_handler("on_client_connected")
+        async def _on_connected(_transport, _client) -> None:
+            await built.agent.client_connected()
+
+        built.agent.wait_for_client = True
+    except Exception:  # no such event: greet as soon as the pipeline starts
+        logger.debug(f"{transport}: no on_client_connected event")
 
     @worker.event_handler("on_idle_timeout")
     async def _on_idle(_worker) -> None:

@@ -18,6 +18,7 @@ from collections import deque
 import av
 import numpy as np
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError
 
 from tests.speech import speech_pcm as _speech_pcm
 
@@ -104,21 +105,34 @@ class WebRTCCaller:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"]))
 
     async def _read(self, track) -> None:
-        with contextlib.suppress(Exception):
-            while True:
+        while True:
+            try:
                 frame = await track.recv()
-                data = frame.to_ndarray().astype(np.float32)
-                self.levels.append(float(np.sqrt(np.mean(data * data))) if data.size else 0.0)
+            except MediaStreamError:
+                return
+            data = frame.to_ndarray().astype(np.float32)
+            self.levels.append(float(np.sqrt(np.mean(data * data))) if data.size else 0.0)
 
     def speech_frames(self, start: int = 0) -> int:
         return sum(1 for level in self.levels[start:] if level > SPEECH_RMS)
 
     async def wait_for_speech(self, *, start: int = 0, frames: int = 10, timeout: float = 30) -> int:
         """Wait until the agent has spoken ``frames`` loud frames after index ``start``."""
-        async with asyncio.timeout(timeout):
-            while self.speech_frames(start) < frames:
-                await asyncio.sleep(0.05)
+        try:
+            async with asyncio.timeout(timeout):
+                while self.speech_frames(start) < frames:
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"no agent speech: {self.describe()}") from None
         return len(self.levels)
+
+    def describe(self) -> str:
+        return (
+            f"received {len(self.levels)} frames, max level "
+            f"{max(self.levels, default=0):.0f}, connection {self.pc.connectionState}, "
+            f"ice {self.pc.iceConnectionState}, reader "
+            f"{'none' if self._reader is None else ('done' if self._reader.done() else 'running')}"
+        )
 
     async def wait_for_silence(self, *, frames: int = 40, timeout: float = 60) -> int:
         """Wait until the last ``frames`` received frames were all quiet; return the index."""
