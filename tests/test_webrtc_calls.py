@@ -90,9 +90,14 @@ async def test_browser_call_end_to_end(client, make_user):
     assert usage[("tts_characters", "espeak")] >= len(turns[0]["text"])
     assert ("llm_output_tokens", "offline-scripted") in usage
 
-    # The live transcript reached the browser over the data channel (RTVI messages).
-    kinds = {m.get("type") for m in caller.messages}
-    assert "user-transcription" in kinds or "bot-output" in kinds or "bot-tts-text" in kinds, kinds
+    # The live transcript reached the browser over the data channel (RTVI messages, which
+    # is what /talk renders): what the agent said and the caller's final transcript.
+    rtvi = [m for m in caller.messages if m.get("label") == "rtvi-ai"]
+    spoken = " ".join(m["data"]["text"] for m in rtvi if m["type"] == "bot-tts-text")
+    assert "booking line" in spoken, rtvi
+    finals = [m["data"]["text"] for m in rtvi
+              if m["type"] == "user-transcription" and m["data"].get("final")]  # fmt: skip
+    assert finals and finals[-1] in turns[1]["text"]
 
     recording = await client.get(f"/api/v1/calls/{call_id}/recording", headers=user.headers)
     assert recording.status_code == 200
