@@ -33,9 +33,10 @@ _CHARS_UTF8 = 1
 # espeak_ERROR
 _EE_OK = 0
 
-#: Size of the chunks handed to the callback (milliseconds of audio). Small enough that the
-#: first audio of a sentence is available quickly, large enough to keep callback overhead low.
-CHUNK_MS = 40
+#: Size of the chunks handed to the callback (milliseconds of audio). espeak synthesises
+#: ~500x faster than real time, so even the first chunk is ready in well under a
+#: millisecond; bigger chunks mean fewer frames for the pipeline to move per sentence.
+CHUNK_MS = 100
 
 MIN_RATE_WPM = 80
 MAX_RATE_WPM = 450
