@@ -49,6 +49,11 @@ async def _read(request: Request) -> bytes:
     return await read_limited_body(request, limit)
 
 
+def _signed_body(request: Request, body: bytes) -> bytes:
+    """What carriers sign besides the URL: the body of a POST; a GET is signed by its URL."""
+    return b"" if request.method == "GET" else body
+
+
 def _headers(request: Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
@@ -94,7 +99,7 @@ async def voice_webhook(request: Request) -> Response:
         return _markup(parser.reject_markup("rejected"))
     provider = carrier_calls.provider_for(services, carrier, number["credentials"])
     url = carrier_calls.signed_url(services, request)
-    if not provider.verify_webhook(url, _headers(request), body):
+    if not provider.verify_webhook(url, _headers(request), _signed_body(request, body)):
         log.warning(
             "telephony_bad_signature", carrier=carrier, to=to_number, url=url,
             organization_id=str(number["organization_id"]),
@@ -119,7 +124,8 @@ async def voice_webhook(request: Request) -> Response:
 async def _answer_existing(request: Request, carrier: str, call: Any, body: bytes) -> Response:
     services = request.app.state.services
     provider = carrier_calls.provider_for(services, carrier, call["credentials"])
-    if not provider.verify_webhook(carrier_calls.signed_url(services, request), _headers(request), body):
+    url = carrier_calls.signed_url(services, request)
+    if not provider.verify_webhook(url, _headers(request), _signed_body(request, body)):
         log.warning("telephony_bad_signature", carrier=carrier, call_id=str(call["id"]))
         return Response("invalid signature", status_code=403)
     if call["status"] in carrier_calls.TERMINAL_STATUSES:
@@ -144,7 +150,8 @@ async def _call_from_query(
         log.warning("telephony_unknown_call", carrier=carrier, call_id=str(call_id))
         return Response(status_code=404)
     provider = carrier_calls.provider_for(services, carrier, call["credentials"])
-    if not provider.verify_webhook(carrier_calls.signed_url(services, request), _headers(request), body):
+    url = carrier_calls.signed_url(services, request)
+    if not provider.verify_webhook(url, _headers(request), _signed_body(request, body)):
         log.warning("telephony_bad_signature", carrier=carrier, call_id=str(call_id))
         return Response("invalid signature", status_code=403)
     return call, provider
