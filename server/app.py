@@ -53,6 +53,15 @@ def _job_worker(services: Services) -> AbstractAsyncContextManager[object]:
 LIFESPAN_HOOKS.append(_job_worker)
 
 
+def _warmup(services: Services) -> AbstractAsyncContextManager[object]:
+    from server.warmup import warmup  # speech models loaded before the first call
+
+    return warmup(services)
+
+
+LIFESPAN_HOOKS.append(_warmup)
+
+
 def app_version() -> str:
     try:
         return version("switchboard")
@@ -74,9 +83,9 @@ async def _coordination(settings: Settings, stack: AsyncExitStack):  # type: ign
     except ImportError:
         log.warning("redis_coordination_unavailable", detail="using in-process coordination")
         return redis, InProcessLimiter(), InProcessBus()
-    bus = RedisBus(redis)
+    bus = RedisBus(redis, prefix=settings.redis_prefix)
     stack.push_async_callback(bus.close)
-    return redis, RedisLimiter(redis), bus
+    return redis, RedisLimiter(redis, prefix=settings.redis_prefix), bus
 
 
 @contextlib.asynccontextmanager

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    warmup: bool = True  # load speech models at start-up instead of on the first call
+    gc_freeze: bool = True  # after warm-up, freeze the start-up heap out of the collector
 
     # --- database ------------------------------------------------------------------------
     database_url: str | None = None

@@ -1,0 +1,49 @@
+"""Start-up warm-up: load the speech models before the first call, then freeze the heap.
+
+Loading Silero, Smart Turn, espeak-ng and the PocketSphinx decoder processes at start-up
+(in a thread, so the server answers meanwhile) spares the first call a second of silence.
+Then ``gc.freeze()`` moves the start-up heap (models, modules: ~260k objects) out of the
+collector's reach: a full collection otherwise takes 300-450 ms on the event-loop thread
+and stalls every live call's audio (measured in BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator
+
+import structlog
+
+from server.services import Services
+
+log = structlog.get_logger(__name__)
+
+
+def _load_models() -> None:
+    from pipeline import turn_models
+    from pipeline.engines import warm_up
+
+    turn_models.preload()
+    warm_up()
+
+
+async def _warm(services: Services) -> None:
+    try:
+        await asyncio.to_thread(_load_models)
+    except Exception:
+        log.exception("warmup_failed")  # calls still load what they need on first use
+    if services.settings.gc_freeze:
+        gc.collect()
+        gc.freeze()
+        log.info("warmup_done", frozen_objects=gc.get_freeze_count())
+    else:
+        log.info("warmup_done")
+
+
+@contextlib.asynccontextmanager
+async def warmup(services: Services) -> AsyncIterator[None]:
+    if services.settings.warmup:
+        services.spawn(_warm(services), name="warmup")
+    yield
