@@ -173,3 +173,18 @@ async def test_hangup_from_the_api_ends_a_browser_call(client, make_user):
         await caller.close()
     assert call["status"] == "completed"
     assert call["end_reason"] == "ended_by_api"
+
+
+async def test_offer_with_an_api_key(client, make_user):
+    user = await make_user()
+    workflow_id = await publish_workflow(client, user.headers, WORKFLOW)
+    created = await client.post("/api/v1/api-keys", json={"name": "kiosk"}, headers=user.headers)
+    assert created.status_code == 201, created.text
+    api_key = {"Authorization": f"Bearer {created.json()['key']}"}
+    caller, call_id = await connect(client, api_key, workflow_id)
+    try:
+        await caller.wait_for_speech(frames=10, timeout=60)
+    finally:
+        await caller.close()
+    call = await wait_for_end(client, api_key, call_id)
+    assert call["direction"] == "browser" and call["turns"][0]["speaker"] == "agent"
