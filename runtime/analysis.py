@@ -16,7 +16,7 @@ from typing import Any
 from agents import Agent, AgentOutputSchema, RunConfig, Runner
 from pydantic import Field, create_model
 
-from runtime.models import ModelConfig, build_model, model_settings
+from runtime.models import ModelConfig, model_settings, shared_model
 from runtime.offline_model import OFFLINE_ENGINE
 from runtime.workflow import ExtractVariable
 
@@ -102,7 +102,7 @@ async def _model_analysis(variables: list[ExtractVariable], history: list[dict[s
     result = await Runner.run(
         analyst,
         "Transcript:\n" + transcript_text(history),
-        run_config=RunConfig(model=build_model(model), model_settings=model_settings(model),
+        run_config=RunConfig(model=shared_model(model), model_settings=model_settings(model),
                              tracing_disabled=True),
         max_turns=1,
     )

@@ -85,6 +85,19 @@ def build_model(config: ModelConfig) -> Model:
     return OpenAIChatCompletionsModel(model=config.model, openai_client=client)
 
 
+_models: dict[ModelConfig, Model] = {}
+
+
+def shared_model(config: ModelConfig) -> Model:
+    """One Model (and HTTP connection pool) per distinct provider configuration."""
+    model = _models.get(config)
+    if model is None:
+        if len(_models) >= 64:
+            _models.pop(next(iter(_models)))
+        model = _models[config] = build_model(config)
+    return model
+
+
 def model_settings(config: ModelConfig) -> ModelSettings:
     if config.provider == "offline":
         return ModelSettings()

@@ -18,7 +18,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
-from agents import InputGuardrailTripwireTriggered, Model, RunConfig, Runner
+from agents import InputGuardrailTripwireTriggered, RunConfig, Runner
 
 from runtime.compile import CompiledWorkflow, compile_cache, handoff_tool_name
 from runtime.contract import (
@@ -40,7 +40,7 @@ from runtime.guardrails import (
     input_guardrail,
     phrase_check,
 )
-from runtime.models import ModelConfig, build_model, model_settings
+from runtime.models import ModelConfig, model_settings, shared_model
 from runtime.tools import CallContext
 from runtime.validation import parse_workflow
 from runtime.workflow import input_values, render
@@ -49,19 +49,6 @@ log = logging.getLogger(__name__)
 
 MAX_MODEL_TURNS = 8  # model calls per user turn (tool loops, handoffs)
 FALLBACK_REPLY = "Sorry, I'm having trouble right now. Could you say that again?"
-_models: dict[ModelConfig, Model] = {}
-
-
-def _shared_model(config: ModelConfig) -> Model:
-    """One Model (and HTTP connection pool) per distinct provider configuration."""
-    model = _models.get(config)
-    if model is None:
-        if len(_models) >= 64:
-            _models.pop(next(iter(_models)))
-        model = _models[config] = build_model(config)
-    return model
-
-
 def create_session(
     definition: dict[str, Any],
     *,
@@ -94,7 +81,7 @@ def create_session(
         phrase_check(settings.blocked_phrases, settings.refusal), input_check
     )
     run_config = RunConfig(
-        model=_shared_model(model),
+        model=shared_model(model),
         model_settings=model_settings(model),
         tracing_disabled=True,
         input_guardrails=[input_guardrail(input_check)] if input_check else None,
