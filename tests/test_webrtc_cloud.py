@@ -4,10 +4,12 @@ TTS, each the real SDK/pipecat service pointed at a fake server on 127.0.0.1 by 
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.openai_server import FakeOpenAI, say
 from tests.fakes.tts_servers import FakeCartesia
-from tests.test_pipeline_call import ASK, WORKFLOW
+from tests.test_pipeline_call import ASK, BARGE, WORKFLOW
 from tests.test_webrtc_calls import connect, publish_workflow, wait_for_end
 from tests.webrtc_caller import speech_pcm
 
@@ -95,3 +97,42 @@ async def test_deepgram_flux_decides_the_end_of_turn(client, make_user):
     turns = [(t["speaker"], t["text"]) for t in call["turns"]]
     assert turns[1] == ("user", "I would like to book a table please"), turns
     assert turns[2][0] == "agent" and turns[2][1]
+
+
+async def test_barge_in_cancels_the_in_flight_model_stream(client, make_user):
+    speech_pcm(ASK)
+    speech_pcm(BARGE)
+    user = await make_user()
+    slow = "Let me see. " + "We have many tables and many times to choose from. " * 6
+    async with (
+        FakeDeepgram(transcripts=["I would like to book a table please", "stop stop"]) as dg,
+        FakeOpenAI() as llm,
+    ):
+        # The reply streams its first words, then trickles the rest over 20 s.
+        llm.script(say(slow, hold_seconds=20), say("Okay, stopping."))
+        for provider, url in (("deepgram", dg.ws_url), ("openai", llm.base_url)):
+            put = await client.put(f"/api/v1/provider-credentials/{provider}", headers=user.headers,
+                                   json={"api_key": f"{provider}-key-0001", "base_url": url})  # fmt: skip
+            assert put.status_code == 200, put.text
+        put = await client.put("/api/v1/provider-settings", headers=user.headers,
+                               json={"stt": {"provider": "deepgram"}})  # fmt: skip
+        assert put.status_code == 200, put.text
+        workflow_id = await publish_workflow(client, user.headers, WORKFLOW)
+        caller, call_id = await connect(client, user.headers, workflow_id)
+        try:
+            await caller.wait_for_speech(frames=25, timeout=60)
+            await caller.wait_for_silence(frames=40)
+            mark = len(caller.levels)
+            await caller.say(ASK)
+            await caller.wait_for_speech(start=mark, frames=10, timeout=60)  # "Let me see."
+            await caller.say(BARGE)  # while the model is still streaming
+            async with asyncio.timeout(30):
+                while llm.disconnects < 1:
+                    await asyncio.sleep(0.05)
+        finally:
+            await caller.close()
+
+    call = await wait_for_end(client, user.headers, call_id)
+    answer = call["turns"][2]
+    assert answer["speaker"] == "agent" and answer["interrupted"] is True
+    assert len(answer["text"]) < len(slow.strip())  # only what was heard is kept
