@@ -24,6 +24,8 @@ from pipeline.events import CallEvent, CallResult, TurnRecord, UsageRecord
 log = structlog.get_logger(__name__)
 
 _STOP = object()
+WRITE_ATTEMPTS = 3  # a batch is written in one transaction; retried on transient errors
+RETRY_SECONDS = 0.5
 
 
 def turn_row(record: TurnRecord) -> dict[str, Any]:
@@ -105,11 +107,16 @@ class CallRecordWriter:
             turns = [turn_row(i) for i in batch if isinstance(i, TurnRecord)]
             events = [(i.kind, i.at, i.data) for i in batch if isinstance(i, CallEvent)]
             usage, self._usage = self._usage, None
-            try:
-                await self._write(turns, events, usage)
-            except Exception:
-                log.exception("call_records_write_failed", call_id=str(self._call),
-                              turns=len(turns), events=len(events))  # fmt: skip
+            for attempt in range(WRITE_ATTEMPTS):
+                try:
+                    await self._write(turns, events, usage)
+                    break
+                except Exception:
+                    if attempt + 1 == WRITE_ATTEMPTS:
+                        log.exception("call_records_write_failed", call_id=str(self._call),
+                                      turns=len(turns), events=len(events))  # fmt: skip
+                    else:
+                        await asyncio.sleep(RETRY_SECONDS * (attempt + 1))
 
     async def _write(self, turns, events, usage: list[UsageRecord] | None) -> None:
         if not (turns or events or usage):
