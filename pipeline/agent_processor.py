@@ -27,6 +27,7 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     LLMTextFrame,
     StartFrame,
+    TranscriptionFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -45,6 +46,10 @@ from runtime.contract import (
 )
 
 EventCallback = Callable[[CallEvent], None]
+
+# Keypad input reaches the agent as a user turn with this prefix (pipecat's DTMFAggregator,
+# placed before this processor, turns digits into a TranscriptionFrame carrying it).
+DTMF_PREFIX = "DTMF: "
 
 
 class AgentProcessor(FrameProcessor):
@@ -106,6 +111,12 @@ class AgentProcessor(FrameProcessor):
                 self._idle_count = 0
                 self._transcript.user_turn(text, self._pending_user_started)
                 self._start_reply(text, None)
+        elif isinstance(frame, TranscriptionFrame) and frame.text.startswith(DTMF_PREFIX):
+            # The aggregator already broadcast an interruption on the first digit.
+            if not self._ending:
+                self._idle_count = 0
+                self._transcript.user_turn(frame.text, frame.timestamp)
+                self._start_reply(frame.text, None)
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._cancel_reply()
             await self.push_frame(frame, direction)

@@ -18,6 +18,7 @@ from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -32,7 +33,7 @@ from pipecat.turns.user_stop import (
 )
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies, UserTurnStrategies
 
-from pipeline.agent_processor import AgentProcessor
+from pipeline.agent_processor import DTMF_PREFIX, AgentProcessor
 from pipeline.barge_in import NonInterruptibleNodeMuteStrategy
 from pipeline.events import CallEvent, CallEventSink
 from pipeline.observers.call_observer import CallObserver
@@ -148,6 +149,9 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         transport.input(),
         stt,
         aggregators.user(),
+        # Keypad digits (carrier serializers emit InputDTMFFrame) become one "DTMF: 123" user
+        # turn after a pause or '#'; the first digit interrupts the bot like speech does.
+        DTMFAggregator(timeout=spec.dtmf_timeout_secs, prefix=DTMF_PREFIX),
         agent,
         tts,
         transport.output(),

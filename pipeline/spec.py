@@ -37,6 +37,7 @@ class CallSpec:
     turn_detection: TurnDetection | None = None
     speech_timeout_secs: float = 0.6
     vad_stop_secs: float = 0.2
+    dtmf_timeout_secs: float = 1.5  # keypad digits are one turn once this long passes without one
     record_path: Path | None = None
     greet: bool = True
     idle_timeout_secs: float | None = 120.0  # pipeline idle (no audio activity at all)

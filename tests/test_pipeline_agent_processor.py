@@ -150,3 +150,23 @@ async def test_greeting_is_spoken_at_start():
     down, _ = await run_test(agent, frames_to_send=[SleepFrame(0.2)])
     assert [f.text for f in down if isinstance(f, LLMTextFrame)] == ["Hello there."]
     assert session.heard == []
+
+
+async def test_keypad_digits_become_one_user_turn_and_interrupt_the_bot():
+    from pipecat.audio.dtmf.types import KeypadEntry
+    from pipecat.frames.frames import InputDTMFFrame
+    from pipecat.pipeline.pipeline import Pipeline
+    from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
+
+    from pipeline.agent_processor import DTMF_PREFIX
+
+    session = ScriptedSession([TextDelta("You chose billing.")])
+    agent, sink, _, _ = make(session)
+    pipeline = Pipeline([DTMFAggregator(timeout=0.3, prefix=DTMF_PREFIX), agent])
+    digits = [InputDTMFFrame(button=KeypadEntry.TWO), InputDTMFFrame(button=KeypadEntry.FIVE),
+              InputDTMFFrame(button=KeypadEntry.POUND)]  # fmt: skip
+    down, _ = await run_test(pipeline, frames_to_send=[*digits, SleepFrame(0.3)])
+    assert session.heard == ["DTMF: 25#"]
+    assert [(t.speaker, t.text) for t in sink.turns][0] == ("user", "DTMF: 25#")
+    assert [f.text for f in down if isinstance(f, LLMTextFrame)] == ["You chose billing."]
+    assert any(isinstance(f, InterruptionFrame) for f in down)

@@ -138,7 +138,10 @@ async def test_inbound_call_full_conversation_with_barge_in(env: Env) -> None:
         reply = await stream.wait_for_bot_speech(0.4)
         assert reply
         await stream.wait_bot_quiet()
+        # keypad input is a user turn for the agent, which answers it
         await stream.dtmf("5")
+        await stream.dtmf("#")
+        assert await stream.wait_for_bot_speech(0.4)
     finally:
         await stream.stop()
     ended = await env.wait_ended(str(row["id"]))
@@ -149,6 +152,7 @@ async def test_inbound_call_full_conversation_with_barge_in(env: Env) -> None:
     speakers = [t["speaker"] for t in turns]
     assert "user" in speakers and speakers.count("agent") >= 2, speakers
     assert any(t["interrupted"] for t in turns if t["speaker"] == "agent")
+    assert any(t["speaker"] == "user" and t["text"] == "DTMF: 5#" for t in turns), turns
     usage = {u["kind"] for u in await usage_db.for_call(env.db, org, row["id"])}
     assert "call_seconds" in usage and "tts_characters" in usage, usage
 

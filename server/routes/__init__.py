@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from server.api import Router
-from server.routes import api_keys, auth, health, organizations, provider_credentials
-from server.routes import tool_secrets, webhooks, workflow_chat, workflows
-from server.routes import call_control, carriers, phone_numbers, telephony, telephony_media
-from server.routes import calls, usage, webrtc
+from server.routes import (
+    api_keys,
+    auth,
+    call_control,
+    calls,
+    carriers,
+    health,
+    organizations,
+    phone_numbers,
+    provider_credentials,
+    telephony,
+    telephony_media,
+    tool_secrets,
+    usage,
+    webhooks,
+    webrtc,
+    workflow_chat,
+    workflows,
+)
 
 
 def all_routers() -> list[Router]:
