@@ -175,3 +175,27 @@ async def test_routes_are_in_the_openapi_document(client):
     assert set(paths["/api/v1/provider-credentials/{provider}"]) >= {"get", "put", "delete"}
     assert "get" in paths["/api/v1/provider-credentials"]
     assert set(paths["/api/v1/provider-settings"]) >= {"get", "put"}
+
+
+async def test_base_url_to_a_private_address_is_refused_when_private_urls_are_off(
+    database_url, data_dir
+):
+    import httpx
+
+    from tests.conftest import make_settings, run_server
+
+    settings = make_settings(database_url, data_dir, allow_private_urls=False)
+    async with run_server(settings) as live, httpx.AsyncClient(base_url=live.url) as http:
+        signup = await http.post("/api/v1/auth/signup", json={
+            "email": f"ssrf-{uuid.uuid4().hex[:8]}@example.com", "password": "long enough pw"})
+        headers = {"Authorization": f"Bearer {signup.json()['access_token']}"}
+        for url in ("http://127.0.0.1:6379", "ws://169.254.169.254/latest", "http://10.0.0.8"):
+            r = await http.put("/api/v1/provider-credentials/deepgram",
+                               json={"api_key": "dg-key", "base_url": url}, headers=headers)
+            assert r.status_code == 422, (url, r.text)
+            assert r.json()["error"]["details"][0]["field"] == "body.base_url"
+        listed = await http.get("/api/v1/provider-credentials", headers=headers)
+        assert listed.json() == [] or all(c["base_url"] is None for c in listed.json())
+        ok = await http.put("/api/v1/provider-credentials/deepgram",
+                            json={"api_key": "dg-key"}, headers=headers)
+        assert ok.status_code == 200, ok.text

@@ -21,8 +21,10 @@ from pipeline.providers import (
     resolve_credentials,
 )
 from pipeline.providers.config import CloudProvider
+from runtime.destinations import destination_problem
 from server.api import ApiContext, Router
-from server.errors import not_found
+from server.errors import ApiError, not_found
+from server.jobs.webhooks import private_urls_allowed
 from server.services import Services
 
 router = Router(tags=["providers"])
@@ -99,7 +101,20 @@ async def get_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
     description=f"provider is one of: {', '.join(get_args(CloudProvider))}.",
 )
 async def put_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
-    """Store or replace the organization's key for a provider (encrypted at rest)"""
+    """Store or replace the organization's key for a provider (encrypted at rest)
+
+    A custom `base_url` must reach a public address unless `ALLOW_PRIVATE_URLS` allows
+    private ones (the default outside production), so a tenant cannot aim the server at
+    internal services.
+    """
+    if ctx.body.base_url:
+        # ws(s):// is checked like http(s)://: the question is only where the host resolves.
+        as_http = "http" + ctx.body.base_url[2:] if ctx.body.base_url.startswith("ws") else (
+            ctx.body.base_url)
+        problem = await destination_problem(as_http, allow_private=private_urls_allowed(ctx.services))
+        if problem:
+            raise ApiError(422, "validation_error", problem, [{"field": "body.base_url",
+                                                               "message": problem}])
     row = await creds_db.upsert(
         ctx.db,
         ctx.caller.organization_id,
