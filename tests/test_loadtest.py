@@ -8,7 +8,7 @@ from twilio.request_validator import RequestValidator
 
 from server.loadtest.audio import SILENCE_ULAW, is_voiced, pcm16_to_ulaw_frames
 from server.loadtest.pacing import FrameClock
-from server.loadtest.report import distribution, percentile, summarize
+from server.loadtest.report import distribution, percentile, summarize, summary_table
 from server.loadtest.signature import twilio_signature
 from server.loadtest.timeline import CallTimeline
 from server.loadtest.twilio_caller import (
@@ -205,6 +205,12 @@ def test_summary_of_synthetic_calls() -> None:
     assert s["frames_later_than_100ms"] == 1
     assert s["errors"] == ["call 1: StreamError: timed out"]
     assert distribution([])["p50"] is None
+    assert "incl. barge-ins" not in summary_table(s)
+    ok.timeline.on_caller_speech_end(5.0, barge_in=True)
+    feed(ok.timeline, [5.2])
+    s = summarize([ok], config={})
+    assert s["voice_to_voice_ms"]["n"] == 1 and s["voice_to_voice_all_ms"]["n"] == 2
+    assert "incl. barge-ins" in summary_table(s)
 
 
 def test_parse_twiml_stream() -> None:

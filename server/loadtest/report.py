@@ -83,6 +83,8 @@ def summary_table(summary: dict[str, Any]) -> str:
         ("voice webhook", summary["webhook_ms"]),
         ("load generator send lag", summary["loadgen_send_lag_ms"]),
     ]
+    if summary["voice_to_voice_all_ms"]["n"] != summary["voice_to_voice_ms"]["n"]:
+        rows.insert(2, ("voice-to-voice incl. barge-ins", summary["voice_to_voice_all_ms"]))
     lines = [f"{'metric (ms)':34} {'n':>7} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}"]
     for name, d in rows:
         lines.append(
