@@ -384,7 +384,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--systems", default="baseline,switchboard,switchboard-gc-freeze")
     p.add_argument("--turn", default="smart-turn,flux")
-    p.add_argument("--levels", default="1,5,10,15,20,30,40,50,60,80,100")
+    p.add_argument("--levels", default="1,3,5,7,10,15,20,30,40,50,60,80,100")
     p.add_argument("--turns", type=int, default=3)
     p.add_argument("--bisect", type=int, default=2, help="bisection steps after a failure")
     p.add_argument("--leak-calls", type=int, default=0, help="sequential calls for the leak check (0: skip)")
