@@ -32,11 +32,13 @@ WORKFLOW = {
 
 
 @pytest.fixture(scope="module")
-async def fleet(database_url: str, data_dir: Any, redis_url: str) -> AsyncIterator[list[Any]]:
+async def fleet(
+    database_url: str, data_dir: Any, redis_url: str, redis_prefix: str
+) -> AsyncIterator[list[Any]]:
     async with FakeTwilioRest(SID, TOKEN) as fake:
         settings = make_settings(
             database_url, data_dir, public_url=PUBLIC, redis_url=redis_url,
-            twilio_api_base_url=fake.http_url,
+            redis_prefix=redis_prefix, twilio_api_base_url=fake.http_url,
         )  # fmt: skip
         async with run_server(settings) as a, run_server(settings) as b:
             yield [a, b, fake]
