@@ -45,6 +45,7 @@ def _workflow(tool_url: str) -> dict[str, Any]:
         ],
         "tools": [{
             "type": "http", "name": "check_tables", "method": "POST", "url": tool_url,
+            "headers": {"Authorization": "Bearer {{secret.booking_api_key}}"},
             "description": "check free tables for a party of people",
             "parameters": {"type": "object",
                            "properties": {"party": {"type": "string"}}},
@@ -60,12 +61,14 @@ class Backend(LoopbackServer):
     def __init__(self) -> None:
         super().__init__()
         self.tool_calls: list[dict[str, Any]] = []
+        self.tool_auth: list[str | None] = []
         self.events: list[tuple[dict[str, str], bytes]] = []
         self.app.router.add_post("/tables", self._tables)
         self.app.router.add_post("/hook", self._hook)
 
     async def _tables(self, request: web.Request) -> web.Response:
         self.tool_calls.append(await request.json())
+        self.tool_auth.append(request.headers.get("Authorization"))
         return web.Response(text="A table is free at eight.")
 
     async def _hook(self, request: web.Request) -> web.Response:
@@ -84,6 +87,9 @@ async def test_published_workflow_answers_a_browser_call(client, make_user) -> N
         put = await client.put("/api/v1/provider-settings", headers=user.headers,
                                json={"stt": {"provider": "deepgram"}})
         assert put.status_code == 200, put.text
+        put = await client.put("/api/v1/tool-secrets/booking_api_key", headers=user.headers,
+                               json={"value": "booking-secret-42"})
+        assert put.status_code in (200, 201), put.text
         hook = (await client.post("/api/v1/webhooks", headers=user.headers, json={
             "url": f"{backend.http_url}/hook", "events": ["call.ended", "call.analyzed"],
         })).json()
@@ -116,6 +122,7 @@ async def test_published_workflow_answers_a_browser_call(client, make_user) -> N
     tool_turns = [t for t in call["turns"] if t["speaker"] == "tool"]
     assert [t["text"] for t in tool_turns] == ["check_tables"]
     assert backend.tool_calls == [{"party": "a table for four people"}]
+    assert backend.tool_auth == ["Bearer booking-secret-42"]  # stored secret, filled per call
     assert call["engine"] == "offline-scripted"
 
     for headers, body in backend.events:

@@ -11,7 +11,9 @@ from pipeline.spec import CallSpec
 from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
 from runtime.workflow import ServiceChoice, Workflow
+from server.jobs.webhooks import private_urls_allowed
 from server.routes.provider_credentials import load_call_providers
+from server.routes.tool_secrets import load_tool_secrets
 from server.services import Services
 
 
@@ -42,6 +44,8 @@ async def build_spec(
         model=model_config(workflow, credentials),
         workflow_id=str(handle.workflow_id) if handle.workflow_id else None,
         version=handle.workflow_version,
+        secrets=await load_tool_secrets(services, org),
+        allow_private_urls=private_urls_allowed(services),
     )
     call_settings = workflow.settings if workflow else None
     settings = services.settings
