@@ -6,7 +6,7 @@ VENV   := .venv
 UV     := $(VENV)/bin/uv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench bench-quick install clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ lint: install
 bench: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
 	$(PY) -m bench.run --leak-calls 500
+
+# The same, bounded to ~20 minutes: coarser levels, 2 turns per call, 100-call leak check.
+bench-quick: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
+	$(PY) -m bench.run --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -30,7 +30,7 @@ def plot(results_path: Path, out: Path | None = None) -> Path:
     data = json.loads(results_path.read_text())
     modes = sorted({m for sysres in data["results"].values() for m in sysres})
     fig, axes = plt.subplots(2, len(modes), figsize=(6 * len(modes), 8), squeeze=False)
-    styles = {"baseline": "tab:red", "switchboard": "tab:blue"}
+    styles = {"baseline": "tab:red", "switchboard": "tab:blue", "switchboard-no-gc-freeze": "tab:green"}
     for col, mode in enumerate(modes):
         for system, sysres in data["results"].items():
             res = sysres.get(mode) or {}

@@ -55,7 +55,7 @@ def _short(frame: str) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
-        "--system", choices=["switchboard", "switchboard-gc-freeze", "baseline"], default="switchboard"
+        "--system", choices=["switchboard", "switchboard-no-gc-freeze", "baseline"], default="switchboard"
     )
     p.add_argument("--turn", choices=["smart-turn", "flux"], default="flux")
     p.add_argument("--calls", type=int, default=5)
@@ -72,7 +72,7 @@ def main() -> None:
         from bench.switchboard_target import start_switchboard
 
         server = start_switchboard(
-            args.turn, fakes, args.server_core, workdir, gc_freeze=args.system.endswith("freeze")
+            args.turn, fakes, args.server_core, workdir, gc_freeze=args.system != "switchboard-no-gc-freeze"
         )
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     raw = RESULTS / f"profile-{args.system}-{args.turn}-{args.calls}calls-{stamp}.txt"

@@ -82,7 +82,7 @@ def _wait_fraction(level: dict | None) -> float | None:
 
 LABELS = {
     "switchboard": "Switchboard",
-    "switchboard-gc-freeze": "Switchboard + gc.freeze (experiment)",
+    "switchboard-no-gc-freeze": "Switchboard, GC_FREEZE=false",
     "baseline": "bare pipecat",
 }
 
@@ -128,11 +128,27 @@ ROWS: list[tuple[str, Any, Any]] = [
 
 def render(data: dict[str, Any]) -> str:
     m = data["machine"]
+    ref = data.get("reference_turns")
     lines = [
         f"Run {data['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB), "
-        f"Python {m['python']}; {data['turns_per_call']} caller turns per call.",
-        "",
+        f"Python {m['python']}; {data['turns_per_call']} caller turns per call"
+        + (f" ({ref} in the 1-call reference run)" if ref else "")
+        + (f"; {data['mode']} mode" if data.get("mode") else "")
+        + ".",
     ]
+    if data.get("command"):
+        lines.append(f"Command: `{data['command']}`.")
+    load = data.get("load_average") or {}
+    if load.get("start"):
+        end = load.get("end")
+        lines.append(
+            "Machine load average (1 / 5 / 15 min) at start "
+            + " / ".join(f"{x:.2f}" for x in load["start"])
+            + (", at end " + " / ".join(f"{x:.2f}" for x in end) if end else "")
+            + (f" (finished {data['finished']})" if data.get("finished") else "")
+            + "."
+        )
+    lines.append("")
     systems = [s for s in LABELS if s in data["results"]]
     modes = sorted({mode for r in data["results"].values() for mode in r})
     for mode in modes:

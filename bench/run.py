@@ -1,8 +1,9 @@
 """The benchmark suite: servers pinned to one core, the load generator on the other.
 
-    python -m bench.run [--systems baseline,switchboard,switchboard-gc-freeze] [--turn smart-turn,flux]
+    python -m bench.run [--systems baseline,switchboard] [--turn flux,smart-turn] [--quick]
 
-For each system (the bare-pipecat baseline bot, a real ``switchboard serve``) and each turn
+For each system (the bare-pipecat baseline bot, a real ``switchboard serve`` with its default
+settings; optionally ``switchboard-no-gc-freeze``, the same server with ``GC_FREEZE=false``) and each turn
 detection mode (local Silero + Smart Turn v3; Flux-style provider end-of-turn) it starts
 the fake providers and the load generator on core 1 and the server on core 0
 (``taskset``), then steps concurrency up until a quality bound fails:
@@ -10,6 +11,9 @@ the fake providers and the load generator on core 1 and the server on core 0
 - bot audio on time: lateness p99 ≤ 40 ms and no frame later than 100 ms,
 - no call fails,
 - voice-to-voice p95 within 50 ms of the 1-call figure.
+
+``--quick`` bounds the run to about 20 minutes on 2 cores: fewer concurrency levels per
+mode, 2 caller turns per call, one bisection step, a 100-call leak check.
 
 Per level it records the load generator's summary and the server's RSS (idle, peak). The
 results go to ``bench/results/<date>.json``; ``bench/plot.py`` draws them and
@@ -46,6 +50,20 @@ LATENESS_P99_MS = 40.0
 LATENESS_MAX_MS = 100.0
 V2V_P95_SLACK_MS = 50.0
 LOADGEN_LAG_P99_MS = 30.0
+
+#: Concurrency levels stepped through (then bisected) per turn mode.
+LEVELS = {
+    "flux": [1, 3, 5, 7, 10, 15, 20, 30, 40, 50, 60, 80, 100],
+    "smart-turn": [1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 40, 50],
+}
+#: ``--quick``: coarser steps, so a mode takes a handful of levels.
+QUICK_LEVELS = {
+    "flux": [1, 4, 8, 12, 16, 24, 32, 48, 64],
+    "smart-turn": [1, 2, 4, 6, 8, 12, 16],
+}
+QUICK = {"turns": 2, "reference_turns": 4, "bisect": 1, "leak_calls": 100}
+#: The 1-call run is the reference for the v2v bound: it gets more turns (more samples).
+REFERENCE_TURNS = 6
 
 
 def free_port() -> int:
@@ -283,12 +301,13 @@ def capacity_search(
     workdir: Path,
     bisect_steps: int,
     retry_failures: bool = True,
+    reference_turns: int = REFERENCE_TURNS,
 ) -> dict[str, Any]:
     runs: dict[int, dict[str, Any]] = {}
 
     def run(n: int) -> tuple[bool, str]:
         # the 1-call figure is the reference for the v2v bound: give it more turns
-        s = run_level(server, n, turns if n > 1 else max(turns, 6), core, workdir)
+        s = run_level(server, n, turns if n > 1 else max(turns, reference_turns), core, workdir)
         ok, why = passes(s, runs[1]["voice_to_voice_ms"]["p95"] if 1 in runs else None)
         if not ok and retry_failures:
             # other work on a shared machine can fail one run: a level fails when it fails twice
@@ -337,13 +356,22 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
         from bench.switchboard_target import start_switchboard
 
         server = start_switchboard(
-            turn, fakes, args.server_core, workdir, gc_freeze=name == "switchboard-gc-freeze"
+            turn, fakes, args.server_core, workdir, gc_freeze=name != "switchboard-no-gc-freeze"
         )
     try:
         time.sleep(1.0)
         # warm-up call (model loading, first connections) not counted
         run_level(server, 1, 1, args.client_core, workdir)
-        result = capacity_search(server, args.levels, args.turns, args.client_core, workdir, args.bisect)
+        levels = args.levels or (QUICK_LEVELS if args.quick else LEVELS)[turn]
+        result = capacity_search(
+            server,
+            levels,
+            args.turns,
+            args.client_core,
+            workdir,
+            args.bisect,
+            reference_turns=args.reference_turns,
+        )
         cap = result["capacity"]
         eot = EOT_WAIT[turn]
         one = result["levels"].get("1")
@@ -382,12 +410,29 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--systems", default="baseline,switchboard,switchboard-gc-freeze")
-    p.add_argument("--turn", default="smart-turn,flux")
-    p.add_argument("--levels", default="1,3,5,7,10,15,20,30,40,50,60,80,100")
-    p.add_argument("--turns", type=int, default=3)
-    p.add_argument("--bisect", type=int, default=2, help="bisection steps after a failure")
-    p.add_argument("--leak-calls", type=int, default=0, help="sequential calls for the leak check (0: skip)")
+    p.add_argument(
+        "--systems",
+        default="baseline,switchboard",
+        help="comma-separated: baseline, switchboard, switchboard-no-gc-freeze (GC_FREEZE=false)",
+    )
+    p.add_argument("--turn", default="flux,smart-turn")
+    p.add_argument(
+        "--levels",
+        default=None,
+        help="concurrency levels to step through, for every mode (default: per mode, see LEVELS)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="bounded run (~20 min): coarser levels, 2 turns per call, 1 bisection step, "
+        "100-call leak check (explicit options still win)",
+    )
+    p.add_argument("--turns", type=int, default=None, help="caller turns per call (default 3)")
+    p.add_argument("--reference-turns", type=int, default=None, help="turns of the 1-call run (default 6)")
+    p.add_argument("--bisect", type=int, default=None, help="bisection steps after a failure (default 2)")
+    p.add_argument(
+        "--leak-calls", type=int, default=None, help="sequential calls for the leak check (0: skip)"
+    )
     p.add_argument("--leak-concurrency", type=int, default=10)
     p.add_argument("--leak-systems", default="switchboard")
     p.add_argument("--server-core", type=int, default=0)
@@ -399,9 +444,14 @@ def main() -> int:
         help="update this markdown file's results block (default: BENCHMARKS.md unless --out)",
     )
     args = p.parse_args()
-    args.levels = [int(x) for x in args.levels.split(",")]
-    if 1 not in args.levels:
-        args.levels.insert(0, 1)
+    full = {"turns": 3, "reference_turns": REFERENCE_TURNS, "bisect": 2, "leak_calls": 0}
+    for key, default in (QUICK if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, default)
+    if args.levels:
+        args.levels = [int(x) for x in args.levels.split(",")]
+        if 1 not in args.levels:
+            args.levels.insert(0, 1)
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
     log(f"work dir {workdir}")
     fakes_proc, fakes = start_fakes(args.client_core, workdir)
@@ -414,6 +464,10 @@ def main() -> int:
             "v2v_p95_slack_ms": V2V_P95_SLACK_MS,
         },
         "turns_per_call": args.turns,
+        "reference_turns": args.reference_turns,
+        "mode": "quick" if args.quick else "full",
+        "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
+        "load_average": {"start": list(os.getloadavg())},
         "results": {},
     }
     out = Path(args.out) if args.out else RESULTS / f"{dt.datetime.now(dt.UTC).date().isoformat()}.json"
@@ -432,6 +486,10 @@ def main() -> int:
     finally:
         fakes_proc.terminate()
         fakes_proc.wait(10)
+        report["load_average"]["end"] = list(os.getloadavg())
+        report["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
     log(f"wrote {out}")
     try:
         from bench.plot import plot

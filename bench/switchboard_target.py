@@ -103,8 +103,11 @@ def provision(url: str, turn: str, fakes: str, max_calls: int = 1000) -> None:
 
 
 def start_switchboard(
-    turn: str, fakes: str, core: int | None, workdir: Path, *, gc_freeze: bool = False
+    turn: str, fakes: str, core: int | None, workdir: Path, *, gc_freeze: bool = True
 ) -> Server:
+    """A plain ``switchboard serve`` with its default settings (models warmed at start-up,
+    start-up heap frozen out of the collector). ``gc_freeze=False`` sets ``GC_FREEZE=false``
+    (the ``switchboard-no-gc-freeze`` comparison of ``bench/run.py``)."""
     port = free_port()
     data = workdir / f"switchboard-{turn}-{port}"
     data.mkdir(parents=True, exist_ok=True)
@@ -123,13 +126,14 @@ def start_switchboard(
         # deployment; the fake LLM does not produce their structured output anyway
         "JOBS_ENABLED": "false",
     }
+    if not gc_freeze:
+        env["GC_FREEZE"] = "false"
+    for name in ("WARMUP", "GC_FREEZE") if gc_freeze else ("WARMUP",):
+        env.pop(name, None)  # the server's defaults, whatever the caller's shell says
     env.pop("DATABASE_URL", None)  # embedded PostgreSQL in the scratch directory
     env.pop("REDIS_URL", None)
     log = workdir / f"switchboard-{turn}.log"
-    if gc_freeze:  # the experiment of bench/serve_tuned.py
-        argv = [PY, "-m", "bench.serve_tuned", "serve"]
-    else:
-        argv = [str(Path(PY).with_name("switchboard")), "serve"]
+    argv = [str(Path(PY).with_name("switchboard")), "serve"]
     proc = subprocess.Popen(
         pinned(core, argv), cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
     )
@@ -143,5 +147,5 @@ def start_switchboard(
         proc.wait(30)
         raise
     args = ["--auth-token", AUTH_TOKEN, "--account-sid", ACCOUNT_SID, "--to", NUMBER]
-    name = "switchboard-gc-freeze" if gc_freeze else "switchboard"
+    name = "switchboard" if gc_freeze else "switchboard-no-gc-freeze"
     return Server(name, proc, url, args, log)
