@@ -6,15 +6,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.providers import ProviderCredentials
+import structlog
+from pydantic import ValidationError
+
+from pipeline.providers import ProviderCredentials, ProviderSettings
+from pipeline.providers.config import STTChoice, TTSChoice
 from pipeline.spec import CallSpec
 from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
-from runtime.workflow import ServiceChoice, Workflow
+from runtime.workflow import CallSettings, ServiceChoice, Workflow
 from server.jobs.webhooks import private_urls_allowed
 from server.routes.provider_credentials import load_call_providers
 from server.routes.tool_secrets import load_tool_secrets
 from server.services import Services
+
+log = structlog.get_logger(__name__)
 
 
 def recording_path(data_dir: Path, organization_id: object, call_id: object) -> Path:
@@ -29,6 +35,31 @@ def model_config(workflow: Workflow | None, credentials: ProviderCredentials) ->
         openai_api_key=key.api_key if key else None,
         openai_base_url=key.base_url if key else None,
     )
+
+
+def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -> ProviderSettings:
+    """The organization's speech providers with the workflow's own choices laid over them.
+
+    A workflow naming an STT or TTS provider (``settings.stt`` / ``settings.tts``) gets it
+    for its calls; the organization's fallbacks still apply. Unknown names are left to the
+    organization's choice (workflow validation reports them).
+    """
+    if call is None:
+        return providers
+    update: dict[str, object] = {}
+    if call.stt.provider:
+        try:
+            update["stt"] = STTChoice(provider=call.stt.provider, model=call.stt.model,  # type: ignore[arg-type]
+                                      language=call.language)
+        except ValidationError:
+            log.warning("workflow_stt_provider_unknown", provider=call.stt.provider)
+    if call.tts.provider:
+        try:
+            update["tts"] = TTSChoice(provider=call.tts.provider,  # type: ignore[arg-type]
+                                      voice=call.tts.voice or call.voice, model=call.tts.model)
+        except ValidationError:
+            log.warning("workflow_tts_provider_unknown", provider=call.tts.provider)
+    return providers.model_copy(update=update) if update else providers
 
 
 async def build_spec(
@@ -48,6 +79,7 @@ async def build_spec(
         allow_private_urls=private_urls_allowed(services),
     )
     call_settings = workflow.settings if workflow else None
+    providers = workflow_providers(providers, call_settings)
     settings = services.settings
     record = getattr(settings, "record_calls", True)
     return CallSpec(
