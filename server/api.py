@@ -122,7 +122,9 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
 
 async def parse_body(request: Request, model: type[BaseModel], limit: int) -> BaseModel:
     raw = await read_limited_body(request, limit)
-    if not raw:
+    if not raw.strip():
+        if not any(f.is_required() for f in model.model_fields.values()):
+            return model.model_validate({})  # every field optional: no body means defaults
         raise ApiError(
             422, "validation_error", "request body is required", [{"field": "body"}]
         )

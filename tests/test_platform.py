@@ -171,3 +171,14 @@ def test_cli_help_for_every_command(capsys):
             main([*args, "--help"])
         assert exit_info.value.code == 0
         assert "usage: switchboard" in capsys.readouterr().out
+
+
+async def test_empty_body_allowed_only_when_every_field_is_optional(client, make_user):
+    user = await make_user()
+    # PATCH /organization has only optional fields: no body = no change.
+    r = await client.patch("/api/v1/organization", headers=user.headers)
+    assert r.status_code == 200, r.text
+    # Signup needs email and password: no body is a validation error naming the body.
+    r = await client.post("/api/v1/auth/signup")
+    assert r.status_code == 422
+    assert r.json()["error"]["details"] == [{"field": "body"}]
