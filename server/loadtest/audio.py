@@ -67,3 +67,22 @@ def utterance(text: str) -> Utterance:
 def is_voiced(ulaw: bytes) -> bool:
     """True when a μ-law frame holds audible audio."""
     return audioop.max(audioop.ulaw2lin(ulaw, 2), 2) >= VOICED_PEAK
+
+
+@lru_cache(maxsize=64)
+def pcm_utterance(text: str, sample_rate: int = 48_000) -> tuple[bytes, ...]:
+    """``text`` spoken by espeak-ng as 16-bit mono PCM 20 ms frames at ``sample_rate``
+    (the WebRTC channel's microphone audio), trimmed like :func:`utterance` (cached)."""
+    from pipeline.engines.espeak import synthesize
+
+    pcm, rate = synthesize(text)
+    if rate != sample_rate:
+        pcm, _ = audioop.ratecv(pcm, 2, 1, rate, sample_rate, None)
+    size = sample_rate // 50 * 2
+    pcm += b"\x00" * ((-len(pcm)) % size)
+    frames = [pcm[i : i + size] for i in range(0, len(pcm), size)]
+    while frames and audioop.max(frames[-1], 2) < VOICED_PEAK:
+        frames.pop()
+    while frames and audioop.max(frames[0], 2) < VOICED_PEAK:
+        frames.pop(0)
+    return tuple(frames)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -12,18 +13,39 @@ from server.loadtest.audio import DEFAULT_LINES
 from server.loadtest.report import summarize, summary_table
 from server.loadtest.runner import LoadPlan, run_load
 from server.loadtest.twilio_caller import CallScript, TwilioTarget
+from server.loadtest.webrtc_caller import WebRTCTarget
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``loadtest`` subcommand on a top-level argparse ``subparsers``."""
     p = subparsers.add_parser(
         "loadtest",
-        help="place concurrent scripted Twilio-like calls against a running server",
+        help="place concurrent scripted Twilio-like or WebRTC calls against a running server",
         description="Places N concurrent calls the way Twilio does (signed voice webhook, "
-        "then a real-time μ-law media websocket) and reports setup time, voice-to-voice "
-        "latency and bot audio lateness (p50/p95/p99).",
+        "then a real-time μ-law media websocket), or as browser WebRTC peers (aiortc, "
+        "--channel webrtc), and reports setup time, voice-to-voice latency and bot audio "
+        "lateness (p50/p95/p99).",
     )
     p.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
+    p.add_argument(
+        "--channel",
+        choices=("twilio", "webrtc"),
+        default="twilio",
+        help="twilio: signed voice webhook + media websocket (default); webrtc: aiortc peers "
+        "posting SDP offers to /api/v1/webrtc/offer (needs --workflow-id and --api-key)",
+    )
+    p.add_argument(
+        "--workflow-id",
+        default=None,
+        help="webrtc: the workflow to call (its published version; see --draft)",
+    )
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("SWITCHBOARD_API_KEY"),
+        help="webrtc: an API key (sk_...) or access token sent as a Bearer token "
+        "(default: $SWITCHBOARD_API_KEY)",
+    )
+    p.add_argument("--draft", action="store_true", help="webrtc: call the workflow's draft version")
     p.add_argument("--webhook-path", default="/telephony/twilio/voice")
     p.add_argument(
         "--auth-token",
@@ -85,16 +107,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
-def config_from_args(args: argparse.Namespace) -> tuple[TwilioTarget, CallScript, LoadPlan]:
-    target = TwilioTarget(
-        base_url=args.url,
-        webhook_path=args.webhook_path,
-        auth_token=args.auth_token,
-        account_sid=args.account_sid,
-        from_number=args.from_number,
-        to_number=args.to_number,
-        signed_url=args.signed_url,
-    )
+def config_from_args(
+    args: argparse.Namespace,
+) -> tuple[TwilioTarget | WebRTCTarget, CallScript, LoadPlan]:
+    target: TwilioTarget | WebRTCTarget
+    if args.channel == "webrtc":
+        if not args.workflow_id or not args.api_key:
+            raise SystemExit("switchboard loadtest: --channel webrtc needs --workflow-id and --api-key")
+        target = WebRTCTarget(
+            base_url=args.url, workflow_id=args.workflow_id, api_key=args.api_key, test=args.draft
+        )
+    else:
+        target = TwilioTarget(
+            base_url=args.url,
+            webhook_path=args.webhook_path,
+            auth_token=args.auth_token,
+            account_sid=args.account_sid,
+            from_number=args.from_number,
+            to_number=args.to_number,
+            signed_url=args.signed_url,
+        )
     script = CallScript(
         turns=args.turns,
         lines=tuple(args.line) if args.line else DEFAULT_LINES,
@@ -114,6 +146,7 @@ async def main(args: argparse.Namespace) -> int:
     results = await run_load(target, script, plan, progress_stream=None if args.quiet else sys.stderr)
     config = {
         "url": target.base_url,
+        "channel": args.channel,
         "calls": plan.concurrency,
         "total_calls": plan.total_calls or plan.concurrency,
         "ramp": plan.ramp_per_second,

@@ -77,10 +77,10 @@ def _fmt(v: float | None) -> str:
 def summary_table(summary: dict[str, Any]) -> str:
     """A fixed-width table of the main distributions (milliseconds)."""
     rows = [
-        ("setup (stream start → greeting)", summary["setup_ms"]),
+        ("setup (media start → greeting)", summary["setup_ms"]),
         ("voice-to-voice", summary["voice_to_voice_ms"]),
         ("bot audio lateness", summary["lateness_ms"]),
-        ("voice webhook", summary["webhook_ms"]),
+        ("signalling (webhook / SDP offer)", summary["webhook_ms"]),
         ("load generator send lag", summary["loadgen_send_lag_ms"]),
     ]
     if summary["voice_to_voice_all_ms"]["n"] != summary["voice_to_voice_ms"]["n"]:

@@ -11,9 +11,10 @@ from typing import TextIO
 
 import httpx
 
-from server.loadtest.audio import utterance
+from server.loadtest.audio import pcm_utterance, utterance
 from server.loadtest.report import percentile
 from server.loadtest.twilio_caller import CallResult, CallScript, TwilioCaller, TwilioTarget
+from server.loadtest.webrtc_caller import WebRTCCaller, WebRTCTarget
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class Progress:
 
 
 async def run_load(
-    target: TwilioTarget,
+    target: TwilioTarget | WebRTCTarget,
     script: CallScript,
     plan: LoadPlan,
     *,
@@ -66,10 +67,19 @@ async def run_load(
     progress_every: float = 1.0,
     on_result: Callable[[CallResult], None] | None = None,
 ) -> list[CallResult]:
-    """Place ``plan.total_calls`` calls keeping ``plan.concurrency`` live; return all results."""
+    """Place ``plan.total_calls`` calls keeping ``plan.concurrency`` live; return all results.
+
+    The channel follows the target: a :class:`TwilioTarget` places Twilio media-stream calls,
+    a :class:`WebRTCTarget` places aiortc browser calls."""
     total = plan.total_calls or plan.concurrency
+    webrtc = isinstance(target, WebRTCTarget)
+    caller_cls = WebRTCCaller if webrtc else TwilioCaller
     for line in script.lines[: max(1, script.turns)]:
-        utterance(line)  # synthesise once, before any call is on the clock
+        # synthesise once, before any call is on the clock
+        if webrtc:
+            pcm_utterance(line)
+        else:
+            utterance(line)
     progress = Progress(progress_stream)
     sem = asyncio.Semaphore(plan.concurrency)
     limits = httpx.Limits(max_connections=plan.concurrency * 2, max_keepalive_connections=0)
@@ -79,7 +89,7 @@ async def run_load(
             async with sem:
                 progress.live += 1
                 try:
-                    result = await TwilioCaller(index, target, script, http).run()
+                    result = await caller_cls(index, target, script, http).run()  # type: ignore[arg-type]
                 finally:
                     progress.live -= 1
                 progress.results.append(result)

@@ -280,6 +280,10 @@ class TwilioCaller:
             raise StreamError("server closed the media stream mid-call")
 
     # -- the scripted caller --------------------------------------------------------------
+    def _bot_idle(self, now: float) -> bool:
+        """The bot's answer has played out and been quiet for ``script.quiet`` seconds."""
+        return self.result.timeline.bot_idle(now, self.script.quiet)
+
     async def _speak(self, text: str) -> float:
         """Queue an utterance; returns when its last frame was sent (that time)."""
         loop = asyncio.get_running_loop()
@@ -301,7 +305,7 @@ class TwilioCaller:
         end_at = start + s.max_duration if s.max_duration else None
 
         def bot_done() -> bool:
-            return timeline.bot_idle(time.monotonic(), s.quiet)
+            return self._bot_idle(time.monotonic())
 
         if s.expect_greeting:
             await self._wait(

@@ -1,0 +1,53 @@
+"""A short real run of the load generator's WebRTC channel: 2 aiortc calls, one turn each.
+
+Against the test suite's live server: an API key and a published workflow (offline scripted
+engine, espeak-ng TTS) created over the API, then ``run_load`` with a :class:`WebRTCTarget`.
+Asserts that the offer is answered, the calls complete and every figure is produced — never
+how fast.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from server.loadtest.report import summarize, summary_table
+from server.loadtest.runner import LoadPlan, run_load
+from server.loadtest.twilio_caller import CallScript
+from server.loadtest.webrtc_caller import WebRTCTarget
+from tests.test_pipeline_call import ASK, WORKFLOW
+from tests.test_webrtc_calls import publish_workflow
+
+
+async def test_two_webrtc_calls_complete_and_produce_figures(
+    server, client: httpx.AsyncClient, make_user
+) -> None:
+    user = await make_user()
+    created = await client.post("/api/v1/api-keys", json={"name": "loadtest"}, headers=user.headers)
+    assert created.status_code == 201, created.text
+    api_key = created.json()["key"]
+    workflow_id = await publish_workflow(client, user.headers, WORKFLOW)
+
+    results = await run_load(
+        WebRTCTarget(server.url, workflow_id=workflow_id, api_key=api_key),
+        CallScript(
+            turns=1, lines=(ASK,), pause=0.3, pause_jitter=0.2, greeting_timeout=30, response_timeout=30
+        ),
+        LoadPlan(concurrency=2, ramp_per_second=20),
+        progress_stream=None,
+    )
+    summary = summarize(results, config={"calls": 2, "channel": "webrtc"})
+    print(summary_table(summary))
+    assert summary["calls"] == {"placed": 2, "completed": 2, "failed": 0}, summary["errors"]
+    assert summary["turns"] == 2
+    for r in results:
+        tl = r.timeline
+        assert r.call_sid  # the call id the offer's answer named
+        assert r.webhook_seconds is not None and r.connect_seconds is not None
+        assert tl.setup_time is not None and tl.setup_time > 0  # the greeting was heard
+        assert len(tl.voice_to_voice()) == 1 and tl.voice_to_voice()[0] > 0  # answered
+        assert tl.bot_frames > 0 and len(tl.lateness) == tl.bot_frames
+        assert r.sender_lags  # the microphone track was paced and sent
+    for key in ("setup_ms", "voice_to_voice_ms", "lateness_ms"):
+        assert summary[key]["n"] > 0 and summary[key]["p99"] is not None
+    calls = (await client.get("/api/v1/calls", headers=user.headers)).json()
+    assert {r.call_sid for r in results} <= {c["id"] for c in calls["items"] if c["channel"] == "webrtc"}
