@@ -8,12 +8,15 @@ how fast.
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import httpx
 
 from server.loadtest.report import summarize, summary_table
 from server.loadtest.runner import LoadPlan, run_load
 from server.loadtest.twilio_caller import CallScript
-from server.loadtest.webrtc_caller import WebRTCTarget
+from server.loadtest.webrtc_caller import Microphone, WebRTCTarget, frame_voiced
 from tests.test_pipeline_call import ASK, WORKFLOW
 from tests.test_webrtc_calls import publish_workflow
 
@@ -51,3 +54,16 @@ async def test_two_webrtc_calls_complete_and_produce_figures(
         assert summary[key]["n"] > 0 and summary[key]["p99"] is not None
     calls = (await client.get("/api/v1/calls", headers=user.headers)).json()
     assert {r.call_sid for r in results} <= {c["id"] for c in calls["items"] if c["channel"] == "webrtc"}
+
+
+async def test_microphone_sends_queued_speech_then_silence_on_an_absolute_clock() -> None:
+    mic = Microphone()
+    loud = b"\x10\x27" * mic.samples  # 10000 on every sample
+    done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    mic.say((loud, loud), done)
+    frames = [await mic.recv() for _ in range(4)]
+    assert [frame_voiced(f) for f in frames] == [True, True, False, False]
+    assert done.done() and done.result() >= mic.clock.start  # set when the last one went out
+    assert [f.pts for f in frames] == [0, 960, 1920, 2880] and frames[0].sample_rate == 48_000
+    assert mic.clock.index == 4 and len(mic.clock.lags) == 4
+    assert time.monotonic() - mic.clock.start >= 0.060  # paced: frame 3 was due at 60 ms
