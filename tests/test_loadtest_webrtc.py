@@ -12,11 +12,12 @@ import asyncio
 import time
 
 import httpx
+import pytest
 
 from server.loadtest.report import summarize, summary_table
 from server.loadtest.runner import LoadPlan, run_load
 from server.loadtest.twilio_caller import CallScript
-from server.loadtest.webrtc_caller import Microphone, WebRTCTarget, frame_voiced
+from server.loadtest.webrtc_caller import Microphone, WebRTCCaller, WebRTCTarget, frame_voiced
 from tests.test_pipeline_call import ASK, WORKFLOW
 from tests.test_webrtc_calls import publish_workflow
 
@@ -67,3 +68,54 @@ async def test_microphone_sends_queued_speech_then_silence_on_an_absolute_clock(
     assert [f.pts for f in frames] == [0, 960, 1920, 2880] and frames[0].sample_rate == 48_000
     assert mic.clock.index == 4 and len(mic.clock.lags) == 4
     assert time.monotonic() - mic.clock.start >= 0.060  # paced: frame 3 was due at 60 ms
+
+
+def test_only_answers_count_as_bot_audio_and_each_starts_a_playout_clock() -> None:
+    caller = WebRTCCaller(0, WebRTCTarget("http://127.0.0.1:1", "wf", "sk_x"), CallScript(quiet=0.1), None)
+    tl = caller.result.timeline
+    t = 100.0
+
+    def feed(voiced: bool, n: int = 1, step: float = 0.02) -> None:
+        nonlocal t
+        for _ in range(n):
+            caller._on_frame(t, 0.02, voiced)
+            t += step
+
+    feed(False, 5)  # silence before the greeting: not bot audio
+    assert tl.bot_frames == 0 and tl.first_bot_audio_at is None
+    feed(True, 3)
+    feed(False, 2)  # a pause inside the answer: counted once voice resumes
+    feed(True, 1, step=0.06)  # arrives on time, the next one 40 ms behind its playout time
+    feed(True, 1)
+    assert tl.first_bot_audio_at == pytest.approx(100.1) and tl.bot_frames == 7
+    assert tl.lateness[:6] == [0.0] * 6 and abs(tl.lateness[6] - 0.04) < 1e-9
+    feed(False, 10)  # the answer ends after script.quiet of silence; trailing silence dropped
+    assert tl.bot_frames == 7 and caller._bot_idle(t)
+    tl.on_caller_speech_end(t)
+    feed(False, 3)
+    feed(True, 2, step=0.1)  # a new answer: a new clock, frames arriving 80 ms apart are late
+    assert tl.turns[0].response_at == pytest.approx(t - 0.2) and tl.bot_frames == 9
+    assert tl.lateness[7] == 0.0 and abs(tl.lateness[8] - 0.08) < 1e-9
+
+
+def test_after_a_barge_in_the_interrupted_answer_is_not_the_response() -> None:
+    caller = WebRTCCaller(0, WebRTCTarget("http://127.0.0.1:1", "wf", "sk_x"), CallScript(quiet=0.4), None)
+    tl = caller.result.timeline
+    t = 0.0
+
+    def feed(voiced: bool, n: int) -> None:
+        nonlocal t
+        for _ in range(n):
+            caller._on_frame(t, 0.02, voiced)
+            t += 0.02
+
+    feed(True, 10)  # the bot is answering
+    caller._awaiting_clear = True  # the caller barges in
+    tl.on_caller_speech_end(t, barge_in=True)
+    feed(True, 5)  # still the old answer
+    assert tl.turns[0].response_at is None
+    feed(False, 15)  # it stopped (the server interrupted it)
+    assert not caller._awaiting_clear and tl.clears == 1
+    start = t
+    feed(True, 2)
+    assert tl.turns[0].response_at == start

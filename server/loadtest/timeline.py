@@ -66,6 +66,11 @@ class CallTimeline:
         self.turns.append(Turn(speech_end_at=at, barge_in=barge_in))
         self._playout_at = None
 
+    def on_utterance_end(self) -> None:
+        """The bot's answer ended (a channel that streams silence between answers, WebRTC):
+        the next bot frame starts a new playout clock."""
+        self._playout_at = None
+
     def on_clear(self, at: float) -> None:
         """The server asked to drop queued bot audio (barge-in): a new utterance begins."""
         self.clears += 1

@@ -14,9 +14,10 @@ into the same :class:`CallTimeline` as a Twilio call, and the scripted dialogue 
   signalling row (``webhook_seconds``), offer posted → connected in ``connect_seconds``.
 - voice-to-voice: the microphone handed its last speech frame to the encoder → the first
   non-silent bot frame decoded after it.
-- lateness: the same playout clock. The server's WebRTC track sends audio continuously
-  (silence when the bot is quiet), so every received frame counts and the clock restarts at
-  each caller turn; a frame is late when the stream has fallen behind real time.
+- lateness: the same playout clock over the same frames. The server's WebRTC track streams
+  silence between answers, which Twilio's media stream does not send, so only answers count
+  as bot audio: from an answer's first voiced frame to its last (pauses inside it included);
+  its playout clock starts at that first frame (and at each caller turn, as for Twilio).
 
 WebRTC has no ``clear`` message: after a barge-in, bot audio counts as the new answer only
 once the interrupted one has stopped (a run of silent frames, :data:`BARGE_IN_GAP`).
@@ -124,6 +125,9 @@ class WebRTCCaller(TwilioCaller):
         self._reader: asyncio.Task | None = None
         self._last_voiced_at: float | None = None
         self._silent_since: float | None = None
+        self._in_answer = False
+        #: Silent frames inside an answer, timed once voice resumes (dropped if it does not).
+        self._pending: list[tuple[float, float]] = []
 
     # -- public ---------------------------------------------------------------------------
     async def run(self) -> CallResult:
@@ -199,7 +203,6 @@ class WebRTCCaller(TwilioCaller):
             await asyncio.gather(script, lost, return_exceptions=True)
 
     async def _read(self, track: MediaStreamTrack) -> None:
-        timeline = self.result.timeline
         while True:
             try:
                 frame = await track.recv()
@@ -207,19 +210,47 @@ class WebRTCCaller(TwilioCaller):
                 if not self._hanging_up:
                     self._lost.set()
                 return
-            now = time.monotonic()
-            voiced = frame_voiced(frame)
+            self._on_frame(time.monotonic(), frame.samples / frame.sample_rate, frame_voiced(frame))
+
+    def _on_frame(self, now: float, duration: float, voiced: bool) -> None:
+        """Time one decoded bot frame. Only answers are bot audio: from a first voiced frame
+        to the last voiced one before ``script.quiet`` of silence (pauses inside an answer
+        count once voice resumes); the silence the track streams between answers does not."""
+        timeline = self.result.timeline
+        pending = self._pending
+        if voiced:
+            self._last_voiced_at = now
+            self._silent_since = None
+        elif self._silent_since is None:
+            self._silent_since = now
+        if self._awaiting_clear:
+            if self._silent_since is not None and now - self._silent_since >= BARGE_IN_GAP:
+                # the interrupted answer stopped: what the server's ``clear`` would have said
+                self._awaiting_clear = False
+                if self._in_answer:
+                    timeline.on_clear(now)
+                    self._end_answer()
+            answer_voice = False  # audio of the interrupted answer, not the new one
+        else:
+            answer_voice = voiced
+        if not self._in_answer:
             if voiced:
-                self._last_voiced_at = now
-                self._silent_since = None
-            elif self._silent_since is None:
-                self._silent_since = now
-            if self._awaiting_clear:
-                # audio of the interrupted answer until it stops, not the new one
-                if self._silent_since is not None and now - self._silent_since >= BARGE_IN_GAP:
-                    self._awaiting_clear = False
-                voiced = False
-            timeline.on_bot_audio(now, frame.samples / frame.sample_rate, voiced)
+                self._in_answer = True
+                timeline.on_bot_audio(now, duration, answer_voice)
+        elif voiced:
+            for at, d in pending:
+                timeline.on_bot_audio(at, d, False)
+            pending.clear()
+            timeline.on_bot_audio(now, duration, answer_voice)
+        else:
+            pending.append((now, duration))
+            if self._last_voiced_at is not None and now - self._last_voiced_at >= self.script.quiet:
+                self._end_answer()
+
+    def _end_answer(self) -> None:
+        self._in_answer = False
+        self._pending.clear()
+        self.result.timeline.on_utterance_end()
 
     # -- hooks of the scripted dialogue ---------------------------------------------------
     def _bot_idle(self, now: float) -> bool:
