@@ -8,15 +8,17 @@ how fast.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 
 import httpx
 import pytest
 
+from server.loadtest.cli import add_parser, config_from_args
 from server.loadtest.report import summarize, summary_table
 from server.loadtest.runner import LoadPlan, run_load
-from server.loadtest.twilio_caller import CallScript
+from server.loadtest.twilio_caller import CallScript, TwilioTarget
 from server.loadtest.webrtc_caller import Microphone, WebRTCCaller, WebRTCTarget, frame_voiced
 from tests.test_pipeline_call import ASK, WORKFLOW
 from tests.test_webrtc_calls import publish_workflow
@@ -119,3 +121,16 @@ def test_after_a_barge_in_the_interrupted_answer_is_not_the_response() -> None:
     start = t
     feed(True, 2)
     assert tl.turns[0].response_at == start
+
+
+def test_cli_channel_option_selects_the_webrtc_target() -> None:
+    parser = argparse.ArgumentParser(prog="switchboard")
+    add_parser(parser.add_subparsers(dest="command"))
+    argv = ["loadtest", "--url", "http://h:1", "--channel", "webrtc", "--workflow-id", "wf-1"]
+    target, _, _ = config_from_args(parser.parse_args([*argv, "--api-key", "sk_1"]))
+    assert target == WebRTCTarget("http://h:1", workflow_id="wf-1", api_key="sk_1")
+    assert target.offer_url == "http://h:1/api/v1/webrtc/offer"
+    with pytest.raises(SystemExit):
+        config_from_args(parser.parse_args([*argv, "--api-key", ""]))
+    twilio, _, _ = config_from_args(parser.parse_args(["loadtest", "--url", "http://h:1"]))
+    assert isinstance(twilio, TwilioTarget)
