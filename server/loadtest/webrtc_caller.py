@@ -1,6 +1,7 @@
 """One scripted caller over WebRTC: an aiortc peer talking to ``POST /api/v1/webrtc/offer``.
 
-The call: create an SDP offer (a send/receive audio transceiver and the data channel
+The call: fetch the STUN/TURN servers (``GET /api/v1/webrtc/ice-servers``, as the talk page
+does), create an SDP offer (a send/receive audio transceiver and the data channel
 pipecat's SmallWebRTC transport expects), post it with the ``workflow_id`` and an API key or
 access token as ``Authorization: Bearer``, apply the answer and wait for the peer connection
 to be ``connected``. From then on the microphone track sends 20 ms frames of 16-bit mono PCM
@@ -35,7 +36,13 @@ from dataclasses import dataclass
 
 import av
 import httpx
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamError
 
 from server.loadtest.audio import VOICED_PEAK, pcm_utterance
@@ -61,6 +68,10 @@ class WebRTCTarget:
     @property
     def offer_url(self) -> str:
         return self.base_url.rstrip("/") + self.offer_path
+
+    @property
+    def ice_servers_url(self) -> str:
+        return self.base_url.rstrip("/") + "/api/v1/webrtc/ice-servers"
 
 
 class Microphone(MediaStreamTrack):
@@ -133,8 +144,9 @@ class WebRTCCaller(TwilioCaller):
     async def run(self) -> CallResult:
         r = self.result
         r.started_at = time.monotonic()
-        pc = RTCPeerConnection()
+        pc: RTCPeerConnection | None = None
         try:
+            pc = RTCPeerConnection(RTCConfiguration(iceServers=await self._ice_servers()))
             await self._call(pc)
         except Exception as exc:  # every failure is a recorded error, never a crash
             r.errors.append(f"{type(exc).__name__}: {exc}"[:300])
@@ -143,14 +155,26 @@ class WebRTCCaller(TwilioCaller):
             if self._reader is not None:
                 self._reader.cancel()
                 await asyncio.gather(self._reader, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await pc.close()
+            if pc is not None:
+                with contextlib.suppress(Exception):
+                    await pc.close()
             if self.mic.clock is not None:
                 r.sender_lags = self.mic.clock.lags
         r.ended_at = time.monotonic()
         return r
 
     # -- signalling and media -------------------------------------------------------------
+    async def _ice_servers(self) -> list[RTCIceServer]:
+        """The STUN/TURN servers the server hands browsers (none on loopback by default)."""
+        headers = {"Authorization": f"Bearer {self.webrtc.api_key}"}
+        resp = await self.http.get(self.webrtc.ice_servers_url, headers=headers)
+        if resp.status_code != 200:
+            raise StreamError(f"ice-servers answered {resp.status_code}: {resp.text[:200]}")
+        return [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in resp.json().get("ice_servers", [])
+        ]
+
     async def _call(self, pc: RTCPeerConnection) -> None:
         pc.addTransceiver(self.mic, direction="sendrecv")
         pc.createDataChannel("chat")
