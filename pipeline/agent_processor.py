@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from loguru import logger
 from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
     EndWorkerFrame,
@@ -50,6 +51,8 @@ EventCallback = Callable[[CallEvent], None]
 # Keypad input reaches the agent as a user turn with this prefix (pipecat's DTMFAggregator,
 # placed before this processor, turns digits into a TranscriptionFrame carrying it).
 DTMF_PREFIX = "DTMF: "
+# Longest wait for the words before a transfer to finish playing.
+TRANSFER_WAIT_SECS = 15.0
 
 
 class AgentProcessor(FrameProcessor):
@@ -85,6 +88,10 @@ class AgentProcessor(FrameProcessor):
         self._started = False
         self._client_connected = False
         self._greeted = False
+        # A transfer waits until the words before it were heard (the carrier cuts the media
+        # the moment it transfers); a timer covers a lost BotStoppedSpeaking.
+        self._pending_transfer: TransferCall | None = None
+        self._transfer_timer: asyncio.Task | None = None
 
     # -- frame handling --------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -96,7 +103,12 @@ class AgentProcessor(FrameProcessor):
             self._maybe_greet()
         elif isinstance(frame, InterruptionFrame):
             await self._interrupt()
+            self._release_transfer()  # the caller talked over it: transfer now
             await self.push_frame(frame, direction)
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            await self.push_frame(frame, direction)
+            if self._reply_task is None or self._reply_task.done():
+                self._release_transfer()
         elif isinstance(frame, LLMContextUserTurnFrame) and direction == FrameDirection.DOWNSTREAM:
             if frame.text.strip():
                 if not self._pending_user_text:
@@ -119,6 +131,10 @@ class AgentProcessor(FrameProcessor):
                 self._start_reply(frame.text, None)
         elif isinstance(frame, (EndFrame, CancelFrame)):
             await self._cancel_reply()
+            if self._transfer_timer is not None:
+                await self.cancel_task(self._transfer_timer)
+                self._transfer_timer = None
+            self._release_transfer()  # the agent's last intent still stands
             await self.push_frame(frame, direction)
         else:
             await self.push_frame(frame, direction)
@@ -161,6 +177,7 @@ class AgentProcessor(FrameProcessor):
         self._transcript.agent_reply_started(self._session.current_node)
         await self.push_frame(LLMFullResponseStartFrame())
         end: EndCall | None = None
+        spoke = fixed_text is not None
         try:
             if fixed_text is not None:
                 self._transcript.agent_reply_text(fixed_text)
@@ -170,6 +187,7 @@ class AgentProcessor(FrameProcessor):
                 async for event in self._session.respond(user_text):
                     if isinstance(event, TextDelta):
                         if event.text:
+                            spoke = True
                             self._transcript.agent_reply_text(event.text)
                             await self.push_frame(LLMTextFrame(event.text))
                     elif isinstance(event, ModelUsage):
@@ -181,7 +199,7 @@ class AgentProcessor(FrameProcessor):
                     elif isinstance(event, EndCall):
                         end = event
                     elif isinstance(event, TransferCall):
-                        self._emit("transfer", {"to": event.to})
+                        self._pending_transfer = event
                     elif isinstance(event, SendDtmf):
                         self._emit("dtmf", {"digits": event.digits})
         except asyncio.CancelledError:
@@ -191,6 +209,11 @@ class AgentProcessor(FrameProcessor):
             self._emit("error", {"stage": "agent", "error": f"{type(exc).__name__}: {exc}"})
         await self.push_frame(LLMFullResponseEndFrame())
         self._transcript.agent_reply_generated()
+        if self._pending_transfer is not None:
+            if spoke:
+                self._transfer_timer = self.create_task(self._transfer_after(TRANSFER_WAIT_SECS))
+            else:
+                self._release_transfer()
         if end is not None:
             self._ending = True
             self.end_reason = end.reason
@@ -213,6 +236,15 @@ class AgentProcessor(FrameProcessor):
         if self._reply_task and not self._reply_task.done():
             await self.cancel_task(self._reply_task)
         self._reply_task = None
+
+    async def _transfer_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._release_transfer()
+
+    def _release_transfer(self) -> None:
+        transfer, self._pending_transfer = self._pending_transfer, None
+        if transfer is not None:
+            self._emit("transfer", {"to": transfer.to})
 
     def _emit(self, kind: str, data: dict) -> None:
         self._on_event(CallEvent(kind=kind, at=datetime.now(UTC), data=data))

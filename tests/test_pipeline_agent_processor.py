@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pipecat.frames.frames import (
+    BotStoppedSpeakingFrame,
     InterruptionFrame,
     LLMContextFrame,
     LLMContextUserTurnFrame,
@@ -134,8 +135,9 @@ async def test_end_call_ends_after_the_goodbye_and_actions_become_events():
     session = ScriptedSession([TextDelta("Transferring. "), TransferCall("+15550001111"),
                                TextDelta("Goodbye."), EndCall("agent_ended")])  # fmt: skip
     agent, sink, _, _ = make(session)
-    down, _ = await run_test(agent, frames_to_send=[*user_turn("transfer me"), SleepFrame(0.3)],
-                             send_end_frame=False)  # fmt: skip
+    frames = [*user_turn("transfer me"), SleepFrame(0.3), BotStoppedSpeakingFrame(),
+              SleepFrame(0.1)]  # fmt: skip
+    down, _ = await run_test(agent, frames_to_send=frames, send_end_frame=False)
     kinds = [type(f) for f in down]
     assert kinds.index(LLMFullResponseEndFrame) > kinds.index(LLMTextFrame)
     assert agent.end_reason == "agent_ended"
@@ -170,3 +172,18 @@ async def test_keypad_digits_become_one_user_turn_and_interrupt_the_bot():
     assert [(t.speaker, t.text) for t in sink.turns][0] == ("user", "DTMF: 25#")
     assert [f.text for f in down if isinstance(f, LLMTextFrame)] == ["You chose billing."]
     assert any(isinstance(f, InterruptionFrame) for f in down)
+
+
+async def test_transfer_waits_until_the_words_before_it_were_heard():
+    from datetime import UTC, datetime, timedelta
+
+    session = ScriptedSession([TextDelta("Let me put you through. "), TransferCall("+15550002222")])
+    agent, sink, _, _ = make(session)
+    started = datetime.now(UTC)
+    # The reply is generated at once; its audio "plays" for 0.5 s, then the bot stops.
+    frames = [*user_turn("a human please"), SleepFrame(0.5), BotStoppedSpeakingFrame(),
+              SleepFrame(0.1)]  # fmt: skip
+    await run_test(agent, frames_to_send=frames)
+    [transfer] = [e for e in sink.events if e.kind == "transfer"]
+    assert transfer.data == {"to": "+15550002222"}
+    assert transfer.at - started >= timedelta(seconds=0.45)  # not before the words were heard
