@@ -15,9 +15,8 @@ from pipeline.spec import CallSpec
 from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
 from runtime.workflow import CallSettings, ServiceChoice, Workflow
+from server.calls.org_context import load_call_providers, load_tool_secrets
 from server.jobs.webhooks import private_urls_allowed
-from server.routes.provider_credentials import load_call_providers
-from server.routes.tool_secrets import load_tool_secrets
 from server.services import Services
 
 log = structlog.get_logger(__name__)

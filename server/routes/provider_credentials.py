@@ -2,30 +2,24 @@
 
 Keys are write-only: PUT stores one encrypted (``SecretBox``), reads return only a hint
 (the last 4 characters). Admins write; any member may read the masked view.
-``load_call_providers`` is what a call uses to build its speech services.
+``server.calls.org_context.load_call_providers`` is what a call uses to build its speech
+services.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, get_args
-from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
 from db import provider_credentials as creds_db
-from pipeline.providers import (
-    CLOUD_PROVIDERS,
-    ProviderCredentials,
-    ProviderSettings,
-    resolve_credentials,
-)
+from pipeline.providers import CLOUD_PROVIDERS, ProviderSettings
 from pipeline.providers.config import CloudProvider
 from runtime.destinations import destination_problem
 from server.api import ApiContext, Router
 from server.errors import ApiError, not_found
 from server.jobs.webhooks import private_urls_allowed
-from server.services import Services
 
 router = Router(tags=["providers"])
 
@@ -149,20 +143,3 @@ async def put_provider_settings(ctx: ApiContext) -> ProviderSettings:
         ctx.db, ctx.caller.organization_id, ctx.body.model_dump(mode="json")
     )
     return ctx.body
-
-
-async def load_call_providers(
-    services: Services, organization_id: UUID
-) -> tuple[ProviderSettings, ProviderCredentials]:
-    """An organization's provider settings and resolved credentials, for building a call.
-
-    Credentials: the organization's stored keys first, then the server's environment
-    (``DEEPGRAM_API_KEY``, ...); providers with no key anywhere run on the offline engine.
-    """
-    async with services.db.acquire() as conn:
-        stored_settings = await creds_db.get_settings(conn, organization_id)
-        stored = await creds_db.load_decrypted(conn, organization_id, services.secret_box)
-    settings = (
-        ProviderSettings.model_validate(stored_settings) if stored_settings else ProviderSettings()
-    )
-    return settings, resolve_credentials(stored, services.settings)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -12,9 +11,6 @@ from db import tool_secrets as secrets_db
 from runtime.workflow import NAME_PATTERN
 from server.api import ApiContext, Router
 from server.errors import bad_request, not_found
-
-if TYPE_CHECKING:
-    from server.services import Services
 
 router = Router(tags=["workflows"])
 
@@ -32,11 +28,6 @@ class ToolSecretOut(BaseModel):
     @classmethod
     def of(cls, row: Any) -> ToolSecretOut:
         return cls(**{k: row[k] for k in cls.model_fields})
-
-
-async def load_tool_secrets(services: Services, organization_id: UUID) -> dict[str, str]:
-    """An organization's tool secrets, decrypted, for ``create_session(secrets=...)``."""
-    return await secrets_db.load_decrypted(services.db, organization_id, services.secret_box)
 
 
 def _name(ctx: ApiContext) -> str:

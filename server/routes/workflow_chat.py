@@ -94,8 +94,7 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
         definition, version = (row["definition"], row["version"]) if row else (None, None)
     if definition is None:
         raise not_found("workflow" if body.version is None else "workflow version")
-    from server.routes.provider_credentials import load_call_providers
-    from server.routes.tool_secrets import load_tool_secrets
+    from server.calls.org_context import load_call_providers, load_tool_secrets
 
     _, credentials = await load_call_providers(ctx.services, org)
     secrets_for_tools = await load_tool_secrets(ctx.services, org)
