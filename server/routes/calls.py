@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +14,8 @@ from starlette.responses import FileResponse
 from db import calls as calls_db
 from db import usage as usage_db
 from server.api import ApiContext, Router
-from server.errors import bad_request, not_found
+from server.errors import not_found
+from server.pagination import decode_cursor, encode_cursor
 
 router = Router(tags=["calls"])
 
@@ -132,19 +131,6 @@ class CallListQuery(BaseModel):
     cursor: str | None = None
 
 
-def _encode_cursor(row: Any) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), UUID(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise bad_request("invalid cursor", "cursor") from None
-
-
 @router.get("/api/v1/calls", query=CallListQuery, response=CallPage,
             summary="List calls, newest first (filter by status, workflow, date)")  # fmt: skip
 async def list_calls(ctx: ApiContext) -> CallPage:
@@ -152,10 +138,10 @@ async def list_calls(ctx: ApiContext) -> CallPage:
     rows = await calls_db.list_for_org(
         ctx.db, ctx.caller.organization_id, limit=q.limit + 1, status=q.status,
         workflow_id=q.workflow_id, created_from=q.from_, created_to=q.to,
-        before=_decode_cursor(q.cursor) if q.cursor else None,
+        before=decode_cursor(q.cursor) if q.cursor else None,
     )  # fmt: skip
     page = rows[: q.limit]
-    cursor = _encode_cursor(page[-1]) if len(rows) > q.limit else None
+    cursor = encode_cursor(page[-1]) if len(rows) > q.limit else None
     return CallPage(items=[CallOut.of(r) for r in page], next_cursor=cursor)
 
 

@@ -128,12 +128,37 @@ async def _answer_existing(request: Request, carrier: str, call: Any, body: byte
     if not provider.verify_webhook(url, _headers(request), _signed_body(request, body)):
         log.warning("telephony_bad_signature", carrier=carrier, call_id=str(call["id"]))
         return Response("invalid signature", status_code=403)
+    return await _connect_markup(request, carrier, call, provider, expire=False)
+
+
+async def _connect_markup(
+    request: Request, carrier: str, call: Any, provider: CarrierProvider, *, expire: bool
+) -> Response:
+    """Markup connecting a live call to its media websocket with a fresh stream token."""
+    services = request.app.state.services
     if call["status"] in carrier_calls.TERMINAL_STATUSES:
         return _markup(provider.reject_markup("rejected"))
     ttl = services.settings.stream_token_ttl_seconds
     token = await carrier_calls.mint_stream_token(services, call["organization_id"], call["id"], ttl)
+    if expire:
+        services.spawn(expire_unconnected(services, call["id"], ttl + 5), name=f"expire-{call['id']}")
     stream = carrier_calls.stream_url(services, request, carrier)
     return _markup(provider.answer_markup(stream, {"token": token}))
+
+
+async def _callback(request: Request) -> tuple[str, bytes, Any, CarrierProvider] | Response:
+    """Carrier, body, call and provider of a ``?call=`` callback, or the error response."""
+    carrier = _carrier(request)
+    if carrier is None:
+        return Response(status_code=404)
+    try:
+        body = await _read(request)
+    except ApiError:
+        return Response(status_code=413)
+    found = await _call_from_query(request, carrier, body)
+    if isinstance(found, Response):
+        return found
+    return (carrier, body, *found)
 
 
 async def _call_from_query(
@@ -158,40 +183,19 @@ async def _call_from_query(
 
 
 async def answer_webhook(request: Request) -> Response:
-    services = request.app.state.services
-    carrier = _carrier(request)
-    if carrier is None:
-        return Response(status_code=404)
-    try:
-        body = await _read(request)
-    except ApiError:
-        return Response(status_code=413)
-    found = await _call_from_query(request, carrier, body)
+    found = await _callback(request)
     if isinstance(found, Response):
         return found
-    call, provider = found
-    if call["status"] in carrier_calls.TERMINAL_STATUSES:
-        return _markup(provider.reject_markup("rejected"))
-    ttl = services.settings.stream_token_ttl_seconds
-    token = await carrier_calls.mint_stream_token(services, call["organization_id"], call["id"], ttl)
-    services.spawn(expire_unconnected(services, call["id"], ttl + 5), name=f"expire-{call['id']}")
-    stream = carrier_calls.stream_url(services, request, carrier)
-    return _markup(provider.answer_markup(stream, {"token": token}))
+    carrier, _, call, provider = found
+    return await _connect_markup(request, carrier, call, provider, expire=True)
 
 
 async def status_webhook(request: Request) -> Response:
     services = request.app.state.services
-    carrier = _carrier(request)
-    if carrier is None:
-        return Response(status_code=404)
-    try:
-        body = await _read(request)
-    except ApiError:
-        return Response(status_code=413)
-    found = await _call_from_query(request, carrier, body)
+    found = await _callback(request)
     if isinstance(found, Response):
         return found
-    call, provider = found
+    carrier, body, call, provider = found
     try:
         update = provider.parse_status(body, _headers(request))
     except WebhookRejected as exc:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -14,7 +12,8 @@ from db import workflows as workflows_db
 from runtime.templates import order_desk
 from runtime.validation import validate_definition
 from server.api import ApiContext, Router
-from server.errors import ApiError, bad_request, not_found
+from server.errors import ApiError, not_found
+from server.pagination import decode_cursor, encode_cursor
 
 router = Router(tags=["workflows"])
 EXPORT_FORMAT = "switchboard.workflow/v1"
@@ -118,19 +117,6 @@ class ExportDoc(BaseModel):
     definition: dict[str, Any]
 
 
-def _encode_cursor(row: Any) -> str:
-    raw = f"{row['created_at'].isoformat()}|{row['id']}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), UUID(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise bad_request("invalid cursor", "cursor") from None
-
-
 async def _load(ctx: ApiContext) -> Any:
     row = await workflows_db.get(ctx.db, ctx.caller.organization_id, ctx.path["workflow_id"])
     if row is None:
@@ -162,13 +148,13 @@ async def create_workflow(ctx: ApiContext) -> WorkflowOut:
                     "description, ?cursor= pages, archived ones only with include_archived")
 async def list_workflows(ctx: ApiContext) -> WorkflowPage:
     query: ListQuery = ctx.query
-    after = _decode_cursor(query.cursor) if query.cursor else None
+    after = decode_cursor(query.cursor) if query.cursor else None
     rows = await workflows_db.list_for_org(
         ctx.db, ctx.caller.organization_id, search=query.q,
         include_archived=query.include_archived, after=after, limit=query.limit + 1,
     )
     page = rows[: query.limit]
-    cursor = _encode_cursor(page[-1]) if len(rows) > query.limit else None
+    cursor = encode_cursor(page[-1]) if len(rows) > query.limit else None
     return WorkflowPage(items=[WorkflowSummary.of(r) for r in page], next_cursor=cursor)
 
 
