@@ -158,3 +158,12 @@ async def accept_invitation(conn: Conn, token_hash: bytes, email: str) -> asyncp
         token_hash,
         email,
     )
+
+
+async def set_plan(conn: Conn, organization_id: UUID, plan: str) -> asyncpg.Record | None:
+    """Operators' (and later billing's) switch; not exposed to organization members."""
+    return await conn.fetchrow(
+        f"UPDATE organizations SET plan = $2, updated_at = now() WHERE id = $1 RETURNING {_ORG_COLUMNS}",
+        organization_id,
+        plan,
+    )

@@ -95,6 +95,31 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_plan(args: argparse.Namespace) -> int:
+    import uuid
+
+    from db import organizations as orgs_db
+    from db.migrate import migrate_url
+    from db.pool import create_pool
+
+    settings = _settings(args)
+
+    async def work(url: str) -> Any:
+        await migrate_url(url)
+        pool = await create_pool(url, min_size=1, max_size=2)
+        try:
+            return await orgs_db.set_plan(pool, uuid.UUID(args.org), args.plan)
+        finally:
+            await pool.close()
+
+    row = asyncio.run(_with_database(settings, work))
+    if row is None:
+        print(f"switchboard: no organization {args.org}", file=sys.stderr)
+        return 1
+    print(f"organization {row['id']}: plan {row['plan']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="switchboard", description="Self-hostable real-time voice agent server."
@@ -120,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     org.add_argument("--password", help="owner's password when the user is new "
                      "(default: generated and printed)")
     org.set_defaults(func=cmd_create_org)
+
+    plan = sub.add_parser("set-plan", help="set an organization's plan ('suspended' blocks calls)")
+    plan.add_argument("--org", required=True, help="organization id")
+    plan.add_argument("--plan", required=True, help="plan name, e.g. free, pro, suspended")
+    plan.set_defaults(func=cmd_set_plan)
 
     import importlib
 

@@ -33,7 +33,12 @@ LIVE_CALLS = "live_calls"  # services.state key: {call_id: CallControl}
 
 
 class CallLimitExceeded(Exception):
-    """The organization already has its maximum number of concurrent calls."""
+    """The organization already has its maximum number of concurrent calls, or its plan
+    allows none."""
+
+
+# Plans (organizations.plan) under which no call is admitted, inbound or outbound.
+PLANS_WITHOUT_CALLS = frozenset({"suspended"})
 
 
 class CallUnavailable(Exception):
@@ -72,16 +77,20 @@ class CallHandle:
 async def start_call(services: Services, new: NewCall) -> CallHandle:
     """Admit a call: pin the workflow version, take a concurrency slot, create the row.
 
-    Raises ``CallUnavailable`` (no runnable workflow) or ``CallLimitExceeded``.
+    Raises ``CallUnavailable`` (no runnable workflow) or ``CallLimitExceeded`` (concurrency
+    limit reached, or a plan in ``PLANS_WITHOUT_CALLS``; then no row is created).
     """
+    org = await orgs_db.get(services.db, new.organization_id)
+    if org is None or org["plan"] in PLANS_WITHOUT_CALLS:
+        plan = org["plan"] if org else "none"
+        raise CallLimitExceeded(f"the organization's plan ({plan}) does not allow calls")
     pinned = await workflows_db.definition_for_call(
         services.db, new.organization_id, new.workflow_id, draft=new.test
     )
     if pinned is None:
         raise CallUnavailable("workflow not found or not published")
     definition, version = pinned
-    org = await orgs_db.get(services.db, new.organization_id)
-    limit = int(org["max_concurrent_calls"]) if org else 0
+    limit = int(org["max_concurrent_calls"])
     row = await calls_db.create(
         services.db, new.organization_id,
         workflow_id=new.workflow_id, workflow_version=version, channel=new.channel,
