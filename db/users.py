@@ -32,6 +32,3 @@ async def by_id(conn: Conn, user_id: UUID) -> asyncpg.Record | None:
         "SELECT id, email, name, created_at FROM users WHERE id = $1", user_id
     )
 
-
-async def set_password_hash(conn: Conn, user_id: UUID, password_hash: str) -> None:
-    await conn.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)

@@ -27,6 +27,3 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
 
     return await asyncio.to_thread(check)
 
-
-def needs_rehash(password_hash: str) -> bool:
-    return _hasher.check_needs_rehash(password_hash)
