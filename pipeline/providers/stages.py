@@ -7,6 +7,9 @@ organization configured a fallback that resolves to a different provider.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pipecat.processors.frame_processor import FrameProcessor
 
 from pipeline.providers.config import (
@@ -19,6 +22,25 @@ from pipeline.providers.factory import build_stt, build_tts
 from pipeline.providers.failover import FailoverHandler, FailoverSwitcher
 
 
+def _stage(
+    kind: str,
+    primary: Any,
+    fallback: Any | None,
+    build: Callable[[Any], FrameProcessor],
+    on_failover: FailoverHandler | None,
+) -> FrameProcessor:
+    """The primary service, or a switcher over it and a fallback that differs from it."""
+    service = build(primary)
+    if fallback is None or fallback == primary:
+        return service
+    return FailoverSwitcher(
+        [service, build(fallback)],
+        kind=kind,
+        labels=[primary.provider, fallback.provider],
+        on_failover=on_failover,
+    )
+
+
 def build_stt_stage(
     settings: ProviderSettings,
     credentials: ProviderCredentials,
@@ -27,19 +49,13 @@ def build_stt_stage(
     on_failover: FailoverHandler | None = None,
 ) -> FrameProcessor:
     """Speech-to-text for a call: the primary, wrapped with its fallback when set."""
-    primary = effective_stt(settings.stt, credentials)
-    service = build_stt(primary, credentials, sample_rate=sample_rate)
-    if settings.fallback_stt is None:
-        return service
-    fallback = effective_stt(settings.fallback_stt, credentials)
-    if fallback == primary:
-        return service
-    backup = build_stt(fallback, credentials, sample_rate=sample_rate)
-    return FailoverSwitcher(
-        [service, backup],
-        kind="stt",
-        labels=[primary.provider, fallback.provider],
-        on_failover=on_failover,
+    fallback = settings.fallback_stt
+    return _stage(
+        "stt",
+        effective_stt(settings.stt, credentials),
+        effective_stt(fallback, credentials) if fallback is not None else None,
+        lambda choice: build_stt(choice, credentials, sample_rate=sample_rate),
+        on_failover,
     )
 
 
@@ -51,17 +67,11 @@ def build_tts_stage(
     on_failover: FailoverHandler | None = None,
 ) -> FrameProcessor:
     """Text-to-speech for a call: the primary, wrapped with its fallback when set."""
-    primary = effective_tts(settings.tts, credentials)
-    service = build_tts(primary, credentials, sample_rate=sample_rate)
-    if settings.fallback_tts is None:
-        return service
-    fallback = effective_tts(settings.fallback_tts, credentials)
-    if fallback == primary:
-        return service
-    backup = build_tts(fallback, credentials, sample_rate=sample_rate)
-    return FailoverSwitcher(
-        [service, backup],
-        kind="tts",
-        labels=[primary.provider, fallback.provider],
-        on_failover=on_failover,
+    fallback = settings.fallback_tts
+    return _stage(
+        "tts",
+        effective_tts(settings.tts, credentials),
+        effective_tts(fallback, credentials) if fallback is not None else None,
+        lambda choice: build_tts(choice, credentials, sample_rate=sample_rate),
+        on_failover,
     )
