@@ -63,6 +63,10 @@ def main() -> None:
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--rate", type=int, default=100, help="py-spy samples per second")
+    p.add_argument("--native", action="store_true", help="include native (C) frames in the stacks")
+    p.add_argument(
+        "--perf", action="store_true", help="record with Linux perf (native code: syscalls, C libraries)"
+    )
     args = p.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-profile-"))
     fakes_proc, fakes = start_fakes(args.client_core, workdir)
@@ -79,9 +83,20 @@ def main() -> None:
     try:
         run_level(server, 1, 1, args.client_core, workdir)  # warm-up
         spy = shutil.which("py-spy") or str(Path(__import__("sys").executable).with_name("py-spy"))
+        if args.perf:
+            rec = subprocess.Popen(
+                ["perf", "record", "-F", "499", "-g", "-p", str(server.proc.pid), "-o", str(raw.with_suffix(".perf.data"))],
+                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            time.sleep(1.0)
+            run_level(server, args.calls, args.turns, args.client_core, workdir)
+            rec.send_signal(2)
+            rec.wait(60)
+            print(f"perf data: {raw.with_suffix('.perf.data')} (perf report -i ... --no-children)")
+            return
         rec = subprocess.Popen(
             [spy, "record", "--pid", str(server.proc.pid), "--format", "raw", "--rate",
-             str(args.rate), "--output", str(raw), "--nonblocking"],
+             str(args.rate), "--output", str(raw), "--nonblocking", *(["--native"] if args.native else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
         )  # fmt: skip
         time.sleep(1.0)

@@ -1,12 +1,18 @@
 """Builds the pipecat pipeline of one call from its ``CallSpec``.
 
-    transport.input() → STT → user aggregator (VAD + turn strategies) → AgentProcessor
-      → TTS → transport.output() → [recorder] → assistant aggregator
+    transport.input() → STT → [user aggregator] → caller audio ends → [user aggregator]
+      → DTMF aggregator → AgentProcessor → TTS → transport.output() → agent audio ends
+      → assistant aggregator
 
 The user aggregator carries the Silero VAD and the user-turn strategies (pipecat 1.14's
 turn API): Smart Turn v3 as the stop strategy by default, a plain speech timeout as an
 option, or the STT's own end-of-turn (Deepgram Flux). The ONNX models behind VAD and Smart
-Turn are loaded once per process (``pipeline.turn_models``).
+Turn are loaded once per process (``pipeline.turn_models``). With the STT's own end of turn
+there is no VAD at all: the provider says when the caller starts and stops, so the caller's
+audio ends right after the STT and never reaches the aggregator.
+
+Raw audio stops where its last user is (``pipeline.audio_ends``), which also feeds the
+recorder: caller audio after turn detection, agent audio after the output transport.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from pipecat.turns.user_stop import (
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies, UserTurnStrategies
 
 from pipeline.agent_processor import DTMF_PREFIX, AgentProcessor
+from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
 from pipeline.barge_in import NonInterruptibleNodeMuteStrategy
 from pipeline.events import CallEvent, CallEventSink
 from pipeline.observers.call_observer import CallObserver
@@ -119,10 +126,13 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         on_usage_changed=lambda: sink.usage(usage.records()),
     )
 
+    provider_turns = spec.resolved_turn_detection() == "provider"
     aggregators = LLMContextAggregatorPair(
         LLMContext(),
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=SharedSileroVADAnalyzer(params=VADParams(stop_secs=spec.vad_stop_secs)),
+            vad_analyzer=None
+            if provider_turns
+            else SharedSileroVADAnalyzer(params=VADParams(stop_secs=spec.vad_stop_secs)),
             user_turn_strategies=user_turn_strategies(spec),
             empty_user_turn=None,  # a cough or noise gets no answer
             user_idle_timeout=spec.user_idle_timeout_secs or 0,
@@ -143,22 +153,36 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
     async def _on_user_idle(_aggregator) -> None:
         await agent.caller_idle()
 
-    recorder = CallRecorder(spec.record_path) if spec.record_path else None
+    recorder = (
+        CallRecorder(
+            spec.record_path,
+            sample_rate=spec.audio_in_sample_rate,
+            agent_sample_rate=spec.audio_out_sample_rate,
+        )
+        if spec.record_path
+        else None
+    )
+    caller_audio_end = CallerAudioEnd(recorder, name="caller-audio-end")
+    # Provider turns: nothing after the STT uses caller audio. VAD turns: the aggregator does.
+    turn_stages = (
+        [caller_audio_end, aggregators.user()]
+        if provider_turns
+        else [aggregators.user(), caller_audio_end]
+    )
 
     processors: list[FrameProcessor] = [
         transport.input(),
         stt,
-        aggregators.user(),
+        *turn_stages,
         # Keypad digits (carrier serializers emit InputDTMFFrame) become one "DTMF: 123" user
         # turn after a pause or '#'; the first digit interrupts the bot like speech does.
         DTMFAggregator(timeout=spec.dtmf_timeout_secs, prefix=DTMF_PREFIX),
         agent,
         tts,
         transport.output(),
+        AgentAudioEnd(recorder, name="agent-audio-end"),
+        aggregators.assistant(),
     ]
-    if recorder is not None:
-        processors.append(recorder.processor)
-    processors.append(aggregators.assistant())
     pipeline = Pipeline(processors)
     observer.bind(user_aggregator=aggregators.user(), agent=agent, output=transport.output())
 

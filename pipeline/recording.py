@@ -1,11 +1,15 @@
 """Call recording: both sides as a stereo WAV (left = caller, right = agent), streamed to disk.
 
-pipecat's ``AudioBufferProcessor`` (placed after the output transport) aligns the caller's
-and the agent's audio and hands us interleaved stereo PCM every ``CHUNK_SECONDS``. We only
-append that chunk to a queue; a writer thread does the file I/O, so nothing on the audio
-path touches the disk and the call is never held in memory. The WAV header is written with
-placeholder sizes when the file opens and fixed when the recording closes; a file from a
-crashed process is still readable up to the last chunk by tools that ignore the sizes.
+The recording is made at the caller's wire rate (8 kHz on a phone call, 16 kHz from a
+browser), so telephony calls resample nothing for it. The pipeline hands us the caller's
+audio where it stops travelling (``pipeline.audio_ends.CallerAudioEnd``) and the agent's
+audio as the output transport plays it (``AgentAudioEnd``). The caller's stream is
+continuous, so it is the clock: each caller chunk is interleaved with the same amount of
+the agent's played audio, or silence when the agent is quiet. Whole seconds of stereo PCM
+go to a queue; a writer thread does the file I/O, so nothing on the audio path touches the
+disk and the call is never held in memory. The WAV header is written with placeholder sizes
+when the file opens and fixed when the recording closes; a file from a crashed process is
+still readable up to the last chunk by tools that ignore the sizes.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ import struct
 import threading
 from pathlib import Path
 
+import numpy as np
 from loguru import logger
-from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
+from pipecat.audio.resamplers.base_audio_resampler import BaseAudioResampler
+from pipecat.audio.utils import create_stream_resampler
 
 CHUNK_SECONDS = 1.0
-RECORDING_SAMPLE_RATE = 16000
 CHANNELS = 2
 SAMPLE_WIDTH = 2
 
 _STOP = object()
+# Agent audio played while no caller audio arrives (a stalled stream) is kept at most this long.
+MAX_PENDING_AGENT_SECONDS = 30.0
 
 
 def wav_header(data_bytes: int, sample_rate: int, channels: int, sample_width: int = 2) -> bytes:
@@ -97,27 +104,60 @@ class WavStreamWriter:
 
 
 class CallRecorder:
-    """The recording processor for a call plus the writer behind it."""
+    """Interleaves the two sides of a call and streams them to a ``WavStreamWriter``."""
 
-    def __init__(self, path: Path, *, sample_rate: int = RECORDING_SAMPLE_RATE):
-        frame_bytes = int(sample_rate * CHUNK_SECONDS) * SAMPLE_WIDTH
+    def __init__(self, path: Path, *, sample_rate: int, agent_sample_rate: int | None = None):
+        self.sample_rate = sample_rate
         self.writer = WavStreamWriter(path, sample_rate=sample_rate, channels=CHANNELS)
-        self.processor = AudioBufferProcessor(
-            sample_rate=sample_rate,
-            num_channels=CHANNELS,
-            buffer_size=frame_bytes,
-            auto_start_recording=True,
-            name="recorder",
-        )
-        self.processor.add_event_handler("on_audio_data", self._on_audio_data)
+        self._chunk_bytes = int(sample_rate * CHUNK_SECONDS) * SAMPLE_WIDTH * CHANNELS
+        self._max_pending = int(sample_rate * MAX_PENDING_AGENT_SECONDS) * SAMPLE_WIDTH
+        self._chunk = bytearray()
+        self._agent = bytearray()  # played agent audio not yet paired with caller audio
+        self._agent_rate = agent_sample_rate or sample_rate
+        self._resampler: BaseAudioResampler | None = None
         self.writer.start()
-
-    async def _on_audio_data(self, _processor, audio: bytes, _rate: int, _channels: int) -> None:
-        self.writer.write(audio)
 
     @property
     def path(self) -> Path:
         return self.writer.path
 
+    def caller(self, pcm: bytes) -> None:
+        """Caller audio (mono s16le at ``sample_rate``), in arrival order."""
+        n = len(pcm) // SAMPLE_WIDTH
+        if n == 0:
+            return
+        stereo = np.zeros(2 * n, dtype=np.int16)
+        stereo[0::2] = np.frombuffer(pcm, dtype=np.int16, count=n)
+        if self._agent:
+            take = min(n, len(self._agent) // SAMPLE_WIDTH)
+            stereo[1 : 2 * take : 2] = np.frombuffer(self._agent, dtype=np.int16, count=take)
+            del self._agent[: take * SAMPLE_WIDTH]
+        self._append(stereo.tobytes())
+
+    async def agent(self, pcm: bytes, sample_rate: int) -> None:
+        """Agent audio as it is played to the caller (mono s16le)."""
+        if sample_rate != self.sample_rate:
+            if self._resampler is None:
+                self._resampler = create_stream_resampler()
+            pcm = await self._resampler.resample(pcm, sample_rate, self.sample_rate)
+        if len(self._agent) + len(pcm) <= self._max_pending:
+            self._agent += pcm
+
+    def _append(self, stereo: bytes) -> None:
+        self._chunk += stereo
+        if len(self._chunk) >= self._chunk_bytes:
+            self.writer.write(bytes(self._chunk))
+            self._chunk.clear()
+
     def close(self) -> None:
+        """Write what is buffered (agent audio past the caller's end against silence), close."""
+        if self._agent:
+            agent = np.frombuffer(bytes(self._agent), dtype=np.int16)
+            stereo = np.zeros(2 * len(agent), dtype=np.int16)
+            stereo[1::2] = agent
+            self._chunk += stereo.tobytes()
+            self._agent.clear()
+        if self._chunk:
+            self.writer.write(bytes(self._chunk))
+            self._chunk.clear()
         self.writer.close()

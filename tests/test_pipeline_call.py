@@ -12,10 +12,14 @@ import uuid
 import wave
 from pathlib import Path
 
-from pipecat.transports.base_transport import TransportParams
+import numpy as np
+from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_transport import BaseTransport, TransportParams
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
+from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
+from pipeline.builder import build_call
 from pipeline.call_runner import CallControl, run_call
 from pipeline.events import MemorySink
 from pipeline.providers import ProviderCredentials, ProviderKey, ProviderSettings, STTChoice
@@ -130,6 +134,10 @@ async def test_spoken_turn_gets_spoken_answer_with_turns_latency_usage_and_recor
     with wave.open(str(tmp_path / "call.wav")) as wav:
         assert wav.getnchannels() == 2 and wav.getframerate() == 16000
         assert wav.getnframes() / wav.getframerate() > 2.0
+        stereo = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).reshape(-1, 2)
+    # Left is the caller (the question), right the agent (greeting and answer): both spoke.
+    caller_loud, agent_loud = (np.abs(stereo) > 2000).sum(axis=0)
+    assert caller_loud > 1600 and agent_loud > 1600  # > 0.1 s of clear speech on each side
 
 
 async def test_barge_in_stops_agent_audio_and_marks_turn_interrupted(tmp_path):
@@ -234,3 +242,43 @@ async def test_agent_ends_the_call_after_its_goodbye_is_heard(tmp_path):
     last = [t for t in sink.turns if t.speaker == "agent"][-1]
     assert last.text == "Thank you for calling. Goodbye." and not last.interrupted
     assert caller.speech_frames(mark + 1) > 50  # the goodbye was played before hanging up
+
+
+class _StubTransport(BaseTransport):
+    """Only what ``build_call`` asks of a transport: its two ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._in, self._out = FrameProcessor(name="in"), FrameProcessor(name="out")
+
+    def input(self) -> FrameProcessor:
+        return self._in
+
+    def output(self) -> FrameProcessor:
+        return self._out
+
+
+def test_caller_audio_ends_after_its_last_user(tmp_path):
+    """Provider turns: no VAD, caller audio ends right after the STT. VAD turns: after the
+    user aggregator that runs the VAD. Agent audio always ends after the output transport."""
+    session = create_session(WORKFLOW, variables={}, model=ModelConfig(provider="offline"))
+    for mode in ("provider", "smart-turn"):
+        spec = CallSpec(
+            call_id=str(uuid.uuid4()), organization_id="org", channel="twilio",
+            audio_in_sample_rate=8000, audio_out_sample_rate=8000, agent=session,
+            turn_detection=mode,  # type: ignore[arg-type]
+            stt_service=FrameProcessor(name="stt"), tts_service=FrameProcessor(name="tts"),
+        )  # fmt: skip
+        transport = _StubTransport()
+        built = build_call(spec, transport, MemorySink())
+        names = [p.name for p in built.pipeline.processors]
+        stt = names.index("stt")
+        user = [type(p).__name__ for p in built.pipeline.processors].index("LLMUserAggregator")
+        end = [isinstance(p, CallerAudioEnd) for p in built.pipeline.processors].index(True)
+        vad = built.pipeline.processors[user]._params.vad_analyzer
+        if mode == "provider":
+            assert end == stt + 1 and vad is None
+        else:
+            assert end == user + 1 and vad is not None
+        out = built.pipeline.processors.index(transport.output())
+        assert isinstance(built.pipeline.processors[out + 1], AgentAudioEnd)

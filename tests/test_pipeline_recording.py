@@ -1,11 +1,19 @@
-"""The recording writer streams to disk as chunks arrive and fixes the WAV header at close."""
+"""Call recording: the writer streams to disk and fixes the WAV header at close; the
+recorder pairs the caller's audio with the agent's played audio; raw audio stops travelling
+down the pipeline where it is recorded."""
 
 from __future__ import annotations
 
 import asyncio
 import wave
 
-from pipeline.recording import WavStreamWriter
+import numpy as np
+from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame, TextFrame
+from pipecat.pipeline.worker import PipelineWorker
+
+from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
+from pipeline.recording import CallRecorder, WavStreamWriter
+from tests.test_offline_engines import Recorder, run_pipeline
 
 
 async def test_chunks_reach_disk_before_close_and_header_is_fixed(tmp_path):
@@ -26,3 +34,68 @@ async def test_chunks_reach_disk_before_close_and_header_is_fixed(tmp_path):
         assert wav.getnframes() == 32000
         assert wav.readframes(1) == b"\x01\x00\xff\x7f"
     writer.write(chunk)  # after close: ignored, never raises
+
+
+def _tone(samples: int, value: int) -> bytes:
+    return np.full(samples, value, dtype=np.int16).tobytes()
+
+
+async def test_recorder_pairs_played_agent_audio_with_the_caller_clock(tmp_path):
+    path = tmp_path / "call.wav"
+    rec = CallRecorder(path, sample_rate=8000, agent_sample_rate=8000)
+    rec.caller(_tone(160, 100))  # 20 ms, agent quiet: right channel is silence
+    await rec.agent(_tone(240, 7), 8000)  # 30 ms played
+    rec.caller(_tone(160, 200))  # pairs with the first 20 ms of it
+    rec.caller(_tone(160, 300))  # 10 ms of agent left, then silence
+    await rec.agent(_tone(80, 9), 8000)  # played after the caller's stream ended
+    await asyncio.to_thread(rec.close)
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).reshape(-1, 2)
+    left, right = frames[:, 0], frames[:, 1]
+    assert len(frames) == 480 + 80  # the caller's 60 ms, then the agent's tail
+    assert (left[:160] == 100).all() and (right[:160] == 0).all()
+    assert (left[160:320] == 200).all() and (right[160:320] == 7).all()
+    assert (right[320:400] == 7).all() and (right[400:480] == 0).all()
+    assert (left[480:] == 0).all() and (right[480:] == 9).all()
+
+
+async def test_recorder_resamples_agent_audio_to_the_caller_rate(tmp_path):
+    path = tmp_path / "call.wav"
+    rec = CallRecorder(path, sample_rate=16000, agent_sample_rate=24000)
+    t = np.arange(24000) / 24000
+    await rec.agent((np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).tobytes(), 24000)
+    for _ in range(50):
+        rec.caller(bytes(640))  # 1 s of caller silence in 20 ms frames
+    await asyncio.to_thread(rec.close)
+    with wave.open(str(path)) as wav:
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).reshape(-1, 2)
+    right = frames[:, 1].astype(np.float32)
+    assert 15000 <= len(frames) <= 16100  # ~1 s at 16 kHz (the resampler keeps a short tail)
+    spectrum = np.abs(np.fft.rfft(right[2000:14000]))
+    peak_hz = np.argmax(spectrum) * 16000 / 12000
+    assert abs(peak_hz - 440) < 5  # the same tone, now at 16 kHz
+
+
+async def test_audio_ends_record_and_stop_raw_audio_but_pass_everything_else(tmp_path):
+    rec = CallRecorder(tmp_path / "call.wav", sample_rate=16000)
+    seen = Recorder()
+    text = TextFrame("hello")
+
+    async def drive(worker: PipelineWorker) -> None:
+        await worker.queue_frames(
+            [
+                InputAudioRawFrame(audio=_tone(320, 5), sample_rate=16000, num_channels=1),
+                text,
+                OutputAudioRawFrame(audio=_tone(320, 6), sample_rate=16000, num_channels=1),
+            ]
+        )
+        await seen.wait_for(lambda: text in seen.frames)
+
+    await run_pipeline([CallerAudioEnd(rec), AgentAudioEnd(rec), seen], drive)
+    await asyncio.to_thread(rec.close)
+    assert not [f for f in seen.frames if isinstance(f, (InputAudioRawFrame, OutputAudioRawFrame))]
+    with wave.open(str(rec.path)) as wav:
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype=np.int16).reshape(-1, 2)
+    assert (frames[:320, 0] == 5).all()  # the caller's frame, left
+    assert (frames[:, 1] == 6).sum() == 320  # the agent's frame, right (against silence)

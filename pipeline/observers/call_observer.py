@@ -19,6 +19,7 @@ from pipecat.frames.frames import (
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSTextFrame,
+    UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
 from pipecat.observers.base_observer import BaseObserver, FramePushed
@@ -71,6 +72,10 @@ class CallObserver(BaseObserver):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             if src is self.user_aggregator and data.direction == FrameDirection.DOWNSTREAM:
                 self.latency.user_speech_ended(data.timestamp, frame.stop_secs)
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            # With the provider's end of turn there is no VAD: the turn's end is the mark.
+            if src is self.user_aggregator and data.direction == FrameDirection.DOWNSTREAM:
+                self.latency.user_turn_ended(data.timestamp)
         elif isinstance(frame, BotStartedSpeakingFrame):
             if src is self.output and data.direction == FrameDirection.DOWNSTREAM:
                 self.latency.audio_out(data.timestamp)

@@ -1,7 +1,8 @@
 """Per-turn latency: end of the caller's speech to each stage of the agent's answer.
 
 Stages (all measured from the estimated end of speech, i.e. the VAD stop minus the VAD's
-``stop_secs`` hang time): final transcript from STT, first token from the agent, first audio
+``stop_secs`` hang time; with the STT provider's own end of turn, which runs no VAD, from the
+moment the provider ended the turn): final transcript from STT, first token from the agent, first audio
 from TTS, first audio written to the caller. Timestamps are the pipeline clock's, taken when
 each frame was pushed, so observer queueing adds no error.
 """
@@ -29,6 +30,11 @@ class LatencyTracker:
         self._speech_end = ts - int(stop_secs * 1e9)
         self._first_token = None
         self._first_tts_audio = None
+
+    def user_turn_ended(self, ts: int) -> None:
+        """The aggregator closed the user turn; the mark when no VAD stop preceded it."""
+        if self._speech_end is None:
+            self.user_speech_ended(ts, 0.0)
 
     def transcript(self, ts: int) -> None:
         self._last_transcript = ts
