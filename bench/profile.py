@@ -84,15 +84,16 @@ def main() -> None:
         run_level(server, 1, 1, args.client_core, workdir)  # warm-up
         spy = shutil.which("py-spy") or str(Path(__import__("sys").executable).with_name("py-spy"))
         if args.perf:
+            data = raw.with_suffix(".perf.data")
             rec = subprocess.Popen(
-                ["perf", "record", "-F", "499", "-g", "-p", str(server.proc.pid), "-o", str(raw.with_suffix(".perf.data"))],
+                ["perf", "record", "-F", "499", "-g", "-p", str(server.proc.pid), "-o", str(data)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
             )  # fmt: skip
             time.sleep(1.0)
             run_level(server, args.calls, args.turns, args.client_core, workdir)
             rec.send_signal(2)
             rec.wait(60)
-            print(f"perf data: {raw.with_suffix('.perf.data')} (perf report -i ... --no-children)")
+            print(f"perf data: {data} (perf report -i ... --no-children)")
             return
         rec = subprocess.Popen(
             [spy, "record", "--pid", str(server.proc.pid), "--format", "raw", "--rate",

@@ -42,6 +42,7 @@ from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies, UserT
 from pipeline.agent_processor import DTMF_PREFIX, AgentProcessor
 from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
 from pipeline.barge_in import NonInterruptibleNodeMuteStrategy
+from pipeline.call_worker import CallWorker
 from pipeline.events import CallEvent, CallEventSink
 from pipeline.observers.call_observer import CallObserver
 from pipeline.observers.latency import LatencyTracker
@@ -192,7 +193,7 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
     async def _on_latency(_observer, seconds: float) -> None:
         latency.user_bot_latency(seconds)
 
-    worker = PipelineWorker(
+    worker = CallWorker(
         pipeline,
         params=PipelineParams(
             audio_in_sample_rate=spec.audio_in_sample_rate,

@@ -104,16 +104,21 @@ class WavStreamWriter:
 
 
 class CallRecorder:
-    """Interleaves the two sides of a call and streams them to a ``WavStreamWriter``."""
+    """Pairs the two sides of a call on the caller's clock and streams them as stereo.
+
+    Per 20 ms frame this only appends bytes: the caller's audio to the left buffer and the
+    same amount of played agent audio (or silence) to the right one. Once a second of audio
+    is buffered, the two are interleaved in one numpy pass and handed to the writer thread.
+    """
 
     def __init__(self, path: Path, *, sample_rate: int, agent_sample_rate: int | None = None):
         self.sample_rate = sample_rate
         self.writer = WavStreamWriter(path, sample_rate=sample_rate, channels=CHANNELS)
-        self._chunk_bytes = int(sample_rate * CHUNK_SECONDS) * SAMPLE_WIDTH * CHANNELS
+        self._flush_bytes = int(sample_rate * CHUNK_SECONDS) * SAMPLE_WIDTH  # per channel
         self._max_pending = int(sample_rate * MAX_PENDING_AGENT_SECONDS) * SAMPLE_WIDTH
-        self._chunk = bytearray()
+        self._left = bytearray()  # caller
+        self._right = bytearray()  # agent, aligned with ``_left``
         self._agent = bytearray()  # played agent audio not yet paired with caller audio
-        self._agent_rate = agent_sample_rate or sample_rate
         self._resampler: BaseAudioResampler | None = None
         self.writer.start()
 
@@ -123,16 +128,17 @@ class CallRecorder:
 
     def caller(self, pcm: bytes) -> None:
         """Caller audio (mono s16le at ``sample_rate``), in arrival order."""
-        n = len(pcm) // SAMPLE_WIDTH
-        if n == 0:
-            return
-        stereo = np.zeros(2 * n, dtype=np.int16)
-        stereo[0::2] = np.frombuffer(pcm, dtype=np.int16, count=n)
+        n = len(pcm) - len(pcm) % SAMPLE_WIDTH
+        self._left += pcm[:n] if n != len(pcm) else pcm
         if self._agent:
-            take = min(n, len(self._agent) // SAMPLE_WIDTH)
-            stereo[1 : 2 * take : 2] = np.frombuffer(self._agent, dtype=np.int16, count=take)
-            del self._agent[: take * SAMPLE_WIDTH]
-        self._append(stereo.tobytes())
+            take = min(n, len(self._agent))
+            self._right += self._agent[:take]
+            del self._agent[:take]
+            n -= take
+        if n:
+            self._right += bytes(n)
+        if len(self._left) >= self._flush_bytes:
+            self._flush()
 
     async def agent(self, pcm: bytes, sample_rate: int) -> None:
         """Agent audio as it is played to the caller (mono s16le)."""
@@ -143,21 +149,21 @@ class CallRecorder:
         if len(self._agent) + len(pcm) <= self._max_pending:
             self._agent += pcm
 
-    def _append(self, stereo: bytes) -> None:
-        self._chunk += stereo
-        if len(self._chunk) >= self._chunk_bytes:
-            self.writer.write(bytes(self._chunk))
-            self._chunk.clear()
+    def _flush(self) -> None:
+        if not self._left:
+            return
+        stereo = np.empty(len(self._left), dtype=np.int16)  # 2 channels x len/2 samples
+        stereo[0::2] = np.frombuffer(self._left, dtype=np.int16)
+        stereo[1::2] = np.frombuffer(self._right, dtype=np.int16)
+        self.writer.write(stereo.tobytes())
+        self._left.clear()
+        self._right.clear()
 
     def close(self) -> None:
         """Write what is buffered (agent audio past the caller's end against silence), close."""
         if self._agent:
-            agent = np.frombuffer(bytes(self._agent), dtype=np.int16)
-            stereo = np.zeros(2 * len(agent), dtype=np.int16)
-            stereo[1::2] = agent
-            self._chunk += stereo.tobytes()
+            self._left += bytes(len(self._agent) - len(self._agent) % SAMPLE_WIDTH)
+            self._right += self._agent[: len(self._left) - len(self._right)]
             self._agent.clear()
-        if self._chunk:
-            self.writer.write(bytes(self._chunk))
-            self._chunk.clear()
+        self._flush()
         self.writer.close()

@@ -100,9 +100,11 @@ async def run_pipeline(
     *,
     in_rate: int = 16000,
     out_rate: int = 16000,
+    worker_cls: type[PipelineWorker] = PipelineWorker,
+    observers: list | None = None,
 ) -> None:
     """Run a real pipecat pipeline, call ``drive`` once it started, then end it gracefully."""
-    worker = PipelineWorker(
+    worker = worker_cls(
         Pipeline(processors),
         params=PipelineParams(
             audio_in_sample_rate=in_rate,
@@ -112,6 +114,7 @@ async def run_pipeline(
         ),
         cancel_on_idle_timeout=False,
         idle_timeout_secs=None,
+        observers=observers,
     )
     started = asyncio.Event()
 

@@ -1,0 +1,59 @@
+"""The pipecat worker of one call, with observers that are not fed raw audio.
+
+pipecat's ``WorkerObserver`` hands every frame a processor processes, and the first push of
+every frame, to each observer through that observer's own queue and task. A call's
+observers (ours, pipecat's user-bot latency and idle observers, RTVI on WebRTC) look at
+speech, text and control frames, never at the caller's raw audio, and none of them
+implements ``on_process_frame``. Queueing every 20 ms audio frame to each of them was the
+largest remaining per-frame cost of a call (bench profile: ~8 queue hand-offs per caller
+frame). ``CallWorkerObserver`` forwards processed frames only to observers that override
+``on_process_frame`` and drops caller-audio pushes unless an observer asks for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipecat.frames.frames import InputAudioRawFrame
+from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.pipeline.worker_observer import WorkerObserver
+
+
+def wants_input_audio(observer: BaseObserver) -> bool:
+    """Whether ``observer`` looks at caller audio (RTVI's user audio level does)."""
+    params = getattr(observer, "_params", None)
+    return bool(getattr(params, "user_audio_level_enabled", False))
+
+
+def implements_on_process_frame(observer: BaseObserver) -> bool:
+    return type(observer).on_process_frame is not BaseObserver.on_process_frame
+
+
+class CallWorkerObserver(WorkerObserver):
+    """A ``WorkerObserver`` that only queues frames an observer can act on."""
+
+    async def on_process_frame(self, data: FrameProcessed) -> None:
+        if not self._proxies:
+            return
+        for observer, proxy in self._proxies.items():
+            if implements_on_process_frame(observer):
+                await proxy.queue.put(data)
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        if isinstance(data.frame, InputAudioRawFrame) and not any(
+            wants_input_audio(o) for o in self._proxies or ()
+        ):
+            return
+        await super().on_push_frame(data)
+
+
+class CallWorker(PipelineWorker):
+    """``PipelineWorker`` whose observers go through ``CallWorkerObserver``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # pipecat builds its WorkerObserver from the final observer list (ours plus the
+        # idle, RTVI and latency observers it adds) in __init__; rebuild it with the same list
+        # before anything has been set up with it.
+        self._observer = CallWorkerObserver(observers=list(self._observer._observers))
