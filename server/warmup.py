@@ -2,7 +2,9 @@
 
 Loading Silero, Smart Turn, espeak-ng and the PocketSphinx decoder processes at start-up
 (in a thread, so the server answers meanwhile) spares the first call a second of silence.
-Then ``gc.freeze()`` moves the start-up heap (models, modules: ~260k objects) out of the
+One agent turn through openai-agents/openai against an in-memory transport
+(``runtime.warm_up``) spares the first caller turn ~200 ms of lazy set-up. Then
+``gc.freeze()`` moves the start-up heap (models, modules: ~260k objects) out of the
 collector's reach: a full collection otherwise takes 300-450 ms on the event-loop thread
 and stalls every live call's audio (measured in BENCHMARKS.md).
 """
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 
+from runtime.warm_up import exercise_model_stack
 from server.services import Services
 
 log = structlog.get_logger(__name__)
@@ -32,6 +35,7 @@ def _load_models() -> None:
 async def _warm(services: Services) -> None:
     try:
         await asyncio.to_thread(_load_models)
+        await exercise_model_stack()
     except Exception:
         log.exception("warmup_failed")  # calls still load what they need on first use
     if services.settings.gc_freeze:
