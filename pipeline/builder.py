@@ -155,11 +155,7 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         await agent.caller_idle()
 
     recorder = (
-        CallRecorder(
-            spec.record_path,
-            sample_rate=spec.audio_in_sample_rate,
-            agent_sample_rate=spec.audio_out_sample_rate,
-        )
+        CallRecorder(spec.record_path, sample_rate=spec.audio_in_sample_rate)
         if spec.record_path
         else None
     )

@@ -111,7 +111,7 @@ class CallRecorder:
     is buffered, the two are interleaved in one numpy pass and handed to the writer thread.
     """
 
-    def __init__(self, path: Path, *, sample_rate: int, agent_sample_rate: int | None = None):
+    def __init__(self, path: Path, *, sample_rate: int):
         self.sample_rate = sample_rate
         self.writer = WavStreamWriter(path, sample_rate=sample_rate, channels=CHANNELS)
         self._flush_bytes = int(sample_rate * CHUNK_SECONDS) * SAMPLE_WIDTH  # per channel
@@ -141,7 +141,8 @@ class CallRecorder:
             self._flush()
 
     async def agent(self, pcm: bytes, sample_rate: int) -> None:
-        """Agent audio as it is played to the caller (mono s16le)."""
+        """Agent audio as it is played to the caller (mono s16le at ``sample_rate``, which is
+        resampled to the recording's rate when it differs: 24 kHz TTS on a 16 kHz browser call)."""
         if sample_rate != self.sample_rate:
             if self._resampler is None:
                 self._resampler = create_stream_resampler()

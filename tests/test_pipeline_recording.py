@@ -42,7 +42,7 @@ def _tone(samples: int, value: int) -> bytes:
 
 async def test_recorder_pairs_played_agent_audio_with_the_caller_clock(tmp_path):
     path = tmp_path / "call.wav"
-    rec = CallRecorder(path, sample_rate=8000, agent_sample_rate=8000)
+    rec = CallRecorder(path, sample_rate=8000)
     rec.caller(_tone(160, 100))  # 20 ms, agent quiet: right channel is silence
     await rec.agent(_tone(240, 7), 8000)  # 30 ms played
     rec.caller(_tone(160, 200))  # pairs with the first 20 ms of it
@@ -62,7 +62,7 @@ async def test_recorder_pairs_played_agent_audio_with_the_caller_clock(tmp_path)
 
 async def test_recorder_resamples_agent_audio_to_the_caller_rate(tmp_path):
     path = tmp_path / "call.wav"
-    rec = CallRecorder(path, sample_rate=16000, agent_sample_rate=24000)
+    rec = CallRecorder(path, sample_rate=16000)
     t = np.arange(24000) / 24000
     await rec.agent((np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).tobytes(), 24000)
     for _ in range(50):
