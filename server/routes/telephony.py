@@ -63,16 +63,24 @@ def _carrier(request: Request) -> str | None:
     return carrier if carrier in CARRIERS else None
 
 
-async def voice_webhook(request: Request) -> Response:
-    services = request.app.state.services
+async def _carrier_and_body(request: Request) -> tuple[str, bytes] | Response:
+    """The carrier named in the path and the request body, or the 404 / 413 response."""
     carrier = _carrier(request)
     if carrier is None:
         return Response(status_code=404)
     try:
-        body = await _read(request)
+        return carrier, await _read(request)
     except ApiError:
         log.warning("telephony_webhook_too_large", carrier=carrier)
         return Response(status_code=413)
+
+
+async def voice_webhook(request: Request) -> Response:
+    services = request.app.state.services
+    read = await _carrier_and_body(request)
+    if isinstance(read, Response):
+        return read
+    carrier, body = read
     parser = carrier_calls.provider_for(services, carrier, None)
     try:
         inbound = parser.parse_inbound(body, _headers(request))
@@ -148,13 +156,10 @@ async def _connect_markup(
 
 async def _callback(request: Request) -> tuple[str, bytes, Any, CarrierProvider] | Response:
     """Carrier, body, call and provider of a ``?call=`` callback, or the error response."""
-    carrier = _carrier(request)
-    if carrier is None:
-        return Response(status_code=404)
-    try:
-        body = await _read(request)
-    except ApiError:
-        return Response(status_code=413)
+    read = await _carrier_and_body(request)
+    if isinstance(read, Response):
+        return read
+    carrier, body = read
     found = await _call_from_query(request, carrier, body)
     if isinstance(found, Response):
         return found
