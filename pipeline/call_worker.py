@@ -12,6 +12,7 @@ frame). ``CallWorkerObserver`` forwards processed frames only to observers that 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pipecat.frames.frames import InputAudioRawFrame
@@ -26,8 +27,9 @@ def wants_input_audio(observer: BaseObserver) -> bool:
     return bool(getattr(params, "user_audio_level_enabled", False))
 
 
-def implements_on_process_frame(observer: BaseObserver) -> bool:
-    return type(observer).on_process_frame is not BaseObserver.on_process_frame
+@functools.cache
+def implements_on_process_frame(observer_type: type[BaseObserver]) -> bool:
+    return observer_type.on_process_frame is not BaseObserver.on_process_frame
 
 
 class CallWorkerObserver(WorkerObserver):
@@ -37,7 +39,7 @@ class CallWorkerObserver(WorkerObserver):
         if not self._proxies:
             return
         for observer, proxy in self._proxies.items():
-            if implements_on_process_frame(observer):
+            if implements_on_process_frame(type(observer)):
                 await proxy.queue.put(data)
 
     async def on_push_frame(self, data: FramePushed) -> None:
