@@ -6,7 +6,7 @@ VENV   := .venv
 UV     := $(VENV)/bin/uv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test lint bench bench-quick install clean
+.PHONY: run test test-fast lint bench bench-quick install clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+# The unit and integration tiers only (no real-time calls): the quick loop while developing.
+test-fast: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -m "unit or integration"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -35,6 +35,30 @@ from server.app import create_app  # noqa: E402
 from server.services import Services  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
+TIERS = ("unit", "integration", "realtime")
+TESTS_ROOT = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test belongs to exactly one tier: the folder it lives in (``tests/<tier>/...``)
+    or, outside the tier folders (``tests/security/``), its module's own ``pytestmark``.
+    A module with no tier, or with two, fails collection."""
+    problems: set[str] = set()
+    for item in items:
+        relative = Path(str(item.path)).resolve().relative_to(TESTS_ROOT.resolve())
+        folder_tier = relative.parts[0] if relative.parts[0] in TIERS else None
+        if folder_tier is not None:
+            item.add_marker(folder_tier)
+        marked = {tier for tier in TIERS if item.get_closest_marker(tier) is not None}
+        if len(marked) != 1:
+            problems.add(f"{relative}: tiers {sorted(marked) or 'none'}")
+    if problems:
+        raise pytest.UsageError(
+            "every test module needs exactly one tier (unit, integration or realtime): live in "
+            "tests/<tier>/ or set pytestmark = pytest.mark.<tier>:\n  " + "\n  ".join(sorted(problems))
+        )
+
 
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)

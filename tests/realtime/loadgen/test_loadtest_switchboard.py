@@ -19,7 +19,7 @@ from server.loadtest.report import summarize, summary_table
 from server.loadtest.runner import LoadPlan, run_load
 from server.loadtest.twilio_caller import CallScript, TwilioTarget
 from tests.conftest import make_settings, run_server
-from tests.test_loadtest_smoke import serve
+from tests.realtime.loadgen.test_loadtest_smoke import serve
 
 
 async def test_two_calls_against_switchboard(database_url: str, data_dir: Path) -> None:

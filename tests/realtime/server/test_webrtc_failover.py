@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 
 from tests.fakes.deepgram_server import FakeDeepgram
-from tests.test_pipeline_call import ASK, WORKFLOW
-from tests.test_webrtc_calls import connect, publish_workflow, wait_for_end
+from tests.realtime.pipeline.test_pipeline_call import ASK, WORKFLOW
+from tests.realtime.server.test_webrtc_calls import connect, publish_workflow, wait_for_end
 from tests.webrtc_caller import speech_pcm
 
 

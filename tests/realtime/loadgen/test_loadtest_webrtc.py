@@ -20,8 +20,8 @@ from server.loadtest.report import summarize, summary_table
 from server.loadtest.runner import LoadPlan, run_load
 from server.loadtest.twilio_caller import CallScript, TwilioTarget
 from server.loadtest.webrtc_caller import Microphone, WebRTCCaller, WebRTCTarget, frame_voiced
-from tests.test_pipeline_call import ASK, WORKFLOW
-from tests.test_webrtc_calls import publish_workflow
+from tests.realtime.pipeline.test_pipeline_call import ASK, WORKFLOW
+from tests.realtime.server.test_webrtc_calls import publish_workflow
 
 
 async def test_two_webrtc_calls_complete_and_produce_figures(

@@ -145,8 +145,8 @@ EXEMPT[("PUT", "/api/v1/tool-secrets/{name}")] = (
 
 async def _ended_browser_call(client, owner):
     """A short real WebRTC call (greeting heard, caller hangs up), so it has a recording."""
-    from tests.test_pipeline_call import WORKFLOW
-    from tests.test_webrtc_calls import connect, publish_workflow, wait_for_end
+    from tests.realtime.pipeline.test_pipeline_call import WORKFLOW
+    from tests.realtime.server.test_webrtc_calls import connect, publish_workflow, wait_for_end
 
     workflow_id = await publish_workflow(client, owner.headers, WORKFLOW)
     caller, call_id = await connect(client, owner.headers, workflow_id)

@@ -11,8 +11,8 @@ from db import calls as calls_db
 from db import organizations as orgs_db
 from db import usage as usage_db
 from server.calls import CallLimitExceeded, CallUnavailable, NewCall, end_call, start_call
-from tests.test_pipeline_call import WORKFLOW
-from tests.test_webrtc_calls import publish_workflow
+from tests.realtime.pipeline.test_pipeline_call import WORKFLOW
+from tests.realtime.server.test_webrtc_calls import publish_workflow
 
 
 async def _call(db, org: str, workflow_id: str | None, status: str):

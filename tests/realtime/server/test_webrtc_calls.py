@@ -13,7 +13,7 @@ import wave
 
 import httpx
 
-from tests.test_pipeline_call import ASK, BARGE, LONG_GREETING, WORKFLOW
+from tests.realtime.pipeline.test_pipeline_call import ASK, BARGE, LONG_GREETING, WORKFLOW
 from tests.webrtc_caller import WebRTCCaller, speech_pcm
 
 
