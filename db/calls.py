@@ -7,13 +7,84 @@ Org-scoped reads take ``organization_id`` and filter on it in SQL; writes from a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 Conn = asyncpg.Pool | asyncpg.Connection
+
+
+class CallStatus(StrEnum):
+    """A call's status (the ``calls.status`` column; carriers normalize to these)."""
+
+    QUEUED = "queued"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL_STATUSES
+
+    @property
+    def rank(self) -> int:
+        """Progress order of the live statuses (terminal ones rank above all): a status
+        update never moves a call to a lower rank."""
+        return _RANK.get(self, len(_RANK) + 1)
+
+
+TERMINAL_STATUSES = frozenset(
+    {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.FAILED,
+     CallStatus.CANCELED}
+)  # fmt: skip
+_RANK = {CallStatus.QUEUED: 1, CallStatus.RINGING: 2, CallStatus.IN_PROGRESS: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    """A call as the call lifecycle reads it (not the API's view: see ``get``)."""
+
+    id: UUID
+    organization_id: UUID
+    workflow_id: UUID | None
+    workflow_version: int | None
+    channel: str
+    direction: str
+    status: CallStatus
+    test: bool
+    variables: dict[str, Any]
+    metadata: dict[str, Any]
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> CallRow:
+        return cls(
+            id=row["id"], organization_id=row["organization_id"], workflow_id=row["workflow_id"],
+            workflow_version=row["workflow_version"], channel=row["channel"],
+            direction=row["direction"], status=CallStatus(row["status"]), test=row["test"],
+            variables=dict(row["variables"] or {}), metadata=dict(row["metadata"] or {}),
+            answered_at=row["answered_at"], ended_at=row["ended_at"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class EndedCall:
+    """What ``finalize`` reports about the call it just ended."""
+
+    id: UUID
+    organization_id: UUID
+    status: CallStatus
+    duration_seconds: float
+
 
 _COLUMNS = (
     "id, organization_id, workflow_id, workflow_version, channel, direction, from_number, "
@@ -25,7 +96,6 @@ _TURN_COLUMNS = (
     "idx, speaker, text, started_at, ended_at, interrupted, node, tool, stt_final_ms, "
     "agent_first_token_ms, tts_first_audio_ms, first_audio_out_ms, user_bot_ms"
 )
-TERMINAL = ("completed", "busy", "no-answer", "failed", "canceled")
 
 
 async def create(
@@ -44,15 +114,18 @@ async def create(
     test: bool,
     variables: dict[str, Any],
     metadata: dict[str, Any],
+    call_id: UUID | None = None,
 ) -> asyncpg.Record:
+    """Create the call row (with ``call_id`` when given)."""
     return await conn.fetchrow(
-        f"""INSERT INTO calls (organization_id, workflow_id, workflow_version, channel,
+        f"""INSERT INTO calls (id, organization_id, workflow_id, workflow_version, channel,
                    direction, from_number, to_number, status, carrier, carrier_call_id, test,
                    variables, metadata)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            VALUES (COALESCE($14, gen_random_uuid()), $1, $2, $3, $4, $5, $6, $7, $8, $9,
+                    $10, $11, $12, $13)
             RETURNING {_COLUMNS}""",
         organization_id, workflow_id, workflow_version, channel, direction, from_number,
-        to_number, status, carrier, carrier_call_id, test, variables, metadata,
+        to_number, status, carrier, carrier_call_id, test, variables, metadata, call_id,
     )  # fmt: skip
 
 
@@ -64,9 +137,10 @@ async def get(conn: Conn, organization_id: UUID, call_id: UUID) -> asyncpg.Recor
     )
 
 
-async def get_by_id(conn: Conn, call_id: UUID) -> asyncpg.Record | None:
+async def get_by_id(conn: Conn, call_id: UUID) -> CallRow | None:
     """A call by the id the server issued (media streams, lifecycle); not for API reads."""
-    return await conn.fetchrow(f"SELECT {_COLUMNS} FROM calls WHERE id = $1", call_id)
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM calls WHERE id = $1", call_id)
+    return CallRow.of(row) if row is not None else None
 
 
 async def list_for_org(
@@ -106,7 +180,7 @@ async def mark_answered(conn: Conn, call_id: UUID, *, engine: str | None) -> Non
     )
 
 
-async def update_status(conn: Conn, call_id: UUID, status: str) -> None:
+async def update_status(conn: Conn, call_id: UUID, status: CallStatus) -> None:
     """A non-terminal progress update (ringing, in-progress); ignored once the call ended."""
     await conn.execute(
         """UPDATE calls SET status = $2,
@@ -122,23 +196,27 @@ async def finalize(
     conn: Conn,
     call_id: UUID,
     *,
-    status: str,
+    status: CallStatus,
     end_reason: str,
     ended_at: datetime | None = None,
     duration_seconds: float | None = None,
     recording_path: str | None = None,
-) -> asyncpg.Record | None:
-    """End the call once (a second finalize is a no-op); returns the row when it ended now."""
-    return await conn.fetchrow(
-        f"""UPDATE calls SET status = $2, end_reason = $3,
+) -> EndedCall | None:
+    """End the call once (a second finalize is a no-op); returns it when it ended now."""
+    row = await conn.fetchrow(
+        """UPDATE calls SET status = $2, end_reason = $3,
                    ended_at = COALESCE($4, now()),
                    duration_seconds = COALESCE($5, CASE WHEN answered_at IS NULL THEN 0
                         ELSE EXTRACT(EPOCH FROM (COALESCE($4, now()) - answered_at)) END),
                    recording_path = COALESCE($6, recording_path)
              WHERE id = $1 AND ended_at IS NULL
-         RETURNING {_COLUMNS}""",
+         RETURNING id, organization_id, status, duration_seconds""",
         call_id, status, end_reason, ended_at, duration_seconds, recording_path,
     )  # fmt: skip
+    if row is None:
+        return None
+    return EndedCall(row["id"], row["organization_id"], CallStatus(row["status"]),
+                     float(row["duration_seconds"] or 0.0))  # fmt: skip
 
 
 async def insert_turns(conn: Conn, organization_id: UUID, call_id: UUID,

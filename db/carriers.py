@@ -3,10 +3,14 @@ telephony state that is not a phone number lives here."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+
+from db.calls import CallStatus
 
 Conn = asyncpg.Pool | asyncpg.Connection
 
@@ -95,32 +99,65 @@ async def delete(conn: Conn, organization_id: UUID, account_id: UUID) -> bool:
 # --- calls on a carrier ---------------------------------------------------------------------
 
 
-async def call_carrier(conn: Conn, call_id: UUID) -> asyncpg.Record | None:
-    """The call and the carrier account it runs on (for status callbacks / call control,
+@dataclass(frozen=True, slots=True)
+class CarrierCall:
+    """A call with the carrier account it runs on: what webhooks, media streams and call
+    control need. ``credentials`` is the account's encrypted credentials (None when the
+    account is gone)."""
+
+    id: UUID
+    organization_id: UUID
+    workflow_id: UUID | None
+    workflow_version: int | None
+    status: CallStatus
+    direction: str
+    carrier: str | None
+    carrier_call_id: str | None
+    carrier_account_id: UUID | None
+    metadata: dict[str, Any]
+    credentials: bytes | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    stream_connected_at: datetime | None
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None or self.status.terminal
+
+    @classmethod
+    def of(cls, row: asyncpg.Record) -> CarrierCall:
+        return cls(
+            id=row["id"], organization_id=row["organization_id"], workflow_id=row["workflow_id"],
+            workflow_version=row["workflow_version"], status=CallStatus(row["status"]),
+            direction=row["direction"], carrier=row["carrier"],
+            carrier_call_id=row["carrier_call_id"], carrier_account_id=row["carrier_account_id"],
+            metadata=dict(row["metadata"] or {}), credentials=row["credentials"],
+            answered_at=row["answered_at"], ended_at=row["ended_at"],
+            stream_connected_at=row["stream_connected_at"],
+        )  # fmt: skip
+
+
+_CALL_SELECT = """SELECT c.id, c.organization_id, c.workflow_id, c.workflow_version, c.status,
+                         c.direction, c.carrier, c.carrier_call_id, c.carrier_account_id,
+                         c.metadata, a.credentials, c.answered_at, c.ended_at,
+                         c.stream_connected_at
+                    FROM calls c
+                    LEFT JOIN carrier_accounts a
+                      ON a.id = c.carrier_account_id AND a.organization_id = c.organization_id"""
+
+
+async def call_carrier(conn: Conn, call_id: UUID) -> CarrierCall | None:
+    """The call and the carrier account it runs on (for status callbacks and media streams,
     which learn the call id from our own callback URL or the stream token)."""
-    return await conn.fetchrow(
-        """SELECT c.id, c.organization_id, c.workflow_id, c.status, c.direction, c.carrier,
-                  c.carrier_call_id, c.carrier_account_id, c.metadata,
-                  a.credentials, a.carrier AS account_carrier
-             FROM calls c
-             LEFT JOIN carrier_accounts a
-               ON a.id = c.carrier_account_id AND a.organization_id = c.organization_id
-            WHERE c.id = $1""",
-        call_id,
-    )
+    row = await conn.fetchrow(f"{_CALL_SELECT} WHERE c.id = $1", call_id)
+    return CarrierCall.of(row) if row is not None else None
 
 
-async def call_for_org(conn: Conn, organization_id: UUID, call_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT c.id, c.organization_id, c.status, c.direction, c.carrier, c.carrier_call_id,
-                  c.carrier_account_id, c.ended_at, a.credentials
-             FROM calls c
-             LEFT JOIN carrier_accounts a
-               ON a.id = c.carrier_account_id AND a.organization_id = c.organization_id
-            WHERE c.organization_id = $1 AND c.id = $2""",
-        organization_id,
-        call_id,
+async def call_for_org(conn: Conn, organization_id: UUID, call_id: UUID) -> CarrierCall | None:
+    row = await conn.fetchrow(
+        f"{_CALL_SELECT} WHERE c.organization_id = $1 AND c.id = $2", organization_id, call_id
     )
+    return CarrierCall.of(row) if row is not None else None
 
 
 async def attach_carrier(
@@ -144,27 +181,38 @@ async def attach_carrier(
     )
 
 
-async def find_call_by_carrier_id(conn: Conn, carrier: str, carrier_call_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        """SELECT c.id, c.organization_id, c.status, c.direction, c.answered_at,
-                  c.carrier_account_id, a.credentials
-             FROM calls c
-             JOIN carrier_accounts a
-               ON a.id = c.carrier_account_id AND a.organization_id = c.organization_id
-            WHERE c.carrier = $1 AND c.carrier_call_id = $2
+async def find_call_by_carrier_id(conn: Conn, carrier: str, carrier_call_id: str) -> CarrierCall | None:
+    row = await conn.fetchrow(
+        f"""{_CALL_SELECT}
+            WHERE c.carrier = $1 AND c.carrier_call_id = $2 AND a.id IS NOT NULL
             ORDER BY c.created_at DESC LIMIT 1""",
         carrier,
         carrier_call_id,
     )
+    return CarrierCall.of(row) if row is not None else None
 
 
 async def call_connected(conn: Conn, call_id: UUID) -> bool:
-    """True once the call's media stream ran (answered) or the call has ended."""
+    """True once the call's media stream connected or the call has ended."""
     return bool(
         await conn.fetchval(
-            "SELECT answered_at IS NOT NULL OR ended_at IS NOT NULL FROM calls WHERE id = $1",
+            "SELECT stream_connected_at IS NOT NULL OR ended_at IS NOT NULL FROM calls WHERE id = $1",
             call_id,
         )
+    )
+
+
+async def claim_stream(conn: Conn, call_id: UUID) -> bool:
+    """Record that the call's media stream connected; False when a stream already did (or
+    the call ended): one media stream per call."""
+    return (
+        await conn.fetchval(
+            """UPDATE calls SET stream_connected_at = now()
+                WHERE id = $1 AND stream_connected_at IS NULL AND ended_at IS NULL
+            RETURNING id""",
+            call_id,
+        )
+        is not None
     )
 
 
@@ -186,17 +234,26 @@ async def add_stream_token(
     )
 
 
-async def consume_stream_token(conn: Conn, token_hash: bytes) -> asyncpg.Record | None:
+@dataclass(frozen=True, slots=True)
+class StreamAdmission:
+    call_id: UUID
+    organization_id: UUID
+
+
+async def consume_stream_token(conn: Conn, token_hash: bytes) -> StreamAdmission | None:
     """Atomically use a token: it is deleted whether or not it had expired; returns the call
     it admits only when it was still valid."""
-    return await conn.fetchrow(
+    row = await conn.fetchrow(
         """WITH used AS (
                DELETE FROM call_stream_tokens WHERE token_hash = $1
                RETURNING call_id, organization_id, expires_at)
            SELECT call_id, organization_id FROM used WHERE expires_at > now()""",
         token_hash,
     )
+    return StreamAdmission(row["call_id"], row["organization_id"]) if row is not None else None
 
 
-async def purge_expired_stream_tokens(conn: Conn) -> None:
-    await conn.execute("DELETE FROM call_stream_tokens WHERE expires_at < now()")
+async def purge_expired_stream_tokens(conn: Conn) -> int:
+    """Delete expired stream tokens (a periodic job); returns how many."""
+    result = await conn.execute("DELETE FROM call_stream_tokens WHERE expires_at < now()")
+    return int(result.split()[-1])

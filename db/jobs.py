@@ -7,7 +7,6 @@ lease to expire, after which another worker claims the job again. Failures go ba
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -87,18 +86,6 @@ async def fail(conn: Conn, job_id: UUID, error: str, *, retry_in_seconds: float 
 
 async def get(conn: Conn, job_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(f"SELECT {_COLUMNS} FROM jobs WHERE id = $1", job_id)
-
-
-async def list_recent(conn: Conn, *, kind: str | None = None, since: datetime | None = None,
-                      limit: int = 100) -> list[asyncpg.Record]:
-    """Recent jobs (operators' view and tests), newest first."""
-    return await conn.fetch(
-        f"""SELECT {_COLUMNS} FROM jobs
-             WHERE ($1::text IS NULL OR kind = $1)
-               AND ($2::timestamptz IS NULL OR created_at >= $2)
-          ORDER BY created_at DESC LIMIT $3""",
-        kind, since, limit,
-    )
 
 
 async def purge_finished(conn: Conn, *, older_than_seconds: float) -> int:

@@ -12,23 +12,33 @@ from pipecat.workers.runner import WorkerRunner
 
 from pipeline import turn_models
 from pipeline.builder import BuiltCall, build_call
-from pipeline.events import CallEvent, CallEventSink, CallResult
+from pipeline.events import CallEvent, CallEventSink, CallResult, EndReason
 from pipeline.spec import CallSpec
 
 
 class CallControl:
-    """Lets the owner of a running call end it (hang-up from the API, shutdown drain)."""
+    """Lets the owner of a running call end it (hang-up from the API, shutdown drain), and
+    keeps the first reason the call was given to end."""
 
     def __init__(self) -> None:
         self._built: BuiltCall | None = None
-        self._reason: str | None = None
+        self._reason: EndReason | None = None
 
     @property
-    def end_reason(self) -> str | None:
+    def end_reason(self) -> EndReason | None:
         return self._reason
 
-    async def hang_up(self, reason: str = "ended_by_api") -> None:
-        self._reason = self._reason or reason
+    def attach(self, built: BuiltCall) -> None:
+        """The running call this control acts on (set by ``run_call``)."""
+        self._built = built
+
+    def ending(self, reason: EndReason) -> None:
+        """Record why the call ends, unless an earlier reason was recorded."""
+        if self._reason is None:
+            self._reason = reason
+
+    async def hang_up(self, reason: EndReason = EndReason.ENDED_BY_API) -> None:
+        self.ending(reason)
         if self._built is not None:
             await self._built.worker.cancel(reason=reason)
 
@@ -51,19 +61,15 @@ async def run_call(
     if not turn_models.loaded():  # first call of the process: load ONNX models off the loop
         await asyncio.to_thread(turn_models.preload)
     built = build_call(spec, transport, sink)
-    control._built = built
+    control.attach(built)
     worker = built.worker
     error: str | None = None
-
-    async def hang_up(reason: str) -> None:
-        control._reason = control._reason or reason
-        await worker.cancel(reason=reason)
 
     try:
 
         @transport.event_handler("on_client_disconnected")
         async def _on_disconnected(_transport, _client) -> None:
-            await hang_up("caller_hangup")
+            await control.hang_up(EndReason.CALLER_HANGUP)
 
     except Exception:  # a transport without that event: the caller side ends it some other way
         logger.debug(f"{transport}: no on_client_disconnected event")
@@ -79,7 +85,7 @@ async def run_call(
 
     @worker.event_handler("on_idle_timeout")
     async def _on_idle(_worker) -> None:
-        control._reason = control._reason or "idle_timeout"
+        control.ending(EndReason.IDLE_TIMEOUT)
 
     @worker.event_handler("on_pipeline_error")
     async def _on_error(_worker, frame: ErrorFrame) -> None:
@@ -99,28 +105,27 @@ async def run_call(
                 async with asyncio.timeout(spec.max_duration_secs):
                     await runner.run()
             except TimeoutError:
-                control._reason = control._reason or "max_duration"
-                await worker.cancel(reason="max_duration")
+                await control.hang_up(EndReason.MAX_DURATION)
         else:
             await runner.run()
         current = asyncio.current_task()
         if current is not None and current.cancelling():  # the runner absorbed our cancel
-            control._reason = control._reason or "cancelled"
+            control.ending(EndReason.CANCELED)
     except asyncio.CancelledError:
-        control._reason = control._reason or "cancelled"
-        await runner.cancel(reason="cancelled")
+        control.ending(EndReason.CANCELED)
+        await runner.cancel(reason=EndReason.CANCELED)
         raise
     except Exception as exc:
         logger.exception(f"call {spec.call_id}: pipeline failed")
         error = f"{type(exc).__name__}: {exc}"
-        control._reason = "error"
+        control.ending(EndReason.ERROR)
     finally:
         built.transcript.close()
         if built.recorder is not None:
             await asyncio.to_thread(built.recorder.close)
         usage = built.usage.records()
         sink.usage(usage)
-        end_reason = control._reason or built.agent.end_reason or "completed"
+        end_reason = control.end_reason or EndReason.of(built.agent.end_reason, EndReason.COMPLETED)
         result = CallResult(
             end_reason=end_reason,
             started_at=started_at,

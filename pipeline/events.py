@@ -9,9 +9,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 Speaker = Literal["user", "agent", "tool"]
+
+
+class EndReason(StrEnum):
+    """Why a call ended (the ``calls.end_reason`` column). The pipeline reports the first
+    group; the server's call lifecycle adds the others."""
+
+    # the pipeline
+    COMPLETED = "completed"  # the pipeline ended with no other reason
+    AGENT_ENDED = "agent_ended"  # the workflow reached an end node / called end_call
+    CALLER_HANGUP = "caller_hangup"
+    CALLER_IDLE = "caller_idle"  # the caller stayed silent through the idle prompts
+    IDLE_TIMEOUT = "idle_timeout"  # no audio activity at all
+    MAX_DURATION = "max_duration"
+    CANCELED = "canceled"  # the task running the call was cancelled (shutdown)
+    ERROR = "error"
+    # the server: commands and admission
+    ENDED_BY_API = "ended_by_api"
+    TRANSFERRED = "transferred"
+    VOICEMAIL = "voicemail"
+    CONCURRENCY_LIMIT = "concurrency_limit"
+    DIAL_FAILED = "dial_failed"
+    NEVER_CONNECTED = "never_connected"  # the caller's media never arrived
+    # the carrier's final status, for calls that end on a status callback
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+
+    @classmethod
+    def of(cls, value: str | None, default: EndReason) -> EndReason:
+        """``value`` as an end reason; ``default`` when it is none of them."""
+        try:
+            return cls(value) if value else default
+        except ValueError:
+            return default
 
 
 @dataclass(slots=True)
@@ -77,7 +112,7 @@ class CallEvent:
 class CallResult:
     """How the pipeline ended."""
 
-    end_reason: str  # "agent_ended", "caller_hangup", "error", "cancelled", "idle_timeout"
+    end_reason: EndReason
     started_at: datetime
     ended_at: datetime
     turns: int

@@ -21,6 +21,7 @@ from db.embedded import EmbeddedPostgres
 from db.migrate import migrate_url
 from db.pool import create_pool
 from server.auth.tokens import TokenSigner, load_private_key
+from server.calls.live import LiveCalls
 from server.coordination import InProcessBus, InProcessLimiter
 from server.errors import (
     ApiError,
@@ -115,14 +116,15 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services = Services(
             settings=settings, db=pool, signer=signer, secret_box=box,
             limiter=limiter, bus=bus, redis=redis,
+            live_calls=LiveCalls(limit=settings.max_live_calls),
         )
         yield services
 
 
 async def drain(services: Services) -> None:
     """Stop taking new calls and wait (up to the grace period) for live calls to end."""
-    services.state["draining"] = True
-    live = services.state.setdefault("live_calls", {})
+    services.draining = True
+    live = services.live_calls.running
     deadline = asyncio.get_running_loop().time() + services.settings.shutdown_grace_seconds
     if live:
         log.info("draining_calls", live=len(live))

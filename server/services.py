@@ -6,13 +6,17 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from server.calls.live import LiveCalls
+
 if TYPE_CHECKING:
     import asyncpg
     from redis.asyncio import Redis
 
     from db.crypto import SecretBox
     from server.auth.tokens import TokenSigner
+    from server.calls.webrtc import WebRTCPeers
     from server.coordination import ConcurrencyLimiter, ControlBus
+    from server.jobs.worker import JobWorker
     from server.settings import Settings
 
 
@@ -25,9 +29,16 @@ class Services:
     limiter: ConcurrencyLimiter
     bus: ControlBus
     redis: Redis | None = None
-    # Subsystem state that lives as long as the process (live calls, WebRTC peers, ...),
-    # keyed by subsystem name. Subsystems own their key.
-    state: dict[str, Any] = field(default_factory=dict)
+    # set on SIGTERM: no new calls are admitted while live ones finish
+    draining: bool = False
+    # the calls this instance carries (MAX_LIVE_CALLS)
+    live_calls: LiveCalls = field(default_factory=LiveCalls)
+    # browser calls' peer connections (created with the first WebRTC offer)
+    webrtc: WebRTCPeers | None = None
+    # the in-process job worker, when it runs (JOBS_ENABLED)
+    job_worker: JobWorker | None = None
+    # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (session id -> session)
+    chat_sessions: dict[str, Any] = field(default_factory=dict)
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:

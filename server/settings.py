@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     # carriers that stream straight from the dial request)
     outbound_stream_token_ttl_seconds: int = Field(default=180, ge=5, le=3600)
     redis_prefix: str = "switchboard"  # key/channel namespace, so deployments can share a Redis
+    # calls one instance (process) carries at most; past it new calls are refused (None: no cap)
+    max_live_calls: int | None = Field(default=None, ge=1, le=100_000)
 
     # --- background jobs and webhooks ----------------------------------------------------
     jobs_enabled: bool = True  # run the job worker inside the server (else `switchboard worker`)
@@ -82,6 +84,8 @@ class Settings(BaseSettings):
     webrtc_turn_urls: str = ""  # comma-separated turn:/turns: URLs of a coturn server
     webrtc_turn_secret: str | None = None  # coturn static-auth-secret (REST credentials)
     webrtc_turn_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    # a browser peer that has not connected by then is ended (failed, never_connected)
+    webrtc_connect_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     # --- speech providers (defaults when an organization stored no key of its own) -------
     deepgram_api_key: str | None = None
@@ -121,6 +125,18 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
+    @model_validator(mode="after")
+    def _workers_share_limits(self) -> Settings:
+        # Without Redis each worker process keeps its own concurrency slots and control bus:
+        # every organization's limit would be multiplied by WORKERS, and a call could not be
+        # hung up from another worker. Refuse that configuration instead.
+        if self.workers > 1 and not self.redis_url:
+            raise ValueError(
+                "WORKERS > 1 needs REDIS_URL: worker processes share call limits and call "
+                "control only through Redis (set REDIS_URL, or run one worker per instance)"
+            )
+        return self
+
     @cached_property
     def json_logs(self) -> bool:
         if self.log_format == "auto":
@@ -141,5 +157,8 @@ def load_settings(**overrides: object) -> Settings:
         problems = []
         for err in exc.errors():
             name = "_".join(str(p) for p in err["loc"]).upper() or "settings"
+            if not err["loc"]:  # a check across settings names its variables in the message
+                problems.append(str(err["msg"]).removeprefix("Value error, "))
+                continue
             problems.append(f"{name}: {err['msg']}")
         raise SettingsError("invalid settings: " + "; ".join(problems)) from None

@@ -11,9 +11,21 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from pipecat.serializers.base_serializer import FrameSerializer
+
+
+class Capability(StrEnum):
+    """What a carrier can do through its REST API besides dialing and hanging up (the
+    README's carrier table). The server asks the carrier, never names it."""
+
+    TRANSFER = "transfer"  # cold transfer of a live call to a number or SIP URI
+    SEND_DTMF = "send_dtmf"  # DTMF through the REST API (live calls use in-band tones)
+    LEAVE_MESSAGE = "leave_message"  # speak a voicemail message, then hang up
+    MACHINE_DETECTION = "machine_detection"  # answering-machine detection on outbound calls
+    REST_HANGUP = "rest_hangup"  # hang up through the API (else: by closing the stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +55,7 @@ class StatusUpdate:
     """A call-progress callback, normalized to our statuses."""
 
     carrier_call_id: str
-    status: str  # queued|ringing|in-progress|completed|busy|no-answer|failed|canceled
+    status: str  # a db.calls.CallStatus value (queued, ringing, in-progress, completed, ...)
     duration_seconds: int | None = None
     answered_by: str | None = None  # AMD result: human|machine|unknown
 
@@ -68,6 +80,16 @@ class CarrierProvider(ABC):
     credential_fields: ClassVar[tuple[str, ...]] = ()
     # the media websocket audio format: pipeline input/output sample rate
     sample_rate: ClassVar[int] = 8000
+    # the sample rates a media stream may announce; any other is refused at the handshake
+    media_sample_rates: ClassVar[frozenset[int]] = frozenset({8000, 16000})
+    # True: the pipeline runs at ``sample_rate`` whatever the stream announces (the
+    # serializer resamples); False: at the stream's own rate
+    fixed_pipeline_rate: ClassVar[bool] = False
+    # True: the dial request carries the media websocket URL (with its token) and the call
+    # streams as soon as it is answered; False: the carrier fetches markup from our answer URL
+    streams_on_dial: ClassVar[bool] = False
+    # what the carrier's REST API can do (see ``Capability``)
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP})
 
     def __init__(self, credentials: Mapping[str, Any], *, api_base_url: str | None = None):
         self.credentials = credentials
@@ -101,6 +123,10 @@ class CarrierProvider(ABC):
     @abstractmethod
     def serializer(self, start: StreamStart) -> FrameSerializer:
         """The pipecat serializer for this call's media websocket."""
+
+    def pipeline_sample_rate(self, start: StreamStart) -> int:
+        """The pipeline's input/output sample rate for this stream."""
+        return self.sample_rate if self.fixed_pipeline_rate else start.sample_rate
 
     # -- call control (REST) ------------------------------------------------------------
     @abstractmethod

@@ -1,24 +1,28 @@
-"""Call-control messages (hang up, transfer, DTMF, live events) addressed to a call id.
+"""Call commands (``server.calls.commands``: hang up, transfer, DTMF, ...) addressed to a
+call id.
 
 A call lives on the instance holding its websocket; anything that must reach it publishes
-here. In-process: direct dispatch. Redis: pub/sub on ``switchboard:call:<id>``.
+here. In-process: direct dispatch. Redis: pub/sub on ``switchboard:call:<id>``, each command
+serialized by the one ``COMMANDS`` adapter.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
+from server.calls.commands import CallCommand
+
 log = structlog.get_logger(__name__)
 
-CommandHandler = Callable[[dict[str, Any]], Awaitable[None]]
+CommandHandler = Callable[[CallCommand], Awaitable[None]]
 
 
 class ControlBus(Protocol):
-    async def publish(self, call_id: str, command: dict[str, Any]) -> int:
+    async def publish(self, call_id: str, command: CallCommand) -> int:
         """Deliver ``command`` to the call's handlers; returns how many received it."""
         ...
 
@@ -31,7 +35,7 @@ class InProcessBus:
     def __init__(self) -> None:
         self._handlers: dict[str, list[CommandHandler]] = {}
 
-    async def publish(self, call_id: str, command: dict[str, Any]) -> int:
+    async def publish(self, call_id: str, command: CallCommand) -> int:
         handlers = list(self._handlers.get(call_id, ()))
         for handler in handlers:
             try:

@@ -1,22 +1,23 @@
 """Call-control messages over Redis pub/sub, so a command reaches the instance that holds
 the call's websocket wherever it was published.
 
-Channel per call: ``switchboard:call:<id>``; messages are JSON objects. One pub/sub
-connection per instance, with a reader task dispatching to local handlers.
+Channel per call: ``switchboard:call:<id>``; messages are commands serialized by the
+``COMMANDS`` adapter (a message that does not validate is dropped with a warning). One
+pub/sub connection per instance, with a reader task dispatching to local handlers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import structlog
+from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from server.calls.commands import COMMANDS, CallCommand
 from server.coordination.bus import CommandHandler
 
 log = structlog.get_logger(__name__)
@@ -37,9 +38,9 @@ class RedisBus:
     def _channel(self, call_id: str) -> str:
         return f"{self._prefix}:call:{call_id}"
 
-    async def publish(self, call_id: str, command: dict[str, Any]) -> int:
+    async def publish(self, call_id: str, command: CallCommand) -> int:
         """Publish; returns how many instances were subscribed to the call."""
-        return int(await self._redis.publish(self._channel(call_id), json.dumps(command)))
+        return int(await self._redis.publish(self._channel(call_id), COMMANDS.dump_json(command)))
 
     async def subscribe(self, call_id: str, handler: CommandHandler) -> Callable[[], Awaitable[None]]:
         async with self._lock:
@@ -83,8 +84,8 @@ class RedisBus:
             channel = message.get("channel")
             channel = channel.decode() if isinstance(channel, bytes) else str(channel)
             try:
-                command = json.loads(message["data"])
-            except (ValueError, TypeError):
+                command = COMMANDS.validate_json(message["data"])
+            except (ValidationError, ValueError, TypeError):
                 log.warning("redis_bus_bad_message", channel=channel)
                 continue
             call_id = channel.removeprefix(prefix)
@@ -95,7 +96,7 @@ class RedisBus:
                 task.add_done_callback(self._running.discard)
 
     @staticmethod
-    async def _dispatch(handler: CommandHandler, command: dict[str, Any], call_id: str) -> None:
+    async def _dispatch(handler: CommandHandler, command: CallCommand, call_id: str) -> None:
         try:
             await handler(command)
         except Exception:

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from server.services import Services
 
 log = structlog.get_logger(__name__)
-STATE_KEY = "job_worker"
 
 __all__ = ["enqueue_call_ended", "enqueue_post_call", "job_worker", "run_worker"]
 
@@ -29,26 +28,25 @@ __all__ = ["enqueue_call_ended", "enqueue_post_call", "job_worker", "run_worker"
 async def enqueue_post_call(services: Services, organization_id: UUID, call_id: UUID) -> None:
     """``enqueue_call_ended`` for callers holding the Services (wakes a local worker)."""
     await enqueue_call_ended(services.db, organization_id, call_id)
-    worker: JobWorker | None = services.state.get(STATE_KEY)
-    if worker is not None:
-        worker.wake()
+    if services.job_worker is not None:
+        services.job_worker.wake()
 
 
 @contextlib.asynccontextmanager
 async def run_worker(services: Services) -> AsyncIterator[JobWorker]:
     """Run a job worker for the duration of the context."""
-    from server.jobs.registry import HANDLERS
+    from server.jobs.registry import HANDLERS, SCHEDULES
     from server.jobs.worker import JobWorker
 
-    worker = JobWorker(services, HANDLERS)
+    worker = JobWorker(services, HANDLERS, SCHEDULES)
     task = asyncio.create_task(worker.run(), name="job-worker")
-    services.state[STATE_KEY] = worker
+    services.job_worker = worker
     log.info("job_worker_started", worker_id=worker.worker_id,
              concurrency=worker.concurrency)
     try:
         yield worker
     finally:
-        services.state.pop(STATE_KEY, None)
+        services.job_worker = None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

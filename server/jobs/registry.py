@@ -1,12 +1,19 @@
-"""Job kinds and their handlers (one line per kind)."""
+"""Job kinds and their handlers (one line per kind), and the periodic jobs."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from db import carriers as carriers_db
+from db import jobs as jobs_db
 from server.jobs import post_call, webhooks
-from server.jobs.worker import JobHandler
+from server.jobs.worker import JobHandler, Schedule
+
+if TYPE_CHECKING:
+    from server.services import Services
+
+KEEP_FINISHED_SECONDS = 7 * 86_400.0  # finished jobs stay visible for a week
 
 HANDLERS: dict[str, JobHandler] = {
     post_call.CALL_ENDED_JOB: post_call.handle_call_ended,
@@ -18,3 +25,19 @@ HANDLERS: dict[str, JobHandler] = {
 GIVE_UP_HOOKS: dict[str, Callable[[Any, Any], Awaitable[None]]] = {
     webhooks.DELIVER_JOB: webhooks.give_up,
 }
+
+
+async def purge_finished_jobs(services: Services) -> int:
+    return await jobs_db.purge_finished(services.db, older_than_seconds=KEEP_FINISHED_SECONDS)
+
+
+async def purge_stream_tokens(services: Services) -> int:
+    """Expired media-stream tokens of calls whose stream never connected."""
+    return await carriers_db.purge_expired_stream_tokens(services.db)
+
+
+# Run by every job worker at these intervals (idempotent: several workers may run them).
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule("jobs.purge_finished", 3600.0, purge_finished_jobs),
+    Schedule("calls.purge_stream_tokens", 600.0, purge_stream_tokens),
+)

@@ -13,7 +13,8 @@ import contextlib
 import os
 import random
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -28,9 +29,17 @@ log = structlog.get_logger(__name__)
 
 JobHandler = Callable[["Services", asyncpg.Record], Awaitable[None]]
 LEASE_SECONDS = 300.0
-PURGE_EVERY_SECONDS = 3600.0
-KEEP_FINISHED_SECONDS = 7 * 86_400.0  # finished jobs stay visible for a week
 MAX_BACKOFF_SECONDS = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Periodic housekeeping the worker runs itself (first at start-up, then every
+    ``every_seconds``); a failure is logged and retried at the next interval."""
+
+    name: str
+    every_seconds: float
+    run: Callable[[Services], Awaitable[object]]
 
 
 def backoff_seconds(base: float, attempt: int) -> float:
@@ -40,9 +49,12 @@ def backoff_seconds(base: float, attempt: int) -> float:
 
 
 class JobWorker:
-    def __init__(self, services: Services, handlers: dict[str, JobHandler]) -> None:
+    def __init__(self, services: Services, handlers: dict[str, JobHandler],
+                 schedules: Sequence[Schedule] = ()) -> None:
         self.services = services
         self.handlers = handlers
+        self.schedules = tuple(schedules)
+        self._next_run = {schedule.name: 0.0 for schedule in self.schedules}
         settings = services.settings
         self.concurrency = settings.jobs_concurrency
         self.poll_seconds = settings.jobs_poll_seconds
@@ -60,16 +72,9 @@ class JobWorker:
         """Claim and run jobs until cancelled; in-flight jobs finish or are cancelled."""
         await self._listen()
         try:
-            next_purge = 0.0
-            loop = asyncio.get_running_loop()
             while True:
                 self._wake.clear()  # before claiming: a NOTIFY from now on is not lost
-                if loop.time() >= next_purge:
-                    next_purge = loop.time() + PURGE_EVERY_SECONDS
-                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError,
-                                             OSError):
-                        await jobs_db.purge_finished(self.services.db,
-                                                     older_than_seconds=KEEP_FINISHED_SECONDS)
+                await self.run_due_schedules()
                 free = self.concurrency - len(self._running)
                 claimed = []
                 if free > 0:
@@ -92,6 +97,17 @@ class JobWorker:
             if self._running:
                 await asyncio.gather(*self._running, return_exceptions=True)
             await self._unlisten()
+
+    async def run_due_schedules(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for schedule in self.schedules:
+            if now < self._next_run[schedule.name]:
+                continue
+            self._next_run[schedule.name] = now + schedule.every_seconds
+            try:
+                await schedule.run(self.services)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                log.warning("job_schedule_failed", schedule=schedule.name, error=str(exc)[:300])
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

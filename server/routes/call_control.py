@@ -1,11 +1,19 @@
-"""Outbound phone calls and live call control: ``POST /api/v1/calls`` dials through the
-carrier of the chosen caller id; hang-up, cold transfer and DTMF reach the call on whichever
-instance holds it (``services.bus``), falling back to the carrier's REST API."""
+"""Outbound phone calls and live call control: adapters for ``server.calls``.
+
+``POST /api/v1/calls`` dials through the carrier of the chosen caller id
+(``server.calls.phone.outbound``); hang-up, cold transfer and DTMF reach the call on
+whichever instance holds it, else the carrier's REST API (``server.calls.control``).
+
+Refusals: the organization's concurrency limit or plan is a 429 ``concurrency_limit``; an
+instance that is shutting down or carries ``MAX_LIVE_CALLS`` is a 503 (``draining`` /
+``instance_full``) with ``Retry-After``, since another instance (or this one, shortly) can
+take the call.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
 import structlog
@@ -13,11 +21,13 @@ from pydantic import BaseModel, Field, field_validator
 
 from db import carriers as carriers_db
 from db import phone_numbers as numbers_db
-from server import carrier_calls
 from server.api import ApiContext, Router
-from server.calls import CallLimitExceeded
+from server.calls.admission import CallLimitExceeded, CallUnavailable, InstanceUnavailable
+from server.calls.commands import CallCommand, HangUp, SendDtmf, Transfer
+from server.calls.control import CallEnded, deliver
+from server.calls.phone.carriers import public_base
+from server.calls.phone.outbound import Dial, start_outbound_call
 from server.errors import ApiError, conflict, not_found
-from server.telephony_calls import start_outbound_call
 from telephony.contract import UnsupportedOperation
 from telephony.numbers import normalize_e164
 
@@ -26,6 +36,21 @@ router = Router(tags=["calls"])
 
 _DTMF = re.compile(r"^[0-9*#wW]{1,32}$")
 _SIP = re.compile(r"^sips?:[^\s@]+@[^\s]+$")
+
+
+def admission_error(exc: Exception, resource: str = "workflow") -> Exception:
+    """The HTTP error for a call ``start_call`` refused (other exceptions are returned as
+    they are, to be re-raised)."""
+    if isinstance(exc, CallUnavailable):
+        return not_found(resource)
+    if isinstance(exc, CallLimitExceeded):
+        return ApiError(429, "concurrency_limit", "concurrent call limit reached")
+    if isinstance(exc, InstanceUnavailable):
+        message = ("this instance is shutting down" if exc.reason == "draining"
+                   else "this instance carries all the calls it can")  # fmt: skip
+        return ApiError(503, exc.reason, message + "; try again",
+                        headers={"Retry-After": str(exc.retry_after)})  # fmt: skip
+    return exc
 
 
 class VoicemailPolicy(BaseModel):
@@ -104,24 +129,19 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
             if body.from_ is None else "'from' is not a caller-id number of this organization",
             [{"field": "body.from", "message": "not a caller-id number"}],
         )  # fmt: skip
-    if ctx.services.state.get("draining"):
-        raise ApiError(503, "draining", "this instance is shutting down")
+    request_base = f"{ctx.request.url.scheme}://{ctx.request.url.netloc}"
+    dial = Dial(
+        organization_id=org, workflow_id=body.workflow_id, to_number=body.to, caller=caller,
+        variables=body.variables, machine_detection=body.machine_detection,
+        voicemail=body.voicemail.model_dump() if body.voicemail else None,
+        public_base=public_base(ctx.services, request_base),
+    )  # fmt: skip
     try:
-        placed = await start_outbound_call(
-            ctx.services,
-            organization_id=org,
-            workflow_id=body.workflow_id,
-            to_number=body.to,
-            caller=caller,
-            variables=body.variables,
-            machine_detection=body.machine_detection,
-            voicemail=body.voicemail.model_dump() if body.voicemail else None,
-            public_base=carrier_calls.public_base(ctx.services, ctx.request),
-        )
-    except CallLimitExceeded:
-        raise ApiError(429, "concurrency_limit", "concurrent call limit reached") from None
-    except Exception as exc:  # the carrier refused or is unreachable; the row is ended
-        raise ApiError(502, "carrier_error", f"the carrier refused the call: {exc}") from None
+        placed = await start_outbound_call(ctx.services, dial)
+    except (CallLimitExceeded, CallUnavailable, InstanceUnavailable) as exc:
+        raise admission_error(exc) from None
+    except Exception:  # the carrier refused or is unreachable; the row is ended
+        raise ApiError(502, "carrier_error", "the carrier refused the call") from None
     return OutboundCallOut(
         id=placed.call_id, status="queued", carrier=placed.carrier,
         carrier_call_id=placed.carrier_call_id, from_number=placed.from_number,
@@ -129,43 +149,36 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
     )  # fmt: skip
 
 
-async def _control(ctx: ApiContext, command: dict[str, Any]) -> ControlOut:
+async def _control(ctx: ApiContext, command: CallCommand) -> ControlOut:
     call_id: UUID = ctx.path["call_id"]
     call = await carriers_db.call_for_org(ctx.db, ctx.caller.organization_id, call_id)
     if call is None:
         raise not_found("call")
-    if call["ended_at"] is not None or call["status"] in carrier_calls.TERMINAL_STATUSES:
-        raise conflict("the call has ended")
     try:
-        delivered = await carrier_calls.control_call(
-            ctx.services,
-            call_id=call_id,
-            carrier=call["carrier"],
-            carrier_call_id=call["carrier_call_id"],
-            encrypted_credentials=call["credentials"],
-            command=command,
-        )
+        delivered = await deliver(ctx.services, call, command)
+    except CallEnded:
+        raise conflict("the call has ended") from None
     except UnsupportedOperation as exc:
         raise ApiError(409, "unsupported", str(exc)) from None
     except Exception as exc:
         log.warning("call_control_failed", call_id=str(call_id), error=str(exc))
-        raise ApiError(502, "carrier_error", f"the carrier refused: {exc}") from None
-    return ControlOut(call_id=call_id, delivered=delivered)  # type: ignore[arg-type]
+        raise ApiError(502, "carrier_error", "the carrier refused the command") from None
+    return ControlOut(call_id=call_id, delivered=delivered)
 
 
 @router.post("/api/v1/calls/{call_id:uuid}/hangup", response=ControlOut, status=202)
 async def hangup_call(ctx: ApiContext) -> ControlOut:
     """Hang up a live call (works from any instance)"""
-    return await _control(ctx, {"type": "hangup", "reason": "ended_by_api"})
+    return await _control(ctx, HangUp())
 
 
 @router.post("/api/v1/calls/{call_id:uuid}/transfer", body=TransferIn, response=ControlOut, status=202)
 async def transfer_call(ctx: ApiContext) -> ControlOut:
     """Cold-transfer a live phone call to a number or SIP URI"""
-    return await _control(ctx, {"type": "transfer", "to": ctx.body.to})
+    return await _control(ctx, Transfer(to=ctx.body.to))
 
 
 @router.post("/api/v1/calls/{call_id:uuid}/dtmf", body=DtmfIn, response=ControlOut, status=202)
 async def send_dtmf(ctx: ApiContext) -> ControlOut:
     """Send DTMF digits on a live call"""
-    return await _control(ctx, {"type": "dtmf", "digits": ctx.body.digits})
+    return await _control(ctx, SendDtmf(digits=ctx.body.digits))

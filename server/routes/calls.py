@@ -13,15 +13,12 @@ from starlette.responses import FileResponse
 
 from db import calls as calls_db
 from db import usage as usage_db
+from db.calls import CallStatus
 from server.api import ApiContext, Router
 from server.errors import not_found
 from server.pagination import decode_cursor, encode_cursor
 
 router = Router(tags=["calls"])
-
-CallStatus = Literal[
-    "queued", "ringing", "in-progress", "completed", "busy", "no-answer", "failed", "canceled"
-]
 
 
 class LatencyOut(BaseModel):
@@ -82,7 +79,7 @@ class CallOut(BaseModel):
     direction: str
     from_number: str | None
     to_number: str | None
-    status: str
+    status: CallStatus
     test: bool
     engine: str | None = Field(description="Agent engine (offline-scripted is not an LLM)")
     started_at: datetime

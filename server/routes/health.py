@@ -21,7 +21,7 @@ async def live(request: Request) -> Response:
 
 async def ready(request: Request) -> Response:
     services = request.app.state.services
-    if services.state.get("draining"):
+    if services.draining:
         return JSONResponse({"status": "draining", "database": "unknown"}, status_code=503)
     try:
         async with asyncio.timeout(2):

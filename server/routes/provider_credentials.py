@@ -2,7 +2,7 @@
 
 Keys are write-only: PUT stores one encrypted (``SecretBox``), reads return only a hint
 (the last 4 characters). Admins write; any member may read the masked view.
-``server.calls.org_context.load_call_providers`` is what a call uses to build its speech
+``server.calls.setup.load_call_providers`` is what a call uses to build its speech
 services.
 """
 

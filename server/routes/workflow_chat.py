@@ -1,6 +1,6 @@
 """Text chat with a workflow: the same agent runtime as calls, without audio.
 
-Chat sessions live in this process's memory (``services.state["workflow_chats"]``), keyed by
+Chat sessions live in this process's memory (``services.chat_sessions``), keyed by
 an unguessable id, bound to one organization and workflow, and dropped after
 ``CHAT_TTL_SECONDS`` idle (or when the process restarts). Turns of one session run one at
 a time. Behind a load balancer, use sticky sessions for this endpoint.
@@ -77,7 +77,7 @@ class ChatOut(BaseModel):
 
 
 def _store(ctx: ApiContext) -> dict[str, ChatSession]:
-    store: dict[str, ChatSession] = ctx.services.state.setdefault("workflow_chats", {})
+    store: dict[str, ChatSession] = ctx.services.chat_sessions
     now = time.monotonic()
     for key in [k for k, v in store.items() if now - v.last_used > CHAT_TTL_SECONDS]:
         del store[key]
@@ -94,7 +94,7 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
         definition, version = (row["definition"], row["version"]) if row else (None, None)
     if definition is None:
         raise not_found("workflow" if body.version is None else "workflow version")
-    from server.calls.org_context import load_call_providers, load_tool_secrets
+    from server.calls.setup import load_call_providers, load_tool_secrets
 
     _, credentials = await load_call_providers(ctx.services, org)
     secrets_for_tools = await load_tool_secrets(ctx.services, org)

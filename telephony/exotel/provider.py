@@ -27,6 +27,7 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.exotel import ExotelFrameSerializer
 
 from telephony.contract import (
+    Capability,
     CarrierProvider,
     DialRequest,
     InboundCall,
@@ -47,6 +48,7 @@ class ExotelProvider(CarrierProvider):
     name: ClassVar[str] = "exotel"
     credential_fields: ClassVar[tuple[str, ...]] = ("account_sid", "api_key", "api_token")
     sample_rate: ClassVar[int] = 8000
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()  # in-band DTMF; hang-up closes the stream
 
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         auth = headers.get("authorization", "")

@@ -27,6 +27,7 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.plivo import PlivoFrameSerializer
 
 from telephony.contract import (
+    Capability,
     CarrierProvider,
     DialRequest,
     InboundCall,
@@ -78,6 +79,7 @@ class PlivoProvider(CarrierProvider):
     name: ClassVar[str] = "plivo"
     credential_fields: ClassVar[tuple[str, ...]] = ("auth_id", "auth_token")
     sample_rate: ClassVar[int] = 8000
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP, Capability.SEND_DTMF, Capability.MACHINE_DETECTION})  # noqa: E501
 
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         signature = headers.get("x-plivo-signature-v3", "")

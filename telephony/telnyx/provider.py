@@ -21,6 +21,7 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
 from telephony.contract import (
+    Capability,
     CarrierProvider,
     DialRequest,
     InboundCall,
@@ -51,6 +52,8 @@ class TelnyxProvider(CarrierProvider):
     name: ClassVar[str] = "telnyx"
     credential_fields: ClassVar[tuple[str, ...]] = ("api_key", "public_key")
     sample_rate: ClassVar[int] = 8000
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP, Capability.TRANSFER, Capability.SEND_DTMF, Capability.MACHINE_DETECTION})  # noqa: E501
+    streams_on_dial: ClassVar[bool] = True
 
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         signature = headers.get("telnyx-signature-ed25519", "")

@@ -21,6 +21,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import Connect, Dial, Play, VoiceResponse
 
 from telephony.contract import (
+    Capability,
     CarrierProvider,
     DialRequest,
     InboundCall,
@@ -81,6 +82,7 @@ class TwilioProvider(CarrierProvider):
     name: ClassVar[str] = "twilio"
     credential_fields: ClassVar[tuple[str, ...]] = ("account_sid", "auth_token")
     sample_rate: ClassVar[int] = 8000
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
 
     # -- webhooks ---------------------------------------------------------------------
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:

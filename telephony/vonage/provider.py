@@ -23,6 +23,7 @@ from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.vonage import VonageFrameSerializer
 
 from telephony.contract import (
+    Capability,
     CarrierProvider,
     DialRequest,
     InboundCall,
@@ -67,6 +68,8 @@ class VonageProvider(CarrierProvider):
         "signature_secret",
     )
     sample_rate: ClassVar[int] = SAMPLE_RATE
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
+    fixed_pipeline_rate: ClassVar[bool] = True  # the serializer resamples to sample_rate
 
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         auth = headers.get("authorization", "")

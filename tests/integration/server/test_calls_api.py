@@ -10,7 +10,8 @@ import pytest
 from db import calls as calls_db
 from db import organizations as orgs_db
 from db import usage as usage_db
-from server.calls import CallLimitExceeded, CallUnavailable, NewCall, end_call, start_call
+from pipeline.events import EndReason
+from server.calls.admission import CallLimitExceeded, CallUnavailable, NewCall, end_call, start_call
 from tests.realtime.pipeline.test_pipeline_call import WORKFLOW
 from tests.realtime.server.test_webrtc_calls import publish_workflow
 
@@ -133,12 +134,12 @@ async def test_start_call_pins_version_and_enforces_concurrency(client, make_use
     rejected = (await client.get("/api/v1/calls", params={"status": "busy"}, headers=user.headers)).json()
     assert [c["end_reason"] for c in rejected["items"]] == ["concurrency_limit"]
 
-    await end_call(services, first.call_id, "no-answer")  # releases the slot
+    await end_call(services, first.call_id, EndReason.NO_ANSWER)  # releases the slot
     row = await calls_db.get(services.db, org, first.call_id)
     assert row["status"] == "no-answer" and row["ended_at"] is not None
     second = await start_call(services, _new(org, wf, test=True))
     assert second.workflow_version is None  # test calls run the draft
-    await end_call(services, second.call_id, "canceled")
+    await end_call(services, second.call_id, EndReason.CANCELED)
 
     other = await make_user()
     with pytest.raises(CallUnavailable):  # another organization's workflow

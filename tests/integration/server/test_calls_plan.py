@@ -7,8 +7,7 @@ import uuid
 import pytest
 
 from db import organizations as orgs_db
-from server.calls import NewCall, start_call
-from server.calls.lifecycle import CallLimitExceeded, CallUnavailable
+from server.calls.admission import CallLimitExceeded, CallUnavailable, NewCall, start_call
 
 
 async def test_suspended_plan_refuses_calls_and_persists_nothing(server, make_user):

@@ -9,7 +9,7 @@ import pytest
 
 from db import provider_credentials as creds_db
 from pipeline.providers import ProviderSettings
-from server.calls.org_context import load_call_providers
+from server.calls.setup import load_call_providers
 
 SECRET = "dg_live_abcdefghijklmnop_WXYZ"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from server.calls.commands import CallCommand, HangUp, Transfer
 from server.coordination.redis_bus import RedisBus
 from server.coordination.redis_limiter import RedisLimiter
 
@@ -51,17 +51,21 @@ async def test_bus_delivers_commands_to_the_instance_holding_the_call(
     holder, other = RedisBus(a, prefix=redis_prefix), RedisBus(b, prefix=redis_prefix)
     try:
         call_id = str(uuid.uuid4())
-        received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        received: asyncio.Queue[CallCommand] = asyncio.Queue()
 
-        async def handler(command: dict[str, Any]) -> None:
+        async def handler(command: CallCommand) -> None:
             await received.put(command)
 
         unsubscribe = await holder.subscribe(call_id, handler)
-        assert await other.publish(call_id, {"type": "hangup"}) == 1
-        assert await asyncio.wait_for(received.get(), 5) == {"type": "hangup"}
-        assert await other.publish(str(uuid.uuid4()), {"type": "hangup"}) == 0
+        assert await other.publish(call_id, HangUp()) == 1
+        assert await asyncio.wait_for(received.get(), 5) == HangUp()
+        # typed commands cross the bus as themselves; a message that is no command is dropped
+        assert await other.publish(call_id, Transfer(to="+14155550100", source="agent")) == 1
+        assert await asyncio.wait_for(received.get(), 5) == Transfer(to="+14155550100", source="agent")
+        assert await b.publish(f"{redis_prefix}:call:{call_id}", b'{"type": "explode"}') == 1
+        assert await other.publish(str(uuid.uuid4()), HangUp()) == 0
         await unsubscribe()
-        assert await other.publish(call_id, {"type": "hangup"}) == 0
+        assert await other.publish(call_id, HangUp()) == 0
         assert received.empty()
     finally:
         await holder.close()

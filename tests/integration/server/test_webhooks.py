@@ -52,7 +52,7 @@ class Receiver(LoopbackServer):
 
 @pytest.fixture
 async def fast_retries(server) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
-    worker = server.services.state["job_worker"]
+    worker = server.services.job_worker
     original = worker.retry_base
     worker.retry_base = 0.05
     yield
@@ -181,7 +181,7 @@ async def test_failing_jobs_retry_then_give_up(server, fast_retries) -> None:  #
         pool = server.services.db
         ok = await jobs_db.enqueue(pool, "test.flaky", {"fail_times": 2}, max_attempts=5)
         doomed = await jobs_db.enqueue(pool, "test.flaky", {"fail_times": 99}, max_attempts=3)
-        server.services.state["job_worker"].wake()
+        server.services.job_worker.wake()
 
         async def settled() -> bool:
             rows = [await jobs_db.get(pool, ok["id"]), await jobs_db.get(pool, doomed["id"])]

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from db import calls as calls_db
 from db import carriers as carriers_db
 from db import usage as usage_db
-from server.carrier_calls import token_hash
+from server.calls.phone.streams import token_hash
 from tests.conftest import LiveServer, make_settings, run_server
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
 from tests.twilio_emulator import MediaStream, TwilioEmulator, parse_twiml, stream_of

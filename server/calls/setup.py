@@ -1,25 +1,61 @@
 """Everything a call needs before its pipeline starts: agent session, speech providers,
 recording path. Keys come from the organization's stored credentials, then the environment;
-with no keys at all the call runs on the offline engines and the offline scripted model."""
+with no keys at all the call runs on the offline engines and the offline scripted model.
+
+``load_call_providers`` and ``load_tool_secrets`` (what an organization brings to a call)
+are shared with the text chat route.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 import structlog
 from pydantic import ValidationError
 
-from pipeline.providers import ProviderCredentials, ProviderSettings
+from db import provider_credentials as creds_db
+from db import tool_secrets as secrets_db
+from pipeline.providers import (
+    ProviderCredentials,
+    ProviderSettings,
+    resolve_credentials,
+)
 from pipeline.providers.config import STTChoice, TTSChoice
 from pipeline.spec import CallSpec
 from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
 from runtime.workflow import CallSettings, ServiceChoice, Workflow
-from server.calls.org_context import load_call_providers, load_tool_secrets
 from server.jobs.webhooks import private_urls_allowed
-from server.services import Services
+
+if TYPE_CHECKING:
+    from server.calls.admission import CallHandle
+    from server.services import Services
 
 log = structlog.get_logger(__name__)
+
+
+async def load_call_providers(
+    services: Services, organization_id: UUID
+) -> tuple[ProviderSettings, ProviderCredentials]:
+    """An organization's provider settings and resolved credentials, for building a call.
+
+    Credentials: the organization's stored keys first, then the server's environment
+    (``DEEPGRAM_API_KEY``, ...); providers with no key anywhere run on the offline engine.
+    """
+    async with services.db.acquire() as conn:
+        stored_settings = await creds_db.get_settings(conn, organization_id)
+        stored = await creds_db.load_decrypted(conn, organization_id, services.secret_box)
+    settings = (
+        ProviderSettings.model_validate(stored_settings) if stored_settings else ProviderSettings()
+    )
+    return settings, resolve_credentials(stored, services.settings)
+
+
+async def load_tool_secrets(services: Services, organization_id: UUID) -> dict[str, str]:
+    """An organization's tool secrets, decrypted, for ``create_session(secrets=...)``."""
+    return await secrets_db.load_decrypted(services.db, organization_id, services.secret_box)
 
 
 def recording_path(data_dir: Path, organization_id: object, call_id: object) -> Path:
@@ -62,7 +98,7 @@ def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -
 
 
 async def build_spec(
-    services: Services, handle, *, audio_in_sample_rate: int, audio_out_sample_rate: int
+    services: Services, handle: CallHandle, *, audio_in_sample_rate: int, audio_out_sample_rate: int
 ) -> CallSpec:
     org = handle.organization_id
     providers, credentials = await load_call_providers(services, org)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipeline.providers import ProviderSettings
 from pipeline.providers.config import STTChoice, TTSChoice
 from runtime.workflow import CallSettings
-from server.calls.session_setup import workflow_providers
+from server.calls.setup import workflow_providers
 
 ORG = ProviderSettings(
     stt=STTChoice(provider="deepgram"),

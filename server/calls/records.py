@@ -2,16 +2,20 @@
 
 The pipeline hands records to ``CallRecordWriter`` (a ``CallEventSink``) from the event loop;
 each is appended to a queue in O(1). A single writer task drains the queue and writes
-everything that accumulated in one transaction, so turns reach the database as soon as they
-complete (a crash loses at most the turn in flight) while a busy call still costs one round
-trip per batch, not per record.
+everything that accumulated as one batch (one transaction), so turns reach the database as
+soon as they complete (a crash loses at most the turn in flight) while a busy call still
+costs one round trip per batch, not per record. A batch that fails is retried
+(``WRITE_ATTEMPTS``) before it is given up with one log line; usage is written as running
+totals, so the next batch carries the latest totals anyway.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
@@ -26,6 +30,8 @@ log = structlog.get_logger(__name__)
 _STOP = object()
 WRITE_ATTEMPTS = 3  # a batch is written in one transaction; retried on transient errors
 RETRY_SECONDS = 0.5
+
+EventRow = tuple[str, datetime, dict[str, Any]]
 
 
 def turn_row(record: TurnRecord) -> dict[str, Any]:
@@ -43,28 +49,50 @@ def turn_row(record: TurnRecord) -> dict[str, Any]:
     }
 
 
+class RecordStore(Protocol):
+    """Where a batch goes: all of it or none of it (one transaction)."""
+
+    async def write(self, turns: Sequence[dict[str, Any]], events: Sequence[EventRow],
+                    usage: Sequence[UsageRecord]) -> None: ...  # fmt: skip
+
+
+class PostgresRecordStore:
+    """A call's turns, events and usage totals in PostgreSQL."""
+
+    def __init__(self, pool: asyncpg.Pool, organization_id: UUID, call_id: UUID,
+                 workflow_id: UUID | None) -> None:  # fmt: skip
+        self._pool, self._org, self._call, self._workflow = pool, organization_id, call_id, workflow_id
+
+    async def write(self, turns: Sequence[dict[str, Any]], events: Sequence[EventRow],
+                    usage: Sequence[UsageRecord]) -> None:  # fmt: skip
+        async with self._pool.acquire() as conn, conn.transaction():
+            if turns:
+                await calls_db.insert_turns(conn, self._org, self._call, turns)
+            if events:
+                await calls_db.insert_events(conn, self._org, self._call, events)
+            if usage:
+                await usage_db.upsert_for_call(
+                    conn, self._org, self._call, self._workflow,
+                    [(u.kind, u.provider, u.model or "", u.quantity) for u in usage],
+                )  # fmt: skip
+
+
 class CallRecordWriter:
     """The ``CallEventSink`` of a call run by the server."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        organization_id: UUID,
-        call_id: UUID,
-        workflow_id: UUID | None,
-        *,
-        billable_provider: str,
-    ) -> None:
-        self._pool = pool
-        self._org = organization_id
+    def __init__(self, store: RecordStore, call_id: UUID, *, billable_provider: str,
+                 retry_seconds: float = RETRY_SECONDS) -> None:  # fmt: skip
+        self._store = store
         self._call = call_id
-        self._workflow = workflow_id
         self._billable_provider = billable_provider
+        self._retry_seconds = retry_seconds
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._usage: list[UsageRecord] | None = None
         self._task: asyncio.Task[None] | None = None
         self.result: CallResult | None = None
         self.turns_written = 0
+        self.batches_written = 0
+        self.batches_lost = 0
 
     # -- CallEventSink (never blocks) -------------------------------------------------------
     def turn(self, record: TurnRecord) -> None:
@@ -107,28 +135,22 @@ class CallRecordWriter:
             turns = [turn_row(i) for i in batch if isinstance(i, TurnRecord)]
             events = [(i.kind, i.at, i.data) for i in batch if isinstance(i, CallEvent)]
             usage, self._usage = self._usage, None
-            for attempt in range(WRITE_ATTEMPTS):
-                try:
-                    await self._write(turns, events, usage)
-                    break
-                except Exception:
-                    if attempt + 1 == WRITE_ATTEMPTS:
-                        log.exception("call_records_write_failed", call_id=str(self._call),
-                                      turns=len(turns), events=len(events))  # fmt: skip
-                    else:
-                        await asyncio.sleep(RETRY_SECONDS * (attempt + 1))
+            if turns or events or usage:
+                await self._write(turns, events, usage or [])
 
-    async def _write(self, turns, events, usage: list[UsageRecord] | None) -> None:
-        if not (turns or events or usage):
-            return
-        async with self._pool.acquire() as conn, conn.transaction():
-            if turns:
-                await calls_db.insert_turns(conn, self._org, self._call, turns)
-            if events:
-                await calls_db.insert_events(conn, self._org, self._call, events)
-            if usage:
-                await usage_db.upsert_for_call(
-                    conn, self._org, self._call, self._workflow,
-                    [(u.kind, u.provider, u.model or "", u.quantity) for u in usage],
-                )  # fmt: skip
-        self.turns_written += len(turns)
+    async def _write(self, turns: list[dict[str, Any]], events: list[EventRow],
+                     usage: list[UsageRecord]) -> None:  # fmt: skip
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                await self._store.write(turns, events, usage)
+            except Exception:
+                if attempt + 1 == WRITE_ATTEMPTS:
+                    self.batches_lost += 1
+                    log.exception("call_records_write_failed", call_id=str(self._call),
+                                  turns=len(turns), events=len(events))  # fmt: skip
+                    return
+                await asyncio.sleep(self._retry_seconds * (attempt + 1))
+            else:
+                self.turns_written += len(turns)
+                self.batches_written += 1
+                return

@@ -1,0 +1,51 @@
+"""The calls this instance carries: running pipelines, and calls admitted here whose media
+has not arrived yet. ``MAX_LIVE_CALLS`` caps the sum, so an instance refuses a call it
+could not carry instead of degrading every call it already has.
+
+A reservation (admitted, media not yet connected) lapses after its deadline: a carrier whose
+media stream lands on another instance of the fleet, or never comes, stops counting here
+once its stream token could no longer be used.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.call_runner import CallControl
+
+
+@dataclass
+class LiveCalls:
+    """Process-wide registry (``Services.live_calls``); call ids are strings."""
+
+    limit: int | None = None  # MAX_LIVE_CALLS; None: no instance limit
+    running: dict[str, CallControl] = field(default_factory=dict)
+    _pending: dict[str, float] = field(default_factory=dict)  # call id -> monotonic deadline
+
+    def count(self) -> int:
+        now = time.monotonic()
+        for call_id in [c for c, deadline in self._pending.items() if deadline <= now]:
+            del self._pending[call_id]
+        return len(self.running) + len(self._pending)
+
+    def has_room(self) -> bool:
+        return self.limit is None or self.count() < self.limit
+
+    def reserve(self, call_id: str, seconds: float) -> bool:
+        """Hold a place for a call whose media arrives within ``seconds``; False when full."""
+        if not self.has_room():
+            return False
+        self._pending[call_id] = time.monotonic() + seconds
+        return True
+
+    def start(self, call_id: str, control: CallControl) -> None:
+        """The call's pipeline runs here now (its reservation, if any, becomes the call)."""
+        self._pending.pop(call_id, None)
+        self.running[call_id] = control
+
+    def release(self, call_id: str) -> None:
+        self._pending.pop(call_id, None)
+        self.running.pop(call_id, None)

@@ -1,0 +1,108 @@
+"""Outbound phone calls: admission, the row, the carrier's REST dial; the answer webhook
+that connects an answered call to its media stream; expiry of calls whose media never
+connects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import structlog
+
+from db import carriers as carriers_db
+from pipeline.events import EndReason
+from server.calls.admission import NewCall, end_call, start_call
+from server.calls.phone.carriers import (
+    answer_url,
+    provider_for,
+    status_url,
+    stream_url,
+)
+from server.calls.phone.streams import expire_unconnected, mint_stream_token, stream_markup
+from server.calls.phone.webhooks import CarrierWebhook, WebhookReply, callback_call
+from telephony.contract import DialRequest
+
+if TYPE_CHECKING:
+    from server.services import Services
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundCall:
+    call_id: UUID
+    carrier: str
+    carrier_call_id: str
+    from_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    organization_id: UUID
+    workflow_id: UUID
+    to_number: str
+    caller: Any  # a db.phone_numbers.caller_id_for row: number, carrier, account, credentials
+    variables: dict[str, str]
+    machine_detection: bool
+    voicemail: dict[str, Any] | None
+    public_base: str
+
+
+async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
+    """Create the call row (limits checked) and dial through the caller id's carrier.
+
+    Raises what ``start_call`` raises (nothing is dialed then), or the carrier's error (the
+    row is ended as ``dial_failed``)."""
+    carrier = str(dial.caller["carrier"])
+    provider = provider_for(services, carrier, dial.caller["credentials"])
+    ttl = services.settings.outbound_stream_token_ttl_seconds
+    metadata: dict[str, Any] = {"machine_detection": dial.machine_detection}
+    if dial.voicemail:
+        metadata["voicemail"] = dial.voicemail
+    handle = await start_call(services, NewCall(
+        organization_id=dial.organization_id, workflow_id=dial.workflow_id, channel=carrier,
+        direction="outbound", from_number=dial.caller["number"], to_number=dial.to_number,
+        variables=dial.variables, carrier=carrier, metadata=metadata,
+        connect_within_seconds=ttl + 5,
+    ))  # fmt: skip
+    call_id = handle.call_id
+    account = dial.caller["carrier_account_id"]
+    await carriers_db.attach_carrier(services.db, dial.organization_id, call_id, carrier=carrier,
+                                     carrier_account_id=account, carrier_call_id=None)  # fmt: skip
+    stream = None
+    if provider.streams_on_dial:  # the media URL (and its token) travel in the dial request
+        token = await mint_stream_token(services, dial.organization_id, call_id, ttl)
+        stream = f"{stream_url(dial.public_base, carrier)}?token={token}"
+    request = DialRequest(
+        to_number=dial.to_number, from_number=dial.caller["number"],
+        answer_url=answer_url(dial.public_base, carrier, call_id),
+        status_url=status_url(dial.public_base, carrier, call_id),
+        stream_url=stream, machine_detection=dial.machine_detection,
+    )  # fmt: skip
+    try:
+        carrier_call_id = await provider.dial(request)
+    except Exception as exc:
+        log.warning("telephony_dial_failed", carrier=carrier, call_id=str(call_id), error=str(exc))
+        await end_call(services, call_id, EndReason.DIAL_FAILED)
+        raise
+    await carriers_db.attach_carrier(services.db, dial.organization_id, call_id, carrier=carrier,
+                                     carrier_account_id=account, carrier_call_id=carrier_call_id)  # fmt: skip
+    # a call whose media never connects (lost callbacks) is ended once no token can be valid
+    services.spawn(expire_unconnected(services, call_id, ttl + 5), name=f"expire-{call_id}")
+    log.info("telephony_outbound_call", carrier=carrier, call_id=str(call_id))
+    return OutboundCall(call_id, carrier, carrier_call_id, dial.caller["number"])
+
+
+async def answer_webhook(services: Services, hook: CarrierWebhook) -> WebhookReply:
+    """``/telephony/{carrier}/answer?call=<id>``: the outbound call was answered; markup
+    connecting it to its media stream, unless it ended or its stream already connected (a
+    replayed answer webhook mints nothing)."""
+    found = await callback_call(services, hook)
+    if isinstance(found, WebhookReply):
+        return found
+    call, provider = found
+    if call.ended or call.stream_connected_at is not None:
+        log.warning("telephony_duplicate_answer", carrier=hook.carrier, call_id=str(call.id))
+        return WebhookReply.markup(provider.reject_markup("rejected"))
+    return await stream_markup(services, hook, provider, call.organization_id, call.id)
