@@ -132,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="worker processes (default: WORKERS or 1)")
     serve.add_argument("--forwarded-allow-ips", default="127.0.0.1",
                        help="proxies whose X-Forwarded-* headers are trusted")
-    serve.add_argument("--ws-max-size", type=int, default=65_536,
-                       help="largest websocket message accepted, in bytes (default 65536)")
+    serve.add_argument("--ws-max-size", type=int, default=262_144,
+                       help="largest websocket message accepted, in bytes (default 262144)")
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations")

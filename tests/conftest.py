@@ -150,7 +150,7 @@ async def run_server(settings: Settings) -> AsyncIterator[LiveServer]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, log_config=None, lifespan="on", ws_max_size=65_536, timeout_graceful_shutdown=5
+        app, log_config=None, lifespan="on", ws_max_size=262_144, timeout_graceful_shutdown=5
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -1,0 +1,103 @@
+"""The call record writer: records queued from the loop are written in batches (one store
+write per batch, not per record), a failing batch is retried, and a batch that keeps
+failing is given up without stopping the writer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.events import CallEvent, TurnRecord, UsageRecord
+from server.calls.records import WRITE_ATTEMPTS, CallRecordWriter, EventRow
+
+
+class MemoryStore:
+    """A store that keeps batches, failing the next ``fail`` writes."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.fail = fail
+        self.attempts = 0
+        self.batches: list[tuple[list[dict[str, Any]], list[EventRow], list[UsageRecord]]] = []
+
+    async def write(self, turns: Sequence[dict[str, Any]], events: Sequence[EventRow],
+                    usage: Sequence[UsageRecord]) -> None:  # fmt: skip
+        self.attempts += 1
+        if self.fail:
+            self.fail -= 1
+            raise ConnectionError("database unavailable")
+        self.batches.append((list(turns), list(events), list(usage)))
+
+
+def _turn(i: int) -> TurnRecord:
+    now = datetime.now(UTC)
+    return TurnRecord(index=i, speaker="user", text=f"turn {i}", started_at=now, ended_at=now)
+
+
+def _writer(store: MemoryStore) -> CallRecordWriter:
+    return CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc", retry_seconds=0.0)
+
+
+async def test_records_queued_together_are_one_batch() -> None:
+    store = MemoryStore()
+    writer = _writer(store)
+    writer.start()
+    for i in range(5):  # queued without yielding: the writer sees them all at once
+        writer.turn(_turn(i))
+    writer.event(CallEvent(kind="dtmf", at=datetime.now(UTC), data={"digits": "5"}))
+    writer.usage([UsageRecord("tts_characters", "espeak", None, 42.0)])
+    await writer.close(billable_seconds=3.5)
+    turns = [t["idx"] for batch in store.batches for t in batch[0]]
+    assert turns == [0, 1, 2, 3, 4]
+    assert len(store.batches[0][0]) == 5 and [e[0] for e in store.batches[0][1]] == ["dtmf"]
+    usage = {(u.kind, u.quantity) for batch in store.batches for u in batch[2]}
+    assert usage == {("tts_characters", 42.0), ("call_seconds", 3.5)}
+    assert writer.turns_written == 5 and writer.batches_lost == 0
+
+
+async def test_later_records_form_later_batches() -> None:
+    store = MemoryStore()
+    writer = _writer(store)
+    writer.start()
+    writer.turn(_turn(0))
+    while not store.batches:
+        await asyncio.sleep(0)
+    writer.turn(_turn(1))
+    await writer.close()
+    assert [[t["idx"] for t in batch[0]] for batch in store.batches] == [[0], [1]]
+
+
+async def test_a_failing_batch_is_retried_then_written() -> None:
+    store = MemoryStore(fail=WRITE_ATTEMPTS - 1)
+    writer = _writer(store)
+    writer.start()
+    writer.turn(_turn(0))
+    await writer.close()
+    assert store.attempts == WRITE_ATTEMPTS
+    assert [t["idx"] for t in store.batches[0][0]] == [0]
+    assert writer.turns_written == 1 and writer.batches_lost == 0
+
+
+async def test_a_batch_that_keeps_failing_is_given_up_and_the_writer_goes_on() -> None:
+    store = MemoryStore(fail=WRITE_ATTEMPTS)
+    writer = _writer(store)
+    writer.start()
+    writer.turn(_turn(0))
+    while store.attempts < WRITE_ATTEMPTS:
+        await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    writer.turn(_turn(1))
+    await writer.close()
+    assert writer.batches_lost == 1
+    assert [t["idx"] for batch in store.batches for t in batch[0]] == [1]
+    assert writer.turns_written == 1
+
+
+async def test_an_idle_writer_writes_nothing() -> None:
+    store = MemoryStore()
+    writer = _writer(store)
+    writer.start()
+    await writer.close()
+    assert store.attempts == 0
