@@ -173,11 +173,13 @@ async def add_candidates(services: Services, organization_id: UUID, pc_id: str,
         await peer.connection.add_ice_candidate(candidate)
 
 
-async def _connected(connection: SmallWebRTCConnection, within_seconds: float) -> bool:
-    """Whether the peer connects (ICE and DTLS) within ``within_seconds``."""
+async def _connected(connection: SmallWebRTCConnection, control: CallControl,
+                     within_seconds: float) -> bool:  # fmt: skip
+    """Whether the peer connects (ICE and DTLS) within ``within_seconds``, before the call
+    is hung up."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_seconds
-    while loop.time() < deadline:
+    while loop.time() < deadline and control.end_reason is None:
         state = connection.pc.connectionState
         if state == "connected":
             return True
@@ -193,7 +195,11 @@ async def _run(services: Services, handle: CallHandle, transport: SmallWebRTCTra
     target = BrowserCall(control)
     unsubscribe = await services.bus.subscribe(str(handle.call_id), target.handle)
     try:
-        if not await _connected(connection, services.settings.webrtc_connect_timeout_seconds):
+        timeout = services.settings.webrtc_connect_timeout_seconds
+        if not await _connected(connection, control, timeout):
+            if control.end_reason is not None:  # hung up before the peer connected
+                await end_call(services, handle.call_id, control.end_reason, CallStatus.CANCELED)
+                return
             log.warning("webrtc_peer_never_connected", call_id=str(handle.call_id))
             await end_call(services, handle.call_id, EndReason.NEVER_CONNECTED, CallStatus.FAILED)
             return
