@@ -67,7 +67,7 @@ async def voice_webhook(services: Services, hook: CarrierWebhook) -> WebhookRepl
         log.warning("telephony_unknown_number", carrier=hook.carrier, to=to_number)
         return REFUSED
     provider = provider_for(services, hook.carrier, number["credentials"])
-    if not verified(services, hook, provider):
+    if not await verified(services, hook, provider):
         return REFUSED
     try:
         call_id = await admit_inbound(services, hook.carrier, number, inbound, to_number)
@@ -85,7 +85,7 @@ async def _answer_existing(services: Services, hook: CarrierWebhook, call: Carri
     """A retried webhook, or one of our outbound calls fetching its stream: a fresh token
     (replacing earlier ones) while the call has no stream; nothing once it has one."""
     provider = provider_for(services, hook.carrier, call.credentials)
-    if not verified(services, hook, provider):
+    if not await verified(services, hook, provider):
         return REFUSED
     if call.ended or call.stream_connected_at is not None:
         log.warning("telephony_duplicate_webhook", carrier=hook.carrier, call_id=str(call.id))

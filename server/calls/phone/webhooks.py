@@ -59,11 +59,12 @@ NO_CONTENT = WebhookReply(204)
 NOT_FOUND = WebhookReply(404)
 # An unsigned or forged request, and a request for a number or call we do not have, get the
 # same answer: nobody can probe which numbers are registered here.
-REFUSED = WebhookReply(403, "forbidden", "text/plain")
+REFUSED = WebhookReply(403, "invalid signature")
 
 
-def verified(services: Services, hook: CarrierWebhook, provider: CarrierProvider) -> bool:
-    """Whether ``hook`` really comes from the carrier account behind ``provider``."""
+async def verified(services: Services, hook: CarrierWebhook, provider: CarrierProvider) -> bool:
+    """Whether ``hook`` really comes from the carrier account behind ``provider`` (and is
+    not a replay of one that did: wire the carrier's replay window here)."""
     if not provider.verify_webhook(hook.url, hook.headers, hook.signed_body):
         log.warning("telephony_bad_signature", carrier=hook.carrier, url=hook.url)
         return False
@@ -84,6 +85,6 @@ async def callback_call(
         log.warning("telephony_unknown_call", carrier=hook.carrier, call_id=str(call_id))
         return NOT_FOUND
     provider = provider_for(services, hook.carrier, call.credentials)
-    if not verified(services, hook, provider):
+    if not await verified(services, hook, provider):
         return REFUSED
     return call, provider
