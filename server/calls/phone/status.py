@@ -2,7 +2,8 @@
 statuses and answering-machine results.
 
 A callback is bound to its call: the carrier call id in the body must be the call's (a
-signed callback for one call, replayed against another call's URL, changes nothing).
+signed callback for one call, replayed against another call's URL, changes nothing; so
+does a callback arriving before the dial returned the carrier's call id).
 Progress never moves a call backwards; a final status ends a call that never connected its
 media (a live stream is ended through the control bus and finalizes its own row); a machine
 answer applies the voicemail policy.
