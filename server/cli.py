@@ -16,6 +16,7 @@ from server.settings import Settings, SettingsError, load_settings
 EXTRA_COMMANDS: list[tuple[str, str]] = [
     ("server.loadtest.cli", "add_parser"),
     ("server.jobs.cli", "add_parser"),
+    ("server.auth.cli", "add_parser"),
 ]
 
 
@@ -98,9 +99,9 @@ def cmd_create_org(args: argparse.Namespace) -> int:
 def cmd_set_plan(args: argparse.Namespace) -> int:
     import uuid
 
-    from db import organizations as orgs_db
     from db.migrate import migrate_url
     from db.pool import create_pool
+    from server.billing.plans import change_plan
 
     settings = _settings(args)
 
@@ -108,11 +109,15 @@ def cmd_set_plan(args: argparse.Namespace) -> int:
         await migrate_url(url)
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
-            return await orgs_db.set_plan(pool, uuid.UUID(args.org), args.plan)
+            return await change_plan(pool, uuid.UUID(args.org), args.plan)
         finally:
             await pool.close()
 
-    row = asyncio.run(_with_database(settings, work))
+    try:
+        row = asyncio.run(_with_database(settings, work))
+    except ValueError as exc:  # UnknownPlan
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
     if row is None:
         print(f"switchboard: no organization {args.org}", file=sys.stderr)
         return 1
@@ -148,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("set-plan", help="set an organization's plan ('suspended' blocks calls)")
     plan.add_argument("--org", required=True, help="organization id")
-    plan.add_argument("--plan", required=True, help="plan name, e.g. free, pro, suspended")
+    plan.add_argument("--plan", required=True, help="free, pro, scale or suspended (server/billing/plans.py)")
     plan.set_defaults(func=cmd_set_plan)
 
     import importlib

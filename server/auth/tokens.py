@@ -47,6 +47,7 @@ class AccessClaims:
     organization_id: uuid.UUID
     role: str
     expires_at: int
+    issued_at: int = 0
 
 
 class InvalidToken(Exception):
@@ -98,6 +99,7 @@ class TokenSigner:
                 organization_id=uuid.UUID(claims["org"]),
                 role=str(claims["role"]),
                 expires_at=int(claims["exp"]),
+                issued_at=int(claims["iat"]),
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("token expired") from None
