@@ -44,7 +44,7 @@ async def lock(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | 
         """SELECT family_id, user_id, organization_id, used_at, revoked_at,
                   expires_at <= now() OR family_expires_at <= now() AS expired,
                   family_expires_at,
-                  EXTRACT(EPOCH FROM now() - used_at)::float8 AS used_seconds_ago
+                  EXTRACT(EPOCH FROM clock_timestamp() - used_at)::float8 AS used_seconds_ago
              FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE""",
         token_hash,
     )

@@ -42,25 +42,30 @@ async def password_hash(conn: Conn, user_id: UUID) -> str | None:
     return await conn.fetchval("SELECT password_hash FROM users WHERE id = $1", user_id)
 
 
-async def revoke_sessions(conn: Conn, user_id: UUID) -> None:
-    """Access tokens issued before this second stop working (sign-out-everywhere)."""
-    await conn.execute(
-        "UPDATE users SET sessions_revoked_at = date_trunc('second', now()) WHERE id = $1",
+async def revoke_sessions(conn: Conn, user_id: UUID) -> int:
+    """Sign-out-everywhere: access tokens carrying an older session version stop working.
+    Returns the new version."""
+    return await conn.fetchval(
+        "UPDATE users SET session_version = session_version + 1 WHERE id = $1"
+        " RETURNING session_version",
         user_id,
     )
 
 
+async def session_version(conn: Conn, user_id: UUID) -> int:
+    return await conn.fetchval("SELECT session_version FROM users WHERE id = $1", user_id) or 0
+
+
 async def session_role(
-    conn: Conn, organization_id: UUID, user_id: UUID, issued_at: int
+    conn: Conn, organization_id: UUID, user_id: UUID, session_version: int
 ) -> str | None:
-    """The user's role in the organization, if the access token issued at ``issued_at``
-    (epoch seconds) is still valid: the user is a member and has not signed out everywhere
-    (or changed password) since."""
+    """The user's role in the organization, if an access token of ``session_version`` is
+    still valid: the user is a member and has not signed out everywhere (or changed
+    password) since it was issued."""
     return await conn.fetchval(
         """SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id
-            WHERE m.organization_id = $1 AND m.user_id = $2
-              AND (u.sessions_revoked_at IS NULL OR u.sessions_revoked_at <= to_timestamp($3))""",
+            WHERE m.organization_id = $1 AND m.user_id = $2 AND u.session_version = $3""",
         organization_id,
         user_id,
-        issued_at,
+        session_version,
     )

@@ -49,7 +49,7 @@ async def principal_from_token(token: str, services: Services) -> Principal:
     # Membership is checked live, so removed members and changed roles apply at once, and
     # so is sign-out-everywhere (a password change signs out every other session too).
     role = await users_db.session_role(
-        services.db, claims.organization_id, claims.user_id, claims.issued_at
+        services.db, claims.organization_id, claims.user_id, claims.session_version
     )
     if role is None:
         raise unauthorized("not a member of this organization")

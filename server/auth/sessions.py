@@ -58,7 +58,8 @@ async def issue(
 ) -> TokenPair:
     """A new access token and refresh token; a new login unless ``family`` (id, end) is
     given."""
-    access, expires_in = config.signer.issue(user_id, organization_id, role)
+    version = await users_db.session_version(conn, user_id)
+    access, expires_in = config.signer.issue(user_id, organization_id, role, version)
     refresh = new_secret(REFRESH_PREFIX)
     now = datetime.now(UTC)
     family_id, family_end = family or (
