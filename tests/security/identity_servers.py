@@ -18,6 +18,7 @@ from tests.conftest import LiveServer, TestUser, make_settings, run_server
 async def serve(
     database_url: str, data_dir: Path, **overrides: Any
 ) -> AsyncIterator[tuple[LiveServer, httpx.AsyncClient]]:
+    overrides.setdefault("warmup", False)  # no speech models: these tests place no calls
     settings = make_settings(database_url, data_dir, **overrides)
     async with run_server(settings) as live, httpx.AsyncClient(base_url=live.url,
                                                                  timeout=30) as client:

@@ -110,3 +110,20 @@ async def test_concurrent_password_hashes_are_bounded():
     busy = [r for r in results if isinstance(r, ApiError)]
     assert busy and all(r.status == 503 and r.headers["Retry-After"] for r in busy)
     assert any(r is False for r in results)  # the admitted ones still ran (and failed)
+
+
+async def test_chat_and_webrtc_offers_are_limited_per_organization(database_url, data_dir):
+    async with serve(database_url, data_dir, rate_limits_enabled=True,
+                     rate_limit_chat_org="2/minute", rate_limit_webrtc_offer_org="1/minute",
+                     ) as (_, http):
+        owner, other = await signup(http), await signup(http)
+        chat = f"/api/v1/workflows/{uuid.uuid4()}/chat"
+        codes = [(await http.post(chat, json={"message": "hi"}, headers=owner.headers)).status_code
+                 for _ in range(3)]
+        assert codes[:2] != [429, 429] and codes[2] == 429
+        assert (await http.post(chat, json={"message": "hi"},
+                                headers=other.headers)).status_code != 429
+        offer = {"sdp": "v=0", "type": "offer", "workflow_id": str(uuid.uuid4())}
+        first = await http.post("/api/v1/webrtc/offer", json=offer, headers=owner.headers)
+        assert first.status_code != 429
+        _assert_429(await http.post("/api/v1/webrtc/offer", json=offer, headers=owner.headers))
