@@ -30,9 +30,12 @@ class _HashPool:
         self.configure(concurrency, queue)
 
     def configure(self, concurrency: int, queue: int) -> None:
+        old: ThreadPoolExecutor | None = getattr(self, "_executor", None)
+        if old is not None:
+            old.shutdown(wait=False)  # hashes already running finish on it
         self.concurrency = concurrency
         self.capacity = concurrency + queue  # running + waiting
-        self.pending = 0
+        self.pending: int = getattr(self, "pending", 0)  # requests in flight stay counted
         self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="argon2")
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
@@ -50,7 +53,8 @@ HASH_POOL = _HashPool()
 
 
 def configure(concurrency: int, queue: int) -> None:
-    """Size the hash pool from settings (the app does this once at start-up)."""
+    """Size the hash pool from settings (the auth routes pass theirs on each use; a no-op
+    unless the sizes changed)."""
     if (HASH_POOL.concurrency, HASH_POOL.capacity) != (concurrency, concurrency + queue):
         HASH_POOL.configure(concurrency, queue)
 
