@@ -12,9 +12,15 @@ Conn = asyncpg.Pool | asyncpg.Connection
 _ORG_COLUMNS = "id, name, plan, max_concurrent_calls, created_at, updated_at"
 
 
-async def create(conn: Conn, name: str) -> asyncpg.Record:
+async def create(
+    conn: Conn, name: str, *, plan: str = "free", max_concurrent_calls: int = 10
+) -> asyncpg.Record:
     return await conn.fetchrow(
-        f"INSERT INTO organizations (name) VALUES ($1) RETURNING {_ORG_COLUMNS}", name
+        f"""INSERT INTO organizations (name, plan, max_concurrent_calls) VALUES ($1, $2, $3)
+            RETURNING {_ORG_COLUMNS}""",
+        name,
+        plan,
+        max_concurrent_calls,
     )
 
 

@@ -74,6 +74,7 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     from db.migrate import migrate_url
     from db.pool import create_pool
     from server.auth.identity import bootstrap_organization
+    from server.billing.plans import plan_named
 
     settings = _settings(args)
     password = args.password or secrets.token_urlsafe(12)
@@ -83,7 +84,8 @@ def cmd_create_org(args: argparse.Namespace) -> int:
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
             return await bootstrap_organization(
-                pool, organization_name=args.name, email=args.email, password=password
+                pool, organization_name=args.name, email=args.email, password=password,
+                plan=plan_named(settings.default_plan),
             )
         finally:
             await pool.close()

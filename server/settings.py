@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # who may create an account: open | invite_only | closed (None: open, invite_only in
     # production)
     signup_policy: Literal["open", "invite_only", "closed"] | None = None
+    # the plan (server/billing/plans.py) organizations get when created by sign-up or
+    # create-org; a single-tenant deployment may start everyone on `scale`
+    default_plan: str = "free"
     # Argon2id (64 MiB each): hashes running at once, and how many may wait, so a login
     # flood cannot take the CPU from live calls (past the queue: 503 with Retry-After)
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
@@ -151,6 +154,15 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("default_plan")
+    @classmethod
+    def _known_plan(cls, value: str) -> str:
+        from server.billing.plans import PLANS
+
+        if value not in PLANS or not PLANS[value].allows_calls:
+            raise ValueError(f"must be one of {', '.join(p for p in PLANS if PLANS[p].allows_calls)}")
         return value
 
     @model_validator(mode="after")

@@ -20,6 +20,7 @@ from db import users as users_db
 from server.auth.passwords import hash_password, verify_password
 from server.auth.secrets import API_KEY_PREFIX, INVITE_PREFIX, digest, display_prefix, new_secret
 from server.auth.sessions import SessionConfig, TokenPair, issue
+from server.billing.plans import DEFAULT_PLAN, Plan
 from server.errors import ApiError, unauthorized
 
 log = structlog.get_logger(__name__)
@@ -52,6 +53,7 @@ async def signup(
     name: str | None,
     organization_name: str | None,
     invite_token: str | None = None,
+    plan: Plan = DEFAULT_PLAN,
 ) -> TokenPair | None:
     """Create a user and either a new organization (as owner) or join by invitation.
 
@@ -76,7 +78,10 @@ async def signup(
                 raise invalid_invitation()
             org_id, role = invite["organization_id"], invite["role"]
         else:
-            org = await orgs_db.create(conn, organization_name or f"{email.split('@')[0]}'s team")
+            org = await orgs_db.create(
+                conn, organization_name or f"{email.split('@')[0]}'s team",
+                plan=plan.name, max_concurrent_calls=plan.max_concurrent_calls,
+            )  # fmt: skip
             org_id, role = org["id"], "owner"
         await orgs_db.add_member(conn, org_id, user["id"], role)
         pair = await issue(conn, config, user_id=user["id"], organization_id=org_id, role=role)
@@ -171,11 +176,17 @@ async def accept_invitation(
 
 
 async def bootstrap_organization(
-    pool: asyncpg.Pool, *, organization_name: str, email: str, password: str
+    pool: asyncpg.Pool,
+    *,
+    organization_name: str,
+    email: str,
+    password: str,
+    plan: Plan = DEFAULT_PLAN,
 ) -> tuple[asyncpg.Record, NewApiKey]:
     """CLI ``create-org``: an organization, its owner user (created or existing), an API key."""
     async with pool.acquire() as conn, conn.transaction():
-        org = await orgs_db.create(conn, organization_name)
+        org = await orgs_db.create(conn, organization_name, plan=plan.name,
+                                   max_concurrent_calls=plan.max_concurrent_calls)
         user = await users_db.by_email(conn, email)
         if user is None:
             user = await users_db.create(conn, email, await hash_password(password), None)

@@ -67,6 +67,14 @@ async def test_invite_only_needs_an_invitation(database_url, data_dir, make_user
         assert joined.organization_id == owner.organization_id
 
 
+async def test_operators_choose_the_plan_of_new_organizations(database_url, data_dir):
+    async with serve(database_url, data_dir, default_plan="scale") as (_, http):
+        owner = await signup(http)
+        org = (await http.get("/api/v1/organization", headers=owner.headers)).json()
+        assert org["plan"] == "scale"
+        assert org["max_concurrent_calls"] == org["plan_max_concurrent_calls"] == 500
+
+
 async def test_closed_refuses_every_signup(database_url, data_dir):
     async with serve(database_url, data_dir, signup_policy="closed") as (_, http):
         r = await http.post("/api/v1/auth/signup", json={
