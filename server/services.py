@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from server.auth.tokens import TokenSigner
     from server.calls.webrtc import WebRTCPeers
     from server.coordination import ConcurrencyLimiter, ControlBus
+    from server.coordination.rate_limit import RateLimits
     from server.jobs.worker import JobWorker
     from server.settings import Settings
 
@@ -37,6 +38,8 @@ class Services:
     webrtc: WebRTCPeers | None = None
     # the in-process job worker, when it runs (JOBS_ENABLED)
     job_worker: JobWorker | None = None
+    # request rate limits (created on first use)
+    rate_limits: RateLimits | None = None
     # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (session id -> session)
     chat_sessions: dict[str, Any] = field(default_factory=dict)
     background: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -20,14 +20,13 @@ from db import organizations as orgs_db
 from db import workflows as workflows_db
 from db.calls import CallStatus
 from pipeline.events import EndReason
+from server.billing.plans import concurrent_call_limit, plan_named
 
 if TYPE_CHECKING:
     from server.services import Services
 
 log = structlog.get_logger(__name__)
 
-# Plans (organizations.plan) under which no call is admitted, inbound or outbound.
-PLANS_WITHOUT_CALLS = frozenset({"suspended"})
 RETRY_AFTER_SECONDS = 5  # what a refused caller is told to wait when this instance is full
 
 
@@ -98,7 +97,7 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
     """
     check_instance(services)
     org = await orgs_db.get(services.db, new.organization_id)
-    if org is None or org["plan"] in PLANS_WITHOUT_CALLS:
+    if org is None or not plan_named(org["plan"]).allows_calls:
         plan = org["plan"] if org else "none"
         raise CallLimitExceeded(f"the organization's plan ({plan}) does not allow calls")
     pinned = await workflows_db.definition_for_call(
@@ -119,7 +118,7 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
             status=new.status, carrier=new.carrier, carrier_call_id=new.carrier_call_id,
             test=new.test, variables=dict(new.variables), metadata=dict(new.metadata),
         )  # fmt: skip
-        limit = int(org["max_concurrent_calls"])
+        limit = concurrent_call_limit(org)  # the organization's, within its plan's ceiling
         admitted = await services.limiter.acquire(str(new.organization_id), key, limit)
     except BaseException:
         services.live_calls.release(key)

@@ -20,6 +20,7 @@ from server.api import ApiContext, RawDoc, Router
 from server.calls import webrtc as browser
 from server.calls.admission import NewCall
 from server.calls.ice import ice_servers
+from server.coordination.rate_limit import Rule, limit_organization
 from server.errors import bad_request, not_found
 from server.routes.call_control import admission_error
 
@@ -80,6 +81,7 @@ async def get_ice_servers(ctx: ApiContext) -> IceServersOut:
 @router.post("/api/v1/webrtc/offer", body=OfferIn, response=AnswerOut,
              summary="Start a browser call: SDP offer in, SDP answer out")  # fmt: skip
 async def offer(ctx: ApiContext) -> AnswerOut:
+    await limit_organization(ctx, Rule.WEBRTC_OFFER_ORG)
     body: OfferIn = ctx.body
     org = ctx.caller.organization_id
     try:
