@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from db import carriers as carriers_db
 from db import phone_numbers as numbers_db
+from db.calls import CallStatus
 from server.api import ApiContext, Router
 from server.calls.admission import CallLimitExceeded, CallUnavailable, InstanceUnavailable
 from server.calls.commands import CallCommand, HangUp, SendDtmf, Transfer
@@ -80,7 +81,7 @@ class OutboundCallIn(BaseModel):
 
 class OutboundCallOut(BaseModel):
     id: UUID
-    status: str
+    status: CallStatus
     carrier: str
     carrier_call_id: str
     from_number: str
@@ -143,7 +144,7 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
     except Exception:  # the carrier refused or is unreachable; the row is ended
         raise ApiError(502, "carrier_error", "the carrier refused the call") from None
     return OutboundCallOut(
-        id=placed.call_id, status="queued", carrier=placed.carrier,
+        id=placed.call_id, status=CallStatus.QUEUED, carrier=placed.carrier,
         carrier_call_id=placed.carrier_call_id, from_number=placed.from_number,
         to_number=body.to,
     )  # fmt: skip
