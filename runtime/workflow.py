@@ -30,8 +30,13 @@ class _Model(BaseModel):
 
 
 class Node(_Model):
-    id: Name
-    type: Literal["start", "agent", "end"]
+    """A step of the conversation: the agent's instructions while the call is here."""
+
+    id: Name = Field(description="Unique node id, referenced by edges (lower_snake_case)")
+    type: Literal["start", "agent", "end"] = Field(
+        description="start: where every call begins (exactly one); agent: a step; end: says "
+        "its words and ends the call"
+    )
     name: str = Field(default="", max_length=200, description="Display name")
     prompt: str = Field(default="", max_length=20_000, description="Instructions at this node")
     greeting: str | None = Field(
@@ -43,38 +48,58 @@ class Node(_Model):
         description="Fixed words the offline scripted engine speaks at this node "
         "(falls back to the prompt)",
     )
-    tools: list[str] = Field(default_factory=list, max_length=32)
-    interruptible: bool = True
+    tools: list[str] = Field(
+        default_factory=list, max_length=32,
+        description="Tools usable at this node: names from `tools`, or the built-ins "
+        "end_call and send_dtmf",
+    )
+    interruptible: bool = Field(default=True, description="The caller may barge in")
 
 
 class Edge(_Model):
-    source: str = Field(alias="from")
-    target: str = Field(alias="to")
-    condition: str = Field(min_length=1, max_length=1_000)
+    """A possible move from one node to another, taken when its condition holds."""
+
+    source: str = Field(alias="from", description="Node id the edge leaves")
+    target: str = Field(alias="to", description="Node id the edge enters")
+    condition: str = Field(min_length=1, max_length=1_000,
+                           description="When to take it, in plain words (the model decides)")
     say: str | None = Field(default=None, max_length=1_000, description="Words on the transition")
 
 
 class HttpTool(_Model):
+    """An HTTP request the agent can make; GET/DELETE send the arguments as the query
+    string, other methods as a JSON body. The response text (first 4,000 characters) is the
+    tool's result."""
+
     type: Literal["http"] = "http"
-    name: Name
-    description: str = Field(min_length=1, max_length=1_000)
+    name: Name = Field(description="Tool name the model calls (lower_snake_case)")
+    description: str = Field(min_length=1, max_length=1_000,
+                             description="What the tool does: the model reads this")
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: str = Field(min_length=1, max_length=2_000)
-    headers: dict[str, str] = Field(default_factory=dict)
+    url: str = Field(min_length=1, max_length=2_000,
+                     description="http(s) URL; may use {{input}} variables")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Request headers; values may use {{input}} and {{secret.NAME}}",
+    )
     parameters: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}},
         description="JSON schema of the arguments",
     )
-    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Request timeout")
 
 
 class EndCallTool(_Model):
+    """Built-in: hang up after the current reply."""
+
     type: Literal["end_call"] = "end_call"
     name: Name = "end_call"
     description: str = "End the call once you have said goodbye."
 
 
 class TransferCallTool(_Model):
+    """Built-in: transfer the caller to a fixed number or SIP URI (declare it to use it)."""
+
     type: Literal["transfer_call"] = "transfer_call"
     name: Name = "transfer_call"
     description: str = "Transfer the caller to a human."
@@ -82,6 +107,8 @@ class TransferCallTool(_Model):
 
 
 class SendDtmfTool(_Model):
+    """Built-in: send DTMF digits on the line."""
+
     type: Literal["send_dtmf"] = "send_dtmf"
     name: Name = "send_dtmf"
     description: str = "Send DTMF digits (0-9, *, #) on the line, e.g. to navigate a menu."
@@ -93,22 +120,36 @@ Tool = Annotated[
 
 
 class InputVariable(_Model):
+    """A value given when the call starts (API, campaign row, number), used as {{name}}."""
+
     name: Name
-    description: str = ""
-    default: str | None = None
+    description: str = Field(default="", max_length=1_000)
+    default: str | None = Field(default=None, max_length=2_000,
+                                description="Used when the call does not set it")
 
 
 class ExtractVariable(_Model):
+    """A value the post-call analysis extracts from the transcript onto the call."""
+
     name: Name
     type: Literal["string", "number", "integer", "boolean"] = "string"
-    description: str = ""
-    required: bool = False
+    description: str = Field(default="", max_length=1_000,
+                             description="What to extract (the analysis model reads this)")
+    required: bool = Field(default=False, description="Flag the call when it is missing")
 
 
 class ServiceChoice(_Model):
-    provider: str | None = None
-    model: str | None = None
-    voice: str | None = None
+    """A provider and model for one stage; unset fields use the organization's choice.
+    Supported names: see ``runtime.supported`` (a typo is a validation problem)."""
+
+    provider: str | None = Field(
+        default=None, max_length=50,
+        description="llm: openai | openai-compatible | offline; stt: deepgram | "
+        "deepgram-flux | offline; tts: deepgram | openai | elevenlabs | cartesia | offline",
+    )
+    model: str | None = Field(default=None, max_length=100,
+                              description="Provider model, e.g. gpt-4.1-mini, nova-3-general")
+    voice: str | None = Field(default=None, max_length=200, description="TTS only: voice id")
     base_url: str | None = Field(
         default=None, description="LLM only: the OpenAI-compatible endpoint (Ollama, vLLM, ...)"
     )
@@ -129,27 +170,64 @@ class InputGuardrailSettings(_Model):
 
 
 class CallSettings(_Model):
-    language: str = "en-US"
-    voice: str | None = None
+    """How calls on this workflow sound and behave."""
+
+    language: str = Field(default="en-US", max_length=20,
+                          description="BCP-47 language of the call (en-US, es, fr-FR, ...)")
+    voice: str | None = Field(default=None, max_length=200,
+                              description="TTS voice (tts.voice wins when both are set)")
     stt: ServiceChoice = Field(default_factory=ServiceChoice)
     llm: ServiceChoice = Field(default_factory=ServiceChoice)
     tts: ServiceChoice = Field(default_factory=ServiceChoice)
-    idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"])
-    max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400)
+    idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
+                                        description="Silence before an idle prompt")
+    idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"],
+                                    max_length=20,
+                                    description="Said in turn on silence; then the call ends")
+    max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400,
+                                      description="Hard limit on a call's length")
     guardrails: InputGuardrailSettings = Field(default_factory=InputGuardrailSettings)
     voicemail: VoicemailPolicy | None = Field(
         default=None, description="Answering-machine policy (default: hang up)"
     )
 
 
+def _example(schema: dict[str, Any]) -> None:
+    from runtime.templates import order_desk
+
+    example = order_desk("https://voice.example.com/demo/orders")
+    example["settings"] = {
+        "language": "en-US",
+        "stt": {"provider": "deepgram", "model": "nova-3-general"},
+        "llm": {"provider": "openai", "model": "gpt-4.1-mini"},
+        "tts": {"provider": "deepgram", "voice": "aura-2-helena-en"},
+        "idle_timeout_seconds": 10, "idle_prompts": ["Are you still there?"],
+        "max_duration_seconds": 1800,
+        "guardrails": {"blocked_phrases": ["ignore your instructions"],
+                       "refusal": "Sorry, I can't help with that."},
+        "voicemail": {"action": "hangup"},
+    }
+    schema["examples"] = [example]
+
+
 class Workflow(_Model):
-    global_prompt: str = Field(default="", max_length=20_000, alias="global")
-    nodes: list[Node] = Field(min_length=1, max_length=200)
+    """A workflow definition (the draft you edit, and every published version). Documented
+    with a complete example in docs/WORKFLOWS.md."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                              json_schema_extra=_example)
+
+    global_prompt: str = Field(default="", max_length=20_000, alias="global",
+                               description="Instructions for every node (persona, rules)")
+    nodes: list[Node] = Field(min_length=1, max_length=200,
+                              description="Exactly one start node, then agent and end nodes")
     edges: list[Edge] = Field(default_factory=list, max_length=1_000)
-    tools: list[Tool] = Field(default_factory=list, max_length=100)
-    inputs: list[InputVariable] = Field(default_factory=list, max_length=100)
-    variables: list[ExtractVariable] = Field(default_factory=list, max_length=100)
+    tools: list[Tool] = Field(default_factory=list, max_length=100,
+                              description="Tools nodes may use (by name)")
+    inputs: list[InputVariable] = Field(default_factory=list, max_length=100,
+                                        description="Input variables usable as {{name}}")
+    variables: list[ExtractVariable] = Field(default_factory=list, max_length=100,
+                                             description="Extracted after each call")
     settings: CallSettings = Field(default_factory=CallSettings)
 
     def node(self, node_id: str) -> Node:

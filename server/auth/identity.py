@@ -95,7 +95,8 @@ async def signup(
                     400,
                     "invalid_invitation",
                     "invitation is invalid, expired, used, or for another email",
-                    [{"field": "invite_token"}],
+                    [{"pointer": "/body/invite_token", "code": "invalid_invitation",
+                      "message": "invitation is invalid, expired, used, or for another email"}],
                 )
             org_id, role = invite["organization_id"], invite["role"]
         else:

@@ -14,7 +14,7 @@ from db import users as users_db
 from server.api import ApiContext, Router
 from server.auth import identity
 from server.auth.principal import ROLE_RANK
-from server.errors import ApiError, forbidden, not_found
+from server.errors import ApiError, conflict, forbidden, not_found
 
 router = Router(tags=["organization"])
 Role = Literal["owner", "admin", "member"]
@@ -119,7 +119,7 @@ async def invite_member(ctx: ApiContext) -> InviteResult | JSONResponse:
     user = await users_db.by_email(ctx.db, ctx.body.email)
     if user is not None:
         if await orgs_db.role_of(ctx.db, org_id, user["id"]) is not None:
-            raise ApiError(409, "conflict", "already a member", [{"field": "email"}])
+            raise conflict("already a member", "email")
         await orgs_db.add_member(ctx.db, org_id, user["id"], ctx.body.role)
         member = next(m for m in await orgs_db.list_members(ctx.db, org_id)
                       if m["user_id"] == user["id"])

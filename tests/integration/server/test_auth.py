@@ -32,7 +32,7 @@ async def test_signup_duplicate_email_case_insensitive(client, make_user):
         "/api/v1/auth/signup", json={"email": user.email.upper(), "password": "another password"}
     )
     assert again.status_code == 409
-    assert again.json()["error"]["details"][0]["field"] == "email"
+    assert again.json()["error"]["details"][0]["pointer"] == "/body/email"
 
 
 async def test_login_wrong_password_and_unknown_email(client, make_user):
