@@ -58,10 +58,12 @@ def check_json(value: Any, *, location: str = "body", max_depth: int = MAX_BODY_
             entries: Iterable[tuple[Any, Any]] = (
                 item.items() if isinstance(item, dict) else enumerate(item)
             )
+            children = []
             for key, child in entries:
                 if isinstance(key, str) and "\x00" in key:
                     raise _nul(location, *path, key)
-                stack.append((child, depth + 1, (*path, key)))
+                children.append((child, depth + 1, (*path, key)))
+            stack.extend(reversed(children))  # report the first problem in document order
         elif isinstance(item, str) and "\x00" in item:
             raise _nul(location, *path)
 
