@@ -86,14 +86,19 @@ class _Schemas:
         schema = TypeAdapter(annotation).json_schema(ref_template=REF, mode="serialization")
         self.components.update(schema.pop("$defs", {}))
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            self.components[annotation.__name__] = schema
-            return {"$ref": REF.format(model=annotation.__name__)}
+            name = annotation.__name__
+            if self.components.get(name, schema) != schema:
+                name += "Output"  # the same model is also a request body
+            self.components[name] = schema
+            return {"$ref": REF.format(model=name)}
         return schema
 
     def input_ref(self, model: type[BaseModel]) -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF, mode="validation")
         self.components.update(schema.pop("$defs", {}))
-        name = f"{model.__name__}"
+        name = model.__name__
+        if self.components.get(name, schema) != schema:
+            name += "Input"  # the same model is also a response, documented differently
         self.components[name] = schema
         return {"$ref": REF.format(model=name)}
 

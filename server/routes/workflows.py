@@ -189,7 +189,7 @@ async def create_workflow(ctx: ApiContext) -> WorkflowOut:
     return WorkflowOut.of(row)
 
 
-@router.get("/api/v1/workflows", query=ListQuery, response=WorkflowPage,
+@router.get("/api/v1/workflows", query=ListQuery, response=WorkflowPage, errors=[400],
             summary="List the organization's workflows, newest first; ?q= searches name and "
                     "description, ?cursor= pages, archived ones only with include_archived")
 async def list_workflows(ctx: ApiContext) -> WorkflowPage:
