@@ -205,10 +205,8 @@ def _raw_operation(doc: RawDoc) -> dict[str, Any]:
     params = _path_parameters(doc.path)
     if params:
         op["parameters"] = params
-    op["responses"] = {
-        code: _error(text) if code[0] in "45" else {"description": text}
-        for code, text in doc.responses.items()
-    }
+    # Raw routes answer in their own formats (TwiML, files, websockets): no JSON schema.
+    op["responses"] = {code: {"description": text} for code, text in doc.responses.items()}
     return op
 
 
