@@ -198,6 +198,7 @@ def _example(schema: dict[str, Any]) -> None:
     example = order_desk("https://voice.example.com/demo/orders")
     example["settings"] = {
         "language": "en-US",
+        "voice": None,
         "stt": {"provider": "deepgram", "model": "nova-3-general"},
         "llm": {"provider": "openai", "model": "gpt-4.1-mini"},
         "tts": {"provider": "deepgram", "voice": "aura-2-helena-en"},
