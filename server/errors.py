@@ -55,14 +55,15 @@ class ApiError(Exception):
         status: int,
         code: str,
         message: str,
-        details: Sequence[DetailLike] | None = None,
+        details: Sequence[DetailLike] | DetailLike | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.details = [_normalize(d, code, message) for d in details or ()]
+        items = [details] if isinstance(details, ErrorDetail | Mapping) else details or ()
+        self.details = [_normalize(d, code, message) for d in items]
         self.headers = headers
 
 
