@@ -71,11 +71,12 @@ class HttpTool(_Model):
     string, other methods as a JSON body. The response text (first 4,000 characters) is the
     tool's result."""
 
-    type: Literal["http"] = "http"
+    type: Literal["http"] = Field(default="http", description="Tool kind")
     name: Name = Field(description="Tool name the model calls (lower_snake_case)")
     description: str = Field(min_length=1, max_length=1_000,
                              description="What the tool does: the model reads this")
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        default="POST", description="HTTP method")
     url: str = Field(min_length=1, max_length=2_000,
                      description="http(s) URL; may use {{input}} variables")
     headers: dict[str, str] = Field(
@@ -92,26 +93,30 @@ class HttpTool(_Model):
 class EndCallTool(_Model):
     """Built-in: hang up after the current reply."""
 
-    type: Literal["end_call"] = "end_call"
+    type: Literal["end_call"] = Field(default="end_call", description="Tool kind")
     name: Name = "end_call"
-    description: str = "End the call once you have said goodbye."
+    description: str = Field(default="End the call once you have said goodbye.",
+                             max_length=1_000, description="When the model should use it")
 
 
 class TransferCallTool(_Model):
     """Built-in: transfer the caller to a fixed number or SIP URI (declare it to use it)."""
 
-    type: Literal["transfer_call"] = "transfer_call"
+    type: Literal["transfer_call"] = Field(default="transfer_call", description="Tool kind")
     name: Name = "transfer_call"
-    description: str = "Transfer the caller to a human."
+    description: str = Field(default="Transfer the caller to a human.", max_length=1_000,
+                             description="When the model should use it")
     destination: str = Field(min_length=3, max_length=200, description="E.164 number or SIP URI")
 
 
 class SendDtmfTool(_Model):
     """Built-in: send DTMF digits on the line."""
 
-    type: Literal["send_dtmf"] = "send_dtmf"
+    type: Literal["send_dtmf"] = Field(default="send_dtmf", description="Tool kind")
     name: Name = "send_dtmf"
-    description: str = "Send DTMF digits (0-9, *, #) on the line, e.g. to navigate a menu."
+    description: str = Field(
+        default="Send DTMF digits (0-9, *, #) on the line, e.g. to navigate a menu.",
+        max_length=1_000, description="When the model should use it")
 
 
 Tool = Annotated[
@@ -123,7 +128,7 @@ class InputVariable(_Model):
     """A value given when the call starts (API, campaign row, number), used as {{name}}."""
 
     name: Name
-    description: str = Field(default="", max_length=1_000)
+    description: str = Field(default="", max_length=1_000, description="What it holds")
     default: str | None = Field(default=None, max_length=2_000,
                                 description="Used when the call does not set it")
 
@@ -132,7 +137,8 @@ class ExtractVariable(_Model):
     """A value the post-call analysis extracts from the transcript onto the call."""
 
     name: Name
-    type: Literal["string", "number", "integer", "boolean"] = "string"
+    type: Literal["string", "number", "integer", "boolean"] = Field(
+        default="string", description="JSON type of the extracted value")
     description: str = Field(default="", max_length=1_000,
                              description="What to extract (the analysis model reads this)")
     required: bool = Field(default=False, description="Flag the call when it is missing")
@@ -158,15 +164,18 @@ class ServiceChoice(_Model):
 class VoicemailPolicy(_Model):
     """What to do when an outbound call reaches an answering machine."""
 
-    action: Literal["hangup", "message"] = "hangup"
+    action: Literal["hangup", "message"] = Field(
+        default="hangup", description="hangup, or leave `text` as a message")
     text: str | None = Field(default=None, max_length=2_000, description="For 'message'")
 
 
 class InputGuardrailSettings(_Model):
     """Caller input the agent must not act on: matching turns get ``refusal`` instead."""
 
-    blocked_phrases: list[str] = Field(default_factory=list, max_length=200)
-    refusal: str = Field(default="Sorry, I can't help with that.", max_length=500)
+    blocked_phrases: list[str] = Field(default_factory=list, max_length=200,
+                                       description="Case-insensitive phrases to refuse")
+    refusal: str = Field(default="Sorry, I can't help with that.", max_length=500,
+                         description="Said instead of a reply")
 
 
 class CallSettings(_Model):
@@ -176,9 +185,10 @@ class CallSettings(_Model):
                           description="BCP-47 language of the call (en-US, es, fr-FR, ...)")
     voice: str | None = Field(default=None, max_length=200,
                               description="TTS voice (tts.voice wins when both are set)")
-    stt: ServiceChoice = Field(default_factory=ServiceChoice)
-    llm: ServiceChoice = Field(default_factory=ServiceChoice)
-    tts: ServiceChoice = Field(default_factory=ServiceChoice)
+    stt: ServiceChoice = Field(default_factory=ServiceChoice, description="Speech-to-text")
+    llm: ServiceChoice = Field(default_factory=ServiceChoice,
+                               description="The model behind the agent")
+    tts: ServiceChoice = Field(default_factory=ServiceChoice, description="Text-to-speech")
     idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
                                         description="Silence before an idle prompt")
     idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"],
@@ -186,7 +196,8 @@ class CallSettings(_Model):
                                     description="Said in turn on silence; then the call ends")
     max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400,
                                       description="Hard limit on a call's length")
-    guardrails: InputGuardrailSettings = Field(default_factory=InputGuardrailSettings)
+    guardrails: InputGuardrailSettings = Field(default_factory=InputGuardrailSettings,
+                                               description="Caller input never acted on")
     voicemail: VoicemailPolicy | None = Field(
         default=None, description="Answering-machine policy (default: hang up)"
     )
@@ -222,14 +233,16 @@ class Workflow(_Model):
                                description="Instructions for every node (persona, rules)")
     nodes: list[Node] = Field(min_length=1, max_length=200,
                               description="Exactly one start node, then agent and end nodes")
-    edges: list[Edge] = Field(default_factory=list, max_length=1_000)
+    edges: list[Edge] = Field(default_factory=list, max_length=1_000,
+                              description="Moves between nodes, each with a condition")
     tools: list[Tool] = Field(default_factory=list, max_length=100,
                               description="Tools nodes may use (by name)")
     inputs: list[InputVariable] = Field(default_factory=list, max_length=100,
                                         description="Input variables usable as {{name}}")
     variables: list[ExtractVariable] = Field(default_factory=list, max_length=100,
                                              description="Extracted after each call")
-    settings: CallSettings = Field(default_factory=CallSettings)
+    settings: CallSettings = Field(default_factory=CallSettings,
+                                   description="Language, providers, timeouts, guardrails")
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:
