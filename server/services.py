@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from server.coordination import ConcurrencyLimiter, ControlBus
     from server.coordination.rate_limit import RateLimits
     from server.jobs.worker import JobWorker
+    from server.routes.workflow_chat import ChatStore
     from server.settings import Settings
 
 
@@ -40,8 +41,8 @@ class Services:
     job_worker: JobWorker | None = None
     # request rate limits (created on first use)
     rate_limits: RateLimits | None = None
-    # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (session id -> session)
-    chat_sessions: dict[str, Any] = field(default_factory=dict)
+    # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (created on first use)
+    chat_store: ChatStore | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:

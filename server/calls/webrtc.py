@@ -43,11 +43,12 @@ CONNECTED_POLL_SECONDS = 0.05
 
 
 class BadOffer(Exception):
-    """The SDP offer (or an ICE candidate) is not usable; ``field`` names the bad input."""
+    """The SDP offer (or an ICE candidate) is not usable; ``path`` locates the bad input
+    in the request body (``("sdp",)``, ``("candidates", 2, "candidate")``)."""
 
-    def __init__(self, message: str, field: str = "sdp") -> None:
+    def __init__(self, message: str, *path: object) -> None:
         super().__init__(message)
-        self.field = field
+        self.path = path or ("sdp",)
 
 
 class UnknownPeer(Exception):
@@ -166,7 +167,7 @@ async def add_candidates(services: Services, organization_id: UUID, pc_id: str,
         try:
             candidate = candidate_from_sdp(text.removeprefix("candidate:"))
         except Exception:
-            raise BadOffer("not an ICE candidate", f"body.candidates[{i}].candidate") from None
+            raise BadOffer("not an ICE candidate", "candidates", i, "candidate") from None
         candidate.sdpMid, candidate.sdpMLineIndex = mid, index
         parsed.append(candidate)
     for candidate in parsed:

@@ -128,7 +128,8 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
             422, "validation_error",
             "no phone number of this organization may be used as caller id"
             if body.from_ is None else "'from' is not a caller-id number of this organization",
-            [{"field": "body.from", "message": "not a caller-id number"}],
+            [{"pointer": "/body/from", "code": "not_caller_id",
+              "message": "not a caller-id number"}],
         )  # fmt: skip
     request_base = f"{ctx.request.url.scheme}://{ctx.request.url.netloc}"
     dial = Dial(

@@ -21,7 +21,7 @@ from server.calls import webrtc as browser
 from server.calls.admission import NewCall
 from server.calls.ice import ice_servers
 from server.coordination.rate_limit import Rule, limit_organization
-from server.errors import bad_request, not_found
+from server.errors import ApiError, detail, not_found
 from server.routes.call_control import admission_error
 
 router = Router(tags=["webrtc"])
@@ -66,6 +66,10 @@ class IceServersOut(BaseModel):
     ice_servers: list[IceServerOut]
 
 
+def _bad(exc: browser.BadOffer, code: str) -> ApiError:
+    return ApiError(400, code, str(exc), detail("body", *exc.path, code=code, message=str(exc)))
+
+
 def _answer(answer: browser.Answer) -> AnswerOut:
     return AnswerOut(sdp=answer.sdp, type=answer.type, pc_id=answer.pc_id, call_id=answer.call_id)
 
@@ -96,7 +100,7 @@ async def offer(ctx: ApiContext) -> AnswerOut:
         )  # fmt: skip
         return _answer(await browser.start_browser_call(ctx.services, new, body.sdp, body.type))
     except browser.BadOffer as exc:
-        raise bad_request(str(exc), f"body.{exc.field}", code="bad_offer") from None
+        raise _bad(exc, "bad_offer") from None
     except browser.UnknownPeer:
         raise not_found("peer connection") from None
     except Exception as exc:
@@ -111,7 +115,7 @@ async def patch_offer(ctx: ApiContext) -> None:
     try:
         await browser.add_candidates(ctx.services, ctx.caller.organization_id, body.pc_id, candidates)
     except browser.BadOffer as exc:
-        raise bad_request(str(exc), exc.field, code="bad_candidate") from None
+        raise _bad(exc, "bad_candidate") from None
     except browser.UnknownPeer:
         raise not_found("peer connection") from None
 
