@@ -122,10 +122,10 @@ def _store(ctx: ApiContext) -> ChatStore:
 
 
 async def _check_plan(ctx: ApiContext) -> None:
-    from server.calls.lifecycle import PLANS_WITHOUT_CALLS
+    from server.billing.plans import plan_named
 
     org = await orgs_db.get(ctx.db, ctx.caller.organization_id)
-    if org is None or org["plan"] in PLANS_WITHOUT_CALLS:
+    if org is None or not plan_named(org["plan"]).allows_calls:
         plan = org["plan"] if org else "none"
         raise ApiError(403, "plan_suspended",
                        f"the organization's plan ({plan}) does not allow calls or chats")

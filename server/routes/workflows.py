@@ -161,7 +161,7 @@ def _public_base(ctx: ApiContext) -> str:
 
 
 async def _key_problems(ctx: ApiContext, definition: dict[str, Any]) -> list[Problem]:
-    from server.calls.org_context import load_call_providers
+    from server.calls.setup import load_call_providers
 
     _, credentials = await load_call_providers(ctx.services, ctx.caller.organization_id)
     accounts = {name for name in ("deepgram", "openai", "elevenlabs", "cartesia")
