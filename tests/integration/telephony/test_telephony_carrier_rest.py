@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from telephony.contract import DialRequest, UnsupportedOperation
+from telephony.contract import CarrierApiError, DialRequest, UnsupportedOperation
 from telephony.exotel import ExotelProvider
 from telephony.plivo import PlivoProvider
 from telephony.telnyx import TelnyxProvider
@@ -49,8 +49,9 @@ async def test_telnyx_call_control() -> None:
             (f"/v2/calls/{call_id}/actions/transfer", {"to": "+14155550155"}),
             (f"/v2/calls/{call_id}/actions/hangup", {}),
         ]
-        with pytest.raises(Exception, match="401"):
+        with pytest.raises(CarrierApiError) as refused:
             await TelnyxProvider({**creds, "api_key": "bad"}, api_base_url=fake.http_url).hangup(call_id)
+        assert (refused.value.code, refused.value.status) == ("carrier_auth_failed", 401)
 
 
 async def test_plivo_call_api() -> None:
@@ -107,7 +108,8 @@ async def test_exotel_connect_api() -> None:
         assert (dial.method, dial.path) == ("POST", "/v1/Accounts/acme/Calls/connect.json")
         assert dial.body["From"] == "+14155550123" and dial.body["CallerId"] == "+14155550199"
         assert dial.body["Url"].endswith("/acme/exoml/start_voice/777")
-        assert dial.body["StatusCallback"] == REQUEST.status_url
+        # Exotel authenticates its status callback with the user info of the URL we give it
+        assert dial.body["StatusCallback"] == "https://k:t@sb.example/telephony/x/status?call=c1"
         assert sid
         await p.hangup(sid)  # no REST hang-up inside a Voicebot applet: nothing is sent
         assert len(fake.requests) == 1
