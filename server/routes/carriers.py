@@ -9,13 +9,16 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+import structlog
 from pydantic import BaseModel, Field
 
 from db import carriers as carriers_db
 from server.api import ApiContext, Router
 from server.errors import ApiError, conflict, not_found
-from telephony.registry import CARRIERS, missing_credentials
+from telephony.contract import CarrierApiError
+from telephony.registry import CARRIERS, carrier_class, missing_credentials
 
+log = structlog.get_logger(__name__)
 router = Router(tags=["carriers"])
 
 _HINT_FIELDS = ("account_sid", "auth_id", "application_id", "connection_id")
@@ -62,6 +65,14 @@ def _check_credentials(carrier: str, credentials: dict[str, str]) -> str | None:
             "validation_error",
             "missing credentials: " + ", ".join(missing),
             [{"field": f"body.credentials.{m}", "message": "required"} for m in missing],
+        )
+    problems = carrier_class(carrier).credential_problems(credentials)
+    if problems:
+        raise ApiError(
+            422,
+            "validation_error",
+            "invalid credentials: " + ", ".join(problems),
+            [{"field": f"body.credentials.{f}", "message": m} for f, m in problems.items()],
         )
     return next((credentials[f] for f in _HINT_FIELDS if credentials.get(f)), None)
 
@@ -131,3 +142,11 @@ async def delete_carrier_account(ctx: ApiContext) -> None:
         raise conflict("phone numbers still use this carrier account") from None
     if not deleted:
         raise not_found("carrier account")
+
+
+def carrier_failed(exc: Exception, message: str) -> ApiError:
+    """A generic 502 for a failed carrier request: the upstream text stays in the log (it
+    can describe the server's network: open vs closed ports, internal hosts)."""
+    code = exc.code if isinstance(exc, CarrierApiError) else "carrier_error"
+    log.warning("carrier_request_failed", code=code, error=getattr(exc, "detail", "") or repr(exc)[:300])
+    return ApiError(502, "carrier_error", message)
