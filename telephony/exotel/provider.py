@@ -40,7 +40,6 @@ from telephony.contract import (
 )
 from telephony.exotel import wire
 from telephony.fields import ascii_equal, form_fields, handshake_message, webhook_fields
-from telephony.numbers import normalize_e164
 from telephony.rest import check, json_of, send
 from telephony.urls import with_query
 
@@ -159,23 +158,7 @@ class ExotelProvider(CarrierProvider):
         except (KeyError, TypeError):
             raise CarrierApiError("carrier_rejected", "no Call.Sid in the response") from None
 
-    async def account_has_number(self, number: str) -> bool:
-        sid = str(self.credentials["account_sid"])
-        url = f"{self._base()}/v2_beta/Accounts/{quote(sid, safe='')}/IncomingPhoneNumbers"
-        response = check(await send("GET", url, auth=self._auth()))
-        try:
-            listed = wire.IncomingNumbers.model_validate(json_of(response))
-        except ValueError:
-            raise CarrierApiError("carrier_rejected", "unexpected IncomingPhoneNumbers shape") from None
-        return any(_same_number(n.phone_number, number) for n in listed.incoming_phone_numbers)
-
     async def hangup(self, carrier_call_id: str) -> None:
         # No REST hang-up inside a Voicebot applet: the server closes the media websocket.
         return None
 
-
-def _same_number(listed: str, number: str) -> bool:
-    try:
-        return normalize_e164(listed) == number
-    except ValueError:
-        return False

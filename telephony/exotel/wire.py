@@ -65,16 +65,6 @@ class ConnectedEvent(CarrierModel):
 HANDSHAKE = TypeAdapter(Annotated[ConnectedEvent | StartEvent, Field(discriminator="event")])
 
 
-class IncomingNumber(CarrierModel):
-    phone_number: Annotated[str, Field(max_length=32)] = ""
-
-
-class IncomingNumbers(CarrierModel):
-    """``GET /v2_beta/Accounts/<sid>/IncomingPhoneNumbers``."""
-
-    incoming_phone_numbers: list[IncomingNumber] = Field(default_factory=list)
-
-
 def api_host(subdomain: str) -> str | None:
     """The Exotel API host a stored ``subdomain`` names (Exotel's docs write it with a
     leading ``@``), or None when it is not one of Exotel's."""
