@@ -10,11 +10,13 @@ SHA-256 of the body).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
 
 import jwt
 from pipecat.serializers.base_serializer import FrameSerializer
@@ -34,6 +36,7 @@ from telephony.contract import (
 )
 from telephony.fields import ascii_equal, form_fields, handshake_message, webhook_fields, webhook_json
 from telephony.rest import check, json_of, send
+from telephony.urls import with_query
 from telephony.vonage import wire
 
 DEFAULT_API = "https://api.nexmo.com"
@@ -42,6 +45,8 @@ SAMPLE_RATE = 16000
 # a signed webhook's JWT is accepted this long after its ``iat`` (and once: ``replay_key``)
 SIGNATURE_WINDOW_SECONDS = 300
 CLOCK_SKEW_SECONDS = 60
+# the query parameter of our callback URLs that names the call, and our MAC of it
+BOUND_PARAM, MAC_PARAM = "call", "sb_mac"
 _STATUS = {
     "started": "queued", "ringing": "ringing", "answered": "in-progress",
     "completed": "completed", "busy": "busy", "timeout": "no-answer",
@@ -75,7 +80,9 @@ class VonageProvider(CarrierProvider):
         (``iat`` within ``SIGNATURE_WINDOW_SECONDS``), name this application when it names
         one, and carry the body's SHA-256 as ``payload_hash`` when there is a body. A GET
         webhook's query string is not covered by Vonage's signature (Vonage hashes bodies
-        only): it is bound by the JWT's freshness and single use (``replay_key``)."""
+        only): the ``call`` parameter of the URLs we hand Vonage carries our own MAC
+        (``sb_mac``); anything else Vonage adds to a GET is bound only by the JWT's
+        freshness and single use (``replay_key``)."""
         claims = self._claims(headers)
         if claims is None:
             return False
@@ -85,6 +92,8 @@ class VonageProvider(CarrierProvider):
         now = time.time()
         if not (now - SIGNATURE_WINDOW_SECONDS <= iat <= now + CLOCK_SKEW_SECONDS):
             return False
+        if not self._query_bound(url):
+            return False
         app = claims.get("application_id")
         if app is not None and str(app) != str(self.credentials.get("application_id") or ""):
             return False
@@ -93,6 +102,26 @@ class VonageProvider(CarrierProvider):
             if not ascii_equal(expected, str(claims.get("payload_hash", ""))):
                 return False
         return True
+
+    def _query_mac(self, value: str) -> str:
+        secret = str(self.credentials.get("signature_secret") or "")
+        message = f"{BOUND_PARAM}={value}".encode()
+        return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+    def _bind(self, url: str) -> str:
+        """``url`` with our MAC of its ``call`` parameter (the URLs we hand Vonage)."""
+        values = [v for k, v in parse_qsl(urlsplit(url).query) if k == BOUND_PARAM]
+        return with_query(url, {MAC_PARAM: self._query_mac(values[0])}) if values else url
+
+    def _query_bound(self, url: str) -> bool:
+        """A URL carrying ``call`` must carry exactly one, with our MAC: Vonage's JWT does
+        not cover query strings, so the call a callback names is bound by us."""
+        query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        bound = [v for k, v in query if k == BOUND_PARAM]
+        if not bound:
+            return True
+        macs = [v for k, v in query if k == MAC_PARAM]
+        return len(bound) == 1 and len(macs) == 1 and ascii_equal(self._query_mac(bound[0]), macs[0])
 
     def _claims(self, headers: Mapping[str, str]) -> dict[str, Any] | None:
         auth = headers.get("authorization", "")
@@ -211,9 +240,9 @@ class VonageProvider(CarrierProvider):
         payload: dict[str, Any] = {
             "to": [{"type": "phone", "number": request.to_number.lstrip("+")}],
             "from": {"type": "phone", "number": request.from_number.lstrip("+")},
-            "answer_url": [request.answer_url],
+            "answer_url": [self._bind(request.answer_url)],
             "answer_method": "POST",
-            "event_url": [request.status_url],
+            "event_url": [self._bind(request.status_url)],
             "event_method": "POST",
         }
         if request.machine_detection:

@@ -55,7 +55,7 @@ def test_vonage_jwt_age_and_application_are_checked() -> None:
     secret = "vonage-signature-secret-0123456789"
     provider = VonageProvider({"application_id": "app-1", "signature_secret": secret})
     body = json.dumps({"uuid": "u1", "status": "completed"}).encode()
-    url = "https://sb.example/telephony/vonage/status?call=1"
+    url = provider._bind("https://sb.example/telephony/vonage/status?call=1")
     assert provider.verify_webhook(url, _vonage_jwt(secret, body), body)
     assert not provider.verify_webhook(url, _vonage_jwt(secret, body, iat=int(time.time()) - 3600), body)
     assert not provider.verify_webhook(url, _vonage_jwt(secret, body, iat=int(time.time()) + 3600), body)
@@ -86,3 +86,18 @@ async def test_a_replayed_signed_webhook_is_refused(client: httpx.AsyncClient, m
     assert replayed.status_code == 403 and replayed.text == "invalid signature"
     fresh = await client.request(**caller.webhook(number, "+14155550100"))  # a new nonce
     assert fresh.status_code != 403
+
+
+def test_vonage_get_callbacks_bind_the_call_they_name() -> None:
+    """Vonage's JWT covers no query string: the ``call`` of the URLs we hand Vonage (answer
+    and event URLs) carries our MAC, so a GET cannot be pointed at another call."""
+    secret = "vonage-signature-secret-0123456789"
+    provider = VonageProvider({"application_id": "app-1", "signature_secret": secret})
+    base = "https://sb.example/telephony/vonage/answer?call="
+    call_a, call_b = str(uuid.uuid4()), str(uuid.uuid4())
+    signed_a = provider._bind(base + call_a)
+    assert provider.verify_webhook(signed_a, _vonage_jwt(secret, b""), b"")
+    mac = signed_a.rsplit("sb_mac=", 1)[1]
+    for forged in (base + call_b + "&sb_mac=" + mac, base + call_b, base + call_a,
+                   f"{signed_a}&call={call_b}", base + call_a + "&sb_mac=é"):  # fmt: skip
+        assert not provider.verify_webhook(forged, _vonage_jwt(secret, b""), b""), forged

@@ -219,7 +219,7 @@ async def test_outbound_call_answer_and_status_callbacks(env: Env, carrier: str)
         }
         ringing = {"uuid": caller.call_id, "status": "ringing"}
         done = {"uuid": caller.call_id, "status": "completed", "duration": "3"}  # fmt: skip
-    assert answer_url == f"{PUBLIC}/telephony/{carrier}/answer?call={call['id']}"
+    assert answer_url.startswith(f"{PUBLIC}/telephony/{carrier}/answer?call={call['id']}")
 
     def send(request: dict[str, Any]) -> Any:
         return env.http.request(**{**request, "url": caller.loopback(request["url"])})
