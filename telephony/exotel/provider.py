@@ -40,6 +40,7 @@ from telephony.contract import (
 )
 from telephony.exotel import wire
 from telephony.fields import ascii_equal, form_fields, handshake_message, webhook_fields
+from telephony.numbers import normalize_e164
 from telephony.rest import check, json_of, send
 from telephony.urls import with_query
 
@@ -48,6 +49,9 @@ _STATUS = {
     "completed": "completed", "busy": "busy", "no-answer": "no-answer",
     "failed": "failed", "canceled": "canceled",
 }  # fmt: skip
+
+
+MAX_NUMBER_PAGES = 20
 
 
 class ExotelProvider(CarrierProvider):
@@ -158,7 +162,32 @@ class ExotelProvider(CarrierProvider):
         except (KeyError, TypeError):
             raise CarrierApiError("carrier_rejected", "no Call.Sid in the response") from None
 
+    async def account_has_number(self, number: str) -> bool:
+        """The account's ExoPhones (``GET /v2_beta/Accounts/<sid>/IncomingPhoneNumbers``),
+        following ``next_page_uri`` for at most ``MAX_NUMBER_PAGES`` pages."""
+        sid = quote(str(self.credentials["account_sid"]), safe="")
+        base = self._base()
+        url: str | None = f"{base}/v2_beta/Accounts/{sid}/IncomingPhoneNumbers"
+        for _ in range(MAX_NUMBER_PAGES):
+            if url is None:
+                break
+            response = check(await send("GET", url, auth=self._auth()))
+            try:
+                page = wire.IncomingNumbers.model_validate(json_of(response))
+            except ValueError:
+                raise CarrierApiError("carrier_rejected", "unexpected IncomingPhoneNumbers shape") from None
+            if any(_same_number(n.phone_number, number) for n in page.incoming_phone_numbers):
+                return True
+            url = f"{base}{page.next_page_uri}" if page.next_page_uri else None
+        return False
+
     async def hangup(self, carrier_call_id: str) -> None:
         # No REST hang-up inside a Voicebot applet: the server closes the media websocket.
         return None
 
+
+def _same_number(listed: str, number: str) -> bool:
+    try:
+        return normalize_e164(listed) == number
+    except ValueError:
+        return False

@@ -65,6 +65,18 @@ class ConnectedEvent(CarrierModel):
 HANDSHAKE = TypeAdapter(Annotated[ConnectedEvent | StartEvent, Field(discriminator="event")])
 
 
+class IncomingNumber(CarrierModel):
+    phone_number: Annotated[str, Field(max_length=32)] = ""
+
+
+class IncomingNumbers(CarrierModel):
+    """A page of ``GET /v2_beta/Accounts/<sid>/IncomingPhoneNumbers``."""
+
+    incoming_phone_numbers: list[IncomingNumber] = Field(default_factory=list, max_length=1000)
+    # a path on the same API host, when there are more pages
+    next_page_uri: Annotated[str, Field(pattern=r"^/v2_beta/Accounts/[^#@\\\s]{1,300}$")] | None = None
+
+
 def api_host(subdomain: str) -> str | None:
     """The Exotel API host a stored ``subdomain`` names (Exotel's docs write it with a
     leading ``@``), or None when it is not one of Exotel's."""

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 import aiohttp
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.twilio import TwilioFrameSerializer
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -267,8 +267,16 @@ async def _carrier_errors() -> AsyncIterator[None]:
     """Twilio SDK failures as ``CarrierApiError`` (stable code, detail for logs only)."""
     try:
         yield
-    except TwilioRestException as exc:
-        code = "carrier_auth_failed" if exc.status in (401, 403) else "carrier_rejected"
-        raise CarrierApiError(code, f"HTTP {exc.status}: {exc.code}", exc.status) from None
+    except TwilioException as exc:  # TwilioRestException, or a list page that failed
+        status = exc.status if isinstance(exc, TwilioRestException) else _page_status(exc)
+        code = "carrier_auth_failed" if status in (401, 403) else "carrier_rejected"
+        raise CarrierApiError(code, f"HTTP {status}: {type(exc).__name__}", status) from None
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise CarrierApiError("carrier_unreachable", f"{type(exc).__name__}: {exc}") from None
+
+
+def _page_status(exc: TwilioException) -> int | None:
+    """The HTTP status of ``TwilioException("Unable to fetch page", response)``."""
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None

@@ -34,7 +34,9 @@ class FakeCarrierRest(LoopbackServer):
         self.credentials = credentials
         self.requests: list[Recorded] = []
         # the numbers the account holds (E.164); None: it holds whatever number is asked about
+        # (a listing API that cannot be asked, Exotel's, then lists the ``held`` numbers)
         self.numbers: set[str] | None = None
+        self.held: set[str] = set()
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     def _authorized(self, request: web.Request) -> bool:
@@ -75,8 +77,12 @@ class FakeCarrierRest(LoopbackServer):
                 return listed
         return self._respond(request.method, request.path)
 
+    def hold(self, number: str) -> None:
+        """The account holds ``number`` (E.164) from now on."""
+        self.held.add(number)
+
     def _holds(self, number: str) -> bool:
-        return self.numbers is None or number in self.numbers
+        return self.numbers is None or number in self.numbers or number in self.held
 
     def _numbers(self, request: web.Request) -> web.Response | None:
         """Each carrier's "numbers of this account" API, in its wire format."""
@@ -96,6 +102,11 @@ class FakeCarrierRest(LoopbackServer):
             numbers = [{"country": "US", "msisdn": asked, "type": "mobile-lvn"}] if asked and self._holds(
                 "+" + asked) else []  # fmt: skip
             return web.json_response({"count": len(numbers), "numbers": numbers})
+        if self.carrier == "exotel" and path.endswith("/IncomingPhoneNumbers"):
+            held = sorted((self.numbers or set()) | self.held)
+            return web.json_response({"page": 0, "page_size": 50, "incoming_phone_numbers": [
+                {"sid": f"n{i}", "phone_number": n, "capabilities": {"voice": True}}
+                for i, n in enumerate(held)]})  # fmt: skip
         return None
 
     def _respond(self, method: str, path: str) -> web.Response:

@@ -51,6 +51,7 @@ class Env:
             "carrier": carrier, "name": carrier, "credentials": credentials})  # fmt: skip
         assert acct.status_code == 201, acct.text
         number = f"+1415777{uuid.uuid4().int % 10000:04d}"
+        self.fakes[carrier].hold(number)  # the carrier account lists it (number verification)
         pn = await self.http.post("/api/v1/phone-numbers", headers=self.headers, json={
             "number": number, "carrier_account_id": acct.json()["id"],
             "workflow_id": self.workflow_id})  # fmt: skip
@@ -107,6 +108,7 @@ async def test_inbound_call_on_carrier(env: Env, carrier: str) -> None:
         "carrier": carrier, "name": carrier, "credentials": caller.credentials})  # fmt: skip
     assert acct.status_code == 201, acct.text
     number = f"+1415777{uuid.uuid4().int % 10000:04d}"
+    env.fakes[carrier].hold(number)  # the carrier account lists it (number verification)
     pn = await env.http.post("/api/v1/phone-numbers", headers=env.headers, json={
         "number": number, "carrier_account_id": acct.json()["id"],
         "workflow_id": env.workflow_id})  # fmt: skip
