@@ -81,3 +81,34 @@ async def test_failures_do_not_tell_open_from_closed_ports() -> None:
         assert seen == ["carrier_unreachable", "carrier_unreachable"]
     finally:
         listener.close()
+
+
+async def test_a_failed_dial_answers_a_generic_502(client: httpx.AsyncClient, make_user) -> None:
+    """The session server's Twilio API is unreachable (no internet in tests): the caller sees
+    a fixed message, never the resolver's or socket's error text."""
+    user = await make_user()
+    workflow = {"nodes": [{"id": "start", "type": "start", "greeting": "Hi"},
+                          {"id": "bye", "type": "end", "say": "Bye"}],
+                "edges": [{"from": "start", "to": "bye", "condition": "bye"}]}  # fmt: skip
+    wf = await client.post(
+        "/api/v1/workflows", headers=user.headers, json={"name": "w", "definition": workflow}
+    )
+    assert (await client.post(f"/api/v1/workflows/{wf.json()['id']}/publish", json={},
+                              headers=user.headers)).status_code == 201  # fmt: skip
+    acct = await client.post(
+        "/api/v1/carriers",
+        headers=user.headers,
+        json={
+            "carrier": "twilio",
+            "name": "t",
+            "credentials": {"account_sid": "AC" + "4" * 32, "auth_token": "x"},
+        },
+    )
+    number = await client.post("/api/v1/phone-numbers", headers=user.headers, json={
+        "number": "+14155550142", "carrier_account_id": acct.json()["id"]})  # fmt: skip
+    assert number.status_code == 201, number.text
+    r = await client.post("/api/v1/calls", headers=user.headers, json={
+        "to": "+14155550123", "workflow_id": wf.json()["id"]})  # fmt: skip
+    assert r.status_code == 502, r.text
+    error = r.json()["error"]
+    assert (error["code"], error["message"]) == ("carrier_error", "the carrier did not place the call")
