@@ -115,6 +115,8 @@ async def _verify_ownership(ctx: ApiContext, account_id: UUID, number: str) -> b
             log.warning("phone_number_unverified", code=exc.code, error=exc.detail)
             return False
         raise carrier_failed(exc, "the carrier did not confirm the account's numbers") from None
+    except Exception as exc:  # an SDK surprise is still the carrier's failure, not a 500
+        raise carrier_failed(exc, "the carrier did not confirm the account's numbers") from None
     finally:
         await provider.aclose()
     if not held:

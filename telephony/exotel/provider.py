@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -44,6 +45,7 @@ from telephony.numbers import normalize_e164
 from telephony.rest import check, json_of, send
 from telephony.urls import with_query
 
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # becomes a URL path segment
 _STATUS = {
     "queued": "queued", "ringing": "ringing", "in-progress": "in-progress",
     "completed": "completed", "busy": "busy", "no-answer": "no-answer",
@@ -61,6 +63,8 @@ class ExotelProvider(CarrierProvider):
 
     @classmethod
     def credential_problems(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        if not _ACCOUNT_ID.fullmatch(str(credentials.get("account_sid", ""))):
+            return {"account_sid": "letters, digits, - and _ only (at most 64)"}
         subdomain = credentials.get("subdomain")
         if subdomain and wire.api_host(str(subdomain)) is None:
             return {"subdomain": "must be one of Exotel's API hosts: " + ", ".join(sorted(wire.API_HOSTS))}

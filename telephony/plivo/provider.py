@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
@@ -45,6 +46,7 @@ DEFAULT_API = "https://api.plivo.com"
 REPLAY_WINDOW_SECONDS = 24 * 3600
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 _SORRY = "Sorry, we cannot take your call right now."
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # becomes a URL path segment
 _STATUS = {
     "queued": "queued", "ringing": "ringing", "early media": "ringing",
     "in-progress": "in-progress", "answered": "in-progress", "completed": "completed",
@@ -84,6 +86,12 @@ class PlivoProvider(CarrierProvider):
     name: ClassVar[str] = "plivo"
     credential_fields: ClassVar[tuple[str, ...]] = ("auth_id", "auth_token")
     sample_rate: ClassVar[int] = 8000
+
+    @classmethod
+    def credential_problems(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        if not _ACCOUNT_ID.fullmatch(str(credentials.get("auth_id", ""))):
+            return {"auth_id": "letters, digits, - and _ only (at most 64)"}
+        return {}
 
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         signature = headers.get("x-plivo-signature-v3", "")

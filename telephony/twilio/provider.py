@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -36,6 +37,7 @@ from telephony.contract import (
 from telephony.fields import handshake_message, webhook_fields
 from telephony.twilio import wire
 
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 # Twilio signatures carry no timestamp: how long a seen signature is remembered
 REPLAY_WINDOW_SECONDS = 24 * 3600
 
@@ -91,6 +93,12 @@ class TwilioProvider(CarrierProvider):
     name: ClassVar[str] = "twilio"
     credential_fields: ClassVar[tuple[str, ...]] = ("account_sid", "auth_token")
     sample_rate: ClassVar[int] = 8000
+
+    @classmethod
+    def credential_problems(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        if not _ACCOUNT_SID.fullmatch(str(credentials.get("account_sid", ""))):
+            return {"account_sid": "must be AC followed by 32 hexadecimal digits"}
+        return {}
 
     # -- webhooks ---------------------------------------------------------------------
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
