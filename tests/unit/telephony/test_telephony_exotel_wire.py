@@ -27,10 +27,11 @@ def test_linear_pcm_at_8k_or_16k() -> None:
             P.parse_stream_start([_start(**bad)], {})
 
 
-def test_api_hosts() -> None:
-    assert ExotelProvider.credential_problems({"subdomain": "api.in.exotel.com"}) == {}
-    assert ExotelProvider.credential_problems({}) == {}
-    assert "subdomain" in ExotelProvider.credential_problems({"subdomain": "exotel.com"})
+def test_api_hosts_and_account_sid() -> None:
+    assert ExotelProvider.credential_problems({**CREDS, "subdomain": "api.in.exotel.com"}) == {}
+    assert ExotelProvider.credential_problems(CREDS) == {}
+    assert "subdomain" in ExotelProvider.credential_problems({**CREDS, "subdomain": "exotel.com"})
+    assert "account_sid" in ExotelProvider.credential_problems({**CREDS, "account_sid": "../x"})
 
 
 async def test_status_callback_carries_the_credentials_and_numbers_are_listed() -> None:
