@@ -7,13 +7,17 @@ Each carrier validates its handshake with a typed model; every malformed handsha
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from telephony.contract import HandshakeInvalid
 from telephony.registry import CARRIERS, make_provider
 from tests.security.carrier_handshakes import HANDSHAKES
 
-pytestmark = pytest.mark.unit
+pytestmark = pytest.mark.integration  # the last test drives the server; the rest are in-process
 
 DEEP = "[" * 20_000 + "]" * 20_000  # 40 KB: under the 64 KB message limit
 
@@ -68,3 +72,22 @@ def test_garbage_messages_raise_only_handshake_invalid(carrier: str, message: st
     provider = make_provider(carrier, {}, api_base_urls={})
     with pytest.raises(HandshakeInvalid):
         provider.parse_stream_start([message], {})
+
+
+SERVER_CASES = ["custom list", "format string", "rate Infinity", "rate 1e400", "format deep"]
+
+
+@pytest.mark.parametrize("carrier", sorted(CARRIERS))
+@pytest.mark.parametrize("case", SERVER_CASES)
+async def test_the_server_closes_malformed_handshakes_with_1008(server, carrier: str, case: str) -> None:
+    messages = HANDSHAKES[carrier](**CASES[case])
+    async with connect(f"{server.ws_url}/telephony/{carrier}/stream", max_size=2**20) as ws:
+        for message in messages:
+            try:
+                await ws.send(message)
+            except ConnectionClosed:
+                break
+        with pytest.raises(ConnectionClosed):
+            for _ in range(5):
+                await asyncio.wait_for(ws.recv(), 10)
+    assert ws.close_code == 1008, (carrier, case, ws.close_code)
