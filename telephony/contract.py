@@ -141,7 +141,8 @@ class CarrierProvider(ABC):
 
     async def account_has_number(self, number: str) -> bool:
         """Whether the carrier account these credentials open holds ``number`` (E.164), as
-        the carrier's API lists it. ``CarrierApiError`` when the carrier cannot be asked."""
+        the carrier's API lists it. ``UnsupportedOperation`` when the carrier (or these
+        credentials) offer no listing; ``CarrierApiError`` when the request failed."""
         raise UnsupportedOperation(f"{self.name} cannot list an account's numbers")
 
 
@@ -167,8 +168,9 @@ class HandshakeInvalid(ValueError):
 
 class CarrierApiError(Exception):
     """A carrier REST request failed. ``code`` is stable (``carrier_unreachable``,
-    ``carrier_rejected``, ``carrier_auth_failed``); ``detail`` is for logs only, never for
-    a client (it may describe the network the server sits on)."""
+    ``carrier_rejected``, ``carrier_auth_failed``, ``carrier_misconfigured``); ``status`` the
+    carrier's HTTP status when it answered; ``detail`` is for logs only, never for a client
+    (it may describe the network the server sits on)."""
 
     def __init__(self, code: str, detail: str = "", status: int | None = None) -> None:
         super().__init__(code)

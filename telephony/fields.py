@@ -66,8 +66,8 @@ class CarrierModel(BaseModel):
 
 def _where(exc: ValidationError) -> str:
     first = exc.errors(include_url=False, include_input=False)[0]
-    loc = ".".join(str(part) for part in first["loc"]) or "message"
-    return f"{loc}: {first['msg']}"
+    loc = ".".join(str(part) for part in first["loc"])[:80] or "message"
+    return f"{loc}: {first['msg']}"[:160]  # some messages quote a discriminator value
 
 
 def handshake_message(adapter: TypeAdapter[T], message: str | bytes) -> T:
