@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 import structlog
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from db import carriers as carriers_db
 from server.api import ApiContext, Router
@@ -24,17 +24,25 @@ router = Router(tags=["carriers"])
 _HINT_FIELDS = ("account_sid", "auth_id", "application_id", "connection_id")
 
 
+# stored text: no control characters (a NUL would reach PostgreSQL and become a 500)
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+# credential values: PEM keys hold newlines, nothing holds a NUL
+CredentialValue = Annotated[str, StringConstraints(max_length=16_384, pattern=r"^[^\x00]*$")]
+Credentials = Annotated[dict[Annotated[str, StringConstraints(max_length=64)], CredentialValue],
+                        Field(max_length=32)]  # fmt: skip
+
+
 class CarrierAccountIn(BaseModel):
-    carrier: str = Field(description="One of: " + ", ".join(CARRIERS))
-    name: str = Field(min_length=1, max_length=200)
-    credentials: dict[str, str] = Field(
+    carrier: str = Field(description="One of: " + ", ".join(CARRIERS), max_length=32)
+    name: Name
+    credentials: Credentials = Field(
         description="Carrier credentials (e.g. Twilio: account_sid, auth_token). Write-only."
     )
 
 
 class CarrierAccountPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    credentials: dict[str, str] | None = Field(default=None, description="Replaces all stored credentials")
+    name: Name | None = None
+    credentials: Credentials | None = Field(default=None, description="Replaces all stored credentials")
 
 
 class CarrierAccountOut(BaseModel):

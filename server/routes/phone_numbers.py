@@ -4,12 +4,12 @@ workflow that answers inbound calls and whether they may be used as caller id.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 import structlog
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from db import carriers as carriers_db
 from db import phone_numbers as numbers_db
@@ -24,12 +24,16 @@ log = structlog.get_logger(__name__)
 router = Router(tags=["phone numbers"])
 
 
+# stored text: no control characters (a NUL would reach PostgreSQL and become a 500)
+Label = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
 class PhoneNumberIn(BaseModel):
-    number: str = Field(description="E.164, e.g. +14155550100")
+    number: str = Field(description="E.164, e.g. +14155550100", max_length=32)
     carrier_account_id: UUID
     workflow_id: UUID | None = Field(default=None, description="Answers inbound calls")
     caller_id_allowed: bool = True
-    label: str | None = Field(default=None, max_length=200)
+    label: Label | None = None
 
     @field_validator("number")
     @classmethod
@@ -41,7 +45,7 @@ class PhoneNumberPatch(BaseModel):
     carrier_account_id: UUID | None = None
     workflow_id: UUID | None = None
     caller_id_allowed: bool | None = None
-    label: str | None = Field(default=None, max_length=200)
+    label: Label | None = None
 
 
 class PhoneNumberOut(BaseModel):
