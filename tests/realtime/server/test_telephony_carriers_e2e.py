@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import pytest
@@ -186,6 +187,12 @@ async def test_outbound_call_on_carrier(env: Env, carrier: str) -> None:
     assert final["end_reason"] == "ended_by_api" and final["answered_at"] is not None
     if carrier == "telnyx":
         assert fake.requests[-1].path == f"/v2/calls/{caller.call_id}/actions/hangup"
+    else:  # Exotel's status callback authenticates with the user info of the URL we gave it
+        status = urlsplit(dial.body["StatusCallback"])
+        auth = (unquote(status.username or ""), unquote(status.password or ""))
+        r = await env.http.post(caller.loopback(dial.body["StatusCallback"]), auth=auth,
+                                data={"CallSid": caller.call_id, "Status": "completed"})  # fmt: skip
+        assert r.status_code == 204, r.text
 
 
 @pytest.mark.parametrize("carrier", ["plivo", "vonage"])
