@@ -22,6 +22,7 @@ from db.migrate import migrate_url
 from db.pool import create_pool
 from server.auth.tokens import TokenSigner, load_private_key
 from server.coordination import InProcessBus, InProcessLimiter
+from server.coordination.replay import ReplayGuard
 from server.errors import (
     ApiError,
     api_error_handler,
@@ -116,6 +117,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         services = Services(
             settings=settings, db=pool, signer=signer, secret_box=box,
             limiter=limiter, bus=bus, redis=redis,
+            replay_guard=ReplayGuard(redis, prefix=settings.redis_prefix),
         )
         yield services
 

@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from server.coordination.replay import ReplayGuard
+
 if TYPE_CHECKING:
     import asyncpg
     from redis.asyncio import Redis
@@ -25,6 +27,7 @@ class Services:
     limiter: ConcurrencyLimiter
     bus: ControlBus
     redis: Redis | None = None
+    replay_guard: ReplayGuard = field(default_factory=ReplayGuard)  # carrier webhook replays
     # Subsystem state that lives as long as the process (live calls, WebRTC peers, ...),
     # keyed by subsystem name. Subsystems own their key.
     state: dict[str, Any] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from server import carrier_calls
 from server.api import ApiContext, Router
 from server.calls import CallLimitExceeded
 from server.errors import ApiError, conflict, not_found
+from server.routes.carriers import carrier_failed
 from server.telephony_calls import start_outbound_call
 from telephony.contract import UnsupportedOperation
 from telephony.numbers import normalize_e164
@@ -122,7 +123,7 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
     except CallLimitExceeded:
         raise ApiError(429, "concurrency_limit", "concurrent call limit reached") from None
     except Exception as exc:  # the carrier refused or is unreachable; the row is ended
-        raise ApiError(502, "carrier_error", f"the carrier refused the call: {exc}") from None
+        raise carrier_failed(exc, "the carrier did not place the call") from None
     return OutboundCallOut(
         id=placed.call_id, status="queued", carrier=placed.carrier,
         carrier_call_id=placed.carrier_call_id, from_number=placed.from_number,
@@ -149,8 +150,7 @@ async def _control(ctx: ApiContext, command: dict[str, Any]) -> ControlOut:
     except UnsupportedOperation as exc:
         raise ApiError(409, "unsupported", str(exc)) from None
     except Exception as exc:
-        log.warning("call_control_failed", call_id=str(call_id), error=str(exc))
-        raise ApiError(502, "carrier_error", f"the carrier refused: {exc}") from None
+        raise carrier_failed(exc, "the carrier did not carry out the command") from None
     return ControlOut(call_id=call_id, delivered=delivered)  # type: ignore[arg-type]
 
 

@@ -54,6 +54,16 @@ def _signed_body(request: Request, body: bytes) -> bytes:
     return b"" if request.method == "GET" else body
 
 
+async def _authentic(request: Request, provider: CarrierProvider, url: str, body: bytes) -> bool:
+    """The carrier's signature verifies and this signed request was not seen before (a
+    replay is answered like a forgery)."""
+    headers, signed = _headers(request), _signed_body(request, body)
+    if not provider.verify_webhook(url, headers, signed):
+        return False
+    key = provider.replay_key(url, headers, signed)
+    return key is None or await request.app.state.services.replay_guard.first_seen(key.key, key.ttl_seconds)
+
+
 def _headers(request: Request) -> dict[str, str]:
     return {k.lower(): v for k, v in request.headers.items()}
 
@@ -100,14 +110,14 @@ async def voice_webhook(request: Request) -> Response:
         to_number = normalize_e164(inbound.to_number)
     except ValueError:
         log.warning("telephony_unknown_number", carrier=carrier, to=inbound.to_number[:32])
-        return _markup(parser.reject_markup("rejected"))
+        return Response("invalid signature", status_code=403)
     number = await numbers_db.resolve_inbound(services.db, carrier, to_number)
-    if number is None:
+    if number is None:  # answered like a bad signature: probing tells nothing
         log.warning("telephony_unknown_number", carrier=carrier, to=to_number)
-        return _markup(parser.reject_markup("rejected"))
+        return Response("invalid signature", status_code=403)
     provider = carrier_calls.provider_for(services, carrier, number["credentials"])
     url = carrier_calls.signed_url(services, request)
-    if not provider.verify_webhook(url, _headers(request), _signed_body(request, body)):
+    if not await _authentic(request, provider, url, body):
         log.warning(
             "telephony_bad_signature", carrier=carrier, to=to_number, url=url,
             organization_id=str(number["organization_id"]),
@@ -133,7 +143,7 @@ async def _answer_existing(request: Request, carrier: str, call: Any, body: byte
     services = request.app.state.services
     provider = carrier_calls.provider_for(services, carrier, call["credentials"])
     url = carrier_calls.signed_url(services, request)
-    if not provider.verify_webhook(url, _headers(request), _signed_body(request, body)):
+    if not await _authentic(request, provider, url, body):
         log.warning("telephony_bad_signature", carrier=carrier, call_id=str(call["id"]))
         return Response("invalid signature", status_code=403)
     return await _connect_markup(request, carrier, call, provider, expire=False)
@@ -181,7 +191,7 @@ async def _call_from_query(
         return Response(status_code=404)
     provider = carrier_calls.provider_for(services, carrier, call["credentials"])
     url = carrier_calls.signed_url(services, request)
-    if not provider.verify_webhook(url, _headers(request), _signed_body(request, body)):
+    if not await _authentic(request, provider, url, body):
         log.warning("telephony_bad_signature", carrier=carrier, call_id=str(call_id))
         return Response("invalid signature", status_code=403)
     return call, provider

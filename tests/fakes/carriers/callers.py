@@ -50,7 +50,11 @@ def _vonage_keys() -> tuple[str, str]:
 
 def vonage_rest_credentials() -> dict[str, str]:
     """What the fake Vonage API checks application JWTs with."""
-    return {"application_id": "app-vonage-1", "public_key": _vonage_keys()[1]}
+    return {"application_id": "app-vonage-1", "public_key": _vonage_keys()[1], **VONAGE_ACCOUNT_KEY}
+
+
+# the account API key and secret (Vonage's Numbers API authenticates with them)
+VONAGE_ACCOUNT_KEY = {"api_key": "vonage-key", "api_secret": "vonage-secret"}
 
 
 def _xml(text: str) -> ET.Element:
@@ -214,7 +218,7 @@ class VonageCaller(CarrierCaller):
     def rest_credentials() -> dict[str, str]:
         private, _ = _vonage_keys()
         return {"application_id": "app-vonage-1", "private_key": private,
-                "signature_secret": "vonage-signature-secret-0123456789"}  # fmt: skip
+                "signature_secret": "vonage-signature-secret-0123456789", **VONAGE_ACCOUNT_KEY}  # fmt: skip
 
     def webhook(self, to: str, from_: str, *, forge: bool = False) -> dict[str, Any]:
         return self.signed_post(self.voice_url(), {
