@@ -211,8 +211,7 @@ def run_level(
     argv = [
         PY,
         "-m",
-        "server.loadtest.cli",
-        "loadtest",
+        "loadgen",
         "--url",
         server.url,
         *server.loadtest_args,

@@ -14,7 +14,7 @@ from server.settings import Settings, SettingsError, load_settings
 # Extra subcommands contributed by subsystems: (module path, register function name).
 # Each register(subparsers) adds a parser whose ``func(args) -> int`` runs the command.
 EXTRA_COMMANDS: list[tuple[str, str]] = [
-    ("server.loadtest.cli", "add_parser"),
+    ("loadgen.cli", "add_parser"),  # the load generator: found at run time, never imported
     ("server.jobs.cli", "add_parser"),
 ]
 

@@ -17,9 +17,10 @@ import uvicorn
 
 from bench import baseline_bot
 from bench.fake_services import FakeConfig, create_app
-from server.loadtest.report import summarize, summary_table
-from server.loadtest.runner import LoadPlan, run_load
-from server.loadtest.twilio_caller import CallScript, TwilioTarget
+from loadgen.report import summarize, summary_table
+from loadgen.runner import LoadPlan, run_load
+from loadgen.script import CallScript
+from loadgen.targets import TwilioTarget
 
 
 @contextlib.asynccontextmanager

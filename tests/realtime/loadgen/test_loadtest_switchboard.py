@@ -15,9 +15,10 @@ import httpx
 
 from bench.fake_services import FakeConfig, create_app
 from bench.switchboard_target import ACCOUNT_SID, AUTH_TOKEN, provision_async
-from server.loadtest.report import summarize, summary_table
-from server.loadtest.runner import LoadPlan, run_load
-from server.loadtest.twilio_caller import CallScript, TwilioTarget
+from loadgen.report import summarize, summary_table
+from loadgen.runner import LoadPlan, run_load
+from loadgen.script import CallScript
+from loadgen.targets import TwilioTarget
 from tests.conftest import make_settings, run_server
 from tests.realtime.loadgen.test_loadtest_smoke import serve
 

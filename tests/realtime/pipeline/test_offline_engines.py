@@ -35,21 +35,14 @@ from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.workers.runner import WorkerRunner
 
+from loadgen.audio import duration, frames, pcm_to_ulaw, rms, silence_pcm, ulaw_to_pcm
+from loadgen.speech import speech_pcm
 from pipeline.engines import espeak
 from pipeline.engines.espeak_tts import EspeakTTSService
 from pipeline.engines.pocketsphinx_stt import PocketSphinxSTTService
 from pipeline.engines.sphinx_decoders import DecoderPool, shared_pool
 from pipeline.engines.sphinx_frontend import NARROWBAND_NOISE_RMS, Frontend
 from pipeline.engines.sphinx_workers import SphinxWorkers
-from tests.speech import (
-    duration,
-    frames,
-    pcm_to_ulaw,
-    rms,
-    silence_pcm,
-    speech_pcm,
-    ulaw_to_pcm,
-)
 
 LONG_TEXT = " ".join(
     f"This is sentence number {n} of a long announcement that keeps going." for n in range(40)

@@ -26,6 +26,8 @@ from pipecat.pipeline.runner import WorkerRunner
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from loadgen.audio import silence_pcm
+from loadgen.speech import speech_pcm
 from pipeline.providers import (
     FailoverSwitcher,
     ProviderFailover,
@@ -48,7 +50,6 @@ from tests.fakes.tts_servers import (
     FakeOpenAISpeech,
     synthesize,
 )
-from tests.speech import silence_pcm, speech_pcm
 
 KEY = "test-key-123"
 

@@ -17,12 +17,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import time
-import uuid
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,21 +26,22 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.speech import frames, pcm_to_ulaw, rms, speech_pcm, ulaw_to_pcm
+from loadgen.audio import ULAW_SILENCE, frames, pcm_to_ulaw, rms, ulaw_to_pcm
+from loadgen.pacing import FrameClock
+from loadgen.signing import twilio_signature
+from loadgen.speech import speech_pcm
+from loadgen.twilio_protocol import (
+    StreamMessages,
+    new_call_sid,
+    parse_twiml,
+    parse_twiml_stream,
+    webhook_form,
+)
+
+__all__ = ["MediaStream", "TwilioEmulator", "parse_twiml", "stream_of", "twilio_signature"]
 
 RATE = 8000
-FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
-SILENCE = b"\xff" * FRAME_BYTES
-
-
-def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
-    data = url + "".join(k + params[k] for k in sorted(params))
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-def parse_twiml(text: str) -> ET.Element:
-    return ET.fromstring(text)  # noqa: S314 - TwiML from the server under test
+SILENCE = bytes([ULAW_SILENCE]) * 160  # 20 ms of 8 kHz μ-law
 
 
 @dataclass
@@ -76,11 +73,7 @@ class TwilioEmulator:
         )
 
     def voice_form(self, to: str, from_: str, call_sid: str | None = None) -> dict[str, str]:
-        return {
-            "AccountSid": self.account_sid, "ApiVersion": "2010-04-01",
-            "CallSid": call_sid or "CA" + uuid.uuid4().hex, "CallStatus": "ringing",
-            "Called": to, "Caller": from_, "Direction": "inbound", "From": from_, "To": to,
-        }  # fmt: skip
+        return webhook_form(self.account_sid, to, from_, call_sid or new_call_sid())
 
     async def voice_webhook(
         self, to: str, from_: str, *, call_sid: str | None = None, token: str | None = None
@@ -93,20 +86,18 @@ class TwilioEmulator:
 
 
 def stream_of(twiml: str) -> tuple[str, dict[str, str]]:
-    root = parse_twiml(twiml)
-    stream = root.find("./Connect/Stream")
-    assert stream is not None, twiml
-    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
-    return stream.get("url", ""), params
+    """The media websocket URL and ``<Parameter>``s of a ``<Connect><Stream>`` answer."""
+    return parse_twiml_stream(twiml)
 
 
 class MediaStream:
     """One Twilio Media Streams websocket, driven in real time."""
 
-    def __init__(self, ws: ClientConnection, call_sid: str, stream_sid: str) -> None:
+    def __init__(self, ws: ClientConnection, messages: StreamMessages) -> None:
         self.ws = ws
-        self.call_sid = call_sid
-        self.stream_sid = stream_sid
+        self.messages = messages
+        self.call_sid = messages.call_sid
+        self.stream_sid = messages.stream_sid
         self._speech: list[bytes] = []  # queued mu-law frames to send
         self._sent_speech = asyncio.Event()
         self.bot_audio = bytearray()  # every bot mu-law byte received
@@ -119,20 +110,13 @@ class MediaStream:
         self.closed = asyncio.Event()
         self.close_code: int | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._seq = 0
 
     @classmethod
     async def open(cls, ws_url: str, params: dict[str, str], call_sid: str, account_sid: str) -> MediaStream:
         ws = await connect(ws_url, max_size=2**20)
-        stream = cls(ws, call_sid, "MZ" + uuid.uuid4().hex)
-        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        await ws.send(json.dumps({
-            "event": "start", "sequenceNumber": "1", "streamSid": stream.stream_sid,
-            "start": {"accountSid": account_sid, "streamSid": stream.stream_sid,
-                      "callSid": call_sid, "tracks": ["inbound"], "customParameters": params,
-                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
-                                      "channels": 1}},
-        }))  # fmt: skip
+        stream = cls(ws, StreamMessages(account_sid, call_sid))
+        await ws.send(stream.messages.connected())
+        await ws.send(stream.messages.start(params))
         stream.started_at = time.monotonic()
         stream._tasks = [asyncio.create_task(stream._send_loop()),
                          asyncio.create_task(stream._receive_loop())]  # fmt: skip
@@ -141,7 +125,7 @@ class MediaStream:
     # -- caller side ----------------------------------------------------------------------
     async def say(self, text: str, *, wait: bool = True) -> None:
         """Queue ``text`` as real speech (espeak-ng), sent at real-time pace."""
-        ulaw = pcm_to_ulaw(speech_pcm(text, RATE))
+        ulaw = pcm_to_ulaw(speech_pcm(text, RATE))  # the caller's voice
         self._sent_speech.clear()
         self._speech.extend(frames(ulaw, RATE, sample_width=1))
         if wait:
@@ -151,14 +135,12 @@ class MediaStream:
         await self.ws.send(message)
 
     async def dtmf(self, digit: str) -> None:
-        await self.ws.send(json.dumps({"event": "dtmf", "streamSid": self.stream_sid,
-                                       "dtmf": {"track": "inbound_track", "digit": digit}}))  # fmt: skip
+        await self.ws.send(self.messages.dtmf(digit))
 
     async def stop(self) -> None:
         """Twilio's ``stop`` (the caller hung up), then the socket closes."""
         with contextlib.suppress(Exception):
-            await self.ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid,
-                                           "stop": {"callSid": self.call_sid}}))  # fmt: skip
+            await self.ws.send(self.messages.stop())
         await self.close()
 
     async def close(self) -> None:
@@ -219,32 +201,22 @@ class MediaStream:
             await self._send_frames()
 
     async def _send_frames(self) -> None:
-        start = time.monotonic()
-        index = 0
+        clock = FrameClock(time.monotonic())
         while True:
             frame = self._speech.pop(0) if self._speech else SILENCE
             if not self._speech:
                 self._sent_speech.set()
-            self._seq += 1
-            await self.ws.send(json.dumps({
-                "event": "media", "sequenceNumber": str(self._seq), "streamSid": self.stream_sid,
-                "media": {"track": "inbound", "chunk": str(index), "timestamp": str(index * 20),
-                          "payload": base64.b64encode(frame).decode()},
-            }))  # fmt: skip
-            index += 1
-            self._echo_marks()
-            delay = start + index * 0.02 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await self.ws.send(self.messages.media(base64.b64encode(frame).decode()))
+            clock.record_sent()
+            await self._echo_marks()
+            await clock.wait_next()
 
-    def _echo_marks(self) -> None:
+    async def _echo_marks(self) -> None:
         now = time.monotonic()
         while self._pending_marks and self._pending_marks[0][0] <= now:
             _, name = self._pending_marks.pop(0)
             self.marks_echoed.append(name)
-            asyncio.ensure_future(self.ws.send(json.dumps(
-                {"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}}
-            )))  # fmt: skip
+            await self.ws.send(self.messages.mark(name))
 
     async def _receive_loop(self) -> None:
         try:

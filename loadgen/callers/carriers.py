@@ -10,14 +10,13 @@ import base64
 import contextlib
 import functools
 import hashlib
-import hmac
 import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -32,7 +31,10 @@ from cryptography.hazmat.primitives.serialization import (
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.speech import frames, pcm_to_ulaw, rms, speech_pcm, ulaw_to_pcm
+from loadgen.audio import frames, pcm_to_ulaw, rms, ulaw_to_pcm
+from loadgen.pacing import FrameClock
+from loadgen.signing import plivo_v3
+from loadgen.speech import speech_pcm
 
 
 def _b64(data: bytes) -> str:
@@ -144,21 +146,6 @@ class TelnyxCaller(CarrierCaller):
         if data.get("event") == "media":
             return "audio", ulaw_to_pcm(base64.b64decode(data["media"]["payload"]))
         return ("clear", b"") if data.get("event") == "clear" else ("other", b"")
-
-
-def plivo_v3(token: str, url: str, params: dict[str, str], nonce: str) -> str:
-    """Plivo's V3 signature of a POST: the URL without its query, "?", the URL's query
-    parameters sorted as k=v joined by "&" (then "." when there are POST parameters), the
-    POST parameters sorted as namevalue, "." and the nonce; HMAC-SHA256, base64."""
-    parts = urlsplit(url)
-    data = f"{parts.scheme}://{parts.netloc}{parts.path}"
-    query = "&".join(f"{k}={v}" for k, v in sorted(parse_qsl(parts.query)))
-    if query or params:
-        data += "?" + query
-    if query and params:
-        data += "."
-    data += "".join(k + params[k] for k in sorted(params)) + "." + nonce
-    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha256).digest()).decode()
 
 
 class PlivoCaller(CarrierCaller):
@@ -348,14 +335,12 @@ class CarrierStream:
 
     async def _send_frames(self) -> None:
         silence = bytes(self.caller.rate // 50 * 2)
-        start, index = time.monotonic(), 0
+        clock = FrameClock(time.monotonic())
         while True:
             frame = self._speech.pop(0) if self._speech else silence
-            await self.ws.send(self.caller.media(frame, index))
-            index += 1
-            delay = start + index * 0.02 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await self.ws.send(self.caller.media(frame, clock.index))
+            clock.record_sent()
+            await clock.wait_next()
 
     async def _recv(self) -> None:
         async for message in self.ws:
