@@ -178,7 +178,7 @@ def start_fakes(core: int | None, workdir: Path) -> tuple[subprocess.Popen, str]
     port = free_port()
     log = workdir / "fakes.log"
     proc = subprocess.Popen(
-        pinned(core, [PY, "-m", "bench.fake_services", "--port", str(port)]),
+        pinned(core, [PY, "-m", "tests.fakes.providers", "--port", str(port)]),
         cwd=ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
