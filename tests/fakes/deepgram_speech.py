@@ -25,15 +25,17 @@ class Recognizer:
         self._resample = StreamResampler(sample_rate, RECOGNIZER_RATE)
         self._decoder.start_utt()
 
-    def feed(self, pcm: bytes) -> None:
-        self._decoder.process_raw(self._resample(pcm), False, False)
+    def feed(self, pcm: bytes, *, last: bool = False) -> None:
+        audio = self._resample(pcm, last=last)
+        if audio:
+            self._decoder.process_raw(audio, False, False)
 
     def partial(self) -> str:
         hyp = self._decoder.hyp()
         return hyp.hypstr if hyp else ""
 
     def finish(self) -> str:
-        self._decoder.process_raw(self._resample(b"", last=True), False, False)
+        self.feed(b"", last=True)  # what the resampler still holds
         self._decoder.end_utt()
         return self.partial()
 
