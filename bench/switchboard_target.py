@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import PY, ROOT, Server, free_port, pinned, wait_port
+from bench.processes import PY, ROOT, Server, free_port, pinned, wait_port
 
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "bench-twilio-auth-token"  # noqa: S105  (a credential of the fake carrier)
