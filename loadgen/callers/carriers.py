@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import hashlib
 import json
@@ -29,10 +28,9 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
-from loadgen.audio import frames, pcm_to_ulaw, rms, ulaw_to_pcm
-from loadgen.pacing import FrameClock
+from loadgen.audio import frames, pcm_to_ulaw, ulaw_to_pcm
+from loadgen.callers.media import RealtimeMediaSocket, voiced_seconds
 from loadgen.signing import plivo_v3
 from loadgen.speech import speech_pcm
 
@@ -282,15 +280,16 @@ CALLERS: dict[str, type[CarrierCaller]] = {
 }  # fmt: skip
 
 
-class CarrierStream:
+class CarrierStream(RealtimeMediaSocket):
     """A live media websocket driven in real time by a ``CarrierCaller``."""
 
     def __init__(self, caller: CarrierCaller, ws: ClientConnection) -> None:
-        self.caller, self.ws = caller, ws
+        super().__init__(ws)
+        self.caller = caller
         self.bot = bytearray()  # bot PCM at caller.rate
         self.clears: list[float] = []
         self._speech: list[bytes] = []
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._silence = bytes(caller.rate // 50 * 2)
 
     @classmethod
     async def open(cls, caller: CarrierCaller, url: str, headers: dict[str, str]) -> CarrierStream:
@@ -298,7 +297,7 @@ class CarrierStream:
         stream = cls(caller, ws)
         for message in caller.handshake(headers):
             await ws.send(message)
-        stream._tasks = [asyncio.create_task(stream._send()), asyncio.create_task(stream._recv())]
+        stream._start_tasks()
         return stream
 
     def say(self, text: str) -> None:
@@ -307,45 +306,19 @@ class CarrierStream:
 
     async def wait_for_bot_speech(self, seconds: float, timeout: float = 20) -> None:
         mark = len(self.bot)
-        window = self.caller.rate // 50 * 2
 
         async def voiced() -> None:
-            while True:
-                pcm = bytes(self.bot[mark:])
-                loud = sum(1 for i in range(0, len(pcm) - window + 1, window)
-                           if rms(pcm[i : i + window]) > 300)  # fmt: skip
-                if loud * 0.02 >= seconds:
-                    return
+            while voiced_seconds(bytes(self.bot[mark:]), self.caller.rate) < seconds:
                 await asyncio.sleep(0.05)
 
         await asyncio.wait_for(voiced(), timeout)
 
-    async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+    def _next_message(self, index: int) -> str | bytes:
+        return self.caller.media(self._speech.pop(0) if self._speech else self._silence, index)
 
-    async def _send(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await self._send_frames()
-
-    async def _send_frames(self) -> None:
-        silence = bytes(self.caller.rate // 50 * 2)
-        clock = FrameClock(time.monotonic())
-        while True:
-            frame = self._speech.pop(0) if self._speech else silence
-            await self.ws.send(self.caller.media(frame, clock.index))
-            clock.record_sent()
-            await clock.wait_next()
-
-    async def _recv(self) -> None:
-        async for message in self.ws:
-            kind, pcm = self.caller.parse_bot(message)
-            if kind == "audio":
-                self.bot.extend(pcm)
-            elif kind == "clear":
-                self.clears.append(time.monotonic())
+    async def _on_message(self, message: str | bytes) -> None:
+        kind, pcm = self.caller.parse_bot(message)
+        if kind == "audio":
+            self.bot.extend(pcm)
+        elif kind == "clear":
+            self.clears.append(time.monotonic())

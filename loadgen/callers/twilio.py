@@ -20,14 +20,12 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
-from loadgen.audio import ULAW_SILENCE, frames, pcm_to_ulaw, rms, ulaw_to_pcm
-from loadgen.pacing import FrameClock
+from loadgen.audio import ULAW_SILENCE, frames, pcm_to_ulaw, ulaw_to_pcm
+from loadgen.callers.media import RealtimeMediaSocket, voiced_seconds
 from loadgen.signing import twilio_signature
 from loadgen.speech import speech_pcm
 from loadgen.twilio_protocol import (
@@ -90,11 +88,11 @@ def stream_of(twiml: str) -> tuple[str, dict[str, str]]:
     return parse_twiml_stream(twiml)
 
 
-class MediaStream:
+class MediaStream(RealtimeMediaSocket):
     """One Twilio Media Streams websocket, driven in real time."""
 
     def __init__(self, ws: ClientConnection, messages: StreamMessages) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.messages = messages
         self.call_sid = messages.call_sid
         self.stream_sid = messages.stream_sid
@@ -109,7 +107,6 @@ class MediaStream:
         self.started_at = 0.0
         self.closed = asyncio.Event()
         self.close_code: int | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
 
     @classmethod
     async def open(cls, ws_url: str, params: dict[str, str], call_sid: str, account_sid: str) -> MediaStream:
@@ -118,8 +115,7 @@ class MediaStream:
         await ws.send(stream.messages.connected())
         await ws.send(stream.messages.start(params))
         stream.started_at = time.monotonic()
-        stream._tasks = [asyncio.create_task(stream._send_loop()),
-                         asyncio.create_task(stream._receive_loop())]  # fmt: skip
+        stream._start_tasks()
         return stream
 
     # -- caller side ----------------------------------------------------------------------
@@ -143,15 +139,6 @@ class MediaStream:
             await self.ws.send(self.messages.stop())
         await self.close()
 
-    async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
-
     # -- observations ---------------------------------------------------------------------
     def bot_pcm(self, start: int = 0) -> bytes:
         return ulaw_to_pcm(bytes(self.bot_audio[start:]))
@@ -159,12 +146,11 @@ class MediaStream:
     async def wait_for_bot_speech(self, seconds: float, timeout: float = 20) -> bytes:
         """Wait until at least ``seconds`` of voiced bot audio arrived after now."""
         mark = len(self.bot_audio)
-        need = int(seconds * RATE)
 
         async def voiced() -> bytes:
             while True:
                 pcm = self.bot_pcm(mark)
-                if _voiced_samples(pcm) >= need:
+                if voiced_seconds(pcm, RATE) >= seconds:
                     return pcm
                 await asyncio.sleep(0.05)
 
@@ -195,58 +181,39 @@ class MediaStream:
 
         return await asyncio.wait_for(cleared(), timeout)
 
-    # -- loops ----------------------------------------------------------------------------
-    async def _send_loop(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await self._send_frames()
+    # -- the media socket ------------------------------------------------------------------
+    def _next_message(self, index: int) -> str:
+        frame = self._speech.pop(0) if self._speech else SILENCE
+        if not self._speech:
+            self._sent_speech.set()
+        return self.messages.media(base64.b64encode(frame).decode())
 
-    async def _send_frames(self) -> None:
-        clock = FrameClock(time.monotonic())
-        while True:
-            frame = self._speech.pop(0) if self._speech else SILENCE
-            if not self._speech:
-                self._sent_speech.set()
-            await self.ws.send(self.messages.media(base64.b64encode(frame).decode()))
-            clock.record_sent()
-            await self._echo_marks()
-            await clock.wait_next()
-
-    async def _echo_marks(self) -> None:
+    async def _after_send(self) -> None:
+        """Echo each ``mark`` once the bot audio before it has played."""
         now = time.monotonic()
         while self._pending_marks and self._pending_marks[0][0] <= now:
             _, name = self._pending_marks.pop(0)
             self.marks_echoed.append(name)
             await self.ws.send(self.messages.mark(name))
 
-    async def _receive_loop(self) -> None:
-        try:
-            async for raw in self.ws:
-                message = json.loads(raw)
-                event = message.get("event")
-                now = time.monotonic()
-                if event == "media":
-                    assert message.get("streamSid") == self.stream_sid
-                    payload = base64.b64decode(message["media"]["payload"])
-                    if self.first_media_at is None:
-                        self.first_media_at = now
-                    self.bot_audio.extend(payload)
-                    self._playout_until = max(self._playout_until, now) + len(payload) / RATE
-                elif event == "mark":
-                    self._pending_marks.append((max(self._playout_until, now),
-                                                message["mark"]["name"]))  # fmt: skip
-                elif event == "clear":
-                    self.clears.append(now)
-                    self._playout_until = now
-                    self._pending_marks = [(now, n) for _, n in self._pending_marks]
-        finally:
-            self.close_code = self.ws.close_code
-            self.closed.set()
+    async def _on_message(self, raw: str | bytes) -> None:
+        message = json.loads(raw)
+        event = message.get("event")
+        now = time.monotonic()
+        if event == "media":
+            assert message.get("streamSid") == self.stream_sid
+            payload = base64.b64decode(message["media"]["payload"])
+            if self.first_media_at is None:
+                self.first_media_at = now
+            self.bot_audio.extend(payload)
+            self._playout_until = max(self._playout_until, now) + len(payload) / RATE
+        elif event == "mark":
+            self._pending_marks.append((max(self._playout_until, now), message["mark"]["name"]))
+        elif event == "clear":
+            self.clears.append(now)
+            self._playout_until = now
+            self._pending_marks = [(now, n) for _, n in self._pending_marks]
 
-
-def _voiced_samples(pcm: bytes, window: int = 160, threshold: float = 300.0) -> int:
-    """Samples in 20 ms windows whose RMS is above ``threshold``."""
-    count = 0
-    for i in range(0, len(pcm) - window * 2 + 1, window * 2):
-        if rms(pcm[i : i + window * 2]) > threshold:
-            count += window
-    return count
+    def _on_closed(self) -> None:
+        self.close_code = self.ws.close_code
+        self.closed.set()

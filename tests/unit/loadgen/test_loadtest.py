@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-
 import numpy as np
 import pytest
 from twilio.request_validator import RequestValidator
@@ -21,31 +17,24 @@ from loadgen.twilio_protocol import StreamMessages, parse_twiml_stream, webhook_
 # -- signatures ---------------------------------------------------------------------------
 
 
-def documented_twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
-    """Twilio's documented scheme, written out independently of the SDK the signer uses."""
-    data = url + "".join(k + params[k] for k in sorted(params))
-    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+def test_signature_matches_twilios_published_example() -> None:
+    # the worked example of Twilio's webhook-security documentation
+    params = {"CallSid": "CA1234567890ABCDE", "Caller": "+12349013030", "Digits": "1234",
+              "From": "+12349013030", "To": "+18005551212"}  # fmt: skip
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
 
 
-def test_signature_follows_twilios_documented_scheme() -> None:
+def test_signature_is_accepted_by_twilios_validator() -> None:
     form = webhook_form("AC" + "0" * 32, "+15005550001", "+15005550006", "CA" + "1" * 32)
     url = "https://voice.example.com/telephony/twilio/voice"
     sig = twilio_signature("s3cret-token", url, form)
-    assert sig == documented_twilio_signature("s3cret-token", url, form)
     validator = RequestValidator("s3cret-token")
     assert validator.validate(url, form, sig)
     # any change to the token, the URL or a parameter invalidates it
     assert not RequestValidator("other-token").validate(url, form, sig)
     assert not validator.validate(url + "?x=1", form, sig)
     assert not validator.validate(url, {**form, "From": "+15550000000"}, sig)
-
-
-def test_signature_of_a_url_with_query_string() -> None:
-    url = "https://example.com/voice?org=abc&b=2"
-    params = {"CallSid": "CA1", "Digits": "1234", "To": "+18005551212"}
-    sig = twilio_signature("tok", url, params)
-    assert sig == documented_twilio_signature("tok", url, params)
-    assert RequestValidator("tok").validate(url, params, sig)
 
 
 # -- pacing -------------------------------------------------------------------------------
