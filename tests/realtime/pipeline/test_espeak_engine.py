@@ -22,7 +22,7 @@ from pipecat.pipeline.worker import PipelineWorker
 from loadgen.audio import duration, rms
 from pipeline.engines import espeak
 from pipeline.engines.espeak_tts import EspeakTTSService
-from tests.realtime.pipeline.engine_pipeline import LONG_TEXT, Recorder, metrics_of, run_pipeline
+from tests.pipeline_harness import LONG_TEXT, Recorder, metrics_of, run_pipeline
 
 # espeak-ng
 

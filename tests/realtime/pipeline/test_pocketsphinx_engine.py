@@ -26,7 +26,7 @@ from pipeline.engines.pocketsphinx_stt import PocketSphinxSTTService
 from pipeline.engines.sphinx_decoders import DecoderPool, shared_pool
 from pipeline.engines.sphinx_frontend import NARROWBAND_NOISE_RMS, Frontend
 from pipeline.engines.sphinx_workers import SphinxWorkers
-from tests.realtime.pipeline.engine_pipeline import Recorder, metrics_of, run_pipeline
+from tests.pipeline_harness import Recorder, metrics_of, run_pipeline
 
 # PocketSphinx
 

@@ -1,5 +1,5 @@
-"""What the offline-engine tests share: a real pipecat pipeline around one service, and a
-recorder at its end."""
+"""What pipeline tests share (unit and realtime tiers): a real pipecat pipeline around the
+processors under test, and a recorder at its end."""
 
 from __future__ import annotations
 
