@@ -16,9 +16,9 @@ import pytest
 from redis.asyncio import Redis
 
 from db import phone_numbers as numbers_db
+from loadgen.callers.carriers import PlivoCaller
 from server.coordination.replay import ReplayGuard
 from telephony.vonage import VonageProvider
-from tests.fakes.carriers.callers import PlivoCaller
 
 pytestmark = pytest.mark.integration
 

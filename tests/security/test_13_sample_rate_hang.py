@@ -20,12 +20,12 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from loadgen.callers.twilio import TwilioEmulator, stream_of
 from telephony.contract import HandshakeInvalid, StreamStart
 from telephony.registry import CARRIERS, make_provider
 from tests.conftest import make_settings, run_server
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
 from tests.security.carrier_handshakes import HANDSHAKES
-from tests.twilio_emulator import TwilioEmulator, stream_of
 
 pytestmark = pytest.mark.integration  # one server test below; the rest are in-process
 

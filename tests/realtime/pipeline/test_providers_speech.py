@@ -26,6 +26,9 @@ from pipecat.pipeline.runner import WorkerRunner
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from loadgen.audio import rms, silence_pcm
+from loadgen.speech import agent_speech_pcm as synthesize
+from loadgen.speech import speech_pcm
 from pipeline.providers import (
     FailoverSwitcher,
     ProviderFailover,
@@ -39,16 +42,13 @@ from pipeline.providers import (
     build_tts_stage,
     resolve_credentials,
 )
-from tests.fakes import rms
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.tts_servers import (
     FakeCartesia,
     FakeDeepgramAura,
     FakeElevenLabs,
     FakeOpenAISpeech,
-    synthesize,
 )
-from tests.speech import silence_pcm, speech_pcm
 
 KEY = "test-key-123"
 

@@ -15,8 +15,7 @@ import httpx
 import pytest
 
 from db import calls as calls_db
-from tests.conftest import LiveServer, make_settings, run_server
-from tests.fakes.carriers.callers import (
+from loadgen.callers.carriers import (
     CALLERS,
     CarrierStream,
     ExotelCaller,
@@ -24,6 +23,7 @@ from tests.fakes.carriers.callers import (
     TelnyxCaller,
     vonage_rest_credentials,
 )
+from tests.conftest import LiveServer, make_settings, run_server
 from tests.fakes.carriers.rest import FakeCarrierRest
 
 PUBLIC = "https://carriers.example.test"

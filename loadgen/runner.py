@@ -11,10 +11,12 @@ from typing import TextIO
 
 import httpx
 
-from server.loadtest.audio import pcm_utterance, utterance
-from server.loadtest.report import percentile
-from server.loadtest.twilio_caller import CallResult, CallScript, TwilioCaller, TwilioTarget
-from server.loadtest.webrtc_caller import WebRTCCaller, WebRTCTarget
+from loadgen.report import percentile
+from loadgen.script import CallResult, CallScript
+from loadgen.speech import pcm_utterance, utterance
+from loadgen.targets import TwilioTarget, WebRTCTarget
+from loadgen.twilio_caller import TwilioLoadCaller
+from loadgen.webrtc_caller import WebRTCLoadCaller
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ async def run_load(
     a :class:`WebRTCTarget` places aiortc browser calls."""
     total = plan.total_calls or plan.concurrency
     webrtc = isinstance(target, WebRTCTarget)
-    caller_cls = WebRTCCaller if webrtc else TwilioCaller
+    caller_cls = WebRTCLoadCaller if webrtc else TwilioLoadCaller
     for line in script.lines[: max(1, script.turns)]:
         # synthesise once, before any call is on the clock
         if webrtc:

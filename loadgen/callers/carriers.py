@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import functools
 import hashlib
-import hmac
 import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 import httpx
 import jwt
@@ -30,9 +28,11 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
-from tests.speech import frames, pcm_to_ulaw, rms, speech_pcm, ulaw_to_pcm
+from loadgen.audio import frames, pcm_to_ulaw, ulaw_to_pcm
+from loadgen.callers.media import RealtimeMediaSocket, voiced_seconds
+from loadgen.signing import plivo_v3
+from loadgen.speech import speech_pcm
 
 
 def _b64(data: bytes) -> str:
@@ -148,21 +148,6 @@ class TelnyxCaller(CarrierCaller):
         if data.get("event") == "media":
             return "audio", ulaw_to_pcm(base64.b64decode(data["media"]["payload"]))
         return ("clear", b"") if data.get("event") == "clear" else ("other", b"")
-
-
-def plivo_v3(token: str, url: str, params: dict[str, str], nonce: str) -> str:
-    """Plivo's V3 signature of a POST: the URL without its query, "?", the URL's query
-    parameters sorted as k=v joined by "&" (then "." when there are POST parameters), the
-    POST parameters sorted as namevalue, "." and the nonce; HMAC-SHA256, base64."""
-    parts = urlsplit(url)
-    data = f"{parts.scheme}://{parts.netloc}{parts.path}"
-    query = "&".join(f"{k}={v}" for k, v in sorted(parse_qsl(parts.query)))
-    if query or params:
-        data += "?" + query
-    if query and params:
-        data += "."
-    data += "".join(k + params[k] for k in sorted(params)) + "." + nonce
-    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha256).digest()).decode()
 
 
 class PlivoCaller(CarrierCaller):
@@ -299,15 +284,16 @@ CALLERS: dict[str, type[CarrierCaller]] = {
 }  # fmt: skip
 
 
-class CarrierStream:
+class CarrierStream(RealtimeMediaSocket):
     """A live media websocket driven in real time by a ``CarrierCaller``."""
 
     def __init__(self, caller: CarrierCaller, ws: ClientConnection) -> None:
-        self.caller, self.ws = caller, ws
+        super().__init__(ws)
+        self.caller = caller
         self.bot = bytearray()  # bot PCM at caller.rate
         self.clears: list[float] = []
         self._speech: list[bytes] = []
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._silence = bytes(caller.rate // 50 * 2)
 
     @classmethod
     async def open(cls, caller: CarrierCaller, url: str, headers: dict[str, str]) -> CarrierStream:
@@ -315,7 +301,7 @@ class CarrierStream:
         stream = cls(caller, ws)
         for message in caller.handshake(headers):
             await ws.send(message)
-        stream._tasks = [asyncio.create_task(stream._send()), asyncio.create_task(stream._recv())]
+        stream._start_tasks()
         return stream
 
     def say(self, text: str) -> None:
@@ -324,47 +310,19 @@ class CarrierStream:
 
     async def wait_for_bot_speech(self, seconds: float, timeout: float = 20) -> None:
         mark = len(self.bot)
-        window = self.caller.rate // 50 * 2
 
         async def voiced() -> None:
-            while True:
-                pcm = bytes(self.bot[mark:])
-                loud = sum(1 for i in range(0, len(pcm) - window + 1, window)
-                           if rms(pcm[i : i + window]) > 300)  # fmt: skip
-                if loud * 0.02 >= seconds:
-                    return
+            while voiced_seconds(bytes(self.bot[mark:]), self.caller.rate) < seconds:
                 await asyncio.sleep(0.05)
 
         await asyncio.wait_for(voiced(), timeout)
 
-    async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
+    def _next_message(self, index: int) -> str | bytes:
+        return self.caller.media(self._speech.pop(0) if self._speech else self._silence, index)
 
-    async def _send(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await self._send_frames()
-
-    async def _send_frames(self) -> None:
-        silence = bytes(self.caller.rate // 50 * 2)
-        start, index = time.monotonic(), 0
-        while True:
-            frame = self._speech.pop(0) if self._speech else silence
-            await self.ws.send(self.caller.media(frame, index))
-            index += 1
-            delay = start + index * 0.02 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-
-    async def _recv(self) -> None:
-        async for message in self.ws:
-            kind, pcm = self.caller.parse_bot(message)
-            if kind == "audio":
-                self.bot.extend(pcm)
-            elif kind == "clear":
-                self.clears.append(time.monotonic())
+    async def _on_message(self, message: str | bytes) -> None:
+        kind, pcm = self.caller.parse_bot(message)
+        if kind == "audio":
+            self.bot.extend(pcm)
+        elif kind == "clear":
+            self.clears.append(time.monotonic())

@@ -8,7 +8,7 @@ to be ``connected``. From then on the microphone track sends 20 ms frames of 16-
 at 48 kHz (Opus's rate) paced on an absolute :class:`FrameClock`: the script's espeak-ng
 speech when it speaks, silence otherwise. Every decoded frame of the bot's track is timed
 into the same :class:`CallTimeline` as a Twilio call, and the scripted dialogue is
-:meth:`TwilioCaller._script` itself, so both channels measure the same things:
+:meth:`ScriptedCaller._script`, so both channels measure the same things:
 
 - setup: the peer connection became ``connected`` (the media path is up, like Twilio's
   ``start``) → the first non-silent bot frame. The offer's HTTP round trip is reported in the
@@ -27,12 +27,10 @@ once the interrupted one has stopped (a run of silent frames, :data:`BARGE_IN_GA
 from __future__ import annotations
 
 import asyncio
-import audioop
 import contextlib
 import fractions
 import time
 from collections import deque
-from dataclasses import dataclass
 
 import av
 import httpx
@@ -45,9 +43,11 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError
 
-from server.loadtest.audio import VOICED_PEAK, pcm_utterance
-from server.loadtest.pacing import FrameClock
-from server.loadtest.twilio_caller import CallResult, CallScript, StreamError, TwilioCaller
+from loadgen.audio import pcm_peak
+from loadgen.pacing import FrameClock
+from loadgen.script import CallResult, CallScript, ScriptedCaller, StreamError
+from loadgen.speech import VOICED_PEAK, pcm_utterance
+from loadgen.targets import WebRTCTarget
 
 RATE = 48_000  # Opus always runs at 48 kHz; the server resamples to its pipeline rate
 #: Silence that marks the end of an interrupted answer after a barge-in (no ``clear`` here).
@@ -55,27 +55,9 @@ BARGE_IN_GAP = 0.2
 CONNECT_TIMEOUT = 15.0
 
 
-@dataclass(frozen=True)
-class WebRTCTarget:
-    base_url: str  # e.g. http://127.0.0.1:8000
-    workflow_id: str
-    #: An API key (``sk_...``) or a user access token, sent as ``Authorization: Bearer``.
-    api_key: str
-    offer_path: str = "/api/v1/webrtc/offer"
-    #: Run the workflow's draft instead of its published version.
-    test: bool = False
-
-    @property
-    def offer_url(self) -> str:
-        return self.base_url.rstrip("/") + self.offer_path
-
-    @property
-    def ice_servers_url(self) -> str:
-        return self.base_url.rstrip("/") + "/api/v1/webrtc/ice-servers"
-
-
 class Microphone(MediaStreamTrack):
-    """The caller's audio track: queued speech frames in real time, silence otherwise."""
+    """The caller's audio track: queued speech frames in real time on an absolute
+    :class:`FrameClock`, silence otherwise."""
 
     kind = "audio"
 
@@ -89,10 +71,14 @@ class Microphone(MediaStreamTrack):
         self._done: asyncio.Future[float] | None = None
         self.clock: FrameClock | None = None
 
-    def say(self, frames: tuple[bytes, ...], done: asyncio.Future[float]) -> None:
-        """Queue ``frames``; ``done`` gets the time the last one was handed to the encoder."""
+    def say(self, frames: tuple[bytes, ...] | list[bytes], done: asyncio.Future[float] | None = None) -> None:
+        """Queue 20 ms ``frames``; ``done`` gets the time the last one was handed to the encoder."""
         self._done = done
         self._speech.extend(frames)
+
+    @property
+    def speaking(self) -> bool:
+        return bool(self._speech)
 
     async def recv(self) -> av.AudioFrame:
         clock = self.clock
@@ -116,20 +102,16 @@ class Microphone(MediaStreamTrack):
 def frame_voiced(frame: av.AudioFrame) -> bool:
     """True when a decoded s16 frame holds audible audio (same threshold as μ-law frames)."""
     size = frame.samples * len(frame.layout.channels) * 2
-    return audioop.max(memoryview(frame.planes[0])[:size], 2) >= VOICED_PEAK
+    return pcm_peak(memoryview(frame.planes[0])[:size]) >= VOICED_PEAK
 
 
-class WebRTCCaller(TwilioCaller):
-    """Places one browser-like call; ``await run()`` returns its :class:`CallResult`.
-
-    It reuses :class:`TwilioCaller`'s scripted dialogue (``_script``/``_wait``) and replaces
-    only the transport: signalling, the microphone track and the bot track reader.
-    """
+class WebRTCLoadCaller(ScriptedCaller):
+    """Places one browser-like call; ``await run()`` returns its :class:`CallResult`."""
 
     def __init__(self, index: int, target: WebRTCTarget, script: CallScript, http: httpx.AsyncClient) -> None:
-        super().__init__(index, target, script, http)  # type: ignore[arg-type]
+        super().__init__(index, script)
         self.webrtc = target
-        self.result = CallResult(index=index, call_sid="")
+        self.http = http
         self.mic = Microphone()
         self._connected = asyncio.Event()
         self._lost = asyncio.Event()

@@ -1,78 +1,32 @@
 """A scripted WebRTC caller for tests: an aiortc peer that speaks espeak-ng audio and listens.
 
-It sends a 48 kHz mono audio track paced in real time (silence between utterances, like a
-microphone), opens the data channel pipecat's SmallWebRTC transport expects, and keeps the
-RMS level of every 20 ms frame it receives from the agent so tests can tell when the agent
-speaks and when it stops.
+Its microphone is the load generator's (:class:`loadgen.webrtc_caller.Microphone`: 48 kHz
+mono 20 ms frames paced on an absolute clock, silence between utterances); it opens the data
+channel pipecat's SmallWebRTC transport expects and keeps the RMS level of every 20 ms frame
+it receives from the agent so tests can tell when the agent speaks and when it stops.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
 import json
-import time
 from collections import deque
 
-import av
 import numpy as np
-from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
-from tests.speech import speech_pcm as _speech_pcm
+from loadgen.audio import frames
+from loadgen.speech import speech_pcm as _speech_pcm
+from loadgen.webrtc_caller import RATE, Microphone
 
-RATE = 48_000
-FRAME_SAMPLES = 960  # 20 ms
 SPEECH_RMS = 300.0  # int16 RMS above which a received frame counts as speech
 
 
 def speech_pcm(text: str) -> bytes:
-    """Real speech for ``text`` (espeak-ng), 48 kHz 16-bit mono."""
+    """Real speech for ``text`` (espeak-ng, the caller's voice), 48 kHz 16-bit mono."""
     return _speech_pcm(text, RATE)
-
-
-class MicrophoneTrack(MediaStreamTrack):
-    """Plays queued PCM in real time, silence otherwise."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._pending = bytearray()
-        self._pts = 0
-        self._start: float | None = None
-        self.speaking = False
-        self.done_speaking = asyncio.Event()
-
-    def say(self, pcm: bytes) -> None:
-        self._pending.extend(pcm)
-        self.speaking = True
-        self.done_speaking.clear()
-
-    async def recv(self) -> av.AudioFrame:
-        if self._start is None:
-            self._start = time.monotonic()
-        due = self._start + self._pts / RATE
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        chunk_bytes = FRAME_SAMPLES * 2
-        if self._pending:
-            chunk = bytes(self._pending[:chunk_bytes]).ljust(chunk_bytes, b"\x00")
-            del self._pending[:chunk_bytes]
-            if not self._pending:
-                self.speaking = False
-                self.done_speaking.set()
-        else:
-            chunk = b"\x00" * chunk_bytes
-        frame = av.AudioFrame(format="s16", layout="mono", samples=FRAME_SAMPLES)
-        frame.planes[0].update(chunk)
-        frame.sample_rate = RATE
-        frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, RATE)
-        self._pts += FRAME_SAMPLES
-        return frame
 
 
 class WebRTCCaller:
@@ -80,7 +34,7 @@ class WebRTCCaller:
 
     def __init__(self) -> None:
         self.pc = RTCPeerConnection()
-        self.mic = MicrophoneTrack()
+        self.mic = Microphone()
         self.levels: list[float] = []  # RMS per received frame, in arrival order
         self.messages: deque[dict] = deque(maxlen=500)
         self._reader: asyncio.Task | None = None
@@ -145,8 +99,9 @@ class WebRTCCaller:
 
     async def say(self, text: str) -> None:
         """Speak ``text`` (synthesize it beforehand with ``speech_pcm`` to keep the loop free)."""
-        self.mic.say(speech_pcm(text))
-        await self.mic.done_speaking.wait()
+        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.mic.say(frames(speech_pcm(text), RATE), done)
+        await done
 
     async def close(self) -> None:
         if self._reader:

@@ -17,34 +17,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import time
-import uuid
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
-from tests.speech import frames, pcm_to_ulaw, rms, speech_pcm, ulaw_to_pcm
+from loadgen.audio import ULAW_SILENCE, frames, pcm_to_ulaw, ulaw_to_pcm
+from loadgen.callers.media import RealtimeMediaSocket, voiced_seconds
+from loadgen.signing import twilio_signature
+from loadgen.speech import speech_pcm
+from loadgen.twilio_protocol import (
+    StreamMessages,
+    new_call_sid,
+    parse_twiml,
+    parse_twiml_stream,
+    webhook_form,
+)
+
+__all__ = ["MediaStream", "TwilioEmulator", "parse_twiml", "stream_of", "twilio_signature"]
 
 RATE = 8000
-FRAME_BYTES = 160  # 20 ms of 8 kHz mu-law
-SILENCE = b"\xff" * FRAME_BYTES
-
-
-def twilio_signature(auth_token: str, url: str, params: dict[str, str]) -> str:
-    data = url + "".join(k + params[k] for k in sorted(params))
-    digest = hmac.new(auth_token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-def parse_twiml(text: str) -> ET.Element:
-    return ET.fromstring(text)  # noqa: S314 - TwiML from the server under test
+SILENCE = bytes([ULAW_SILENCE]) * 160  # 20 ms of 8 kHz μ-law
 
 
 @dataclass
@@ -76,11 +71,7 @@ class TwilioEmulator:
         )
 
     def voice_form(self, to: str, from_: str, call_sid: str | None = None) -> dict[str, str]:
-        return {
-            "AccountSid": self.account_sid, "ApiVersion": "2010-04-01",
-            "CallSid": call_sid or "CA" + uuid.uuid4().hex, "CallStatus": "ringing",
-            "Called": to, "Caller": from_, "Direction": "inbound", "From": from_, "To": to,
-        }  # fmt: skip
+        return webhook_form(self.account_sid, to, from_, call_sid or new_call_sid())
 
     async def voice_webhook(
         self, to: str, from_: str, *, call_sid: str | None = None, token: str | None = None
@@ -93,20 +84,18 @@ class TwilioEmulator:
 
 
 def stream_of(twiml: str) -> tuple[str, dict[str, str]]:
-    root = parse_twiml(twiml)
-    stream = root.find("./Connect/Stream")
-    assert stream is not None, twiml
-    params = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
-    return stream.get("url", ""), params
+    """The media websocket URL and ``<Parameter>``s of a ``<Connect><Stream>`` answer."""
+    return parse_twiml_stream(twiml)
 
 
-class MediaStream:
+class MediaStream(RealtimeMediaSocket):
     """One Twilio Media Streams websocket, driven in real time."""
 
-    def __init__(self, ws: ClientConnection, call_sid: str, stream_sid: str) -> None:
-        self.ws = ws
-        self.call_sid = call_sid
-        self.stream_sid = stream_sid
+    def __init__(self, ws: ClientConnection, messages: StreamMessages) -> None:
+        super().__init__(ws)
+        self.messages = messages
+        self.call_sid = messages.call_sid
+        self.stream_sid = messages.stream_sid
         self._speech: list[bytes] = []  # queued mu-law frames to send
         self._sent_speech = asyncio.Event()
         self.bot_audio = bytearray()  # every bot mu-law byte received
@@ -118,30 +107,21 @@ class MediaStream:
         self.started_at = 0.0
         self.closed = asyncio.Event()
         self.close_code: int | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._seq = 0
 
     @classmethod
     async def open(cls, ws_url: str, params: dict[str, str], call_sid: str, account_sid: str) -> MediaStream:
         ws = await connect(ws_url, max_size=2**20)
-        stream = cls(ws, call_sid, "MZ" + uuid.uuid4().hex)
-        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
-        await ws.send(json.dumps({
-            "event": "start", "sequenceNumber": "1", "streamSid": stream.stream_sid,
-            "start": {"accountSid": account_sid, "streamSid": stream.stream_sid,
-                      "callSid": call_sid, "tracks": ["inbound"], "customParameters": params,
-                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000,
-                                      "channels": 1}},
-        }))  # fmt: skip
+        stream = cls(ws, StreamMessages(account_sid, call_sid))
+        await ws.send(stream.messages.connected())
+        await ws.send(stream.messages.start(params))
         stream.started_at = time.monotonic()
-        stream._tasks = [asyncio.create_task(stream._send_loop()),
-                         asyncio.create_task(stream._receive_loop())]  # fmt: skip
+        stream._start_tasks()
         return stream
 
     # -- caller side ----------------------------------------------------------------------
     async def say(self, text: str, *, wait: bool = True) -> None:
         """Queue ``text`` as real speech (espeak-ng), sent at real-time pace."""
-        ulaw = pcm_to_ulaw(speech_pcm(text, RATE))
+        ulaw = pcm_to_ulaw(speech_pcm(text, RATE))  # the caller's voice
         self._sent_speech.clear()
         self._speech.extend(frames(ulaw, RATE, sample_width=1))
         if wait:
@@ -151,24 +131,13 @@ class MediaStream:
         await self.ws.send(message)
 
     async def dtmf(self, digit: str) -> None:
-        await self.ws.send(json.dumps({"event": "dtmf", "streamSid": self.stream_sid,
-                                       "dtmf": {"track": "inbound_track", "digit": digit}}))  # fmt: skip
+        await self.ws.send(self.messages.dtmf(digit))
 
     async def stop(self) -> None:
         """Twilio's ``stop`` (the caller hung up), then the socket closes."""
         with contextlib.suppress(Exception):
-            await self.ws.send(json.dumps({"event": "stop", "streamSid": self.stream_sid,
-                                           "stop": {"callSid": self.call_sid}}))  # fmt: skip
+            await self.ws.send(self.messages.stop())
         await self.close()
-
-    async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-        for task in self._tasks:
-            with contextlib.suppress(BaseException):
-                await task
 
     # -- observations ---------------------------------------------------------------------
     def bot_pcm(self, start: int = 0) -> bytes:
@@ -177,12 +146,11 @@ class MediaStream:
     async def wait_for_bot_speech(self, seconds: float, timeout: float = 20) -> bytes:
         """Wait until at least ``seconds`` of voiced bot audio arrived after now."""
         mark = len(self.bot_audio)
-        need = int(seconds * RATE)
 
         async def voiced() -> bytes:
             while True:
                 pcm = self.bot_pcm(mark)
-                if _voiced_samples(pcm) >= need:
+                if voiced_seconds(pcm, RATE) >= seconds:
                     return pcm
                 await asyncio.sleep(0.05)
 
@@ -213,68 +181,39 @@ class MediaStream:
 
         return await asyncio.wait_for(cleared(), timeout)
 
-    # -- loops ----------------------------------------------------------------------------
-    async def _send_loop(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            await self._send_frames()
+    # -- the media socket ------------------------------------------------------------------
+    def _next_message(self, index: int) -> str:
+        frame = self._speech.pop(0) if self._speech else SILENCE
+        if not self._speech:
+            self._sent_speech.set()
+        return self.messages.media(base64.b64encode(frame).decode())
 
-    async def _send_frames(self) -> None:
-        start = time.monotonic()
-        index = 0
-        while True:
-            frame = self._speech.pop(0) if self._speech else SILENCE
-            if not self._speech:
-                self._sent_speech.set()
-            self._seq += 1
-            await self.ws.send(json.dumps({
-                "event": "media", "sequenceNumber": str(self._seq), "streamSid": self.stream_sid,
-                "media": {"track": "inbound", "chunk": str(index), "timestamp": str(index * 20),
-                          "payload": base64.b64encode(frame).decode()},
-            }))  # fmt: skip
-            index += 1
-            self._echo_marks()
-            delay = start + index * 0.02 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-
-    def _echo_marks(self) -> None:
+    async def _after_send(self) -> None:
+        """Echo each ``mark`` once the bot audio before it has played."""
         now = time.monotonic()
         while self._pending_marks and self._pending_marks[0][0] <= now:
             _, name = self._pending_marks.pop(0)
             self.marks_echoed.append(name)
-            asyncio.ensure_future(self.ws.send(json.dumps(
-                {"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}}
-            )))  # fmt: skip
+            await self.ws.send(self.messages.mark(name))
 
-    async def _receive_loop(self) -> None:
-        try:
-            async for raw in self.ws:
-                message = json.loads(raw)
-                event = message.get("event")
-                now = time.monotonic()
-                if event == "media":
-                    assert message.get("streamSid") == self.stream_sid
-                    payload = base64.b64decode(message["media"]["payload"])
-                    if self.first_media_at is None:
-                        self.first_media_at = now
-                    self.bot_audio.extend(payload)
-                    self._playout_until = max(self._playout_until, now) + len(payload) / RATE
-                elif event == "mark":
-                    self._pending_marks.append((max(self._playout_until, now),
-                                                message["mark"]["name"]))  # fmt: skip
-                elif event == "clear":
-                    self.clears.append(now)
-                    self._playout_until = now
-                    self._pending_marks = [(now, n) for _, n in self._pending_marks]
-        finally:
-            self.close_code = self.ws.close_code
-            self.closed.set()
+    async def _on_message(self, raw: str | bytes) -> None:
+        message = json.loads(raw)
+        event = message.get("event")
+        now = time.monotonic()
+        if event == "media":
+            assert message.get("streamSid") == self.stream_sid
+            payload = base64.b64decode(message["media"]["payload"])
+            if self.first_media_at is None:
+                self.first_media_at = now
+            self.bot_audio.extend(payload)
+            self._playout_until = max(self._playout_until, now) + len(payload) / RATE
+        elif event == "mark":
+            self._pending_marks.append((max(self._playout_until, now), message["mark"]["name"]))
+        elif event == "clear":
+            self.clears.append(now)
+            self._playout_until = now
+            self._pending_marks = [(now, n) for _, n in self._pending_marks]
 
-
-def _voiced_samples(pcm: bytes, window: int = 160, threshold: float = 300.0) -> int:
-    """Samples in 20 ms windows whose RMS is above ``threshold``."""
-    count = 0
-    for i in range(0, len(pcm) - window * 2 + 1, window * 2):
-        if rms(pcm[i : i + window * 2]) > threshold:
-            count += window
-    return count
+    def _on_closed(self) -> None:
+        self.close_code = self.ws.close_code
+        self.closed.set()

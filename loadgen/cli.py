@@ -8,12 +8,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from server.loadtest.audio import DEFAULT_LINES
-from server.loadtest.report import summarize, summary_table
-from server.loadtest.runner import LoadPlan, run_load
-from server.loadtest.twilio_caller import CallScript, TwilioTarget
-from server.loadtest.webrtc_caller import WebRTCTarget
+from loadgen.script import DEFAULT_LINES, CallScript
+from loadgen.targets import TwilioTarget, WebRTCTarget
+
+if TYPE_CHECKING:
+    from loadgen.runner import LoadPlan
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -136,12 +137,17 @@ def config_from_args(
         max_duration=args.duration,
         expect_greeting=not args.no_greeting,
     )
+    from loadgen.runner import LoadPlan  # the callers (aiortc, websockets) load only to run
+
     plan = LoadPlan(concurrency=args.calls, total_calls=args.total_calls, ramp_per_second=args.ramp)
     return target, script, plan
 
 
 async def main(args: argparse.Namespace) -> int:
     """Run the load test; exit status 0 when every call completed, 1 otherwise."""
+    from loadgen.report import summarize, summary_table
+    from loadgen.runner import run_load
+
     target, script, plan = config_from_args(args)
     results = await run_load(target, script, plan, progress_stream=None if args.quiet else sys.stderr)
     config = {
@@ -169,14 +175,10 @@ def run_command(args: argparse.Namespace) -> int:
     return asyncio.run(main(args))
 
 
-def _standalone() -> int:
-    """``python -m server.loadtest.cli ...`` without the ``switchboard`` entry point."""
-    parser = argparse.ArgumentParser(prog="switchboard")
-    sub = parser.add_subparsers(dest="command", required=True)
+def main_standalone(argv: list[str] | None = None) -> int:
+    """``python -m loadgen [options]``: the same command without the ``switchboard`` CLI."""
+    parser = argparse.ArgumentParser(prog="python -m loadgen")
+    sub = parser.add_subparsers(dest="command")
     add_parser(sub)
-    args = parser.parse_args()
+    args = parser.parse_args(["loadtest", *(sys.argv[1:] if argv is None else argv)])
     return run_command(args)
-
-
-if __name__ == "__main__":
-    sys.exit(_standalone())

@@ -6,7 +6,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from server.loadtest.twilio_caller import CallResult
+from loadgen.script import CallResult
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
