@@ -9,6 +9,8 @@ from server.routes import (
     call_control,
     calls,
     carriers,
+    console,
+    console_summary,
     health,
     organizations,
     phone_numbers,
@@ -43,4 +45,6 @@ def all_routers() -> list[Router]:
         calls.router,
         usage.router,
         webrtc.router,
+        console_summary.router,
+        console.router,
     ]
