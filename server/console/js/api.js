@@ -115,13 +115,12 @@ export async function signUp(body) {
   save(fromTokens(await raw("/api/v1/auth/signup", { method: "POST", body })));
 }
 
+// Revoke the login on the server first, then forget it here.
 export async function signOut() {
   const token = session?.refresh;
-  save(null);
+  clearTimeout(refreshTimer);
   if (token) await raw("/api/v1/auth/logout", { method: "POST", body: { refresh_token: token } }).catch(() => {});
+  save(null);
 }
-
-// Test hook: make the access token stale so the next request exercises the quiet refresh.
-export function _forgetAccessToken() { if (session) session = { ...session, access: "expired" }; }
 
 schedule();

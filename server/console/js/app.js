@@ -1,5 +1,5 @@
 // The console's shell: routing, navigation, organization switcher, sign out.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, currentSession, onSession, signOut } from "./api.js";
 import { html, render, Link, navigate, useLocation, Loading, ErrorNote } from "./ui.js";
 import { SignIn, SignUp, AcceptInvitation, SwitchOrganization } from "./auth.js";
@@ -43,7 +43,12 @@ function Shell({ path }) {
   useEffect(() => {
     api("/api/v1/auth/me").then(setMe, setError);
   }, [org]);
-  useEffect(() => { setMenuOpen(false); document.getElementById("page-title")?.focus(); }, [path]);
+  const firstPath = useRef(path);
+  useEffect(() => {
+    // After a client-side navigation, move focus to the new page's title (not on first load).
+    setMenuOpen(false);
+    if (path !== firstPath.current) { firstPath.current = null; document.getElementById("page-title")?.focus(); }
+  }, [path]);
   if (error) return html`<main class="auth-page"><${ErrorNote} error=${error} /></main>`;
   if (!me) return html`<${Loading} what="Loading your account" />`;
   const top = "/" + (path.split("?")[0].split("/")[1] || "home");
@@ -73,7 +78,7 @@ function Shell({ path }) {
         <button class="secondary" onClick=${() => signOut().then(() => navigate("/signin"))}>Sign out</button>
       </div>
     </header>
-    <main class="content" id="main">
+    <main class="content" id="main" tabindex="-1">
       ${switching ? html`<${SwitchOrganization} me=${me} target=${switching} onDone=${(ok) => { setSwitching(null); if (ok) navigate("/home"); }} />` : ""}
       ${route(path, me)}
     </main>

@@ -51,7 +51,7 @@ function Transcript({ call }) {
 function Kv({ value }) {
   const entries = Object.entries(value || {});
   if (!entries.length) return html`<p class="hint">None.</p>`;
-  return html`<dl class="kv">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${typeof v === "string" ? v : JSON.stringify(v)}</dd>`)}</dl>`;
+  return html`<dl class="kv">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${v == null ? "–" : typeof v === "string" ? v : JSON.stringify(v)}</dd>`)}</dl>`;
 }
 
 export function CallPage({ id, me }) {

@@ -41,7 +41,7 @@ export function Waterfall({ turns }) {
   const rows = turns.filter((t) => t.latency);
   if (!rows.length) return html`<p class="hint">No per-turn latency recorded for this call.</p>`;
   const max = Math.max(100, ...rows.flatMap((t) => Object.values(t.latency).filter((v) => v != null)));
-  const width = 1000, left = 90, right = 70, row = 22, height = 24 + rows.length * (row + 6);
+  const width = 560, left = 56, right = 64, row = 20, height = 24 + rows.length * (row + 6);
   const x = (ms) => left + (ms / max) * (width - left - right);
   const gridStep = max > 4000 ? 1000 : max > 1500 ? 500 : max > 600 ? 200 : 100;
   const grid = [];
@@ -54,7 +54,7 @@ export function Waterfall({ turns }) {
       ${rows.map((t, i) => {
         const y = 4 + i * (row + 6);
         return html`<g>
-          <text x="0" y=${y + 15}>Turn ${t.index + 1}</text>
+          <text x="0" y=${y + 14}>Turn ${t.index + 1}</text>
           ${SEGMENTS.map(([cls, label, span]) => {
             const [a, b] = span(t.latency);
             if (b == null) return null;

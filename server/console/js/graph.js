@@ -2,7 +2,7 @@
 // distance from the start node, edges as curves. Nodes are buttons (Enter/Space/click select).
 import { html } from "./ui.js";
 
-const W = 150, H = 46, GX = 70, GY = 26;
+const W = 150, H = 46, GX = 50, GY = 22;
 
 function layers(nodes, edges) {
   const start = nodes.find((n) => n.type === "start") || nodes[0];
@@ -39,7 +39,7 @@ export function Graph({ definition, selected, onSelect }) {
   const width = 20 + columns.length * (W + GX) - GX;
   const height = 20 + rows * (H + GY) - GY;
   const key = (event, id) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); onSelect(id); } };
-  return html`<svg class="graph" viewBox="0 0 ${width} ${height}" role="group" aria-label="Workflow graph: ${nodes.length} nodes, ${edges.length} edges">
+  return html`<div class="graph-wrap"><svg class="graph" width=${width} height=${height} viewBox="0 0 ${width} ${height}" role="group" aria-label="Workflow graph: ${nodes.length} nodes, ${edges.length} edges">
     <defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
       <path class="arrow" d="M 0 0 L 10 5 L 0 10 z" /></marker></defs>
     ${edges.map((e) => {
@@ -63,5 +63,5 @@ export function Graph({ definition, selected, onSelect }) {
         <text x="10" y="36" class="hint" opacity="0.75">${n.type || ""}</text>
       </g>`;
     })}
-  </svg>`;
+  </svg></div>`;
 }
