@@ -70,7 +70,9 @@ def vendor(package: Package, work: Path, licenses: Path) -> dict[str, object]:
         (VENDOR / target).write_bytes(data)
         files[target] = hashlib.sha256(data).hexdigest()
     shutil.copyfile(unpacked / "package" / package.license_file, licenses / f"{package.name}.txt")
+    meta = json.loads((unpacked / "package" / "package.json").read_text())
     return {"name": package.name, "version": package.version, "integrity": integrity,
+            "spdx": meta.get("license"),
             "source": {t: s for s, t in package.files.items()},
             "license": f"LICENSES/{package.name}.txt", "sha256": files}
 
