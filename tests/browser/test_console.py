@@ -80,12 +80,33 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     # A real WebRTC call from the Test page, with the fake microphone.
     await page.get_by_role("link", name="Test", exact=True).first.click()
     await expect(page.get_by_role("heading", name="Test")).to_be_visible()
+    await page.get_by_label("caller_name").fill("Dana")  # the template's declared input
+
+    # Text chat first: the greeting, then a reply to what we type.
+    await page.get_by_role("button", name="Start a chat").click()
+    chat = page.get_by_label("Chat", exact=True)
+    await expect(chat.locator("li.agent").first).to_contain_text("Hi Dana")
+    await page.get_by_label("Your message").fill("I have a question about billing")
+    await page.get_by_role("button", name="Send").click()
+    await expect(chat.locator("li.agent")).to_have_count(2)
+
     await page.get_by_role("button", name="Start a voice call").click()
     live = page.get_by_label("Live transcript")
-    await expect(live.locator("li.agent").first).to_be_visible(timeout=30_000)
+    await expect(live.locator("li.agent").first).to_contain_text("Dana", timeout=30_000)
     await expect(live.locator("li.user:not(.interim)").first).to_be_visible(timeout=30_000)
     await expect(live.locator("li.user:not(.interim) ~ li.agent").first).to_be_visible(timeout=30_000)
     await screenshot(page, "test-call")
+
+    # The Live page (another tab of the same session) shows the call and its transcript.
+    async with page.expect_popup() as popup_info:
+        await page.evaluate("window.open('/live')")
+    live_page = await popup_info.value
+    live_call = live_page.get_by_role("article")
+    await expect(live_call).to_have_count(1)
+    await expect(live_call.locator("li.user")).not_to_have_count(0)
+    await expect(live_call.get_by_role("button", name="Hang up")).to_be_visible()
+    await screenshot(live_page, "live")
+    await live_page.close()
     await page.get_by_role("button", name="Hang up").click()
     await expect(page.get_by_test_id("voice-status")).to_have_text("Call ended.")
     call_link = page.get_by_role("link", name="Open this call's record")

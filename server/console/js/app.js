@@ -9,10 +9,11 @@ import { TestPage } from "./test_page.js";
 import { CallList } from "./calls.js";
 import { CallPage } from "./call_page.js";
 import { UsagePage, BillingPage } from "./usage.js";
+import { LivePage } from "./live.js";
 import { SettingsPage } from "./settings.js";
 
 const NAV = [
-  ["/home", "Home"], ["/workflows", "Workflows"], ["/test", "Test"], ["/calls", "Calls"],
+  ["/home", "Home"], ["/workflows", "Workflows"], ["/test", "Test"], ["/calls", "Calls"], ["/live", "Live"],
   ["/usage", "Usage"], ["/billing", "Billing"], ["/settings", "Settings"],
 ];
 const PUBLIC = new Set(["/signin", "/signup", "/invitation"]);
@@ -27,6 +28,7 @@ function route(path, me) {
       return id ? html`<${WorkflowEditor} key=${id} id=${id} me=${me} />` : html`<${WorkflowList} me=${me} />`;
     case "test": return html`<${TestPage} me=${me} />`;
     case "calls": return id ? html`<${CallPage} key=${id} id=${id} me=${me} />` : html`<${CallList} me=${me} />`;
+    case "live": return html`<${LivePage} me=${me} />`;
     case "usage": return html`<${UsagePage} me=${me} />`;
     case "billing": return html`<${BillingPage} me=${me} />`;
     case "settings": return html`<${SettingsPage} tab=${id || "keys"} sub=${sub} me=${me} />`;

@@ -12,7 +12,7 @@ export function Home({ me }) {
     ${!s ? html`<${Loading} />` : html`<div class="cards" data-testid="summary">
       <${Link} class="card" href=${`/calls?from=${today.toISOString().slice(0, 16)}`}><div class="label">Calls today</div><div class="value">${s.calls_today}</div><div class="sub">since 00:00 UTC</div></${Link}>
       <${Link} class="card" href="/usage"><div class="label">Minutes this month</div><div class="value">${fmtNumber(s.minutes_this_period, 1)}</div><div class="sub">plan: ${s.plan || "none"}</div></${Link}>
-      <${Link} class="card" href="/calls?status=in-progress"><div class="label">Live calls</div><div class="value">${s.live_calls}</div><div class="sub">not yet ended</div></${Link}>
+      <${Link} class="card" href="/live"><div class="label">Live calls</div><div class="value">${s.live_calls}</div><div class="sub">not yet ended</div></${Link}>
       <${Link} class="card" href="/calls?status=failed"><div class="label">Failures today</div><div class="value">${s.failed_today}</div><div class="sub">status failed</div></${Link}>
       <div class="card"><div class="label">Voice-to-voice p50</div><div class="value">${fmtMs(s.voice_to_voice_p50_ms)}</div><div class="sub">last 24 h · ${s.voice_to_voice_turns} turns</div></div>
       <div class="card"><div class="label">Voice-to-voice p95</div><div class="value">${fmtMs(s.voice_to_voice_p95_ms)}</div><div class="sub">end of speech → first audio out</div></div>

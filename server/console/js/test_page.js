@@ -4,7 +4,7 @@ import { api } from "./api.js";
 import { html, Link, Page, ErrorNote, Loading, useLoad } from "./ui.js";
 import { VoiceCall } from "./voice.js";
 
-function Chat({ workflowId, version }) {
+function Chat({ workflowId, version, variables }) {
   const [lines, setLines] = useState([]);
   const [session, setSession] = useState(null);
   const [error, setError] = useState(null);
@@ -15,6 +15,7 @@ function Chat({ workflowId, version }) {
       const body = { session_id: session };
       if (message) body.message = message;
       if (version && !session) body.version = version;
+      if (!session) body.variables = variables;
       const out = await api(`/api/v1/workflows/${workflowId}/chat`, { method: "POST", body });
       setSession(out.ended ? null : out.session_id);
       setLines((old) => [...old, ...(message ? [["user", message]] : []),
@@ -36,7 +37,7 @@ function Chat({ workflowId, version }) {
   </div>`;
 }
 
-function Voice({ workflowId, draft }) {
+function Voice({ workflowId, draft, variables }) {
   const [status, setStatus] = useState({ text: "Idle.", error: false });
   const [lines, setLines] = useState([]);
   const [active, setActive] = useState(false);
@@ -69,7 +70,7 @@ function Voice({ workflowId, draft }) {
       audio: (stream) => { if (audio.current) audio.current.srcObject = stream; },
       ended: (callId) => { setActive(false); setStatus({ text: "Call ended.", error: false }); setLastCall(callId); },
     });
-    try { await call.current.start(workflowId, draft); } catch (e) {
+    try { await call.current.start(workflowId, draft, variables); } catch (e) {
       setStatus({ text: `Could not start the call: ${e.message}`, error: true });
       call.current.stop(); setActive(false);
     }
@@ -87,17 +88,30 @@ function Voice({ workflowId, draft }) {
   </div>`;
 }
 
+// The workflow's declared inputs (definition.inputs), filled in as the call's variables.
+function Inputs({ workflowId, values, onChange }) {
+  const wf = useLoad(() => api(`/api/v1/workflows/${workflowId}`), [workflowId]);
+  const inputs = (wf.data?.definition?.inputs || []).filter((i) => i && typeof i.name === "string");
+  if (!inputs.length) return null;
+  return html`<fieldset class="row"><legend>Call variables</legend>
+    ${inputs.map((i) => html`<label>${i.name} ${i.description ? html`<span class="hint">${i.description}</span>` : ""}
+      <input value=${values[i.name] || ""} placeholder=${i.default ?? ""} maxlength="500" onInput=${(e) => onChange(i.name, e.target.value)} /></label>`)}
+  </fieldset>`;
+}
+
 export function TestPage() {
   const list = useLoad(() => api("/api/v1/workflows?limit=100"), []);
   const wanted = new URLSearchParams(location.search).get("workflow");
   const [workflowId, setWorkflowId] = useState(wanted);
   const [draft, setDraft] = useState(false);
+  const [values, setValues] = useState({});
   if (list.error) return html`<${Page} title="Test"><${ErrorNote} error=${list.error} /></${Page}>`;
   if (!list.data) return html`<${Page} title="Test"><${Loading} /></${Page}>`;
   const items = list.data.items;
   const chosen = items.find((w) => w.id === workflowId) || items.find((w) => w.published_version) || items[0];
   if (!chosen) return html`<${Page} title="Test"><p>No workflows yet. <${Link} href="/workflows/new">Create one</${Link}>.</p></${Page}>`;
   const canLive = !!chosen.published_version;
+  const variables = Object.fromEntries(Object.entries(values[chosen.id] || {}).filter(([, v]) => v !== ""));
   const useDraft = draft || !canLive;
   return html`<${Page} title="Test">
     <div class="row">
@@ -106,10 +120,12 @@ export function TestPage() {
       </select></label>
       <label class="inline"><input type="checkbox" checked=${useDraft} disabled=${!canLive} onChange=${(e) => setDraft(e.target.checked)} /> Test the draft</label>
     </div>
+    <${Inputs} workflowId=${chosen.id} values=${values[chosen.id] || {}}
+      onChange=${(name, value) => setValues({ ...values, [chosen.id]: { ...(values[chosen.id] || {}), [name]: value } })} />
     <p class="hint">Without provider keys, calls run on the offline engines (PocketSphinx, espeak-ng) and the offline scripted agent, which is not a language model.</p>
     <div class="grid2">
-      <${Voice} key=${chosen.id + useDraft} workflowId=${chosen.id} draft=${useDraft} />
-      <${Chat} key=${"c" + chosen.id + useDraft} workflowId=${chosen.id} version=${useDraft ? null : chosen.published_version} />
+      <${Voice} key=${chosen.id + useDraft} workflowId=${chosen.id} draft=${useDraft} variables=${variables} />
+      <${Chat} key=${"c" + chosen.id + useDraft} workflowId=${chosen.id} version=${useDraft ? null : chosen.published_version} variables=${variables} />
     </div>
   </${Page}>`;
 }

@@ -17,7 +17,7 @@ export class VoiceCall {
   // on: {status(text, isError), line(speaker, text, interim), ended(callId), audio(stream)}
   constructor(on) { this.on = on; this.pc = null; this.stream = null; this.callId = null; this.pcId = null; this.pending = []; }
 
-  async start(workflowId, test) {
+  async start(workflowId, test, variables = {}) {
     this.on.status("Asking for the microphone…");
     this.stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: true, noiseSuppression: true } });
     let servers = [];
@@ -39,7 +39,7 @@ export class VoiceCall {
     await waitForGathering(pc, 1500);
     this.on.status("Connecting…");
     const answer = await api("/api/v1/webrtc/offer", { method: "POST", body: {
-      sdp: pc.localDescription.sdp, type: "offer", workflow_id: workflowId, test } });
+      sdp: pc.localDescription.sdp, type: "offer", workflow_id: workflowId, test, variables } });
     this.callId = answer.call_id;
     this.pcId = answer.pc_id;
     await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
