@@ -8,6 +8,7 @@ logs no errors.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -17,6 +18,15 @@ from tests.browser.conftest import screenshot
 
 pytestmark = [pytest.mark.realtime, pytest.mark.timeout(240)]
 PASSWORD = "correct horse battery"
+
+
+async def poll(check, seconds: float) -> bool:
+    """True as soon as ``await check()`` is truthy, False after ``seconds``."""
+    for _ in range(int(seconds / 0.1)):
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
 
 
 async def sign_up(page, base: str, email: str, organization: str | None = None) -> None:
@@ -75,6 +85,18 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     await expect(page.get_by_role("heading", name=re.compile("Node billing"))).to_be_visible()
     await page.get_by_role("button", name="Publish").click()
     await expect(page.get_by_text("Published version 1")).to_be_visible()
+
+    # Edit a node from the graph, publish v2, compare with v1 and roll back to it.
+    await page.get_by_label("say").fill("Billing here: which charge is it?")
+    await expect(editor).to_have_value(re.compile("Billing here: which charge is it"))
+    await expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_text("Published version 2")).to_be_visible()
+    await page.get_by_role("button", name="Roll back to v1").click()
+    await expect(page.get_by_text("Rolled back to version 1")).to_be_visible()
+    await expect(editor).not_to_have_value(re.compile("Billing here"))
+    await page.get_by_role("row", name=re.compile("v2")).get_by_role("button", name="Diff with draft").click()
+    await expect(page.get_by_label("Differences")).to_contain_text("- ")
     await screenshot(page, "workflow-editor")
 
     # A real WebRTC call from the Test page, with the fake microphone.
@@ -124,13 +146,12 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     await expect(page.get_by_test_id("waterfall").locator("rect")).not_to_have_count(0)
     audio = page.get_by_test_id("recording")
     await expect(audio).to_be_visible()
-    await page.wait_for_function("document.querySelector('[data-testid=recording]').readyState >= 1")
+    # (polled from here: wait_for_function evaluates strings, which the console's CSP forbids)
+    assert await poll(lambda: audio.evaluate("a => a.readyState >= 1"), seconds=10)
     turns = page.locator("svg.timeline g.turn")
     assert await turns.count() >= 2
     await turns.last.click()  # play from the last turn
-    await page.wait_for_function(
-        "(() => { const a = document.querySelector('[data-testid=recording]');"
-        " return !a.paused && a.currentTime > 0.5; })()", timeout=10_000)
+    assert await poll(lambda: audio.evaluate("a => !a.paused && a.currentTime > 0.5"), seconds=10)
     await screenshot(page, "call")
 
     # Home shows the call and its voice-to-voice latency.

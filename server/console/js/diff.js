@@ -18,3 +18,19 @@ export function lineDiff(before, after) {
   while (j < m) out.push(["+", b[j++]]);
   return out;
 }
+
+// Only the changed lines with ``context`` lines around them; gaps become one "…" line.
+export function contextDiff(before, after, context = 3) {
+  const ops = lineDiff(before, after);
+  const keep = ops.map(() => false);
+  ops.forEach(([op], i) => {
+    if (op === " ") return;
+    for (let j = Math.max(0, i - context); j <= Math.min(ops.length - 1, i + context); j++) keep[j] = true;
+  });
+  const out = [];
+  ops.forEach((line, i) => {
+    if (keep[i]) out.push(line);
+    else if (out.length === 0 || out[out.length - 1][0] !== "…") out.push(["…", ""]);
+  });
+  return ops.some(([op]) => op !== " ") ? out : [["=", "(no differences)"]];
+}

@@ -7,14 +7,16 @@ const KINDS = ["call_seconds", "stt_seconds", "llm_input_tokens", "llm_output_to
 
 function Bars({ groups }) {
   const values = groups.map((g) => (g.totals.call_seconds || 0) / 60);
-  const max = Math.max(1, ...values);
+  const max = Math.max(0.1, ...values);
   const width = 1000, height = 160, bw = Math.max(4, Math.min(40, (width - 40) / Math.max(1, groups.length) - 4));
-  return html`<svg class="bars" viewBox="0 0 ${width} ${height}" role="img" aria-label="Call minutes per group">
+  return html`<h2>Call minutes per ${groups.length && /^\d{4}-/.test(groups[0].key) ? "day" : "workflow"}</h2>
+  <svg class="bars" viewBox="0 0 ${width} ${height}" role="img" aria-label="Call minutes per group">
+    <text x="20" y="10">${fmtNumber(max, 1)} min</text>
     ${groups.map((g, i) => {
       const h = (values[i] / max) * (height - 30);
       const x = 20 + i * (bw + 4);
       return html`<g><rect x=${x} y=${height - 18 - h} width=${bw} height=${h}><title>${g.key}: ${fmtNumber(values[i], 1)} min</title></rect>
-        ${groups.length <= 31 ? html`<text x=${x + bw / 2} y=${height - 4} text-anchor="middle">${g.key.slice(-2)}</text>` : ""}</g>`;
+        ${groups.length <= 31 && /^\d{4}-/.test(g.key) ? html`<text x=${x + bw / 2} y=${height - 4} text-anchor="middle">${g.key.slice(-2)}</text>` : ""}</g>`;
     })}
   </svg>`;
 }
@@ -41,13 +43,13 @@ export function UsagePage() {
   };
   const u = usage.data;
   return html`<${Page} title="Usage" actions=${u ? html`<button class="secondary" onClick=${download}>Export CSV</button>` : null}>
-    <div class="row">
+    <div class="row" style="margin-bottom: 1rem">
       <label>Group by <select value=${groupBy} onChange=${(e) => setGroupBy(e.target.value)}><option value="day">Day</option><option value="workflow">Workflow</option></select></label>
       <label>Period <select value=${days} onChange=${(e) => setDays(e.target.value)}><option value="7">Last 7 days</option><option value="30">Last 30 days</option><option value="90">Last 90 days</option></select></label>
     </div>
     <${ErrorNote} error=${usage.error} />
     ${!u ? html`<${Loading} />` : html`
-      <div class="cards">${KINDS.map((k) => html`<div class="card"><div class="label">${k.replace(/_/g, " ")}</div><div class="value">${fmtNumber(k === "call_seconds" ? (u.totals[k] || 0) / 60 : u.totals[k] || 0, 1)}</div><div class="sub">${k === "call_seconds" ? "minutes" : ""}</div></div>`)}</div>
+      <div class="cards">${KINDS.map((k) => html`<div class="card"><div class="label">${k === "call_seconds" ? "call minutes" : k.replace(/_/g, " ")}</div><div class="value">${fmtNumber(k === "call_seconds" ? (u.totals[k] || 0) / 60 : u.totals[k] || 0, 1)}</div><div class="sub">${k === "call_seconds" ? `${fmtNumber(u.totals[k] || 0)} s` : ""}</div></div>`)}</div>
       ${u.groups.length ? html`<${Bars} groups=${u.groups} />
       <div class="table-wrap"><table><thead><tr><th scope="col">${groupBy === "day" ? "Day" : "Workflow"}</th><th scope="col" class="num">Calls</th><th scope="col" class="num">Minutes</th><th scope="col">By provider</th></tr></thead>
         <tbody>${u.groups.map((g) => html`<tr><td>${groupBy === "workflow" ? names.get(g.key) || g.key : g.key}</td><td class="num">${g.calls}</td>

@@ -6,7 +6,7 @@ import { api } from "./api.js";
 import { html, Link, Page, ErrorNote, Loading, navigate, can, fmtDate } from "./ui.js";
 import { Graph } from "./graph.js";
 import { locate, lineOf } from "./jsonpos.js";
-import { lineDiff } from "./diff.js";
+import { contextDiff } from "./diff.js";
 
 const pretty = (value) => JSON.stringify(value, null, 2);
 const NODE_TEXTS = ["name", "greeting", "prompt", "say"];
@@ -45,7 +45,7 @@ function Versions({ wf, versions, draftText, editable, onRollback }) {
         ${editable && wf.published_version !== v.version ? html`<button class="secondary" onClick=${() => onRollback(v.version)}>Roll back to v${v.version}</button>` : ""}</td>
     </tr>`)}</tbody></table></div>
     ${shown && html`<h3>v${shown.version} → draft</h3><pre class="panel" style="overflow-x:auto; font-size: .8rem" aria-label="Differences">${
-      lineDiff(pretty(shown.definition), draftText).map(([op, line]) => html`<div style=${op === "+" ? "color: var(--ok)" : op === "-" ? "color: var(--danger)" : "opacity:.6"}>${op} ${line}</div>`)}</pre>`}`;
+      contextDiff(pretty(shown.definition), draftText).map(([op, line]) => html`<div style=${op === "+" ? "color: var(--ok)" : op === "-" ? "color: var(--danger)" : "opacity:.6"}>${op} ${line}</div>`)}</pre>`}`;
 }
 
 export function WorkflowEditor({ id, me }) {
