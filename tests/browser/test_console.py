@@ -189,7 +189,7 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     await member.goto(invite_url)
     await member.get_by_label("Email").fill(member_email)
     await member.get_by_label("Password").fill(PASSWORD)
-    await member.get_by_role("button", name="Accept the invitation").click()
+    await member.get_by_role("button", name="Create account and join").click()
     await expect(member.get_by_role("heading", name="Home")).to_be_visible()
     await member.get_by_role("button", name="Menu").click()
     await expect(member.get_by_test_id("role")).to_have_text("member")
@@ -200,7 +200,10 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     await expect(member.get_by_label("Definition (JSON)")).to_have_attribute("readonly", "")
     await expect(member.get_by_role("button", name="Publish")).to_have_count(0)
     await expect(member.get_by_role("button", name=re.compile("Archive"))).to_have_count(0)
-    for tab in ("keys", "members", "providers", "telephony", "webhooks", "secrets"):
+    await member.get_by_role("link", name="Test", exact=True).click()
+    await expect(member.get_by_test_id("needs-role")).to_be_visible()
+    await expect(member.get_by_role("button", name="Start a voice call")).to_have_count(0)
+    for tab in ("keys", "members", "providers", "telephony", "webhooks", "secrets", "audit"):
         await member.goto(f"{server.url}/settings/{tab}")
         await expect(member.get_by_role("heading", name="Settings")).to_be_visible()
         await expect(member.get_by_role("button", name=re.compile(

@@ -34,11 +34,23 @@ async def test_refresh_expiry_switch_and_sign_out(server, client, make_user, ope
 
     user = await make_user(organization_name="First org")
     other = await make_user(organization_name="Second org")
-    added = await client.post("/api/v1/organization/members", headers=other.headers,
-                              json={"email": user.email, "role": "admin"})  # fmt: skip
-    assert added.status_code == 201, added.text
+    invited = await client.post("/api/v1/organization/members", headers=other.headers,
+                                json={"email": user.email, "role": "admin"})  # fmt: skip
+    assert invited.status_code == 202, invited.text
     page, watch = await open_browser()
     watch.allowed_errors = (UNAUTHORIZED,)
+
+    # An existing account accepts an invitation from its link: sign in and join.
+    await page.goto(f"{server.url}/invitation#token={invited.json()['invite_token']}")
+    await page.get_by_label("I already have an account").check()
+    await page.get_by_label("Email").fill(user.email)
+    await page.get_by_label("Password").fill(user.password)
+    await page.get_by_role("button", name="Sign in and join").click()
+    await expect(page.get_by_role("heading", name="Home")).to_be_visible()
+    await expect(page.get_by_test_id("role")).to_have_text("admin")  # signed in to the new one
+    assert (await stored_session(page))["organizationId"] == other.organization_id
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     await sign_in(page, server.url, user.email, user.password)
 
     # A stale access token: the next request gets a 401, refreshes quietly and carries on.
@@ -54,6 +66,7 @@ async def test_refresh_expiry_switch_and_sign_out(server, client, make_user, ope
     # Switch organization: the switcher asks for the password and mints a token for the other.
     switcher = page.get_by_label("Organization")
     await expect(switcher.locator("option")).to_have_count(2)
+    await expect(page.get_by_test_id("role")).to_have_text("owner")  # the first organization
     await switcher.select_option(label="Second org (admin)")
     await page.get_by_label("Confirm your password").fill(user.password)
     await page.get_by_role("button", name="Switch").click()

@@ -111,8 +111,17 @@ export async function signIn(email, password, organizationId) {
   save(fromTokens(await raw("/api/v1/auth/login", { method: "POST", body })));
 }
 
+// Returns null when signed up and in; else the API's "pending" answer (202: the email may
+// already have an account, which the API does not reveal).
 export async function signUp(body) {
-  save(fromTokens(await raw("/api/v1/auth/signup", { method: "POST", body })));
+  const result = await raw("/api/v1/auth/signup", { method: "POST", body });
+  if (!result?.access_token) return result || { message: "Sign in with your account." };
+  save(fromTokens(result));
+  return null;
+}
+
+export async function acceptInvitation(token) {
+  return api("/api/v1/invitations/accept", { method: "POST", body: { invite_token: token } });
 }
 
 // Revoke the login on the server first, then forget it here.

@@ -3,10 +3,10 @@
 import { useState } from "preact/hooks";
 import { api } from "./api.js";
 import { html, Link, Page, useLoad, ErrorNote, Loading, can, fmtDate, formData } from "./ui.js";
-import { Providers, Telephony, Webhooks, ToolSecrets } from "./settings_more.js";
+import { Providers, Telephony, Webhooks, ToolSecrets, AuditLog } from "./settings_more.js";
 
 const TABS = [["keys", "API keys"], ["members", "Members"], ["providers", "Providers"],
-              ["telephony", "Carriers & numbers"], ["webhooks", "Webhooks"], ["secrets", "Tool secrets"]];
+              ["telephony", "Carriers & numbers"], ["webhooks", "Webhooks"], ["secrets", "Tool secrets"], ["audit", "Audit log"]];
 
 export function NeedsRole({ role, what }) {
   return html`<p class="hint" data-testid="needs-role">${what} needs the ${role} role.</p>`;
@@ -52,8 +52,7 @@ function Members({ me }) {
     const form = event.target;
     return run(async () => {
       const result = await api("/api/v1/organization/members", { method: "POST", body: { email: data.email, role: data.role } });
-      setLink(result.status === "invited" ? { email: data.email, url: `${location.origin}/invitation#token=${encodeURIComponent(result.invite_token)}` }
-        : { email: data.email, added: true });
+      setLink({ email: data.email, url: `${location.origin}/invitation#token=${encodeURIComponent(result.invite_token)}` });
       form.reset();
     });
   };
@@ -67,8 +66,8 @@ function Members({ me }) {
       <label>Role <select name="role"><option>member</option><option>admin</option>${can.own(me.role) ? html`<option>owner</option>` : ""}</select></label>
       <button type="submit">Invite</button>
     </form>` : html`<${NeedsRole} role="admin" what="Inviting members" />`}
-    ${link && html`<div class="notice" role="alert" data-testid="invite-result">${link.added ? `${link.email} already had an account and was added.`
-      : html`<p><strong>Send this invitation link to ${link.email}</strong> (shown once; it expires):</p><code class="secret">${link.url}</code>`}</div>`}
+    ${link && html`<div class="notice" role="alert" data-testid="invite-result"><p><strong>Send this invitation link to ${link.email}</strong>
+      (shown once; it expires). New or existing accounts join through it.</p><code class="secret">${link.url}</code></div>`}
     <${ErrorNote} error=${error || members.error} />
     <h2>Members</h2>
     ${members.data ? html`<div class="table-wrap"><table data-testid="members"><thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Joined</th><th scope="col">Actions</th></tr></thead>
@@ -82,7 +81,7 @@ function Members({ me }) {
 }
 
 export function SettingsPage({ tab, me }) {
-  const body = { keys: ApiKeys, members: Members, providers: Providers, telephony: Telephony, webhooks: Webhooks, secrets: ToolSecrets }[tab];
+  const body = { keys: ApiKeys, members: Members, providers: Providers, telephony: Telephony, webhooks: Webhooks, secrets: ToolSecrets, audit: AuditLog }[tab];
   return html`<${Page} title="Settings">
     <nav class="tabs" aria-label="Settings sections">${TABS.map(([id, label]) => html`<${Link} href=${`/settings/${id}`} aria-current=${tab === id ? "page" : undefined}>${label}</${Link}>`)}</nav>
     ${body ? html`<${body} me=${me} />` : html`<p>No such section.</p>`}

@@ -147,3 +147,23 @@ export function ToolSecrets({ me }) {
     ${secrets.data ? table(["Name", "Hint", "Updated", ""], secrets.data.map((s) => html`<tr><td><code>${s.name}</code></td><td>${s.hint}</td><td>${fmtDate(s.updated_at)}</td>
       <td><button class="danger" onClick=${() => confirm(`Delete ${s.name}?`) && run(() => api(`/api/v1/tool-secrets/${encodeURIComponent(s.name)}`, { method: "DELETE" }))}>Delete</button></td></tr>`)) : html`<${Loading} />`}`;
 }
+
+export function AuditLog({ me }) {
+  const admin = can.manage(me.role);
+  const [cursors, setCursors] = useState([null]);
+  const cursor = cursors[cursors.length - 1];
+  const page = useLoad(() => (admin ? api(`/api/v1/audit-log?limit=50${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`)
+    : Promise.resolve(null)), [cursor]);
+  const members = useLoad(() => api("/api/v1/organization/members"), []);
+  if (!admin) return html`<${NeedsRole} role="admin" what="Reading the audit log" />`;
+  const who = new Map((members.data || []).map((m) => [m.user_id, m.email]));
+  return html`<${ErrorNote} error=${page.error} />
+    ${page.data ? html`${page.data.items.length ? table(["When", "Who", "Action", "Target", "Details", "IP"], page.data.items.map((e) => html`<tr>
+      <td>${fmtDate(e.created_at)}</td><td>${e.actor_user_id ? who.get(e.actor_user_id) || e.actor_user_id.slice(0, 8) : e.actor_api_key_id ? "API key" : "CLI"}</td>
+      <td><code>${e.action}</code></td><td>${e.target_type} ${e.target_id.slice(0, 12)}</td>
+      <td><code>${JSON.stringify(e.details)}</code></td><td>${e.ip || ""}</td></tr>`)) : html`<p>No entries yet.</p>`}
+      <div class="row" style="margin-top:.75rem">
+        <button class="secondary" disabled=${cursors.length < 2} onClick=${() => setCursors(cursors.slice(0, -1))}>Newer</button>
+        <button class="secondary" disabled=${!page.data.next_cursor} onClick=${() => setCursors([...cursors, page.data.next_cursor])}>Older</button>
+      </div>` : html`<${Loading} />`}`;
+}

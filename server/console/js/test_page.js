@@ -1,7 +1,7 @@
 // Test a workflow: text chat (POST /workflows/{id}/chat) and a voice call over WebRTC.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "./api.js";
-import { html, Link, Page, ErrorNote, Loading, useLoad } from "./ui.js";
+import { html, Link, Page, ErrorNote, Loading, useLoad, can } from "./ui.js";
 import { VoiceCall } from "./voice.js";
 
 function Chat({ workflowId, version, variables }) {
@@ -99,7 +99,15 @@ function Inputs({ workflowId, values, onChange }) {
   </fieldset>`;
 }
 
-export function TestPage() {
+export function TestPage({ me }) {
+  if (!can.manage(me.role)) {
+    return html`<${Page} title="Test"><p data-testid="needs-role">Testing runs the workflow with the organization's
+      tools, secrets and provider keys, so it needs the admin role. You can read <${Link} href="/calls">calls</${Link}>.</p></${Page}>`;
+  }
+  return html`<${Tester} />`;
+}
+
+function Tester() {
   const list = useLoad(() => api("/api/v1/workflows?limit=100"), []);
   const wanted = new URLSearchParams(location.search).get("workflow");
   const [workflowId, setWorkflowId] = useState(wanted);
