@@ -169,6 +169,9 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     await page.get_by_role("button", name="Create API key").click()
     await expect(page.get_by_test_id("new-key").locator("code")).to_have_text(re.compile(r"\S{20,}"))
     await screenshot(page, "settings-keys")
+    await page.get_by_role("link", name="Audit log").click()
+    await expect(page.locator("table")).to_contain_text("api_key")
+    await screenshot(page, "settings-audit")
 
     # Invite a member; they accept through the link and see no admin actions.
     await page.get_by_role("link", name="Members").click()
@@ -207,6 +210,6 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
         await member.goto(f"{server.url}/settings/{tab}")
         await expect(member.get_by_role("heading", name="Settings")).to_be_visible()
         await expect(member.get_by_role("button", name=re.compile(
-            "Create|Invite|Save|Add|Delete|Revoke|Remove"))).to_have_count(0)
+            "Create|Invite|Save|Add|Delete|Revoke|Remove|Roll back|Hang up"))).to_have_count(0)
     await screenshot(member, "member-settings-390px")
     member_watch.check()

@@ -115,4 +115,17 @@ async def test_narrow_dark_console(server, make_user, open_browser) -> None:
     await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     await page.keyboard.press("Enter")
     await expect(page.locator("main#main")).to_be_focused()
+
+    # Change the password (Settings → Your account), then sign in with the new one.
+    await page.goto(f"{server.url}/settings/account")
+    await page.get_by_label("Current password").fill(user.password)
+    await page.get_by_label("New password", exact=True).fill("a brand new passphrase")
+    await page.get_by_label("New password again").fill("a brand new passphrase")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_text("Password changed.")).to_be_visible()
+    await screenshot(page, "settings-account-390px-dark")
+    await page.get_by_role("button", name="Menu").click()
+    await page.get_by_role("button", name="Sign out", exact=True).click()
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await sign_in(page, server.url, user.email, "a brand new passphrase")
     watch.check()

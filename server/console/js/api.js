@@ -120,6 +120,16 @@ export async function signUp(body) {
   return null;
 }
 
+// A new password signs out every other session; this one continues on the returned login.
+export async function changePassword(current, next) {
+  save(fromTokens(await api("/api/v1/auth/password", { method: "POST", body: { current_password: current, new_password: next } })));
+}
+
+export async function signOutEverywhere() {
+  await api("/api/v1/auth/logout-all", { method: "POST" });
+  save(null);
+}
+
 export async function acceptInvitation(token) {
   return api("/api/v1/invitations/accept", { method: "POST", body: { invite_token: token } });
 }

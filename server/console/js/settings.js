@@ -1,12 +1,12 @@
 // Settings: API keys, members and invitations, and (settings_more.js) providers, telephony,
 // webhooks, tool secrets. Each action is shown only to the roles the API allows it to.
 import { useState } from "preact/hooks";
-import { api } from "./api.js";
+import { api, changePassword, signOutEverywhere } from "./api.js";
 import { html, Link, Page, useLoad, ErrorNote, Loading, can, fmtDate, formData } from "./ui.js";
 import { Providers, Telephony, Webhooks, ToolSecrets, AuditLog } from "./settings_more.js";
 
 const TABS = [["keys", "API keys"], ["members", "Members"], ["providers", "Providers"],
-              ["telephony", "Carriers & numbers"], ["webhooks", "Webhooks"], ["secrets", "Tool secrets"], ["audit", "Audit log"]];
+              ["telephony", "Carriers & numbers"], ["webhooks", "Webhooks"], ["secrets", "Tool secrets"], ["audit", "Audit log"], ["account", "Your account"]];
 
 export function NeedsRole({ role, what }) {
   return html`<p class="hint" data-testid="needs-role">${what} needs the ${role} role.</p>`;
@@ -80,8 +80,39 @@ function Members({ me }) {
       <tbody>${invites.data.map((i) => html`<tr><td>${i.email}</td><td>${i.role}</td><td>${fmtDate(i.expires_at)}</td></tr>`)}</tbody></table></div>` : ""}`;
 }
 
+function Account({ me }) {
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(false);
+  const submit = async (event) => {
+    const data = formData(event);
+    const form = event.target;
+    setError(null); setDone(false);
+    if (data.new_password !== data.repeat) { setError(new Error("The two new passwords differ.")); return; }
+    try { await changePassword(data.current_password, data.new_password); form.reset(); setDone(true); } catch (e) { setError(e); }
+  };
+  const everywhere = async () => {
+    if (!confirm("Sign out on every device and browser, this one included?")) return;
+    try { await signOutEverywhere(); } catch (e) { setError(e); }
+  };
+  return html`<dl class="kv panel"><dt>Email</dt><dd>${me.email}</dd><dt>Name</dt><dd>${me.name || "–"}</dd>
+      <dt>Role here</dt><dd>${me.role}</dd></dl>
+    <h2>Change your password</h2>
+    <form class="stack" onSubmit=${submit}>
+      <label>Current password <input name="current_password" type="password" autocomplete="current-password" required /></label>
+      <label>New password <input name="new_password" type="password" autocomplete="new-password" minlength="10" required
+        aria-describedby="new-password-hint" /></label>
+      <p class="hint" id="new-password-hint" style="margin: -.5rem 0 0">At least 10 characters. Your other sessions are signed out.</p>
+      <label>New password again <input name="repeat" type="password" autocomplete="new-password" minlength="10" required /></label>
+      <${ErrorNote} error=${error} />
+      ${done && html`<p role="status" class="badge ok">Password changed.</p>`}
+      <button type="submit">Change password</button>
+    </form>
+    <h2>Sessions</h2>
+    <button class="danger" onClick=${everywhere}>Sign out everywhere</button>`;
+}
+
 export function SettingsPage({ tab, me }) {
-  const body = { keys: ApiKeys, members: Members, providers: Providers, telephony: Telephony, webhooks: Webhooks, secrets: ToolSecrets, audit: AuditLog }[tab];
+  const body = { keys: ApiKeys, members: Members, providers: Providers, telephony: Telephony, webhooks: Webhooks, secrets: ToolSecrets, audit: AuditLog, account: Account }[tab];
   return html`<${Page} title="Settings">
     <nav class="tabs" aria-label="Settings sections">${TABS.map(([id, label]) => html`<${Link} href=${`/settings/${id}`} aria-current=${tab === id ? "page" : undefined}>${label}</${Link}>`)}</nav>
     ${body ? html`<${body} me=${me} />` : html`<p>No such section.</p>`}
