@@ -9,6 +9,7 @@ logs no errors.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import uuid
 
@@ -153,6 +154,10 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     await turns.last.click()  # play from the last turn
     assert await poll(lambda: audio.evaluate("a => !a.paused && a.currentTime > 0.5"), seconds=10)
     await screenshot(page, "call")
+    if os.environ.get("CONSOLE_SCREENSHOTS"):
+        await page.emulate_media(color_scheme="dark")
+        await screenshot(page, "call-dark")
+        await page.emulate_media(color_scheme="light")
 
     # Home shows the call and its voice-to-voice latency.
     await page.get_by_role("link", name="Home").click()

@@ -20,7 +20,8 @@ async function openapiEnum(schema, field) {
   return match ? match[1].split(",").map((s) => s.trim()) : [];
 }
 
-function table(headers, rows) {
+function table(headers, rows, empty = "None yet.") {
+  if (!rows.length) return html`<p class="hint">${empty}</p>`;
   return html`<div class="table-wrap"><table><thead><tr>${headers.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead><tbody>${rows}</tbody></table></div>`;
 }
 
@@ -87,8 +88,12 @@ export function Telephony({ me }) {
       <label>Account <select name="carrier_account_id">${accounts.data.map((a) => html`<option value=${a.id}>${a.name}</option>`)}</select></label>
       <label>Answers with <select name="workflow_id"><option value="">nothing</option>${(workflows.data?.items || []).map((w) => html`<option value=${w.id}>${w.name}</option>`)}</select></label>
       <label>Label <input name="label" maxlength="200" /></label>
-      <button type="submit">Add number</button></form>` : ""}
-    ${numbers.data ? table(["Number", "Carrier", "Workflow", "Label", ""], numbers.data.map((n) => html`<tr><td>${n.number}</td><td>${n.carrier}</td><td>${wfName.get(n.workflow_id) || "–"}</td><td>${n.label || ""}</td>
+      <button type="submit">Add number</button></form>` : admin ? html`<p class="hint">Add a carrier account first, then its numbers.</p>` : ""}
+    ${numbers.data ? table(["Number", "Carrier", "Answers with", "Label", ""], numbers.data.map((n) => html`<tr><td>${n.number}</td><td>${n.carrier}</td>
+      <td>${admin ? html`<label class="sr-only" for=${"wf-" + n.id}>Workflow answering ${n.number}</label>
+        <select id=${"wf-" + n.id} value=${n.workflow_id || ""} onChange=${(e) => run(() => api(`/api/v1/phone-numbers/${n.id}`, { method: "PATCH", body: { workflow_id: e.target.value || null } }))}>
+          <option value="">nothing</option>${(workflows.data?.items || []).map((w) => html`<option value=${w.id}>${w.name}</option>`)}</select>`
+        : wfName.get(n.workflow_id) || "–"}</td><td>${n.label || ""}</td>
       <td>${admin ? html`<button class="danger" onClick=${() => confirm(`Delete ${n.number}?`) && run(() => api(`/api/v1/phone-numbers/${n.id}`, { method: "DELETE" }))}>Delete</button>` : ""}</td></tr>`)) : html`<${Loading} />`}`;
 }
 
@@ -124,6 +129,9 @@ export function Webhooks({ me }) {
     <${ErrorNote} error=${error || hooks.error} />
     ${hooks.data ? table(["URL", "Events", "Active", ""], hooks.data.map((h) => html`<tr><td>${h.url}<div class="hint">${h.description}</div></td><td>${h.events.join(", ")}</td><td>${h.active ? "yes" : "no"}</td>
       <td class="row"><button class="secondary" aria-expanded=${open === h.id} onClick=${() => setOpen(open === h.id ? null : h.id)}>Deliveries</button>
+        <button class="secondary" onClick=${() => run(() => api(`/api/v1/webhooks/${h.id}`, { method: "PATCH", body: { active: !h.active } }))}>${h.active ? "Pause" : "Resume"}</button>
+        <button class="secondary" onClick=${() => confirm("Issue a new signing secret? The old one stops working.") &&
+          run(async () => setSecret(await api(`/api/v1/webhooks/${h.id}`, { method: "PATCH", body: { rotate_secret: true } })))}>Rotate secret</button>
         <button class="danger" onClick=${() => confirm(`Delete the webhook to ${h.url}?`) && run(() => api(`/api/v1/webhooks/${h.id}`, { method: "DELETE" }))}>Delete</button></td></tr>
       ${open === h.id ? html`<tr><td colspan="4"><${Deliveries} hook=${h} /></td></tr>` : ""}`)) : html`<${Loading} />`}`;
 }

@@ -97,7 +97,9 @@ export function WorkflowEditor({ id, me }) {
     timer.current = setTimeout(() => save(definition), 500);
   };
   const pick = (pointer) => {
-    const [start, end] = locate(text, pointer);
+    // Body errors may point into the request ("/definition/nodes/0"); problems point into the definition.
+    const inDefinition = pointer.startsWith("/definition/") ? pointer.slice("/definition".length) : pointer;
+    const [start, end] = locate(text, inDefinition);
     const el = area.current;
     if (!el) return;
     el.focus();
