@@ -208,6 +208,13 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     await expect(member.get_by_label("Definition (JSON)")).to_have_attribute("readonly", "")
     await expect(member.get_by_role("button", name="Publish")).to_have_count(0)
     await expect(member.get_by_role("button", name=re.compile("Archive"))).to_have_count(0)
+    await member.goto(f"{server.url}{call_url}")  # members read calls, recordings included
+    await expect(member.get_by_test_id("transcript").locator("li.user")).not_to_have_count(0)
+    await expect(member.get_by_test_id("recording")).to_be_visible()
+    width = await member.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the call page scrolls sideways at 390 px ({width} px)"
+    await screenshot(member, "call-390px")
+    await member.get_by_role("button", name="Menu").click()
     await member.get_by_role("link", name="Test", exact=True).click()
     await expect(member.get_by_test_id("needs-role")).to_be_visible()
     await expect(member.get_by_role("button", name="Start a voice call")).to_have_count(0)

@@ -33,7 +33,7 @@ function Player({ call }) {
     ${url && html`<audio ref=${audio} controls src=${url} style="width:100%" data-testid="recording"
       onTimeUpdate=${(e) => setPosition(e.target.currentTime)}
       onLoadedMetadata=${(e) => Number.isFinite(e.target.duration) && setDuration(e.target.duration)}></audio>`}
-    ${call.turns.length > 0 && html`<${Timeline} turns=${call.turns} t0=${t0} duration=${Math.max(duration, 1)} position=${position} onSeek=${seek} />`}
+    ${call.turns.length > 0 && html`<div class="scroll-x"><${Timeline} turns=${call.turns} t0=${t0} duration=${Math.max(duration, 1)} position=${position} onSeek=${seek} /></div>`}
     <p class="hint">Left channel: caller · right channel: agent. Click a turn to play from there.</p>
   </div>`;
 }
@@ -89,7 +89,7 @@ export function CallPage({ id, me }) {
     <${Player} call=${call} />
     <div class="grid2">
       <section><h2>Transcript</h2><${Transcript} call=${call} /></section>
-      <section><h2>Latency per turn</h2><p class="hint">Milliseconds from the end of the caller's speech.</p><${Waterfall} turns=${call.turns} /></section>
+      <section><h2>Latency per turn</h2><p class="hint">Milliseconds from the end of the caller's speech.</p><div class="scroll-x"><${Waterfall} turns=${call.turns} /></div></section>
     </div>
     <div class="grid2">
       <section><h2>Summary and extracted variables</h2>
