@@ -72,7 +72,7 @@ function Shell({ path }) {
       </ul></nav>
       <div class="who">
         ${me.memberships.length > 1
-          ? html`<label>Organization <select onChange=${onOrgChange} value=${me.organization_id}>
+          ? html`<label>Organization <select key=${switching ? "switching" : "current"} onChange=${onOrgChange} value=${me.organization_id}>
               ${me.memberships.map((m) => html`<option value=${m.organization_id}>${m.organization_name} (${m.role})</option>`)}
             </select></label>`
           : html`<span>${membership?.organization_name || "Organization"}</span>`}

@@ -5,12 +5,14 @@ import { html, Link, Page, useLoad, ErrorNote, Loading, fmtMs, fmtNumber, fmtDat
 export function Home({ me }) {
   const summary = useLoad(() => api("/api/v1/console/summary"), []);
   const recent = useLoad(() => api("/api/v1/calls?limit=5"), []);
+  // 00:00 UTC today, written in local time for the calls page's datetime-local filter.
   const today = new Date(); today.setUTCHours(0, 0, 0, 0);
+  const local = new Date(today.getTime() - today.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
   const s = summary.data;
   return html`<${Page} title="Home">
     <${ErrorNote} error=${summary.error || recent.error} />
     ${!s ? html`<${Loading} />` : html`<div class="cards" data-testid="summary">
-      <${Link} class="card" href=${`/calls?from=${today.toISOString().slice(0, 16)}`}><div class="label">Calls today</div><div class="value">${s.calls_today}</div><div class="sub">since 00:00 UTC</div></${Link}>
+      <${Link} class="card" href=${`/calls?from=${local}`}><div class="label">Calls today</div><div class="value">${s.calls_today}</div><div class="sub">since 00:00 UTC</div></${Link}>
       <${Link} class="card" href="/usage"><div class="label">Minutes this month</div><div class="value">${fmtNumber(s.minutes_this_period, 1)}</div><div class="sub">plan: ${s.plan || "none"}</div></${Link}>
       <${Link} class="card" href="/live"><div class="label">Live calls</div><div class="value">${s.live_calls}</div><div class="sub">not yet ended</div></${Link}>
       <${Link} class="card" href="/calls?status=failed"><div class="label">Failures today</div><div class="value">${s.failed_today}</div><div class="sub">status failed</div></${Link}>
