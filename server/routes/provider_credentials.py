@@ -108,7 +108,8 @@ async def put_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
             ctx.body.base_url)
         problem = await destination_problem(as_http, allow_private=private_urls_allowed(ctx.services))
         if problem:
-            raise ApiError(422, "validation_error", problem, [{"field": "body.base_url",
+            raise ApiError(422, "validation_error", problem, [{"pointer": "/body/base_url",
+                                                               "code": "destination_refused",
                                                                "message": problem}])
     row = await creds_db.upsert(
         ctx.db,

@@ -139,6 +139,12 @@ export function WorkflowEditor({ id, me }) {
     await api(`/api/v1/workflows/${id}/archive`, { method: "POST" });
     navigate("/workflows");
   });
+  // Drafts and archived workflows can be deleted; a published one is archived first (409).
+  const remove = () => act(async () => {
+    if (!confirm(`Delete "${wf.name}" and its versions? Past calls keep their records.`)) return;
+    await api(`/api/v1/workflows/${id}`, { method: "DELETE" });
+    navigate("/workflows");
+  });
   const exportDoc = () => act(async () => {
     const doc = await api(`/api/v1/workflows/${id}/export`);
     const a = document.createElement("a");
@@ -179,7 +185,8 @@ export function WorkflowEditor({ id, me }) {
     <div class="row">
       <button class="secondary" onClick=${exportDoc}>Export JSON</button>
       ${editable ? html`<button class="secondary" onClick=${duplicate}>Duplicate</button>` : ""}
-      ${editable && !wf.archived ? html`<button class="danger" onClick=${archive}>Archive (delete)</button>` : ""}
+      ${editable && !wf.archived ? html`<button class="danger" onClick=${archive}>Archive</button>` : ""}
+      ${editable && (wf.archived || !wf.published_version) ? html`<button class="danger" onClick=${remove}>Delete</button>` : ""}
     </div>
   </${Page}>`;
 }

@@ -54,17 +54,19 @@ export function WorkflowList({ me }) {
   </${Page}>`;
 }
 
-// Until GET /api/v1/workflow-templates is on this server, the templates the create call knows.
+// The server's templates (GET /api/v1/workflow-templates); a server without that route gets
+// the one template its create call has always known. "Blank" is the API's minimal graph.
+const BLANK = { id: null, name: "Blank", description: "A start node and an end node." };
 const BUILTIN_TEMPLATES = [
-  { id: "order_desk", name: "Order desk", description: "Greets, routes to orders or billing, looks up an order over HTTP, says goodbye." },
-  { id: null, name: "Blank", description: "A start node and an end node." },
+  { id: "order_desk", name: "Order and billing desk", description: "Routes to orders or billing, looks up an order over HTTP, says goodbye." },
 ];
 
 async function loadTemplates() {
-  if (!(await serverHas("/api/v1/workflow-templates"))) return BUILTIN_TEMPLATES;
+  if (!(await serverHas("/api/v1/workflow-templates"))) return [...BUILTIN_TEMPLATES, BLANK];
   const result = await api("/api/v1/workflow-templates");
   const items = Array.isArray(result) ? result : result.items || [];
-  return items.map((t) => ({ id: t.id ?? t.name, name: t.title || t.name || t.id, description: t.description || "", definition: t.definition }));
+  return [...items.map((t) => ({ id: t.name ?? t.id, name: t.title || t.name, description: t.description || "",
+                                 direction: t.direction })), BLANK];
 }
 
 export function WorkflowNew({ me }) {
@@ -76,8 +78,7 @@ export function WorkflowNew({ me }) {
     const data = formData(event);
     const template = (templates.data || []).find((t) => String(t.id) === data.template);
     const body = { name: data.name, description: data.description || "" };
-    if (template?.definition) body.definition = template.definition;
-    else if (template?.id) body.template = template.id;
+    if (template?.id) body.template = template.id;
     setBusy(true);
     try {
       const wf = await api("/api/v1/workflows", { method: "POST", body });
@@ -91,7 +92,7 @@ export function WorkflowNew({ me }) {
       <label>Description <input name="description" maxlength="2000" /></label>
       <fieldset class="stack"><legend>Start from</legend>
         ${templates.data.map((t, i) => html`<label class="inline"><input type="radio" name="template" value=${String(t.id)} checked=${i === 0} />
-          <span><strong>${t.name}</strong> <span class="hint">${t.description}</span></span></label>`)}
+          <span><strong>${t.name}</strong>${t.direction ? html` <span class="badge">${t.direction}</span>` : ""} <span class="hint">${t.description}</span></span></label>`)}
       </fieldset>
       <button type="submit" disabled=${busy}>Create workflow</button>
     </form>` : html`<${Loading} what="Loading templates" />`}
