@@ -45,7 +45,8 @@ def _chromium_or_skip() -> str:
 @pytest.fixture(scope="session")
 def fake_microphone(run_dir: Path) -> Path:
     """2 s of silence (the greeting plays), the caller's words, then 8 s of silence, at 48 kHz."""
-    from tests.speech import silence_pcm, speech_pcm
+    from loadgen.audio import silence_pcm
+    from loadgen.speech import speech_pcm
 
     rate = 48_000
     pcm = silence_pcm(2.5, rate) + speech_pcm(SAYS, rate) + silence_pcm(8.0, rate)
