@@ -6,6 +6,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime.egress import EgressPolicy
+
 if TYPE_CHECKING:
     import asyncpg
     from redis.asyncio import Redis
@@ -25,6 +27,7 @@ class Services:
     limiter: ConcurrencyLimiter
     bus: ControlBus
     redis: Redis | None = None
+    egress: EgressPolicy = field(default_factory=EgressPolicy)  # server/egress.py builds it
     # Subsystem state that lives as long as the process (live calls, WebRTC peers, ...),
     # keyed by subsystem name. Subsystems own their key.
     state: dict[str, Any] = field(default_factory=dict)

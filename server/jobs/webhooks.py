@@ -26,7 +26,7 @@ import structlog
 
 from db import jobs as jobs_db
 from db import webhooks as webhooks_db
-from runtime.destinations import destination_problem
+from runtime.egress import EgressPolicy, EgressRefused
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -84,16 +84,16 @@ async def emit_event(services: Services, organization_id: UUID, event: str,
 
 
 def private_urls_allowed(services: Services) -> bool:
-    """``ALLOW_PRIVATE_URLS``; unset: allowed unless ``ENV=production``."""
-    allowed = services.settings.allow_private_urls
-    return services.settings.env != "production" if allowed is None else allowed
+    """``ALLOW_PRIVATE_URLS`` (prefer ``services.egress``, which enforces it)."""
+    return services.settings.allow_private_urls
 
 
-async def check_destination(url: str, *, allow_private: bool) -> None:
-    """Refuse non-HTTP(S) URLs, and private/loopback addresses unless allowed (SSRF)."""
-    problem = await destination_problem(url, allow_private=allow_private)
-    if problem:
-        raise DeliveryFailed(problem)
+async def check_destination(url: str, *, egress: EgressPolicy) -> None:
+    """Refuse non-HTTP(S) URLs and non-public addresses now (the send checks again)."""
+    try:
+        await egress.check_url(url)
+    except EgressRefused as exc:
+        raise DeliveryFailed(str(exc)) from None
 
 
 async def deliver(services: Services, job: asyncpg.Record) -> None:
@@ -120,19 +120,21 @@ async def deliver(services: Services, job: asyncpg.Record) -> None:
     status: int | None = None
     error: str | None = None
     try:
-        await check_destination(row["url"], allow_private=private_urls_allowed(services))
-        async with httpx.AsyncClient(follow_redirects=False,
-                                     timeout=services.settings.webhook_timeout_seconds) as http:
+        # The egress policy checks the address it connects to; redirects are not followed.
+        async with services.egress.client(
+                timeout=services.settings.webhook_timeout_seconds) as http:
             response = await http.post(row["url"], content=body, headers=headers)
         status = response.status_code
         if not 200 <= status < 300:
             error = f"HTTP {status}"
-    except DeliveryFailed as exc:
+    except EgressRefused as exc:
         error = str(exc)
     except httpx.TimeoutException:
         error = "timeout"
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:300]
+        # The exception text is not recorded: it would tell open ports from closed ones.
+        error = "connection failed" if isinstance(exc, httpx.TransportError) else (
+            type(exc).__name__)
     duration_ms = int((time.monotonic() - started) * 1000)
     attempt = await webhooks_db.record_attempt(services.db, delivery_id, status_code=status,
                                                error=error, duration_ms=duration_ms,

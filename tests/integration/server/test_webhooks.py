@@ -21,6 +21,7 @@ from aiohttp import web
 from db import calls as calls_db
 from db import jobs as jobs_db
 from db import usage as usage_db
+from runtime.egress import EgressPolicy
 from runtime.templates import order_desk
 from server.jobs import enqueue_post_call
 from server.jobs.registry import HANDLERS
@@ -219,10 +220,10 @@ def test_signature_format_and_replay_window() -> None:
 
 async def test_private_destinations_blocked_unless_allowed() -> None:
     with pytest.raises(DeliveryFailed, match="non-public"):
-        await check_destination("http://127.0.0.1:9/hook", allow_private=False)
+        await check_destination("http://127.0.0.1:9/hook", egress=EgressPolicy())
     with pytest.raises(DeliveryFailed, match="http"):
-        await check_destination("ftp://example.com/x", allow_private=True)
-    await check_destination("http://127.0.0.1:9/hook", allow_private=True)
+        await check_destination("ftp://example.com/x", egress=EgressPolicy(allow_private=True))
+    await check_destination("http://127.0.0.1:9/hook", egress=EgressPolicy(allow_private=True))
 
 
 async def test_analysis_with_a_model_stores_results_and_usage(client, make_user, server) -> None:  # type: ignore[no-untyped-def]
