@@ -172,6 +172,13 @@ class EgressPolicy:
         self._resolver: Resolver = resolver or system_resolver
         self._connect_via = connect_via
         self._in_process = tuple(self._prefix(p, app) for p, app in (in_process or {}).items())
+        self._ssl: dict[str, Any] = {}  # one TLS context per HTTP stack (CA bundle parsed once)
+
+    def _ssl_context(self, stack: Any) -> Any:
+        context = self._ssl.get(stack.__name__)
+        if context is None:
+            context = self._ssl[stack.__name__] = stack.create_ssl_context(trust_env=False)
+        return context
 
     @staticmethod
     def _prefix(prefix: str, app: ASGIApp) -> _Prefix:
@@ -188,7 +195,7 @@ class EgressPolicy:
         else:
             try:
                 found = list(await self._resolver(host, port))
-            except OSError as exc:
+            except (OSError, UnicodeError, ValueError) as exc:
                 raise UnresolvableHost(f"cannot resolve {host}") from exc
             if not found:
                 raise UnresolvableHost(f"cannot resolve {host}")
@@ -236,14 +243,14 @@ class EgressPolicy:
                headers: Mapping[str, str] | None = None) -> httpx.AsyncClient:
         """An httpx client whose every connection is checked; redirects never followed."""
         network = _transport(httpx.AsyncHTTPTransport, httpcore, _CheckedBackend(
-            self, httpcore.AnyIOBackend()), httpx.create_ssl_context(trust_env=False))
+            self, httpcore.AnyIOBackend(), httpcore.ConnectTimeout), self._ssl_context(httpx))
         return _NoRedirectClient(transport=_RoutingTransport(self, network), timeout=timeout,
                                  headers=headers, follow_redirects=False, trust_env=False)
 
     def openai_http_client(self, *, timeout: float = 30.0) -> httpx2.AsyncClient:
         """The same for the OpenAI SDK, which speaks ``httpx2`` (``AsyncOpenAI(http_client=)``)."""
         network = _transport(httpx2.AsyncHTTPTransport, httpcore2, _CheckedBackend(
-            self, httpcore2.AnyIOBackend()), httpx2.create_ssl_context(trust_env=False))
+            self, httpcore2.AnyIOBackend(), httpcore2.ConnectTimeout), self._ssl_context(httpx2))
         return _NoRedirectClient2(transport=network, timeout=timeout, follow_redirects=False,
                                   trust_env=False)
 
@@ -261,14 +268,18 @@ class EgressPolicy:
 class _CheckedBackend:
     """An httpcore(2) network backend: resolve once, check, connect to the checked address."""
 
-    def __init__(self, policy: EgressPolicy, inner: Any) -> None:
+    def __init__(self, policy: EgressPolicy, inner: Any, timeout_error: type[Exception]) -> None:
         self._policy = policy
         self._inner = inner
+        self._timeout_error = timeout_error  # the stack's ConnectTimeout (httpx maps it)
 
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,  # noqa: ASYNC109 - httpcore's signature
                           local_address: str | None = None, socket_options: Any = None) -> Any:
-        async with asyncio.timeout(timeout):
-            found = await self._policy.addresses(host, port)
+        try:
+            async with asyncio.timeout(timeout):
+                found = await self._policy.addresses(host, port)
+        except TimeoutError as exc:
+            raise self._timeout_error(f"resolving {host} timed out") from exc
         error: Exception | None = None
         for address in found:
             target, target_port = self._policy.route(address, port)
@@ -295,7 +306,7 @@ def _transport(cls: Any, core: Any, backend: _CheckedBackend, ssl_context: Any) 
     httpx takes no network backend, so the pool it built is replaced by an equivalent one
     (no proxy: ``trust_env=False``) that has it.
     """
-    transport = cls(trust_env=False)
+    transport = cls(verify=ssl_context, trust_env=False)
     transport._pool = core.AsyncConnectionPool(
         ssl_context=ssl_context, max_connections=100, max_keepalive_connections=20,
         keepalive_expiry=5.0, network_backend=backend)

@@ -45,6 +45,22 @@ STT_LANGUAGES: dict[STTProvider, frozenset[str]] = {
     "deepgram-flux": frozenset({"en", "en-US"}),
     "offline": frozenset({"en", "en-US", "en-GB"}),
 }
+# Models known to work (advisory: providers add models; warn on others, do not refuse).
+# The factory's defaults (pipeline/providers/factory.py) are in these sets.
+STT_MODELS: dict[STTProvider, frozenset[str]] = {
+    "deepgram": frozenset({"nova-3", "nova-3-general", "nova-3-medical", "nova-2",
+                           "nova-2-general", "nova-2-phonecall"}),
+    "deepgram-flux": frozenset({"flux-general-en"}),
+    "offline": frozenset(),
+}
+TTS_MODELS: dict[TTSProvider, frozenset[str]] = {
+    "deepgram": frozenset(),  # Aura: the voice names the model (aura-2-helena-en)
+    "openai": frozenset({"gpt-4o-mini-tts", "tts-1", "tts-1-hd"}),
+    "elevenlabs": frozenset({"eleven_flash_v2_5", "eleven_turbo_v2_5",
+                             "eleven_multilingual_v2"}),
+    "cartesia": frozenset({"sonic-3.6", "sonic-3", "sonic-2", "sonic-turbo"}),
+    "offline": frozenset(),
+}
 
 # The cloud account a provider choice needs a key for ("deepgram-flux" is a Deepgram model).
 _ACCOUNT: dict[str, CloudProvider | None] = {

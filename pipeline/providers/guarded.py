@@ -42,7 +42,9 @@ class EgressWebsocketMixin:
 
 @functools.cache
 def _guarded_class(cls: type[Any]) -> type[Any]:
-    return type(f"Egress{cls.__name__}", (EgressWebsocketMixin, cls), {})
+    # Same name as the service: pipecat names processors after their class, and usage is
+    # attributed to providers by that name (pipeline/observers/usage.py).
+    return type(cls.__name__, (EgressWebsocketMixin, cls), {"__qualname__": cls.__qualname__})
 
 
 def guarded_websocket_service(cls: type[T], policy: EgressPolicy | None, **kwargs: Any) -> T:

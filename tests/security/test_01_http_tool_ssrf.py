@@ -102,3 +102,49 @@ async def test_dns_rebinding_connects_to_the_checked_address(  # type: ignore[no
     assert internal.hits == 0
     assert connect_guard.refused == [PUBLIC]  # it went to the address it checked
     assert fake_dns.lookups == ["rebind.ssrf.test"]  # resolved once
+
+
+class HookReceiver(LoopbackServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hits = 0
+        self.app.router.add_post("/hook", self._hook)
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        self.hits += 1
+        return web.Response(status=200)
+
+
+async def test_webhooks_to_internal_addresses_are_refused_when_saved_and_when_sent(  # type: ignore[no-untyped-def]
+        database_url, data_dir, fake_dns: FakeDns, connect_guard: ConnectGuard) -> None:
+    import asyncio
+    from uuid import UUID
+
+    from server.jobs.webhooks import emit_event
+
+    fake_dns.set("hooks.ssrf.test", PUBLIC)
+    async with HookReceiver() as receiver, run_server(
+            _settings(database_url, data_dir)) as live, httpx.AsyncClient(
+            base_url=live.url, timeout=30) as http:
+        signup = await http.post("/api/v1/auth/signup", json={
+            "email": f"hook-{uuid.uuid4().hex[:8]}@example.com", "password": "long enough pw"})
+        headers = {"Authorization": f"Bearer {signup.json()['access_token']}"}
+        direct = await http.post("/api/v1/webhooks", headers=headers, json={
+            "url": f"{receiver.http_url}/hook", "events": ["call.ended"]})
+        assert direct.status_code == 422, direct.text
+        assert direct.json()["error"]["details"][0]["field"] == "body.url"
+
+        saved = await http.post("/api/v1/webhooks", headers=headers, json={
+            "url": f"http://hooks.ssrf.test:{receiver.port}/hook", "events": ["call.ended"]})
+        assert saved.status_code == 201, saved.text  # public when saved...
+        fake_dns.set("hooks.ssrf.test", "127.0.0.1")  # ...internal when sent
+        org = UUID(signup.json()["organization_id"])
+        await emit_event(live.services, org, "call.ended", {"call_id": "c1"})
+        url = f"/api/v1/webhooks/{saved.json()['id']}/deliveries"
+        for _ in range(200):
+            attempts = (await http.get(url, headers=headers)).json()[0]["attempts"]
+            if attempts:
+                break
+            await asyncio.sleep(0.05)
+    assert attempts and "non-public" in attempts[0]["error"]
+    assert receiver.hits == 0

@@ -161,3 +161,22 @@ def test_supported_names_are_exported_for_workflow_validation() -> None:
     assert {"deepgram", "deepgram-flux", "offline"} == STT_PROVIDERS
     assert {"deepgram", "openai", "elevenlabs", "cartesia", "offline"} == TTS_PROVIDERS
     assert set(STT_LANGUAGES) == STT_PROVIDERS and "en-US" in STT_LANGUAGES["deepgram"]
+
+
+def test_guarded_services_keep_their_provider_name_for_usage() -> None:
+    from pipeline.observers.usage import provider_from_processor
+
+    creds = resolve_credentials({"cartesia": StoredCredential("k", "ws://127.0.0.1:9")})
+    tts = build_tts(TTSChoice(provider="cartesia"), creds, sample_rate=8000)
+    assert provider_from_processor(tts.name) == "cartesia"
+
+
+def test_factory_defaults_are_among_the_known_models() -> None:
+    from pipeline.providers import factory
+    from pipeline.providers.config import STT_MODELS, TTS_MODELS
+
+    assert factory.DEEPGRAM_STT_MODEL in STT_MODELS["deepgram"]
+    assert factory.DEEPGRAM_FLUX_MODEL in STT_MODELS["deepgram-flux"]
+    assert factory.OPENAI_TTS_MODEL in TTS_MODELS["openai"]
+    assert factory.ELEVENLABS_MODEL in TTS_MODELS["elevenlabs"]
+    assert factory.CARTESIA_MODEL in TTS_MODELS["cartesia"]

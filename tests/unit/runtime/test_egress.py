@@ -236,3 +236,15 @@ async def test_own_demo_routes_are_served_in_process(echo: Echo) -> None:
                 await http.get(url)
     assert seen == ["/demo/orders/42"]
     assert resolver.names == ["sb.example.com"] * 4
+
+
+async def test_a_slow_resolver_is_a_connect_timeout() -> None:
+    import httpx
+
+    async def slow(host: str, port: int) -> list[IPAddress]:
+        await asyncio.sleep(10)
+        return [PUBLIC]
+
+    async with EgressPolicy(resolver=slow).client(timeout=0.05) as http:
+        with pytest.raises(httpx.ConnectTimeout):
+            await http.get("http://slow.example/")
