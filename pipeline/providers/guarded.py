@@ -6,24 +6,28 @@ DNS can change in between (``runtime/egress.py``):
 
 * websocket services (Deepgram Flux and Aura, ElevenLabs, Cartesia) resolve the host once,
   refuse a non-public address and open the socket to the checked address, with the
-  handshake's Host header, TLS SNI and certificate check on the original name;
+  handshake's Host header, TLS SNI and certificate check on the original name (with an
+  explicit address, ``websockets`` refuses cross-origin redirects; a same-origin one stays
+  on the checked address);
 * OpenAI TTS speaks HTTP through ``EgressPolicy.openai_http_client()`` (same guarantees);
-* Deepgram Nova STT goes through Deepgram's SDK, which opens its websocket itself and takes
-  no socket or address: the URL is resolved and checked right before every (re)connect,
-  and the SDK then resolves the name again. Residual gap: a DNS answer that changes
-  between those two lookups (TTL 0 rebinding, a window of milliseconds) can still send
-  the websocket handshake, with the organization's own key, to a non-public address.
-  Use Deepgram Flux or the default endpoint where that matters.
+* Deepgram Nova STT goes through Deepgram's SDK, which opens its websocket itself with
+  ``websockets.legacy.client.connect`` and takes no socket or address. That call is
+  wrapped (the seam the SDK's own ``deepgram.transport`` patches): before every
+  (re)connect the URL is resolved and checked, and the SDK's call to ``connect`` gets the
+  checked address (``host``/``port``, ``server_hostname`` for TLS) through a context
+  variable set only around that call, and may not follow a redirect (the legacy client
+  would follow one to any host).
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
-from runtime.egress import WEBSOCKET_SCHEMES, EgressPolicy
+from runtime.egress import EgressPolicy
 
 T = TypeVar("T")
 
@@ -56,16 +60,55 @@ def guarded_websocket_service(cls: type[T], policy: EgressPolicy | None, **kwarg
     return service  # type: ignore[no-any-return]
 
 
+_SDK_ROUTE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "deepgram_sdk_route", default=None)
+
+
+def _install_sdk_route() -> None:
+    """Wrap the Deepgram SDK's websocket ``connect`` (once, in the modules that call it for
+    ``listen.v1``, as the SDK's own ``deepgram.transport.install_transport`` does): with a
+    route in ``_SDK_ROUTE`` it opens the checked address and follows no redirect; without
+    one it is the SDK's own call, unchanged."""
+    import importlib
+
+    for name in ("deepgram.listen.v1.client", "deepgram.listen.v1.raw_client"):
+        module = importlib.import_module(name)
+        original = module.websockets_client_connect
+        if getattr(original, "_egress_routed", False):
+            continue
+        module.websockets_client_connect = _routed(original)
+
+
+def _routed(original: Any) -> Any:
+    def routed_connect(uri: str, **kwargs: Any) -> Any:
+        route = _SDK_ROUTE.get()
+        if route is None:
+            return original(uri, **kwargs)
+        connection = original(uri, **kwargs, **route)
+        connection.MAX_REDIRECTS_ALLOWED = 1  # a redirect ends the attempt
+        return connection
+
+    routed_connect._egress_routed = True  # type: ignore[attr-defined]
+    return routed_connect
+
+
 def check_deepgram_sdk_connects(service: Any, policy: EgressPolicy, ws_url: str) -> None:
-    """Check ``ws_url`` before every connect of a pipecat ``DeepgramSTTService``'s SDK client
-    (see the module docstring for the gap that remains)."""
+    """Every connect of a pipecat ``DeepgramSTTService``'s SDK client: check ``ws_url``
+    (the SDK's base URL) and connect to the checked address."""
+    _install_sdk_route()
     v1 = service._client.listen.v1
     connect = v1.connect
 
     @asynccontextmanager
     async def checked_connect(**kwargs: Any) -> AsyncIterator[Any]:
-        await policy.check_url(ws_url, schemes=WEBSOCKET_SCHEMES)
-        async with connect(**kwargs) as connection:
+        _, route = await policy.websocket_route(ws_url)
+        route.pop("proxy", None)  # the legacy client has no proxy support to turn off
+        async with AsyncExitStack() as stack:
+            token = _SDK_ROUTE.set(route)
+            try:
+                connection = await stack.enter_async_context(connect(**kwargs))
+            finally:
+                _SDK_ROUTE.reset(token)
             yield connection
 
     v1.connect = checked_connect
