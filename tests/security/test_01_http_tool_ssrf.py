@@ -148,3 +148,16 @@ async def test_webhooks_to_internal_addresses_are_refused_when_saved_and_when_se
             await asyncio.sleep(0.05)
     assert attempts and "non-public" in attempts[0]["error"]
     assert receiver.hits == 0
+
+
+async def test_the_servers_own_demo_routes_are_served_in_process(database_url, data_dir) -> None:  # type: ignore[no-untyped-def]
+    # PUBLIC_URL does not resolve here: only in-process dispatch can reach the app, and
+    # loopback stays closed.
+    public = "https://switchboard.invalid"
+    async with run_server(_settings(database_url, data_dir, public_url=public)) as live:
+        demo = await _chat_tool_result(live.url, f"{public}/demo/orders/42")
+        api = await _chat_tool_result(live.url, f"{public}/api/v1/organization")
+    # The app answered: the demo order, or its 404 where the demo routes are not mounted.
+    assert demo["error"] in (None, "http_404"), demo
+    # Outside /demo/ the URL goes to the network, where it does not resolve.
+    assert api["error"] == "blocked_destination", api
