@@ -2,7 +2,10 @@
 
 Each event becomes one delivery per subscribed webhook, each sent by a ``webhook.deliver``
 job, so delivery never blocks a call and failures retry with the queue's exponential
-backoff. Every attempt (status code or error, duration) is recorded.
+backoff. Every attempt (status code or error, duration) is recorded. Each POST goes
+through the egress policy (``services.egress``: the address is checked when connecting, no
+redirects), and the queue claims jobs round-robin across organizations, so one
+organization's backlog does not delay another's deliveries.
 
 Signature (documented for receivers): ``X-Switchboard-Timestamp: <unix seconds>`` and
 ``X-Switchboard-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>``. Receivers
@@ -81,11 +84,6 @@ async def emit_event(services: Services, organization_id: UUID, event: str,
                                   organization_id=organization_id,
                                   max_attempts=MAX_DELIVERY_ATTEMPTS)
     return len(hooks)
-
-
-def private_urls_allowed(services: Services) -> bool:
-    """``ALLOW_PRIVATE_URLS`` (prefer ``services.egress``, which enforces it)."""
-    return services.settings.allow_private_urls
 
 
 async def check_destination(url: str, *, egress: EgressPolicy) -> None:

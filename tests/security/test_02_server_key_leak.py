@@ -41,7 +41,7 @@ def _recording_authorization(fake: FakeOpenAI) -> list[str]:
 def _settings(database_url: str, data_dir: Path, **values: Any) -> Settings:
     base: dict[str, Any] = {"env": "development", "database_url": database_url,
                             "data_dir": data_dir, "redis_url": None, "log_level": "warning",
-                            "shutdown_grace_seconds": 2.0, "warmup": False,
+                            "shutdown_grace_seconds": 2.0, "warmup": False, "jobs_enabled": False,
                             # the tenant's endpoint is a loopback fake: let it be reached,
                             # so what is tested here is only which key goes there
                             "allow_private_urls": True}

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.integration
 def _settings(database_url: str, data_dir: Path) -> Settings:
     return Settings(_env_file=None, env="production", database_url=database_url,  # type: ignore[call-arg]
                     data_dir=data_dir, redis_url=None, log_level="warning",
-                    shutdown_grace_seconds=2.0, warmup=False,
+                    shutdown_grace_seconds=2.0, warmup=False, jobs_enabled=False,
                     public_url="https://switchboard.example.com")
 
 
