@@ -48,7 +48,7 @@ def _check(resp: httpx.Response) -> dict:
 
 
 async def provision_async(
-    http: httpx.AsyncClient, turn: str, fakes: str, *, number: str = NUMBER, max_calls: int = 1000
+    http: httpx.AsyncClient, turn: str, fakes: str, *, number: str = NUMBER, max_calls: int = 500
 ) -> None:
     """Sign up an organization on the server ``http`` points at and route ``number`` to a
     published workflow on the fake providers (``turn``: "smart-turn" or "flux")."""
@@ -125,6 +125,7 @@ def start_switchboard(
         # post-call jobs (analysis, webhooks) belong to a `switchboard worker` process in a
         # deployment; the fake LLM does not produce their structured output anyway
         "JOBS_ENABLED": "false",
+        "DEFAULT_PLAN": "scale",  # up to 500 concurrent calls (the free plan allows 10)
     }
     if not gc_freeze:
         env["GC_FREEZE"] = "false"

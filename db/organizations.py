@@ -12,9 +12,15 @@ Conn = asyncpg.Pool | asyncpg.Connection
 _ORG_COLUMNS = "id, name, plan, max_concurrent_calls, created_at, updated_at"
 
 
-async def create(conn: Conn, name: str) -> asyncpg.Record:
+async def create(
+    conn: Conn, name: str, *, plan: str = "free", max_concurrent_calls: int = 10
+) -> asyncpg.Record:
     return await conn.fetchrow(
-        f"INSERT INTO organizations (name) VALUES ($1) RETURNING {_ORG_COLUMNS}", name
+        f"""INSERT INTO organizations (name, plan, max_concurrent_calls) VALUES ($1, $2, $3)
+            RETURNING {_ORG_COLUMNS}""",
+        name,
+        plan,
+        max_concurrent_calls,
     )
 
 
@@ -148,6 +154,18 @@ async def list_invitations(conn: Conn, organization_id: UUID) -> list[asyncpg.Re
     )
 
 
+async def pending_invitation(
+    conn: Conn, organization_id: UUID, email: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT id FROM invitations
+            WHERE organization_id = $1 AND lower(email) = lower($2)
+              AND accepted_at IS NULL AND expires_at > now() LIMIT 1""",
+        organization_id,
+        email,
+    )
+
+
 async def accept_invitation(conn: Conn, token_hash: bytes, email: str) -> asyncpg.Record | None:
     """Consume a pending invitation for ``email`` (single use)."""
     return await conn.fetchrow(
@@ -160,10 +178,27 @@ async def accept_invitation(conn: Conn, token_hash: bytes, email: str) -> asyncp
     )
 
 
-async def set_plan(conn: Conn, organization_id: UUID, plan: str) -> asyncpg.Record | None:
-    """Operators' (and later billing's) switch; not exposed to organization members."""
+async def set_plan(
+    conn: Conn, organization_id: UUID, plan: str, *, max_concurrent_calls: int | None = None
+) -> asyncpg.Record | None:
+    """Operators' (and later billing's) switch; not exposed to organization members.
+    ``server.billing.plans.change_plan`` also resets the limit to the plan's ceiling."""
     return await conn.fetchrow(
-        f"UPDATE organizations SET plan = $2, updated_at = now() WHERE id = $1 RETURNING {_ORG_COLUMNS}",
+        f"""UPDATE organizations
+               SET plan = $2, max_concurrent_calls = COALESCE($3, max_concurrent_calls),
+                   updated_at = now()
+             WHERE id = $1 RETURNING {_ORG_COLUMNS}""",
         organization_id,
         plan,
+        max_concurrent_calls,
     )
+
+
+async def lock(conn: asyncpg.Connection, organization_id: UUID) -> bool:
+    """Lock the organization row for this transaction: membership changes that must keep an
+    owner run one at a time per organization (two concurrent demotions cannot both see two
+    owners)."""
+    found = await conn.fetchval(
+        "SELECT true FROM organizations WHERE id = $1 FOR UPDATE", organization_id
+    )
+    return bool(found)

@@ -75,12 +75,13 @@ class Endpoint:
         services: Services = request.app.state.services
         principal = None
         if self.auth is not None:
+            from server.auth.permissions import required_role
             from server.auth.principal import authenticate, require_role
 
             principal = await authenticate(request, services)
             if self.auth == "user" and principal.user_id is None:
                 raise ApiError(403, "forbidden", "this action needs a user token, not an API key")
-            require_role(principal, self.role)
+            require_role(principal, required_role(self.method, self.path, self.role))
         ctx = ApiContext(request=request, services=services, principal=principal)
         if self.query is not None:
             try:

@@ -33,6 +33,7 @@ from server.log_config import configure_logging
 from server.middleware import RequestContextMiddleware
 from server.openapi import build_openapi
 from server.routes import all_routers
+from server.security_headers import security_headers
 from server.services import Services
 from server.settings import Settings, load_settings
 
@@ -157,7 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware)],
+        middleware=[Middleware(RequestContextMiddleware), security_headers(settings)],
         exception_handlers={
             ApiError: api_error_handler,
             HTTPException: http_exception_handler,

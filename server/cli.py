@@ -16,6 +16,7 @@ from server.settings import Settings, SettingsError, load_settings
 EXTRA_COMMANDS: list[tuple[str, str]] = [
     ("server.loadtest.cli", "add_parser"),
     ("server.jobs.cli", "add_parser"),
+    ("server.auth.cli", "add_parser"),
 ]
 
 
@@ -73,6 +74,7 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     from db.migrate import migrate_url
     from db.pool import create_pool
     from server.auth.identity import bootstrap_organization
+    from server.billing.plans import plan_named
 
     settings = _settings(args)
     password = args.password or secrets.token_urlsafe(12)
@@ -82,7 +84,8 @@ def cmd_create_org(args: argparse.Namespace) -> int:
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
             return await bootstrap_organization(
-                pool, organization_name=args.name, email=args.email, password=password
+                pool, organization_name=args.name, email=args.email, password=password,
+                plan=plan_named(settings.default_plan),
             )
         finally:
             await pool.close()
@@ -98,9 +101,9 @@ def cmd_create_org(args: argparse.Namespace) -> int:
 def cmd_set_plan(args: argparse.Namespace) -> int:
     import uuid
 
-    from db import organizations as orgs_db
     from db.migrate import migrate_url
     from db.pool import create_pool
+    from server.billing.plans import change_plan
 
     settings = _settings(args)
 
@@ -108,11 +111,15 @@ def cmd_set_plan(args: argparse.Namespace) -> int:
         await migrate_url(url)
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
-            return await orgs_db.set_plan(pool, uuid.UUID(args.org), args.plan)
+            return await change_plan(pool, uuid.UUID(args.org), args.plan)
         finally:
             await pool.close()
 
-    row = asyncio.run(_with_database(settings, work))
+    try:
+        row = asyncio.run(_with_database(settings, work))
+    except ValueError as exc:  # UnknownPlan
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
     if row is None:
         print(f"switchboard: no organization {args.org}", file=sys.stderr)
         return 1
@@ -148,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("set-plan", help="set an organization's plan ('suspended' blocks calls)")
     plan.add_argument("--org", required=True, help="organization id")
-    plan.add_argument("--plan", required=True, help="plan name, e.g. free, pro, suspended")
+    plan.add_argument("--plan", required=True, help="free, pro, scale or suspended (server/billing/plans.py)")
     plan.set_defaults(func=cmd_set_plan)
 
     import importlib

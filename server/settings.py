@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -77,6 +77,40 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=60)
     secrets_key: str | None = None  # Fernet key for credentials at rest; generated when unset
+    # several Fernet keys, comma-separated, newest first: the first encrypts, all decrypt
+    # (rotation: prepend a new key, run `switchboard rotate-keys`, then drop the old one)
+    secret_keys: str | None = None
+    # absolute lifetime of a login (a refresh-token family), however often it is refreshed
+    refresh_family_max_age_seconds: int = Field(default=30 * 86_400, ge=60)
+    # an already-rotated refresh token presented again within this many seconds is a
+    # legitimate double refresh (two tabs), not theft: it gets a token, the login survives
+    refresh_reuse_grace_seconds: float = Field(default=10.0, ge=0, le=300)
+    # who may create an account: open | invite_only | closed (None: open, invite_only in
+    # production)
+    signup_policy: Literal["open", "invite_only", "closed"] | None = None
+    # the plan (server/billing/plans.py) organizations get when created by sign-up or
+    # create-org; a single-tenant deployment may start everyone on `scale`
+    default_plan: str = "free"
+    # Argon2id (64 MiB each): hashes running at once, and how many may wait, so a login
+    # flood cannot take the CPU from live calls (past the queue: 503 with Retry-After)
+    password_hash_concurrency: int = Field(default=2, ge=1, le=64)
+    password_hash_queue: int = Field(default=32, ge=0, le=10_000)
+    # rate limits ("N/second|minute|hour", ";"-separated for several); None: on unless
+    # ENV=test. Redis-backed with REDIS_URL, else per process.
+    rate_limits_enabled: bool | None = None
+    rate_limit_login_ip: str = "30/minute;300/hour"
+    rate_limit_login_account: str = "10/minute;50/hour"
+    rate_limit_signup_ip: str = "10/hour"
+    rate_limit_signup_account: str = "5/hour"
+    rate_limit_refresh_ip: str = "120/minute"
+    rate_limit_refresh_account: str = "30/minute"
+    rate_limit_invite_ip: str = "60/hour"
+    rate_limit_invite_account: str = "50/hour"
+    rate_limit_chat_org: str = "120/minute"
+    rate_limit_webrtc_offer_org: str = "60/minute"
+    # /metrics needs `Authorization: Bearer <METRICS_TOKEN>` when set; in production it is
+    # not served at all without one
+    metrics_token: str | None = None
 
     # --- calls: recording and browser (WebRTC) calls ------------------------------------
     record_calls: bool = True  # stereo WAV per call under DATA_DIR/recordings
@@ -107,7 +141,8 @@ class Settings(BaseSettings):
     def _empty_provider_value_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
-    @field_validator("database_url", "redis_url", "jwt_private_key", "secrets_key", mode="before")
+    @field_validator("database_url", "redis_url", "jwt_private_key", "secrets_key",
+                     "secret_keys", "metrics_token", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -125,6 +160,39 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("default_plan")
+    @classmethod
+    def _known_plan(cls, value: str) -> str:
+        from server.billing.plans import PLANS
+
+        if value not in PLANS or not PLANS[value].allows_calls:
+            raise ValueError(f"must be one of {', '.join(p for p in PLANS if PLANS[p].allows_calls)}")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_keys_win(self) -> Settings:
+        if self.secret_keys:  # the rotation list replaces the single key
+            self.secrets_key = self.secret_keys
+        return self
+
+    @model_validator(mode="after")
+    def _production_needs_public_url(self) -> Settings:
+        if self.env == "production" and self.public_url is None:
+            # callback and webhook URLs would otherwise come from the Host header
+            raise ValueError("PUBLIC_URL is required when ENV=production")
+        return self
+
+    @property
+    def effective_signup_policy(self) -> str:
+        if self.signup_policy is not None:
+            return self.signup_policy
+        return "invite_only" if self.env == "production" else "open"
+
+    @property
+    def effective_rate_limits(self) -> bool:
+        return self.rate_limits_enabled if self.rate_limits_enabled is not None else (
+            self.env != "test")
 
     @cached_property
     def json_logs(self) -> bool:

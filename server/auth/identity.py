@@ -1,6 +1,8 @@
-"""Identity use cases: sign up, log in, refresh, log out, bootstrap organizations, API keys.
+"""Identity use cases: sign up, log in, invitations, bootstrap organizations, API keys.
 
-Routes and the CLI call these; they hold the rules, ``db`` holds the SQL.
+Routes and the CLI call these; they hold the rules, ``db`` holds the SQL. Sessions (refresh,
+sign-out, password change) live in ``server.auth.sessions``; membership changes in
+``server.auth.memberships``.
 """
 
 from __future__ import annotations
@@ -14,31 +16,18 @@ import structlog
 
 from db import api_keys as api_keys_db
 from db import organizations as orgs_db
-from db import refresh_tokens as refresh_db
 from db import users as users_db
 from server.auth.passwords import hash_password, verify_password
-from server.auth.secrets import (
-    API_KEY_PREFIX,
-    INVITE_PREFIX,
-    REFRESH_PREFIX,
-    digest,
-    display_prefix,
-    new_secret,
-)
-from server.auth.tokens import TokenSigner
-from server.errors import ApiError, conflict, unauthorized
+from server.auth.secrets import API_KEY_PREFIX, INVITE_PREFIX, digest, display_prefix, new_secret
+from server.auth.sessions import SessionConfig, TokenPair, issue
+from server.billing.plans import DEFAULT_PLAN, Plan
+from server.errors import ApiError, unauthorized
 
 log = structlog.get_logger(__name__)
 
+__all__ = ["NewApiKey", "SignupPolicy", "TokenPair", "signup", "login"]
 
-@dataclass(frozen=True)
-class TokenPair:
-    access_token: str
-    refresh_token: str
-    expires_in: int
-    organization_id: uuid.UUID
-    user_id: uuid.UUID
-    role: str
+SignupPolicy = str  # "open" | "invite_only" | "closed" (Settings.effective_signup_policy)
 
 
 @dataclass(frozen=True)
@@ -47,72 +36,62 @@ class NewApiKey:
     secret: str
 
 
-async def _issue(
-    conn: asyncpg.Pool | asyncpg.Connection,
-    signer: TokenSigner,
-    refresh_ttl: int,
-    *,
-    user_id: uuid.UUID,
-    organization_id: uuid.UUID,
-    role: str,
-    family_id: uuid.UUID | None = None,
-) -> TokenPair:
-    access, expires_in = signer.issue(user_id, organization_id, role)
-    refresh = new_secret(REFRESH_PREFIX)
-    await refresh_db.insert(
-        conn,
-        family_id=family_id or uuid.uuid4(),
-        user_id=user_id,
-        organization_id=organization_id,
-        token_hash=digest(refresh),
-        expires_at=datetime.now(UTC) + timedelta(seconds=refresh_ttl),
-    )
-    return TokenPair(access, refresh, expires_in, organization_id, user_id, role)
+def invalid_invitation() -> ApiError:
+    return ApiError(
+        400, "invalid_invitation", "invitation is invalid, expired, used, or for another email",
+        [{"field": "invite_token"}],
+    )  # fmt: skip
 
 
 async def signup(
     pool: asyncpg.Pool,
-    signer: TokenSigner,
-    refresh_ttl: int,
+    config: SessionConfig,
     *,
+    policy: SignupPolicy,
     email: str,
     password: str,
     name: str | None,
     organization_name: str | None,
     invite_token: str | None = None,
-) -> TokenPair:
-    """Create a user and either a new organization (as owner) or join by invitation."""
+    plan: Plan = DEFAULT_PLAN,
+) -> TokenPair | None:
+    """Create a user and either a new organization (as owner) or join by invitation.
+
+    Returns None when the email already has an account: the route answers that exactly like
+    a signup it cannot complete, so signup does not tell who is registered (the hash is
+    spent either way).
+    """
+    if policy == "closed" or (policy == "invite_only" and not invite_token):
+        raise ApiError(403, "signup_closed", "sign-up needs an invitation on this server"
+                       if policy == "invite_only" else "sign-up is closed on this server")
     password_hash = await hash_password(password)
     async with pool.acquire() as conn, conn.transaction():
         try:
-            user = await users_db.create(conn, email, password_hash, name)
+            async with conn.transaction():  # a savepoint: a taken email leaves no trace
+                user = await users_db.create(conn, email, password_hash, name)
         except asyncpg.UniqueViolationError:
-            raise conflict("an account with this email already exists", "email") from None
+            log.info("signup_email_taken")
+            return None
         if invite_token:
             invite = await orgs_db.accept_invitation(conn, digest(invite_token), email)
             if invite is None:
-                raise ApiError(
-                    400,
-                    "invalid_invitation",
-                    "invitation is invalid, expired, used, or for another email",
-                    [{"field": "invite_token"}],
-                )
+                raise invalid_invitation()
             org_id, role = invite["organization_id"], invite["role"]
         else:
-            org = await orgs_db.create(conn, organization_name or f"{email.split('@')[0]}'s team")
+            org = await orgs_db.create(
+                conn, organization_name or f"{email.split('@')[0]}'s team",
+                plan=plan.name, max_concurrent_calls=plan.max_concurrent_calls,
+            )  # fmt: skip
             org_id, role = org["id"], "owner"
         await orgs_db.add_member(conn, org_id, user["id"], role)
-        pair = await _issue(
-            conn, signer, refresh_ttl, user_id=user["id"], organization_id=org_id, role=role
-        )
+        pair = await issue(conn, config, user_id=user["id"], organization_id=org_id, role=role)
     log.info("user_signed_up", user_id=str(user["id"]), organization_id=str(org_id))
     return pair
 
 
 async def login(
     pool: asyncpg.Pool,
-    signer: TokenSigner,
-    refresh_ttl: int,
+    config: SessionConfig,
     *,
     email: str,
     password: str,
@@ -132,48 +111,8 @@ async def login(
         role = await orgs_db.role_of(pool, organization_id, user["id"])
         if role is None:
             raise ApiError(404, "not_found", "organization not found")
-    return await _issue(
-        pool, signer, refresh_ttl, user_id=user["id"], organization_id=organization_id, role=role
-    )
-
-
-async def refresh(
-    pool: asyncpg.Pool, signer: TokenSigner, refresh_ttl: int, *, refresh_token: str
-) -> TokenPair:
-    """Rotate a refresh token. Presenting an already-rotated token revokes its whole family."""
-    token_hash = digest(refresh_token)
-    row = await refresh_db.consume(pool, token_hash)
-    if row is None:
-        known = await refresh_db.find(pool, token_hash)
-        if known is not None and known["used_at"] is not None:
-            # Committed on its own: the revocation must survive the error we answer with.
-            revoked = await refresh_db.revoke_family(pool, known["family_id"])
-            log.warning("refresh_token_reuse", family_id=str(known["family_id"]), revoked=revoked)
-            raise ApiError(
-                401,
-                "refresh_token_reused",
-                "refresh token was already used; all sessions of this login were revoked",
-            )
-        raise unauthorized("refresh token is invalid, expired or revoked")
-    role = await orgs_db.role_of(pool, row["organization_id"], row["user_id"])
-    if role is None:
-        raise unauthorized("not a member of this organization")
-    return await _issue(
-        pool,
-        signer,
-        refresh_ttl,
-        user_id=row["user_id"],
-        organization_id=row["organization_id"],
-        role=role,
-        family_id=row["family_id"],
-    )
-
-
-async def logout(pool: asyncpg.Pool, *, refresh_token: str) -> None:
-    """Revoke the login session (the refresh token's family). Unknown tokens are ignored."""
-    known = await refresh_db.find(pool, digest(refresh_token))
-    if known is not None:
-        await refresh_db.revoke_family(pool, known["family_id"])
+    return await issue(pool, config, user_id=user["id"], organization_id=organization_id,
+                       role=role)
 
 
 async def create_api_key(
@@ -206,6 +145,8 @@ async def create_invitation(
     invited_by: uuid.UUID | None,
     ttl: timedelta = timedelta(days=7),
 ) -> tuple[asyncpg.Record, str]:
+    """An invitation (token shown once). Whether the email has an account or not, the
+    invited person joins only by accepting it (``accept_invitation`` or sign-up)."""
     token = new_secret(INVITE_PREFIX)
     record = await orgs_db.create_invitation(
         pool,
@@ -219,12 +160,33 @@ async def create_invitation(
     return record, token
 
 
+async def accept_invitation(
+    pool: asyncpg.Pool, *, user_id: uuid.UUID, invite_token: str
+) -> tuple[uuid.UUID, str]:
+    """A signed-in user accepts an invitation made for their email: (organization, role)."""
+    user = await users_db.by_id(pool, user_id)
+    if user is None:
+        raise unauthorized()
+    async with pool.acquire() as conn, conn.transaction():
+        invite = await orgs_db.accept_invitation(conn, digest(invite_token), user["email"])
+        if invite is None:
+            raise invalid_invitation()
+        await orgs_db.add_member(conn, invite["organization_id"], user_id, invite["role"])
+    return invite["organization_id"], invite["role"]
+
+
 async def bootstrap_organization(
-    pool: asyncpg.Pool, *, organization_name: str, email: str, password: str
+    pool: asyncpg.Pool,
+    *,
+    organization_name: str,
+    email: str,
+    password: str,
+    plan: Plan = DEFAULT_PLAN,
 ) -> tuple[asyncpg.Record, NewApiKey]:
     """CLI ``create-org``: an organization, its owner user (created or existing), an API key."""
     async with pool.acquire() as conn, conn.transaction():
-        org = await orgs_db.create(conn, organization_name)
+        org = await orgs_db.create(conn, organization_name, plan=plan.name,
+                                   max_concurrent_calls=plan.max_concurrent_calls)
         user = await users_db.by_email(conn, email)
         if user is None:
             user = await users_db.create(conn, email, await hash_password(password), None)

@@ -9,7 +9,7 @@ from uuid import UUID
 from starlette.requests import HTTPConnection
 
 from db import api_keys as api_keys_db
-from db import organizations as orgs_db
+from db import users as users_db
 from server.auth.secrets import API_KEY_PREFIX, digest
 from server.auth.tokens import InvalidToken
 from server.errors import forbidden, unauthorized
@@ -46,8 +46,11 @@ async def principal_from_token(token: str, services: Services) -> Principal:
         claims = services.signer.verify(token)
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
-    # Membership is checked live, so removed members and changed roles apply at once.
-    role = await orgs_db.role_of(services.db, claims.organization_id, claims.user_id)
+    # Membership is checked live, so removed members and changed roles apply at once, and
+    # so is sign-out-everywhere (a password change signs out every other session too).
+    role = await users_db.session_role(
+        services.db, claims.organization_id, claims.user_id, claims.session_version
+    )
     if role is None:
         raise unauthorized("not a member of this organization")
     return Principal(claims.organization_id, role, user_id=claims.user_id)

@@ -47,6 +47,7 @@ class AccessClaims:
     organization_id: uuid.UUID
     role: str
     expires_at: int
+    session_version: int = 0  # the user's session version when issued (sign-out-everywhere)
 
 
 class InvalidToken(Exception):
@@ -64,7 +65,9 @@ class TokenSigner:
         self.audience = audience
         self.ttl = ttl
 
-    def issue(self, user_id: uuid.UUID, organization_id: uuid.UUID, role: str) -> tuple[str, int]:
+    def issue(
+        self, user_id: uuid.UUID, organization_id: uuid.UUID, role: str, session_version: int = 0
+    ) -> tuple[str, int]:
         now = int(time.time())
         claims = {
             "sub": str(user_id),
@@ -76,6 +79,7 @@ class TokenSigner:
             "nbf": now,
             "exp": now + self.ttl,
             "jti": uuid.uuid4().hex,
+            "sv": session_version,
         }
         token = jwt.encode(claims, self._private, algorithm=ALGORITHM, headers={"kid": self.kid})
         return token, self.ttl
@@ -98,6 +102,7 @@ class TokenSigner:
                 organization_id=uuid.UUID(claims["org"]),
                 role=str(claims["role"]),
                 expires_at=int(claims["exp"]),
+                session_version=int(claims.get("sv", 0)),
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("token expired") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from server.api import Router
 from server.routes import (
     api_keys,
+    audit,
     auth,
     call_control,
     calls,
@@ -30,6 +31,7 @@ def all_routers() -> list[Router]:
         auth.router,
         organizations.router,
         api_keys.router,
+        audit.router,
         provider_credentials.router,
         workflows.router,
         workflow_chat.router,

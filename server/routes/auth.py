@@ -1,4 +1,8 @@
-"""Sign up, log in, refresh, log out, and who am I."""
+"""Sign up, log in, refresh, log out (here or everywhere), change password, and who am I.
+
+Every route that spends a password hash or mints tokens is rate limited per IP and per
+account (``server.coordination.rate_limit``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,17 @@ from datetime import datetime
 from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field
+from starlette.responses import JSONResponse
 
 from db import organizations as orgs_db
+from db import refresh_tokens as refresh_db
 from db import users as users_db
+from server import audit
 from server.api import ApiContext, Router
-from server.auth import identity
+from server.auth import identity, passwords, sessions
+from server.auth.secrets import digest
+from server.billing.plans import plan_named
+from server.coordination.rate_limit import Rule, limit_ip, limit_key
 from server.errors import not_found
 
 router = Router(tags=["auth"])
@@ -48,7 +58,7 @@ class TokenOut(BaseModel):
     role: str
 
     @classmethod
-    def of(cls, pair: identity.TokenPair) -> TokenOut:
+    def of(cls, pair: sessions.TokenPair) -> TokenOut:
         return cls(
             access_token=pair.access_token,
             refresh_token=pair.refresh_token,
@@ -57,6 +67,19 @@ class TokenOut(BaseModel):
             user_id=pair.user_id,
             role=pair.role,
         )
+
+
+class SignupPendingOut(BaseModel):
+    status: str = "pending"
+    message: str = (
+        "If this email can be registered, the account is ready: sign in with it. "
+        "If it already has an account, sign in or reset your password."
+    )
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=10, max_length=256)
 
 
 class MembershipOut(BaseModel):
@@ -77,30 +100,52 @@ class MeOut(BaseModel):
     created_at: datetime | None = None
 
 
-@router.post("/api/v1/auth/signup", body=SignupIn, response=TokenOut, status=201, auth=None)
-async def signup(ctx: ApiContext) -> TokenOut:
-    """Create an account and its organization (or join one with an invitation token)"""
+def session_config(ctx: ApiContext) -> sessions.SessionConfig:
     s = ctx.services.settings
+    passwords.configure(s.password_hash_concurrency, s.password_hash_queue)
+    return sessions.SessionConfig(
+        signer=ctx.services.signer,
+        refresh_ttl=s.refresh_token_ttl_seconds,
+        family_max_age=s.refresh_family_max_age_seconds,
+        reuse_grace=s.refresh_reuse_grace_seconds,
+    )
+
+
+@router.post("/api/v1/auth/signup", body=SignupIn, response=TokenOut, status=201, auth=None)
+async def signup(ctx: ApiContext) -> TokenOut | JSONResponse:
+    """Create an account and its organization (or join one with an invitation token)
+
+    `SIGNUP_POLICY` decides who may: `open`, `invite_only` (an `invite_token` is required)
+    or `closed` (403 `signup_closed`). An email that already has an account gets 202 with a
+    generic message instead of an error, so sign-up does not reveal who is registered.
+    """
+    await limit_ip(ctx, Rule.SIGNUP_IP)
+    await limit_key(ctx, Rule.SIGNUP_ACCOUNT, ctx.body.email)
+    config = session_config(ctx)
     pair = await identity.signup(
         ctx.db,
-        ctx.services.signer,
-        s.refresh_token_ttl_seconds,
+        config,
+        policy=ctx.services.settings.effective_signup_policy,
         email=ctx.body.email,
         password=ctx.body.password,
         name=ctx.body.name,
         organization_name=ctx.body.organization_name,
         invite_token=ctx.body.invite_token,
+        plan=plan_named(ctx.services.settings.default_plan),
     )
+    if pair is None:
+        return JSONResponse(SignupPendingOut().model_dump(), status_code=202)
     return TokenOut.of(pair)
 
 
 @router.post("/api/v1/auth/login", body=LoginIn, response=TokenOut, auth=None)
 async def login(ctx: ApiContext) -> TokenOut:
     """Exchange email and password for an access token and a refresh token"""
+    await limit_ip(ctx, Rule.LOGIN_IP)
+    await limit_key(ctx, Rule.LOGIN_ACCOUNT, ctx.body.email)
     pair = await identity.login(
         ctx.db,
-        ctx.services.signer,
-        ctx.services.settings.refresh_token_ttl_seconds,
+        session_config(ctx),
         email=ctx.body.email,
         password=ctx.body.password,
         organization_id=ctx.body.organization_id,
@@ -110,20 +155,49 @@ async def login(ctx: ApiContext) -> TokenOut:
 
 @router.post("/api/v1/auth/refresh", body=RefreshIn, response=TokenOut, auth=None)
 async def refresh(ctx: ApiContext) -> TokenOut:
-    """Rotate a refresh token (single use; reusing one revokes the whole login)"""
-    pair = await identity.refresh(
-        ctx.db,
-        ctx.services.signer,
-        ctx.services.settings.refresh_token_ttl_seconds,
-        refresh_token=ctx.body.refresh_token,
-    )
+    """Rotate a refresh token (single use; reusing one revokes the whole login)
+
+    Presenting a token again within `REFRESH_REUSE_GRACE_SECONDS` of its first use (two
+    tabs refreshing at once) is not reuse: it gets a token too. A login ends after
+    `REFRESH_FAMILY_MAX_AGE_SECONDS` however often it is refreshed.
+    """
+    await limit_ip(ctx, Rule.REFRESH_IP)
+    known = await refresh_db.find(ctx.db, digest(ctx.body.refresh_token))
+    if known is not None:
+        await limit_key(ctx, Rule.REFRESH_ACCOUNT, str(known["user_id"]))
+    pair = await sessions.refresh(ctx.db, session_config(ctx), refresh_token=ctx.body.refresh_token)
     return TokenOut.of(pair)
 
 
 @router.post("/api/v1/auth/logout", body=RefreshIn, status=204, auth=None)
 async def logout(ctx: ApiContext) -> None:
     """Revoke the login behind a refresh token"""
-    await identity.logout(ctx.db, refresh_token=ctx.body.refresh_token)
+    await sessions.logout(ctx.db, refresh_token=ctx.body.refresh_token)
+
+
+@router.post("/api/v1/auth/logout-all", status=204, auth="user")
+async def logout_all(ctx: ApiContext) -> None:
+    """Sign out everywhere: every refresh token of the user is revoked and every access
+    token issued until now stops working"""
+    assert ctx.caller.user_id is not None
+    await sessions.logout_everywhere(ctx.db, ctx.caller.user_id)
+
+
+@router.post("/api/v1/auth/password", body=PasswordChangeIn, response=TokenOut, auth="user")
+async def change_password(ctx: ApiContext) -> TokenOut:
+    """Change the password: needs the current one; signs out every other session and
+    returns a new login for this one"""
+    user_id = ctx.caller.user_id
+    assert user_id is not None
+    await limit_key(ctx, Rule.LOGIN_ACCOUNT, str(user_id))
+    pair = await sessions.change_password(
+        ctx.db, session_config(ctx), user_id=user_id,
+        organization_id=ctx.caller.organization_id,
+        current_password=ctx.body.current_password, new_password=ctx.body.new_password,
+    )  # fmt: skip
+    await audit.record(ctx, audit.AuditAction.PASSWORD_CHANGED, target_type="user",
+                       target_id=user_id)
+    return TokenOut.of(pair)
 
 
 @router.get("/api/v1/auth/me", response=MeOut)

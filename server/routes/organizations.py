@@ -1,4 +1,4 @@
-"""The current organization, its members and invitations."""
+"""The current organization, its members, invitations and their acceptance."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, EmailStr, Field
-from starlette.responses import JSONResponse
 
 from db import organizations as orgs_db
-from db import users as users_db
+from server import audit
 from server.api import ApiContext, Router
-from server.auth import identity
-from server.auth.principal import ROLE_RANK
+from server.audit import AuditAction
+from server.auth import identity, memberships
+from server.billing.plans import plan_named
+from server.coordination.rate_limit import Rule, limit_ip, limit_key
 from server.errors import ApiError, forbidden, not_found
 
 router = Router(tags=["organization"])
@@ -25,13 +26,18 @@ class OrganizationOut(BaseModel):
     name: str
     plan: str
     max_concurrent_calls: int
+    plan_max_concurrent_calls: int = Field(
+        description="The plan's ceiling: max_concurrent_calls can be lowered, never raised past it"
+    )
     created_at: datetime
     updated_at: datetime
 
 
 class OrganizationPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    max_concurrent_calls: int | None = Field(default=None, ge=0, le=10_000)
+    max_concurrent_calls: int | None = Field(
+        default=None, ge=0, le=10_000, description="At most the plan's ceiling"
+    )
 
 
 class MemberOut(BaseModel):
@@ -56,12 +62,21 @@ class InvitationOut(BaseModel):
 
 
 class InviteResult(BaseModel):
-    status: Literal["added", "invited"]
-    member: MemberOut | None = None
-    invitation: InvitationOut | None = None
-    invite_token: str | None = Field(
-        default=None, description="For new users: pass to /auth/signup. Shown once."
+    status: Literal["invited"] = "invited"
+    invitation: InvitationOut
+    invite_token: str = Field(
+        description="Give it to the invited person: they accept with POST "
+        "/api/v1/invitations/accept when signed in, or pass it to /auth/signup. Shown once."
     )
+
+
+class AcceptIn(BaseModel):
+    invite_token: str = Field(min_length=1, max_length=200)
+
+
+class AcceptedOut(BaseModel):
+    organization_id: UUID
+    role: str
 
 
 class RoleIn(BaseModel):
@@ -69,7 +84,9 @@ class RoleIn(BaseModel):
 
 
 def _org_out(row: object) -> OrganizationOut:
-    return OrganizationOut(**{k: row[k] for k in OrganizationOut.model_fields})  # type: ignore[index]
+    values = {k: row[k] for k in OrganizationOut.model_fields if k != "plan_max_concurrent_calls"}  # type: ignore[index]
+    ceiling = plan_named(values["plan"]).max_concurrent_calls
+    return OrganizationOut(**values, plan_max_concurrent_calls=ceiling)
 
 
 def _member_out(row: object) -> MemberOut:
@@ -85,17 +102,25 @@ async def get_organization(ctx: ApiContext) -> OrganizationOut:
     return _org_out(row)
 
 
-@router.patch("/api/v1/organization", body=OrganizationPatch, response=OrganizationOut, role="admin")
+@router.patch("/api/v1/organization", body=OrganizationPatch, response=OrganizationOut)
 async def update_organization(ctx: ApiContext) -> OrganizationOut:
-    """Rename the organization or change its concurrent-call limit"""
-    row = await orgs_db.update(
-        ctx.db,
-        ctx.caller.organization_id,
-        name=ctx.body.name,
-        max_concurrent_calls=ctx.body.max_concurrent_calls,
-    )
+    """Rename the organization or lower its concurrent-call limit (within the plan's ceiling)"""
+    org_id = ctx.caller.organization_id
+    limit = ctx.body.max_concurrent_calls
+    if limit is not None:
+        row = await orgs_db.get(ctx.db, org_id)
+        if row is None:
+            raise not_found("organization")
+        ceiling = plan_named(row["plan"]).max_concurrent_calls
+        if limit > ceiling:
+            message = f"the {row['plan']} plan allows at most {ceiling} concurrent calls"
+            raise ApiError(422, "validation_error", message,
+                           [{"field": "body.max_concurrent_calls", "message": message}])
+    row = await orgs_db.update(ctx.db, org_id, name=ctx.body.name, max_concurrent_calls=limit)
     if row is None:
         raise not_found("organization")
+    await audit.record(ctx, AuditAction.ORGANIZATION_UPDATED, target_type="organization",
+                       target_id=org_id, details=ctx.body.model_dump(exclude_none=True))
     return _org_out(row)
 
 
@@ -105,78 +130,77 @@ async def list_members(ctx: ApiContext) -> list[MemberOut]:
     return [_member_out(r) for r in await orgs_db.list_members(ctx.db, ctx.caller.organization_id)]
 
 
-@router.post(
-    "/api/v1/organization/members", body=InviteIn, response=InviteResult, status=201, role="admin"
-)
-async def invite_member(ctx: ApiContext) -> InviteResult | JSONResponse:
-    """Add an existing user (201), or create an invitation for a new one (202)
+@router.post("/api/v1/organization/members", body=InviteIn, response=InviteResult, status=202)
+async def invite_member(ctx: ApiContext) -> InviteResult:
+    """Invite someone by email (202 with an invitation token, whether or not the email
+    already has an account: they join only by accepting it)
 
-    Only owners may grant the owner role.
+    Only owners may grant the owner role. 409 when the email is already a member.
     """
     org_id = ctx.caller.organization_id
+    await limit_ip(ctx, Rule.INVITE_IP)
+    await limit_key(ctx, Rule.INVITE_ACCOUNT, str(org_id))
     if ctx.body.role == "owner" and ctx.caller.role != "owner":
         raise forbidden("only owners can grant the owner role")
-    user = await users_db.by_email(ctx.db, ctx.body.email)
-    if user is not None:
-        if await orgs_db.role_of(ctx.db, org_id, user["id"]) is not None:
-            raise ApiError(409, "conflict", "already a member", [{"field": "email"}])
-        await orgs_db.add_member(ctx.db, org_id, user["id"], ctx.body.role)
-        member = next(m for m in await orgs_db.list_members(ctx.db, org_id)
-                      if m["user_id"] == user["id"])
-        return InviteResult(status="added", member=_member_out(member))
+    members = await orgs_db.list_members(ctx.db, org_id)
+    if any(m["email"].lower() == ctx.body.email.lower() for m in members):
+        raise ApiError(409, "conflict", "already a member", [{"field": "email"}])
     record, token = await identity.create_invitation(
         ctx.db, org_id, email=ctx.body.email, role=ctx.body.role, invited_by=ctx.caller.user_id
     )
-    result = InviteResult(
-        status="invited",
+    await audit.record(ctx, AuditAction.MEMBER_INVITED, target_type="invitation",
+                       target_id=record["id"],
+                       details={"email": ctx.body.email, "role": ctx.body.role})
+    return InviteResult(
         invitation=InvitationOut(**{k: record[k] for k in InvitationOut.model_fields}),
         invite_token=token,
     )
-    return JSONResponse(result.model_dump(mode="json"), status_code=202)
 
 
-@router.get("/api/v1/organization/invitations", response=list[InvitationOut], role="admin")
+@router.get("/api/v1/organization/invitations", response=list[InvitationOut])
 async def list_invitations(ctx: ApiContext) -> list[InvitationOut]:
     """Pending invitations"""
     rows = await orgs_db.list_invitations(ctx.db, ctx.caller.organization_id)
     return [InvitationOut(**{k: r[k] for k in InvitationOut.model_fields}) for r in rows]
 
 
-async def _guard_last_owner(ctx: ApiContext, user_id: UUID) -> None:
-    org_id = ctx.caller.organization_id
-    if await orgs_db.role_of(ctx.db, org_id, user_id) == "owner" and (
-        await orgs_db.count_owners(ctx.db, org_id) <= 1
-    ):
-        raise ApiError(409, "last_owner", "an organization must keep at least one owner")
+@router.post("/api/v1/invitations/accept", body=AcceptIn, response=AcceptedOut, auth="user")
+async def accept_invitation(ctx: ApiContext) -> AcceptedOut:
+    """Accept an invitation made for your email (sign in to the organization afterwards)"""
+    assert ctx.caller.user_id is not None
+    await limit_ip(ctx, Rule.INVITE_IP)
+    org_id, role = await identity.accept_invitation(
+        ctx.db, user_id=ctx.caller.user_id, invite_token=ctx.body.invite_token
+    )
+    await audit.record(ctx, AuditAction.MEMBER_JOINED, target_type="user",
+                       target_id=ctx.caller.user_id, details={"role": role},
+                       organization_id=org_id)
+    return AcceptedOut(organization_id=org_id, role=role)
 
 
-@router.patch(
-    "/api/v1/organization/members/{user_id:uuid}", body=RoleIn, response=MemberOut, role="owner"
-)
+@router.patch("/api/v1/organization/members/{user_id:uuid}", body=RoleIn, response=MemberOut)
 async def change_role(ctx: ApiContext) -> MemberOut:
-    """Change a member's role (owners only)"""
+    """Change a member's role (owners only); demoting to member revokes the admin API keys
+    they made"""
     org_id, user_id = ctx.caller.organization_id, ctx.path["user_id"]
-    if await orgs_db.role_of(ctx.db, org_id, user_id) is None:
-        raise not_found("member")
-    if ctx.body.role != "owner":
-        await _guard_last_owner(ctx, user_id)
-    await orgs_db.set_role(ctx.db, org_id, user_id, ctx.body.role)
+    change = await memberships.change_role(ctx.db, org_id, user_id, ctx.body.role)
+    await audit.record(ctx, AuditAction.MEMBER_ROLE_CHANGED, target_type="user",
+                       target_id=user_id, details={"from": change.previous_role,
+                                                   "to": ctx.body.role,
+                                                   "revoked_keys": change.revoked_keys})
     member = next(m for m in await orgs_db.list_members(ctx.db, org_id) if m["user_id"] == user_id)
     return _member_out(member)
 
 
 @router.delete("/api/v1/organization/members/{user_id:uuid}", status=204)
 async def remove_member(ctx: ApiContext) -> None:
-    """Remove a member (admins; owners to remove an owner; anyone may leave)"""
+    """Remove a member (admins; owners to remove an owner; anyone may leave); the API keys
+    they made are revoked"""
     org_id, user_id = ctx.caller.organization_id, ctx.path["user_id"]
-    target_role = await orgs_db.role_of(ctx.db, org_id, user_id)
-    if target_role is None:
-        raise not_found("member")
-    leaving = user_id == ctx.caller.user_id
-    if not leaving:
-        if ROLE_RANK[ctx.caller.role] < ROLE_RANK["admin"]:
-            raise forbidden("this action needs the admin role")
-        if target_role == "owner" and ctx.caller.role != "owner":
-            raise forbidden("only owners can remove an owner")
-    await _guard_last_owner(ctx, user_id)
-    await orgs_db.remove_member(ctx.db, org_id, user_id)
+    change = await memberships.remove_member(
+        ctx.db, org_id, user_id, caller_role=ctx.caller.role,
+        leaving=user_id == ctx.caller.user_id,
+    )  # fmt: skip
+    await audit.record(ctx, AuditAction.MEMBER_REMOVED, target_type="user", target_id=user_id,
+                       details={"role": change.previous_role,
+                                "revoked_keys": change.revoked_keys})

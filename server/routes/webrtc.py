@@ -39,6 +39,7 @@ from server.calls import (
     start_call,
 )
 from server.calls.ice import ice_servers
+from server.coordination.rate_limit import Rule, limit_organization
 from server.errors import ApiError, not_found
 from server.services import Services
 
@@ -119,6 +120,7 @@ async def get_ice_servers(ctx: ApiContext) -> IceServersOut:
 @router.post("/api/v1/webrtc/offer", body=OfferIn, response=AnswerOut,
              summary="Start a browser call: SDP offer in, SDP answer out")  # fmt: skip
 async def offer(ctx: ApiContext) -> AnswerOut:
+    await limit_organization(ctx, Rule.WEBRTC_OFFER_ORG)
     services, body = ctx.services, ctx.body
     org = ctx.caller.organization_id
     peers = _peers(services)

@@ -24,6 +24,7 @@ from runtime.sessions import WorkflowSession, create_session
 from runtime.validation import validate_definition
 from runtime.workflow import Workflow
 from server.api import ApiContext, Router
+from server.coordination.rate_limit import Rule, limit_organization
 from server.errors import ApiError, not_found
 
 router = Router(tags=["workflows"])
@@ -120,6 +121,7 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
             "idle and are bound to the organization and workflow",
 )
 async def chat(ctx: ApiContext) -> ChatOut:
+    await limit_organization(ctx, Rule.CHAT_ORG)
     body: ChatIn = ctx.body
     store = _store(ctx)
     if body.session_id is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.members import add_member
+
 
 async def _invite(client, owner, email, role="member"):
     return await client.post(
@@ -24,6 +26,7 @@ async def test_get_and_update_organization(client, make_user):
                            "max_concurrent_calls": 3}, headers=owner.headers)
     assert r.status_code == 200, r.text
     assert r.json()["name"] == "Renamed" and r.json()["max_concurrent_calls"] == 3
+    assert r.json()["plan"] == "free" and r.json()["plan_max_concurrent_calls"] == 10
     bad = await client.patch("/api/v1/organization", json={"max_concurrent_calls": -1},
                              headers=owner.headers)
     assert bad.status_code == 422
@@ -53,8 +56,7 @@ async def test_invite_new_user_then_signup_joins(client, make_user):
 async def test_member_role_limits(client, make_user):
     owner = await make_user()
     member = await make_user()
-    assert (await _invite(client, owner, member.email)).status_code == 201
-    headers = await _login_to(client, member, owner.organization_id)
+    headers = await add_member(client, owner, member)
 
     # Members read but cannot manage.
     assert (await client.get("/api/v1/organization/members", headers=headers)).status_code == 200
@@ -71,9 +73,8 @@ async def test_admin_cannot_change_roles_or_grant_owner(client, make_user):
     owner = await make_user()
     admin = await make_user()
     other = await make_user()
-    await _invite(client, owner, admin.email, "admin")
-    await _invite(client, owner, other.email, "member")
-    admin_headers = await _login_to(client, admin, owner.organization_id)
+    admin_headers = await add_member(client, owner, admin, "admin")
+    await add_member(client, owner, other, "member")
 
     r = await client.patch(f"/api/v1/organization/members/{other.user_id}",
                            json={"role": "admin"}, headers=admin_headers)
@@ -101,7 +102,7 @@ async def test_admin_cannot_change_roles_or_grant_owner(client, make_user):
 async def test_owner_changes_roles_and_last_owner_is_kept(client, make_user):
     owner = await make_user()
     member = await make_user()
-    await _invite(client, owner, member.email)
+    await add_member(client, owner, member)
     r = await client.patch(f"/api/v1/organization/members/{member.user_id}",
                            json={"role": "owner"}, headers=owner.headers)
     assert r.status_code == 200 and r.json()["role"] == "owner"

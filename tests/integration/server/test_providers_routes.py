@@ -10,6 +10,7 @@ import pytest
 from db import provider_credentials as creds_db
 from pipeline.providers import ProviderSettings
 from server.calls.org_context import load_call_providers
+from tests.members import add_member
 
 SECRET = "dg_live_abcdefghijklmnop_WXYZ"
 
@@ -94,21 +95,7 @@ async def test_another_organizations_credential_is_a_404(client, make_user, serv
 async def test_members_read_but_only_admins_write(client, make_user):
     owner = await make_user()
     member = await make_user()
-    added = await client.post(
-        "/api/v1/organization/members",
-        json={"email": member.email, "role": "member"},
-        headers=owner.headers,
-    )
-    assert added.status_code == 201, added.text
-    login = await client.post(
-        "/api/v1/auth/login",
-        json={
-            "email": member.email,
-            "password": member.password,
-            "organization_id": owner.organization_id,
-        },
-    )
-    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    headers = await add_member(client, owner, member)
     url = "/api/v1/provider-credentials/cartesia"
     denied = await client.put(url, json={"api_key": "member-key-12345"}, headers=headers)
     assert denied.status_code == 403

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from server.routes import all_routers
+from tests.members import add_member
 
 Case = Callable[[Any, Any], Awaitable[tuple[dict[str, str], dict[str, Any] | None]]]
 CASES: dict[tuple[str, str], Case] = {}
@@ -44,9 +45,7 @@ async def _revoke_key(client, owner):
 
 async def _second_member(client, owner, make_user):
     member = await make_user()
-    r = await client.post("/api/v1/organization/members",
-                          json={"email": member.email, "role": "member"}, headers=owner.headers)
-    assert r.status_code == 201
+    await add_member(client, owner, member)
     return member.user_id
 
 

@@ -1,0 +1,1 @@
+"""Plans and (later) metering and payments."""
