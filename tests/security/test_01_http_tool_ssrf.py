@@ -25,6 +25,9 @@ from tests.security.conftest import PUBLIC, ConnectGuard, FakeDns
 pytestmark = pytest.mark.integration
 
 SECRET = "internal-only-7f3a"
+# Production, where the old guard did run: these tests are about getting past it.
+PRODUCTION: dict[str, Any] = {"env": "production", "public_url": "https://sb.example.com",
+                              "signup_policy": "open"}
 
 
 class InternalService(LoopbackServer):
@@ -85,7 +88,7 @@ async def test_idna_2008_name_is_checked_as_connected(  # type: ignore[no-untype
     fake_dns.set("strasse.ssrf.test", PUBLIC)
     fake_dns.set("xn--strae-oqa.ssrf.test", "127.0.0.1")
     async with InternalService() as internal, run_server(
-            _settings(database_url, data_dir, env="production")) as live:
+            _settings(database_url, data_dir, **PRODUCTION)) as live:
         call = await _chat_tool_result(live.url,
                                        f"http://straße.ssrf.test:{internal.port}/orders")
     assert SECRET not in call["result"] and call["error"] is not None
@@ -97,7 +100,7 @@ async def test_dns_rebinding_connects_to_the_checked_address(  # type: ignore[no
     # First answer public (passes the check), every later answer loopback.
     fake_dns.set("rebind.ssrf.test", PUBLIC, "127.0.0.1")
     async with InternalService() as internal, run_server(
-            _settings(database_url, data_dir, env="production")) as live:
+            _settings(database_url, data_dir, **PRODUCTION)) as live:
         call = await _chat_tool_result(live.url, f"http://rebind.ssrf.test:{internal.port}/orders")
     assert SECRET not in call["result"] and call["error"] is not None
     assert internal.hits == 0

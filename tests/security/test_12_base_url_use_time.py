@@ -27,7 +27,7 @@ def _settings(database_url: str, data_dir: Path) -> Settings:
     return Settings(_env_file=None, env="production", database_url=database_url,  # type: ignore[call-arg]
                     data_dir=data_dir, redis_url=None, log_level="warning",
                     shutdown_grace_seconds=2.0, warmup=False, jobs_enabled=False,
-                    public_url="https://switchboard.example.com")
+                    public_url="https://switchboard.example.com", signup_policy="open")
 
 
 async def test_provider_base_url_is_checked_again_when_used(  # type: ignore[no-untyped-def]

@@ -139,6 +139,7 @@ def test_server_keys_stay_with_server_endpoints_and_only_when_shared() -> None:
     unshared = resolve_credentials({}, env(openai_api_key="env", share_server_keys="false"))
     assert unshared.openai is None
     production = resolve_credentials({}, load_settings(_env_file=None, env="production",
+                                                       public_url="https://sb.example.com",
                                                        openai_api_key="env"))
     assert production.openai is None
 

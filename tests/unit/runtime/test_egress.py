@@ -60,11 +60,12 @@ def test_public_addresses_pass(address: str) -> None:
 
 def test_settings_refuse_private_urls_and_share_keys_only_outside_production() -> None:
     dev = Settings(_env_file=None)  # type: ignore[call-arg]
-    prod = Settings(_env_file=None, env="production")  # type: ignore[call-arg]
+    prod = Settings(_env_file=None, env="production",  # type: ignore[call-arg]
+                    public_url="https://sb.example.com")
     assert dev.allow_private_urls is False and prod.allow_private_urls is False
     assert dev.shares_server_keys is True and prod.shares_server_keys is False
     assert Settings(_env_file=None, env="production",  # type: ignore[call-arg]
-                    share_server_keys=True).shares_server_keys is True
+                    public_url="https://sb.example.com", share_server_keys=True).shares_server_keys is True
 
 
 class Echo(LoopbackServer):
