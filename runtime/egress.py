@@ -173,6 +173,7 @@ class EgressPolicy:
         self._connect_via = connect_via
         self._in_process = tuple(self._prefix(p, app) for p, app in (in_process or {}).items())
         self._ssl: dict[str, Any] = {}  # one TLS context per HTTP stack (CA bundle parsed once)
+        self._shared: tuple[asyncio.AbstractEventLoop | None, httpx2.AsyncClient] | None = None
 
     def _ssl_context(self, stack: Any) -> Any:
         context = self._ssl.get(stack.__name__)
@@ -253,6 +254,16 @@ class EgressPolicy:
             self, httpcore2.AnyIOBackend(), httpcore2.ConnectTimeout), self._ssl_context(httpx2))
         return _NoRedirectClient2(transport=network, timeout=timeout, follow_redirects=False,
                                   trust_env=False)
+
+    def shared_openai_http_client(self) -> httpx2.AsyncClient:
+        """One ``openai_http_client()`` per event loop, for clients made per call (TTS)."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if self._shared is None or self._shared[0] is not loop or self._shared[1].is_closed:
+            self._shared = (loop, self.openai_http_client())
+        return self._shared[1]
 
     async def websocket_route(self, uri: str) -> tuple[str, dict[str, Any]]:
         """Check a ws(s):// URI; return it (wire host) and ``websockets.connect`` kwargs that

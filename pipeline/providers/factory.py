@@ -136,8 +136,9 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
             sample_rate=sample_rate,
             voice=choice.voice or OPENAI_TTS_VOICE,
             model=choice.model or OPENAI_TTS_MODEL,
-            # a tenant's endpoint: its own client, every connection checked
-            http_client=key.egress.openai_http_client() if key.egress is not None else None,
+            # a tenant's endpoint: the policy's client, every connection checked
+            http_client=(key.egress.shared_openai_http_client()
+                         if key.egress is not None else None),
         )
     if choice.provider == "elevenlabs":
         from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
