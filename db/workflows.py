@@ -6,8 +6,9 @@ workflow is simply not found.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -22,7 +23,7 @@ _SUMMARY = (
     "id, organization_id, name, description, latest_version, published_version, "
     "archived_at, created_at, updated_at"
 )
-_VERSION = "workflow_id, version, note, published_by, created_at"
+_VERSION = "workflow_id, version, note, published_by, published_by_api_key, created_at"
 
 
 async def create(conn: Conn, organization_id: UUID, *, name: str, description: str,
@@ -94,6 +95,16 @@ async def update_draft(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What ``publish`` did: a new version, or nothing when the draft equals the published
+    version (``unchanged``; ``version`` is then the current one)."""
+
+    workflow: asyncpg.Record
+    version: asyncpg.Record
+    unchanged: bool
+
+
 async def publish(
     pool: asyncpg.Pool,
     organization_id: UUID,
@@ -102,22 +113,33 @@ async def publish(
     definition: dict[str, Any],
     note: str,
     published_by: UUID | None,
-) -> tuple[asyncpg.Record, asyncpg.Record] | None:
-    """Store ``definition`` as the next version and make it the published one."""
+    published_by_api_key: UUID | None = None,
+) -> Published | None:
+    """Store ``definition`` as the next version and make it the published one (unless it
+    equals the published version already). None when the workflow is missing or archived."""
     async with pool.acquire() as conn, conn.transaction():
         row = await conn.fetchrow(
-            """SELECT latest_version FROM workflows
+            f"""SELECT {_COLUMNS} FROM workflows
                 WHERE organization_id = $1 AND id = $2 AND archived_at IS NULL FOR UPDATE""",
             organization_id, workflow_id,
         )
         if row is None:
             return None
+        if row["published_version"] is not None:
+            current = await conn.fetchrow(
+                f"""SELECT {_VERSION}, definition = $4::jsonb AS same FROM workflow_versions
+                     WHERE organization_id = $1 AND workflow_id = $2 AND version = $3""",
+                organization_id, workflow_id, row["published_version"], definition,
+            )
+            if current is not None and current["same"]:
+                return Published(row, current, unchanged=True)
         number = row["latest_version"] + 1
         version = await conn.fetchrow(
-            f"""INSERT INTO workflow_versions
-                    (workflow_id, organization_id, version, definition, note, published_by)
-                VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_VERSION}""",
+            f"""INSERT INTO workflow_versions (workflow_id, organization_id, version,
+                    definition, note, published_by, published_by_api_key)
+                VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_VERSION}""",
             workflow_id, organization_id, number, definition, note, published_by,
+            published_by_api_key,
         )
         workflow = await conn.fetchrow(
             f"""UPDATE workflows SET latest_version = $3, published_version = $3,
@@ -125,7 +147,43 @@ async def publish(
                  WHERE organization_id = $1 AND id = $2 RETURNING {_COLUMNS}""",
             organization_id, workflow_id, number,
         )
-        return workflow, version
+        return Published(workflow, version, unchanged=False)
+
+
+DeleteOutcome = Literal["deleted", "not_found", "published", "in_use"]
+
+
+async def delete(pool: asyncpg.Pool, organization_id: UUID, workflow_id: UUID) -> DeleteOutcome:
+    """Delete a workflow that is a draft (never published) or archived, with its versions.
+
+    ``published``: it is live (archive it first); ``in_use``: a phone number (or any other
+    row that must not lose it, e.g. a campaign) still points at it. Past calls keep their
+    rows (their ``workflow_id`` becomes NULL)."""
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                """SELECT published_version, archived_at FROM workflows
+                    WHERE organization_id = $1 AND id = $2 FOR UPDATE""",
+                organization_id, workflow_id,
+            )
+            if row is None:
+                return "not_found"
+            if row["published_version"] is not None and row["archived_at"] is None:
+                return "published"
+            used = await conn.fetchval(
+                """SELECT EXISTS (SELECT 1 FROM phone_numbers
+                                   WHERE organization_id = $1 AND workflow_id = $2)""",
+                organization_id, workflow_id,
+            )
+            if used:
+                return "in_use"
+            await conn.execute(
+                "DELETE FROM workflows WHERE organization_id = $1 AND id = $2",
+                organization_id, workflow_id,
+            )
+    except asyncpg.ForeignKeyViolationError:
+        return "in_use"  # a referencing table whose foreign key restricts deletion
+    return "deleted"
 
 
 async def list_versions(conn: Conn, organization_id: UUID, workflow_id: UUID

@@ -1,8 +1,11 @@
 """Workflow validation: every problem at once, each with a JSON pointer into the definition.
 
-``validate_definition`` first checks shapes (pydantic), then the graph: exactly one start
-node, duplicate names, edges to missing nodes, unreachable nodes, nodes with no path to an
-end, unknown tools and undeclared ``{{template}}`` variables.
+``validate_definition`` first checks the nesting depth (``MAX_DEFINITION_DEPTH``) and shapes
+(pydantic), then the graph: exactly one start node, duplicate names, edges to missing nodes,
+unreachable nodes, nodes with no path to an end, unknown tools and undeclared
+``{{template}}`` variables; then the settings: provider, model and language names this
+server supports (``runtime.supported``). ``key_problems`` adds what depends on the
+organization: a cloud provider with no key available.
 """
 
 from __future__ import annotations
@@ -13,7 +16,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runtime.workflow import Workflow, template_names
+from runtime import supported
+from runtime.workflow import ServiceChoice, Workflow, template_names
+
+# A definition nested deeper than this is refused (a JSON schema of tool parameters is the
+# only free-form part; real ones stay far below it).
+MAX_DEFINITION_DEPTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +67,9 @@ def validate_definition(definition: Any) -> list[Problem]:
     """Return every problem in ``definition`` (empty when it is valid)."""
     if not isinstance(definition, dict):
         return [Problem("", "invalid_type", "a workflow definition is a JSON object")]
+    too_deep = depth_problem(definition)
+    if too_deep is not None:
+        return [too_deep]
     try:
         workflow = Workflow.model_validate(definition)
     except ValidationError as exc:
@@ -97,6 +108,79 @@ def graph_problems(wf: Workflow) -> list[Problem]:
     if len(starts) == 1:
         problems += _reachability(wf, wf.nodes[starts[0]].id)
     problems += _template_problems(wf)
+    problems += settings_problems(wf)
+    return problems
+
+
+def depth_problem(value: Any, max_depth: int = MAX_DEFINITION_DEPTH) -> Problem | None:
+    """A problem at the first container nested deeper than ``max_depth`` (iterative walk)."""
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(value, 1, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > max_depth:
+            return Problem(_pointer(*path), "nesting_too_deep",
+                           f"a workflow definition may nest at most {max_depth} levels")
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        stack.extend((child, depth + 1, (*path, key)) for key, child in children)
+    return None
+
+
+def _choice_problems(kind: str, choice: ServiceChoice, providers: tuple[str, ...],
+                     models: dict[str, tuple[str, ...] | None]) -> list[Problem]:
+    problems = []
+    provider = choice.provider
+    if provider is not None and provider not in providers:
+        problems.append(Problem(_pointer("settings", kind, "provider"), "unknown_provider",
+                                f"unknown {kind} provider '{provider}'; supported: "
+                                + ", ".join(providers)))
+        return problems
+    effective = provider or ("openai" if kind == "llm" else None)  # llm default: openai
+    if choice.model is not None and effective is None:
+        problems.append(Problem(_pointer("settings", kind, "model"), "model_without_provider",
+                                f"a {kind} model needs settings.{kind}.provider"))
+    elif choice.model is not None and effective is not None:
+        families = models.get(effective, ())
+        if not supported.model_known(families, choice.model):
+            allowed = ", ".join(f + "*" for f in families or ()) or "none (leave it unset)"
+            problems.append(Problem(_pointer("settings", kind, "model"), "unknown_model",
+                                    f"model '{choice.model}' is not a {effective} {kind} "
+                                    f"model; supported: {allowed}"))
+    if choice.base_url is not None and (kind != "llm" or provider != "openai-compatible"):
+        problems.append(Problem(_pointer("settings", kind, "base_url"), "base_url_unused",
+                                "base_url is only for the openai-compatible llm provider"))
+    if kind == "llm" and provider == "openai-compatible" and not choice.base_url:
+        problems.append(Problem(_pointer("settings", kind, "base_url"), "base_url_required",
+                                "the openai-compatible provider needs a base_url"))
+    return problems
+
+
+def settings_problems(wf: Workflow) -> list[Problem]:
+    """Providers, models and languages the server does not support."""
+    s = wf.settings
+    problems = _choice_problems("llm", s.llm, supported.LLM_PROVIDERS, supported.LLM_MODELS)
+    problems += _choice_problems("stt", s.stt, supported.STT_PROVIDERS, supported.STT_MODELS)
+    problems += _choice_problems("tts", s.tts, supported.TTS_PROVIDERS, supported.TTS_MODELS)
+    if s.language.lower() not in supported.LANGUAGES:
+        problems.append(Problem("/settings/language", "unknown_language",
+                                f"unsupported language '{s.language}' (a BCP-47 tag such as "
+                                "en-US, es or fr-FR)"))
+    return problems
+
+
+def key_problems(wf: Workflow, accounts_with_keys: set[str]) -> list[Problem]:
+    """Cloud providers the workflow names whose account has no key available to it (neither
+    stored by the organization nor shared by the server)."""
+    problems = []
+    for kind in ("llm", "stt", "tts"):
+        provider = getattr(wf.settings, kind).provider
+        account = supported.ACCOUNT_OF.get(provider) if provider else None
+        if account is not None and account not in accounts_with_keys:
+            problems.append(Problem(_pointer("settings", kind, "provider"), "missing_key",
+                                    f"no {account} API key is available to this organization: "
+                                    f"store one (PUT /api/v1/provider-credentials/{account}) "
+                                    "or choose another provider"))
     return problems
 
 

@@ -30,8 +30,13 @@ class _Model(BaseModel):
 
 
 class Node(_Model):
-    id: Name
-    type: Literal["start", "agent", "end"]
+    """A step of the conversation: the agent's instructions while the call is here."""
+
+    id: Name = Field(description="Unique node id, referenced by edges (lower_snake_case)")
+    type: Literal["start", "agent", "end"] = Field(
+        description="start: where every call begins (exactly one); agent: a step; end: says "
+        "its words and ends the call"
+    )
     name: str = Field(default="", max_length=200, description="Display name")
     prompt: str = Field(default="", max_length=20_000, description="Instructions at this node")
     greeting: str | None = Field(
@@ -43,48 +48,75 @@ class Node(_Model):
         description="Fixed words the offline scripted engine speaks at this node "
         "(falls back to the prompt)",
     )
-    tools: list[str] = Field(default_factory=list, max_length=32)
-    interruptible: bool = True
+    tools: list[str] = Field(
+        default_factory=list, max_length=32,
+        description="Tools usable at this node: names from `tools`, or the built-ins "
+        "end_call and send_dtmf",
+    )
+    interruptible: bool = Field(default=True, description="The caller may barge in")
 
 
 class Edge(_Model):
-    source: str = Field(alias="from")
-    target: str = Field(alias="to")
-    condition: str = Field(min_length=1, max_length=1_000)
+    """A possible move from one node to another, taken when its condition holds."""
+
+    source: str = Field(alias="from", description="Node id the edge leaves")
+    target: str = Field(alias="to", description="Node id the edge enters")
+    condition: str = Field(min_length=1, max_length=1_000,
+                           description="When to take it, in plain words (the model decides)")
     say: str | None = Field(default=None, max_length=1_000, description="Words on the transition")
 
 
 class HttpTool(_Model):
-    type: Literal["http"] = "http"
-    name: Name
-    description: str = Field(min_length=1, max_length=1_000)
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: str = Field(min_length=1, max_length=2_000)
-    headers: dict[str, str] = Field(default_factory=dict)
+    """An HTTP request the agent can make; GET/DELETE send the arguments as the query
+    string, other methods as a JSON body. The response text (first 4,000 characters) is the
+    tool's result."""
+
+    type: Literal["http"] = Field(default="http", description="Tool kind")
+    name: Name = Field(description="Tool name the model calls (lower_snake_case)")
+    description: str = Field(min_length=1, max_length=1_000,
+                             description="What the tool does: the model reads this")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        default="POST", description="HTTP method")
+    url: str = Field(min_length=1, max_length=2_000,
+                     description="http(s) URL; may use {{input}} variables")
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Request headers; values may use {{input}} and {{secret.NAME}}",
+    )
     parameters: dict[str, Any] = Field(
         default_factory=lambda: {"type": "object", "properties": {}},
         description="JSON schema of the arguments",
     )
-    timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Request timeout")
 
 
 class EndCallTool(_Model):
-    type: Literal["end_call"] = "end_call"
+    """Built-in: hang up after the current reply."""
+
+    type: Literal["end_call"] = Field(default="end_call", description="Tool kind")
     name: Name = "end_call"
-    description: str = "End the call once you have said goodbye."
+    description: str = Field(default="End the call once you have said goodbye.",
+                             max_length=1_000, description="When the model should use it")
 
 
 class TransferCallTool(_Model):
-    type: Literal["transfer_call"] = "transfer_call"
+    """Built-in: transfer the caller to a fixed number or SIP URI (declare it to use it)."""
+
+    type: Literal["transfer_call"] = Field(default="transfer_call", description="Tool kind")
     name: Name = "transfer_call"
-    description: str = "Transfer the caller to a human."
+    description: str = Field(default="Transfer the caller to a human.", max_length=1_000,
+                             description="When the model should use it")
     destination: str = Field(min_length=3, max_length=200, description="E.164 number or SIP URI")
 
 
 class SendDtmfTool(_Model):
-    type: Literal["send_dtmf"] = "send_dtmf"
+    """Built-in: send DTMF digits on the line."""
+
+    type: Literal["send_dtmf"] = Field(default="send_dtmf", description="Tool kind")
     name: Name = "send_dtmf"
-    description: str = "Send DTMF digits (0-9, *, #) on the line, e.g. to navigate a menu."
+    description: str = Field(
+        default="Send DTMF digits (0-9, *, #) on the line, e.g. to navigate a menu.",
+        max_length=1_000, description="When the model should use it")
 
 
 Tool = Annotated[
@@ -93,22 +125,37 @@ Tool = Annotated[
 
 
 class InputVariable(_Model):
+    """A value given when the call starts (API, campaign row, number), used as {{name}}."""
+
     name: Name
-    description: str = ""
-    default: str | None = None
+    description: str = Field(default="", max_length=1_000, description="What it holds")
+    default: str | None = Field(default=None, max_length=2_000,
+                                description="Used when the call does not set it")
 
 
 class ExtractVariable(_Model):
+    """A value the post-call analysis extracts from the transcript onto the call."""
+
     name: Name
-    type: Literal["string", "number", "integer", "boolean"] = "string"
-    description: str = ""
-    required: bool = False
+    type: Literal["string", "number", "integer", "boolean"] = Field(
+        default="string", description="JSON type of the extracted value")
+    description: str = Field(default="", max_length=1_000,
+                             description="What to extract (the analysis model reads this)")
+    required: bool = Field(default=False, description="Flag the call when it is missing")
 
 
 class ServiceChoice(_Model):
-    provider: str | None = None
-    model: str | None = None
-    voice: str | None = None
+    """A provider and model for one stage; unset fields use the organization's choice.
+    Supported names: see ``runtime.supported`` (a typo is a validation problem)."""
+
+    provider: str | None = Field(
+        default=None, max_length=50,
+        description="llm: openai | openai-compatible | offline; stt: deepgram | "
+        "deepgram-flux | offline; tts: deepgram | openai | elevenlabs | cartesia | offline",
+    )
+    model: str | None = Field(default=None, max_length=100,
+                              description="Provider model, e.g. gpt-4.1-mini, nova-3-general")
+    voice: str | None = Field(default=None, max_length=200, description="TTS only: voice id")
     base_url: str | None = Field(
         default=None, description="LLM only: the OpenAI-compatible endpoint (Ollama, vLLM, ...)"
     )
@@ -117,40 +164,85 @@ class ServiceChoice(_Model):
 class VoicemailPolicy(_Model):
     """What to do when an outbound call reaches an answering machine."""
 
-    action: Literal["hangup", "message"] = "hangup"
+    action: Literal["hangup", "message"] = Field(
+        default="hangup", description="hangup, or leave `text` as a message")
     text: str | None = Field(default=None, max_length=2_000, description="For 'message'")
 
 
 class InputGuardrailSettings(_Model):
     """Caller input the agent must not act on: matching turns get ``refusal`` instead."""
 
-    blocked_phrases: list[str] = Field(default_factory=list, max_length=200)
-    refusal: str = Field(default="Sorry, I can't help with that.", max_length=500)
+    blocked_phrases: list[str] = Field(default_factory=list, max_length=200,
+                                       description="Case-insensitive phrases to refuse")
+    refusal: str = Field(default="Sorry, I can't help with that.", max_length=500,
+                         description="Said instead of a reply")
 
 
 class CallSettings(_Model):
-    language: str = "en-US"
-    voice: str | None = None
-    stt: ServiceChoice = Field(default_factory=ServiceChoice)
-    llm: ServiceChoice = Field(default_factory=ServiceChoice)
-    tts: ServiceChoice = Field(default_factory=ServiceChoice)
-    idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"])
-    max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400)
-    guardrails: InputGuardrailSettings = Field(default_factory=InputGuardrailSettings)
+    """How calls on this workflow sound and behave."""
+
+    language: str = Field(default="en-US", max_length=20,
+                          description="BCP-47 language of the call (en-US, es, fr-FR, ...)")
+    voice: str | None = Field(default=None, max_length=200,
+                              description="TTS voice (tts.voice wins when both are set)")
+    stt: ServiceChoice = Field(default_factory=ServiceChoice, description="Speech-to-text")
+    llm: ServiceChoice = Field(default_factory=ServiceChoice,
+                               description="The model behind the agent")
+    tts: ServiceChoice = Field(default_factory=ServiceChoice, description="Text-to-speech")
+    idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
+                                        description="Silence before an idle prompt")
+    idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"],
+                                    max_length=20,
+                                    description="Said in turn on silence; then the call ends")
+    max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400,
+                                      description="Hard limit on a call's length")
+    guardrails: InputGuardrailSettings = Field(default_factory=InputGuardrailSettings,
+                                               description="Caller input never acted on")
     voicemail: VoicemailPolicy | None = Field(
         default=None, description="Answering-machine policy (default: hang up)"
     )
 
 
+def _example(schema: dict[str, Any]) -> None:
+    from runtime.templates import order_desk
+
+    example = order_desk("https://voice.example.com/demo/orders")
+    example["settings"] = {
+        "language": "en-US",
+        "voice": None,
+        "stt": {"provider": "deepgram", "model": "nova-3-general"},
+        "llm": {"provider": "openai", "model": "gpt-4.1-mini"},
+        "tts": {"provider": "deepgram", "voice": "aura-2-helena-en"},
+        "idle_timeout_seconds": 10, "idle_prompts": ["Are you still there?"],
+        "max_duration_seconds": 1800,
+        "guardrails": {"blocked_phrases": ["ignore your instructions"],
+                       "refusal": "Sorry, I can't help with that."},
+        "voicemail": {"action": "hangup"},
+    }
+    schema["examples"] = [example]
+
+
 class Workflow(_Model):
-    global_prompt: str = Field(default="", max_length=20_000, alias="global")
-    nodes: list[Node] = Field(min_length=1, max_length=200)
-    edges: list[Edge] = Field(default_factory=list, max_length=1_000)
-    tools: list[Tool] = Field(default_factory=list, max_length=100)
-    inputs: list[InputVariable] = Field(default_factory=list, max_length=100)
-    variables: list[ExtractVariable] = Field(default_factory=list, max_length=100)
-    settings: CallSettings = Field(default_factory=CallSettings)
+    """A workflow definition (the draft you edit, and every published version). Documented
+    with a complete example in docs/WORKFLOWS.md."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True,
+                              json_schema_extra=_example)
+
+    global_prompt: str = Field(default="", max_length=20_000, alias="global",
+                               description="Instructions for every node (persona, rules)")
+    nodes: list[Node] = Field(min_length=1, max_length=200,
+                              description="Exactly one start node, then agent and end nodes")
+    edges: list[Edge] = Field(default_factory=list, max_length=1_000,
+                              description="Moves between nodes, each with a condition")
+    tools: list[Tool] = Field(default_factory=list, max_length=100,
+                              description="Tools nodes may use (by name)")
+    inputs: list[InputVariable] = Field(default_factory=list, max_length=100,
+                                        description="Input variables usable as {{name}}")
+    variables: list[ExtractVariable] = Field(default_factory=list, max_length=100,
+                                             description="Extracted after each call")
+    settings: CallSettings = Field(default_factory=CallSettings,
+                                   description="Language, providers, timeouts, guardrails")
 
     def node(self, node_id: str) -> Node:
         for node in self.nodes:

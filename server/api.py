@@ -7,17 +7,17 @@ authenticates, validates, calls the handler with an ``ApiContext`` and serialize
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from server.errors import ApiError, validation_error
+from server.errors import ApiError, unprocessable, validation_error
+from server.json_body import check_int32, check_strings, parse_json
 
 if TYPE_CHECKING:
     import asyncpg
@@ -71,31 +71,82 @@ class Endpoint:
     role: Role = "member"
     raw: bool = False  # handler gets the ApiContext and returns a Starlette Response
 
+    errors: Sequence[int] = ()  # other statuses the handler answers (documented in OpenAPI)
+
+    def __post_init__(self) -> None:
+        self.body = strict_model(self.body) if self.body is not None else None
+        self.query = strict_model(self.query) if self.query is not None else None
+
     async def __call__(self, request: Request) -> Response:
         services: Services = request.app.state.services
-        principal = None
-        if self.auth is not None:
-            from server.auth.permissions import required_role
-            from server.auth.principal import authenticate, require_role
-
-            principal = await authenticate(request, services)
-            if self.auth == "user" and principal.user_id is None:
-                raise ApiError(403, "forbidden", "this action needs a user token, not an API key")
-            require_role(principal, required_role(self.method, self.path, self.role))
+        principal = await self.authorize(request, services)
         ctx = ApiContext(request=request, services=services, principal=principal)
-        if self.query is not None:
-            try:
-                ctx.query = self.query.model_validate(dict(request.query_params))
-            except ValidationError as exc:
-                raise validation_error(exc, "query") from None
+        check_strings(request.path_params, location="path")
+        check_int32(request.path_params, location="path")
+        ctx.query = parse_query(request, self.query)
+        limit = services.settings.max_body_bytes
         if self.body is not None:
-            ctx.body = await parse_body(request, self.body, services.settings.max_body_bytes)
+            ctx.body = await parse_body(request, self.body, limit)
+        elif request.method in _BODY_METHODS:
+            await refuse_body_fields(request, limit)
         result = await self.handler(ctx)
         if isinstance(result, Response):
             return result
         if result is None:
             return Response(status_code=204 if self.status == 200 else self.status)
         return JSONResponse(dump(result), status_code=self.status)
+
+    async def authorize(self, request: Request, services: Services) -> Principal | None:
+        """Authenticate and check the role (the one place a route's access rule is applied)."""
+        if self.auth is None:
+            return None
+        from server.auth.permissions import required_role
+        from server.auth.principal import authenticate, require_role
+
+        principal = await authenticate(request, services)
+        if self.auth == "user" and principal.user_id is None:
+            raise ApiError(403, "forbidden", "this action needs a user token, not an API key")
+        require_role(principal, required_role(self.method, self.path, self.role))
+        return principal
+
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_STRICT: dict[type[BaseModel], type[BaseModel]] = {}
+
+
+def strict_model(model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` refusing unknown top-level fields (a subclass with ``extra="forbid"``, same
+    name and docs, so OpenAPI shows ``additionalProperties: false``)."""
+    if model.model_config.get("extra") == "forbid":
+        return model
+    strict = _STRICT.get(model)
+    if strict is None:
+        namespace = {"model_config": ConfigDict(extra="forbid"), "__doc__": model.__doc__,
+                     "__module__": model.__module__, "__qualname__": model.__qualname__}
+        strict = _STRICT[model] = type(model.__name__, (model,), namespace)
+    return strict
+
+
+def parse_query(request: Request, model: type[BaseModel] | None) -> BaseModel | None:
+    """The query string validated by ``model``; any parameter it does not declare is a 422."""
+    params = dict(request.query_params)
+    check_strings(params, location="query")
+    if model is None:
+        if params:
+            name = next(iter(params))
+            raise unprocessable("query", name, code="extra_forbidden",
+                                message=f"unknown query parameter '{name}'")
+        return None
+    try:
+        query = model.model_validate(params)
+    except ValidationError as exc:
+        raise validation_error(exc, "query") from None
+    check_int32(_by_alias(query), location="query")
+    return query
+
+
+def _by_alias(value: BaseModel) -> dict[str, Any]:
+    return {f.alias or n: getattr(value, n) for n, f in type(value).model_fields.items()}
 
 
 def dump(value: Any) -> Any:
@@ -113,7 +164,7 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
         raise ApiError(413, "payload_too_large", f"request body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in request.stream():  # a client gone mid-body: see server.middleware
         size += len(chunk)
         if size > limit:
             raise ApiError(413, "payload_too_large", f"request body over {limit} bytes")
@@ -126,19 +177,28 @@ async def parse_body(request: Request, model: type[BaseModel], limit: int) -> Ba
     if not raw.strip():
         if not any(f.is_required() for f in model.model_fields.values()):
             return model.model_validate({})  # every field optional: no body means defaults
-        raise ApiError(
-            422, "validation_error", "request body is required", [{"field": "body"}]
-        )
+        raise unprocessable("body", code="missing", message="request body is required")
+    data = parse_json(raw)
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(
-            400, "invalid_json", f"request body is not valid JSON: {exc}", [{"field": "body"}]
-        ) from None
-    try:
-        return model.model_validate(data)
+        body = model.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, "body") from None
+    check_int32(_by_alias(body), location="body")
+    return body
+
+
+async def refuse_body_fields(request: Request, limit: int) -> None:
+    """A route that takes no body accepts none, or an empty JSON object."""
+    raw = await read_limited_body(request, limit)
+    if not raw.strip():
+        return
+    data = parse_json(raw)
+    if isinstance(data, dict) and data:
+        name = next(iter(data))
+        raise unprocessable("body", name, code="extra_forbidden",
+                            message=f"unknown field '{name}': this route takes no body")
+    if data != {}:
+        raise unprocessable("body", code="extra_forbidden", message="this route takes no body")
 
 
 @dataclass

@@ -1,4 +1,10 @@
-"""The ``switchboard`` command: serve, migrate, create-org (and subsystems' commands)."""
+"""The ``switchboard`` command: serve, migrate, create-org (and subsystems' commands).
+
+Start-up stays fast (well under 2 s): nothing here imports the voice stack (pipecat, the
+agent runtime) at module level. Each command imports what it needs when it runs, and a
+subsystem's command module is imported only when that command is invoked
+(tests/unit/server/test_cli_imports.py checks it).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,16 @@ from typing import Any
 
 from server.settings import Settings, SettingsError, load_settings
 
-# Extra subcommands contributed by subsystems: (module path, register function name).
-# Each register(subparsers) adds a parser whose ``func(args) -> int`` runs the command.
-EXTRA_COMMANDS: list[tuple[str, str]] = [
-    ("server.loadtest.cli", "add_parser"),
-    ("server.jobs.cli", "add_parser"),
-    ("server.auth.cli", "add_parser"),
+# Extra subcommands contributed by subsystems: (command, module path, register function,
+# one-line help). register(subparsers) adds the parser whose ``func(args) -> int`` runs the
+# command; the module is imported only when its command is the one being run.
+EXTRA_COMMANDS: list[tuple[str, str, str, str]] = [
+    ("loadtest", "server.loadtest.cli", "add_parser",
+     "place concurrent scripted Twilio-like or WebRTC calls against a running server"),
+    ("worker", "server.jobs.cli", "add_parser",
+     "run background jobs (post-call analysis, webhooks)"),
+    ("rotate-keys", "server.auth.cli", "add_parser",
+     "re-encrypt stored secrets with the first key of SECRET_KEYS"),
 ]
 
 
@@ -32,6 +42,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from server.http_limits import bounded_http_options
+
     settings = _settings(args)
     uvicorn.run(
         "server.app:create_app",
@@ -44,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
         ws_max_size=args.ws_max_size,
+        **bounded_http_options(args.max_header_bytes),
     )
     return 0
 
@@ -127,7 +140,9 @@ def cmd_set_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser; ``argv`` decides which subsystem command (if any) gets its
+    full parser (the others are listed with their help line only)."""
     parser = argparse.ArgumentParser(
         prog="switchboard", description="Self-hostable real-time voice agent server."
     )
@@ -141,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="proxies whose X-Forwarded-* headers are trusted")
     serve.add_argument("--ws-max-size", type=int, default=65_536,
                        help="largest websocket message accepted, in bytes (default 65536)")
+    serve.add_argument("--max-header-bytes", type=int, default=65_536,
+                       help="largest request line + headers accepted, in bytes; larger "
+                       "requests are refused with 431 (default 65536)")
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply pending database migrations")
@@ -158,9 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--plan", required=True, help="free, pro, scale or suspended (server/billing/plans.py)")
     plan.set_defaults(func=cmd_set_plan)
 
-    import importlib
+    requested = _requested_command(sys.argv[1:] if argv is None else argv)
+    for command, module_name, attr, help_text in EXTRA_COMMANDS:
+        if command != requested:
+            sub.add_parser(command, help=help_text)  # listed; loaded only when run
+            continue
+        import importlib
 
-    for module_name, attr in EXTRA_COMMANDS:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -171,8 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _requested_command(argv: list[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

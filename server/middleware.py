@@ -1,5 +1,6 @@
 """Pure-ASGI middleware: request id + access log + metrics (no per-request allocations
-beyond what the log line needs; websockets get a request id too)."""
+beyond what the log line needs; websockets get a request id too). A client that disconnects
+mid-request is logged as status 499 in the access line, not as an unhandled error."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 import uuid
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -46,6 +48,11 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            # The client went away mid-request (usually mid-body): nothing to answer and
+            # nothing went wrong here, so no unhandled-error traceback (uvicorn does not
+            # complain about a missing response on a disconnected connection).
+            status = 499
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

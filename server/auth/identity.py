@@ -39,7 +39,8 @@ class NewApiKey:
 def invalid_invitation() -> ApiError:
     return ApiError(
         400, "invalid_invitation", "invitation is invalid, expired, used, or for another email",
-        [{"field": "invite_token"}],
+        [{"pointer": "/body/invite_token", "code": "invalid_invitation",
+          "message": "invitation is invalid, expired, used, or for another email"}],
     )  # fmt: skip
 
 

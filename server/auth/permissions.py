@@ -67,6 +67,8 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", f"{_WF}/duplicate"): "admin",
     ("POST", f"{_WF}/archive"): "admin",
     ("GET", f"{_WF}/export"): "member",
+    ("DELETE", _WF): "admin",
+    ("GET", f"{_V1}/workflow-templates"): "member",
     ("POST", f"{_WF}/chat"): "admin",  # runs HTTP tools with the organization's secrets
     # customer webhooks (URLs and delivery payloads: admins only)
     ("POST", f"{_V1}/webhooks"): "admin",
@@ -99,6 +101,9 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/webrtc/ice-servers"): "admin",
     ("POST", f"{_V1}/webrtc/offer"): "admin",
     ("PATCH", f"{_V1}/webrtc/offer"): "admin",
+    # the demo order service the order-status template's HTTP tool calls (fake data)
+    ("GET", "/demo/orders"): "public",
+    ("GET", "/demo/orders/{order_number}"): "public",
 }
 
 _RANK: dict[str, int] = {"public": 0, "member": 1, "admin": 2, "owner": 3}

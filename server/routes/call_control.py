@@ -102,7 +102,8 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
             422, "validation_error",
             "no phone number of this organization may be used as caller id"
             if body.from_ is None else "'from' is not a caller-id number of this organization",
-            [{"field": "body.from", "message": "not a caller-id number"}],
+            [{"pointer": "/body/from", "code": "not_caller_id",
+              "message": "not a caller-id number"}],
         )  # fmt: skip
     if ctx.services.state.get("draining"):
         raise ApiError(503, "draining", "this instance is shutting down")

@@ -53,7 +53,8 @@ def _check_credentials(carrier: str, credentials: dict[str, str]) -> str | None:
             422,
             "validation_error",
             f"unknown carrier {carrier!r}",
-            [{"field": "body.carrier", "message": "one of " + ", ".join(CARRIERS)}],
+            [{"pointer": "/body/carrier", "code": "unknown_carrier",
+              "message": "one of " + ", ".join(CARRIERS)}],
         )
     missing = missing_credentials(carrier, credentials)
     if missing:
@@ -61,7 +62,8 @@ def _check_credentials(carrier: str, credentials: dict[str, str]) -> str | None:
             422,
             "validation_error",
             "missing credentials: " + ", ".join(missing),
-            [{"field": f"body.credentials.{m}", "message": "required"} for m in missing],
+            [{"pointer": f"/body/credentials/{m}", "code": "missing", "message": "required"}
+             for m in missing],
         )
     return next((credentials[f] for f in _HINT_FIELDS if credentials.get(f)), None)
 

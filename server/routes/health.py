@@ -8,6 +8,7 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from db import health as db_health
 from server.api import RawDoc, Router
 from server.metrics import metrics_endpoint
 
@@ -25,7 +26,7 @@ async def ready(request: Request) -> Response:
         return JSONResponse({"status": "draining", "database": "unknown"}, status_code=503)
     try:
         async with asyncio.timeout(2):
-            await services.db.fetchval("SELECT 1")
+            await db_health.ping(services.db)
     except Exception as exc:
         return JSONResponse(
             {"status": "unavailable", "database": type(exc).__name__}, status_code=503

@@ -15,7 +15,7 @@ from server.audit import AuditAction
 from server.auth import identity, memberships
 from server.billing.plans import plan_named
 from server.coordination.rate_limit import Rule, limit_ip, limit_key
-from server.errors import ApiError, forbidden, not_found
+from server.errors import ApiError, conflict, detail, forbidden, not_found
 
 router = Router(tags=["organization"])
 Role = Literal["owner", "admin", "member"]
@@ -115,7 +115,7 @@ async def update_organization(ctx: ApiContext) -> OrganizationOut:
         if limit > ceiling:
             message = f"the {row['plan']} plan allows at most {ceiling} concurrent calls"
             raise ApiError(422, "validation_error", message,
-                           [{"field": "body.max_concurrent_calls", "message": message}])
+                           [detail("body", "max_concurrent_calls", code="above_plan", message=message)])
     row = await orgs_db.update(ctx.db, org_id, name=ctx.body.name, max_concurrent_calls=limit)
     if row is None:
         raise not_found("organization")
@@ -144,7 +144,7 @@ async def invite_member(ctx: ApiContext) -> InviteResult:
         raise forbidden("only owners can grant the owner role")
     members = await orgs_db.list_members(ctx.db, org_id)
     if any(m["email"].lower() == ctx.body.email.lower() for m in members):
-        raise ApiError(409, "conflict", "already a member", [{"field": "email"}])
+        raise conflict("already a member", "email")
     record, token = await identity.create_invitation(
         ctx.db, org_id, email=ctx.body.email, role=ctx.body.role, invited_by=ctx.caller.user_id
     )

@@ -20,7 +20,7 @@ from runtime.egress import WEBSOCKET_SCHEMES, EgressRefused, UnresolvableHost
 from server import audit
 from server.api import ApiContext, Router
 from server.audit import AuditAction
-from server.errors import ApiError, not_found
+from server.errors import ApiError, detail, not_found
 
 router = Router(tags=["providers"])
 
@@ -109,8 +109,8 @@ async def put_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
         except UnresolvableHost:
             pass  # may resolve later; every connection is checked
         except EgressRefused as exc:
-            raise ApiError(422, "validation_error", str(exc), [
-                {"field": "body.base_url", "message": str(exc)}]) from None
+            raise ApiError(422, "validation_error", str(exc), detail(
+                "body", "base_url", code="destination_refused", message=str(exc))) from None
     row = await creds_db.upsert(
         ctx.db,
         ctx.caller.organization_id,

@@ -37,7 +37,7 @@ def _name(ctx: ApiContext) -> str:
 
     name = ctx.path["name"]
     if not re.match(NAME_PATTERN, name):
-        raise bad_request("secret names are lower_snake_case", "name")
+        raise bad_request("secret names are lower_snake_case", "name", location="path")
     return name
 
 

@@ -12,7 +12,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 from db import webhooks as webhooks_db
 from runtime.egress import EgressRefused, UnresolvableHost
 from server.api import ApiContext, Router
-from server.errors import ApiError, not_found
+from server.errors import ApiError, detail, not_found
 
 router = Router(tags=["webhooks"])
 
@@ -86,7 +86,8 @@ async def _check_url(ctx: ApiContext, url: str) -> None:
         return
     except EgressRefused as exc:
         raise ApiError(422, "validation_error", str(exc),
-                       [{"field": "body.url", "message": str(exc)}]) from None
+                       detail("body", "url", code="destination_refused",
+                              message=str(exc))) from None
 
 
 @router.post("/api/v1/webhooks", body=WebhookIn, response=WebhookSecretOut, status=201,

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
 from db import workflows as workflows_db
-from runtime.templates import order_desk
-from runtime.validation import validate_definition
+from runtime.templates import TEMPLATES, TemplateName
+from runtime.validation import (
+    Problem,
+    depth_problem,
+    key_problems,
+    validate_definition,
+)
+from runtime.workflow import Workflow
 from server.api import ApiContext, Router
-from server.errors import ApiError, not_found
+from server.errors import ApiError, conflict, not_found
+from server.json_body import INT32_MAX
+from server.openapi import documented_as
 from server.pagination import decode_cursor, encode_cursor
 
 router = Router(tags=["workflows"])
 EXPORT_FORMAT = "switchboard.workflow/v1"
+# A draft may be invalid, so routes accept any JSON object here; OpenAPI documents it as the
+# ``Workflow`` schema. Nesting is bounded at save (``MAX_DEFINITION_DEPTH``).
+Definition = Annotated[dict[str, Any], documented_as(Workflow)]
 
 MINIMAL_DEFINITION: dict[str, Any] = {
     "global": "",
@@ -38,16 +49,18 @@ class ProblemOut(BaseModel):
 class WorkflowIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2_000)
-    definition: dict[str, Any] | None = Field(
+    definition: Definition | None = Field(
         default=None, description="Graph definition; omitted: a template (or a minimal one)"
     )
-    template: Literal["order_desk"] | None = None
+    template: TemplateName | None = Field(
+        default=None, description="Start from this template (GET /api/v1/workflow-templates)"
+    )
 
 
 class WorkflowPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2_000)
-    definition: dict[str, Any] | None = None
+    definition: Definition | None = None
 
 
 class WorkflowSummary(BaseModel):
@@ -67,7 +80,7 @@ class WorkflowSummary(BaseModel):
 
 
 class WorkflowOut(WorkflowSummary):
-    definition: dict[str, Any] = Field(description="The draft")
+    definition: Definition = Field(description="The draft")
     problems: list[ProblemOut] = Field(description="Validation problems of the draft")
 
     @classmethod
@@ -101,20 +114,23 @@ class PublishIn(BaseModel):
 class VersionOut(BaseModel):
     version: int
     note: str
-    published_by: UUID | None
+    published_by: UUID | None = Field(description="The user who published it")
+    published_by_api_key: UUID | None = Field(
+        default=None, description="The API key it was published with (then published_by is null)"
+    )
     created_at: datetime
-    definition: dict[str, Any] | None = None
+    definition: Definition | None = None
 
 
 class RollbackIn(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT32_MAX)
 
 
 class ExportDoc(BaseModel):
     format: Literal["switchboard.workflow/v1"] = EXPORT_FORMAT
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2_000)
-    definition: dict[str, Any]
+    definition: Definition
 
 
 async def _load(ctx: ApiContext) -> Any:
@@ -124,9 +140,33 @@ async def _load(ctx: ApiContext) -> Any:
     return row
 
 
-def _problems_error(problems: list[Any]) -> ApiError:
+def _problems_error(problems: list[Problem]) -> ApiError:
+    """422 ``workflow_invalid``: the details' pointers point into the definition."""
     return ApiError(422, "workflow_invalid", f"the workflow has {len(problems)} problem(s)",
                     [p.to_json() for p in problems])
+
+
+def _storable(definition: dict[str, Any] | None, field: str = "definition") -> None:
+    """A draft may be invalid, but never nested deeper than ``MAX_DEFINITION_DEPTH``."""
+    problem = depth_problem(definition) if definition is not None else None
+    if problem is not None:
+        raise ApiError(422, "validation_error", problem.message,
+                       [{"pointer": f"/body/{field}{problem.pointer}", "code": problem.code,
+                         "message": problem.message}])
+
+
+def _public_base(ctx: ApiContext) -> str:
+    url = ctx.request.url
+    return ctx.services.settings.public_base_url(f"{url.scheme}://{url.netloc}")
+
+
+async def _key_problems(ctx: ApiContext, definition: dict[str, Any]) -> list[Problem]:
+    from server.calls.org_context import load_call_providers
+
+    _, credentials = await load_call_providers(ctx.services, ctx.caller.organization_id)
+    accounts = {name for name in ("deepgram", "openai", "elevenlabs", "cartesia")
+                if credentials.for_provider(name) is not None}
+    return key_problems(Workflow.model_validate(definition), accounts)
 
 
 @router.post("/api/v1/workflows", body=WorkflowIn, response=WorkflowOut, status=201,
@@ -136,14 +176,20 @@ def _problems_error(problems: list[Any]) -> ApiError:
 async def create_workflow(ctx: ApiContext) -> WorkflowOut:
     body: WorkflowIn = ctx.body
     definition = body.definition
+    if definition is not None and body.template is not None:
+        raise ApiError(422, "validation_error", "give a definition or a template, not both",
+                       [{"pointer": "/body/template", "code": "conflicting_fields",
+                         "message": "give a definition or a template, not both"}])
     if definition is None:
-        definition = order_desk() if body.template == "order_desk" else dict(MINIMAL_DEFINITION)
+        definition = (TEMPLATES[body.template].build(_public_base(ctx)) if body.template
+                      else dict(MINIMAL_DEFINITION))
+    _storable(definition)
     row = await workflows_db.create(ctx.db, ctx.caller.organization_id, name=body.name,
                                     description=body.description, draft=definition)
     return WorkflowOut.of(row)
 
 
-@router.get("/api/v1/workflows", query=ListQuery, response=WorkflowPage,
+@router.get("/api/v1/workflows", query=ListQuery, response=WorkflowPage, errors=[400],
             summary="List the organization's workflows, newest first; ?q= searches name and "
                     "description, ?cursor= pages, archived ones only with include_archived")
 async def list_workflows(ctx: ApiContext) -> WorkflowPage:
@@ -171,6 +217,7 @@ async def get_workflow(ctx: ApiContext) -> WorkflowOut:
                       "and live calls are unaffected; archived workflows are read-only (404)")
 async def update_workflow(ctx: ApiContext) -> WorkflowOut:
     body: WorkflowPatch = ctx.body
+    _storable(body.definition)
     row = await workflows_db.update_draft(
         ctx.db, ctx.caller.organization_id, ctx.path["workflow_id"], name=body.name,
         description=body.description, draft=body.definition,
@@ -189,25 +236,35 @@ async def validate_workflow(ctx: ApiContext) -> ValidationOut:
 
 
 @router.post("/api/v1/workflows/{workflow_id:uuid}/publish", body=PublishIn,
-             response=VersionOut, status=201, role="admin",
+             response=VersionOut, status=201, role="admin", errors=[409],
              summary="Publish the draft as the next immutable numbered version; new calls run "
-                     "it, live calls keep their version. 422 workflow_invalid lists problems")
+                     "it, live calls keep their version",
+             description="422 `workflow_invalid` lists every problem (pointers into the "
+                         "definition), including a cloud provider with no API key available "
+                         "to the organization. 409 `workflow_unchanged` when the draft equals "
+                         "the published version (nothing is created; the message names it).")
 async def publish_workflow(ctx: ApiContext) -> VersionOut:
     row = await _load(ctx)
     if row["archived_at"] is not None:
         raise not_found("workflow")
     problems = validate_definition(row["draft"])
+    if not problems:
+        problems = await _key_problems(ctx, row["draft"])
     if problems:
         raise _problems_error(problems)
     result = await workflows_db.publish(
         ctx.db, ctx.caller.organization_id, row["id"], definition=row["draft"],
         note=ctx.body.note, published_by=ctx.caller.user_id,
+        published_by_api_key=ctx.caller.api_key_id,
     )
     if result is None:
         raise not_found("workflow")
-    version = result[1]
-    return VersionOut(**{k: version[k] for k in ("version", "note", "published_by",
-                                                 "created_at")}, definition=row["draft"])
+    if result.unchanged:
+        number = result.version["version"]
+        raise conflict(f"the draft is unchanged since version {number}, which is published",
+                       code="workflow_unchanged")
+    return VersionOut(**{k: result.version[k] for k in VersionOut.model_fields
+                         if k != "definition"}, definition=row["draft"])
 
 
 @router.get("/api/v1/workflows/{workflow_id:uuid}/versions", response=list[VersionOut],
@@ -247,6 +304,7 @@ async def rollback_workflow(ctx: ApiContext) -> WorkflowOut:
              summary="Copy the draft into a new unpublished workflow named 'Copy of ...'")
 async def duplicate_workflow(ctx: ApiContext) -> WorkflowOut:
     row = await _load(ctx)
+    _storable(row["draft"])
     copy = await workflows_db.create(ctx.db, ctx.caller.organization_id,
                                      name=f"Copy of {row['name']}"[:200],
                                      description=row["description"], draft=row["draft"])
@@ -275,6 +333,25 @@ async def export_workflow(ctx: ApiContext) -> ExportDoc:
              summary="Import an exported document as a new draft workflow")
 async def import_workflow(ctx: ApiContext) -> WorkflowOut:
     doc: ExportDoc = ctx.body
+    _storable(doc.definition)
     row = await workflows_db.create(ctx.db, ctx.caller.organization_id, name=doc.name,
                                     description=doc.description, draft=doc.definition)
     return WorkflowOut.of(row)
+
+
+@router.delete("/api/v1/workflows/{workflow_id:uuid}", role="admin", errors=[409],
+               summary="Delete a draft (never published) or archived workflow and its versions",
+               description="409 `workflow_published`: archive it first; 409 `workflow_in_use`: "
+                           "a phone number or campaign still uses it. Past calls keep their "
+                           "records (without the workflow).")
+async def delete_workflow(ctx: ApiContext) -> None:
+    outcome = await workflows_db.delete(ctx.db, ctx.caller.organization_id,
+                                        ctx.path["workflow_id"])
+    if outcome == "not_found":
+        raise not_found("workflow")
+    if outcome == "published":
+        raise conflict("a published workflow must be archived before it is deleted",
+                       code="workflow_published")
+    if outcome == "in_use":
+        raise conflict("a phone number or campaign still uses this workflow",
+                       code="workflow_in_use")

@@ -136,7 +136,7 @@ async def test_webhooks_to_internal_addresses_are_refused_when_saved_and_when_se
         direct = await http.post("/api/v1/webhooks", headers=headers, json={
             "url": f"{receiver.http_url}/hook", "events": ["call.ended"]})
         assert direct.status_code == 422, direct.text
-        assert direct.json()["error"]["details"][0]["field"] == "body.url"
+        assert direct.json()["error"]["details"][0]["pointer"] == "/body/url"
 
         saved = await http.post("/api/v1/webhooks", headers=headers, json={
             "url": f"http://hooks.ssrf.test:{receiver.port}/hook", "events": ["call.ended"]})

@@ -20,7 +20,7 @@ async def test_admin_cannot_raise_the_limit_past_the_plan(client, make_user, ser
     r = await client.patch("/api/v1/organization", json={"max_concurrent_calls": 10_000},
                            headers=owner.headers)
     assert r.status_code == 422, r.text
-    assert r.json()["error"]["details"][0]["field"] == "body.max_concurrent_calls"
+    assert r.json()["error"]["details"][0]["pointer"] == "/body/max_concurrent_calls"
     ceiling = PLANS["free"].max_concurrent_calls
     assert (await client.patch("/api/v1/organization", json={"max_concurrent_calls": ceiling + 1},
                                headers=owner.headers)).status_code == 422

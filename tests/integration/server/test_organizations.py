@@ -30,7 +30,7 @@ async def test_get_and_update_organization(client, make_user):
     bad = await client.patch("/api/v1/organization", json={"max_concurrent_calls": -1},
                              headers=owner.headers)
     assert bad.status_code == 422
-    assert bad.json()["error"]["details"][0]["field"] == "body.max_concurrent_calls"
+    assert bad.json()["error"]["details"][0]["pointer"] == "/body/max_concurrent_calls"
 
 
 async def test_invite_new_user_then_signup_joins(client, make_user):
@@ -119,4 +119,4 @@ async def test_owner_changes_roles_and_last_owner_is_kept(client, make_user):
     bad_role = await client.patch(f"/api/v1/organization/members/{member.user_id}",
                                   json={"role": "king"}, headers=owner.headers)
     assert bad_role.status_code == 422
-    assert bad_role.json()["error"]["details"][0]["field"] == "body.role"
+    assert bad_role.json()["error"]["details"][0]["pointer"] == "/body/role"

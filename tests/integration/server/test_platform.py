@@ -21,8 +21,9 @@ async def test_error_shape_validation_and_invalid_json(client):
     assert r.status_code == 422
     err = r.json()["error"]
     assert err["code"] == "validation_error"
-    fields = {d["field"] for d in err["details"]}
-    assert {"body.email", "body.password"} <= fields
+    pointers = {d["pointer"] for d in err["details"]}
+    assert {"/body/email", "/body/password"} <= pointers
+    assert all(set(d) == {"pointer", "code", "message"} for d in err["details"])
 
     r = await client.post("/api/v1/auth/login", content=b"{not json",
                           headers={"content-type": "application/json"})
@@ -181,4 +182,5 @@ async def test_empty_body_allowed_only_when_every_field_is_optional(client, make
     # Signup needs email and password: no body is a validation error naming the body.
     r = await client.post("/api/v1/auth/signup")
     assert r.status_code == 422
-    assert r.json()["error"]["details"] == [{"field": "body"}]
+    assert r.json()["error"]["details"] == [
+        {"pointer": "/body", "code": "missing", "message": "request body is required"}]

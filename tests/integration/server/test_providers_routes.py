@@ -180,7 +180,7 @@ async def test_base_url_to_a_private_address_is_refused_when_private_urls_are_of
             r = await http.put("/api/v1/provider-credentials/deepgram",
                                json={"api_key": "dg-key", "base_url": url}, headers=headers)
             assert r.status_code == 422, (url, r.text)
-            assert r.json()["error"]["details"][0]["field"] == "body.base_url"
+            assert r.json()["error"]["details"][0]["pointer"] == "/body/base_url"
         listed = await http.get("/api/v1/provider-credentials", headers=headers)
         assert listed.json() == [] or all(c["base_url"] is None for c in listed.json())
         ok = await http.put("/api/v1/provider-credentials/deepgram",

@@ -233,7 +233,6 @@ async def test_analysis_with_a_model_stores_results_and_usage(client, make_user,
     definition["settings"] = {"llm": {"provider": "openai", "model": "gpt-test"}}
     wf = (await client.post("/api/v1/workflows", headers=user.headers,
                             json={"name": "Desk", "definition": definition})).json()
-    await client.post(f"/api/v1/workflows/{wf['id']}/publish", json={}, headers=user.headers)
     async with FakeOpenAI() as fake:
         fake.script(say(json.dumps({"extracted": {"order_number": "31", "topic": "orders"},
                                     "summary": "Asked about order 31."}),
@@ -241,6 +240,10 @@ async def test_analysis_with_a_model_stores_results_and_usage(client, make_user,
         put = await client.put("/api/v1/provider-credentials/openai", headers=user.headers,
                                json={"api_key": "sk-test-000000001", "base_url": fake.base_url})
         assert put.status_code == 200, put.text
+        # Publish after the key is stored: a cloud provider without a key is refused.
+        published = await client.post(f"/api/v1/workflows/{wf['id']}/publish", json={},
+                                      headers=user.headers)
+        assert published.status_code == 201, published.text
         pool = server.services.db
         call = await calls_db.create(
             pool, org, workflow_id=UUID(wf["id"]), workflow_version=1, channel="webrtc",

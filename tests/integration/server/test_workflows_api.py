@@ -209,6 +209,7 @@ async def test_every_workflow_route_is_tenant_isolated(client, make_user) -> Non
         ("POST", f"{base}/archive", None),
         ("GET", f"{base}/export", None),
         ("POST", f"{base}/chat", {"message": None}),
+        ("DELETE", base, None),
     ]
     for method, path, body in attempts:
         response = await client.request(method, path, json=body, headers=intruder.headers)

@@ -103,6 +103,7 @@ for _method, _path, _body, _params in [
     ("POST", _WF + "/rollback", {"version": 1}, {}),
     ("POST", _WF + "/duplicate", None, {}),
     ("POST", _WF + "/archive", None, {}),
+    ("DELETE", _WF, None, {}),
     ("GET", _WF + "/export", None, {}),
     ("POST", _WF + "/chat", {"message": "hello"}, {}),
 ]:
