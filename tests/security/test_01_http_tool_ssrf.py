@@ -160,9 +160,9 @@ async def test_the_servers_own_demo_routes_are_served_in_process(database_url, d
     # loopback stays closed.
     public = "https://switchboard.invalid"
     async with run_server(_settings(database_url, data_dir, public_url=public)) as live:
-        demo = await _chat_tool_result(live.url, f"{public}/demo/orders/42")
+        demo = await _chat_tool_result(live.url, f"{public}/demo/orders")
         api = await _chat_tool_result(live.url, f"{public}/api/v1/organization")
-    # The app answered: the demo order, or its 404 where the demo routes are not mounted.
-    assert demo["error"] in (None, "http_404"), demo
+    # The app itself answered (whatever it said about this request): in-process.
+    assert demo["error"] is None or demo["error"].startswith("http_"), demo
     # Outside /demo/ the URL goes to the network, where it does not resolve.
     assert api["error"] == "blocked_destination", api

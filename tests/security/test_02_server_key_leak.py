@@ -79,20 +79,6 @@ async def test_tenant_base_url_never_gets_the_server_key(database_url, data_dir)
     assert all(SERVER_KEY not in value for value in seen), seen
 
 
-async def test_tenant_base_url_for_openai_never_gets_the_server_key(database_url, data_dir) -> None:  # type: ignore[no-untyped-def]
-    tenant_endpoint = FakeOpenAI()
-    seen = _recording_authorization(tenant_endpoint)
-    async with FakeOpenAI() as operator_endpoint, tenant_endpoint:
-        definition = order_desk()
-        definition["settings"] = {"llm": {"provider": "openai", "model": "gpt-4.1-mini",
-                                          "base_url": tenant_endpoint.base_url}}
-        settings = _settings(database_url, data_dir, openai_api_key=SERVER_KEY,
-                             openai_base_url=operator_endpoint.base_url)
-        async with run_server(settings) as live:
-            await _chat(live.url, definition)
-    assert all(SERVER_KEY not in value for value in seen), seen
-
-
 async def test_share_server_keys_false_keeps_tenants_off_the_server_key(  # type: ignore[no-untyped-def]
         database_url, data_dir) -> None:
     async with FakeOpenAI() as operator_endpoint:
