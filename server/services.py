@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime.egress import EgressPolicy
 from server.coordination.replay import ReplayGuard
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class Services:
     bus: ControlBus
     redis: Redis | None = None
     replay_guard: ReplayGuard = field(default_factory=ReplayGuard)  # carrier webhook replays
+    egress: EgressPolicy = field(default_factory=EgressPolicy)  # server/egress.py builds it
     # Subsystem state that lives as long as the process (live calls, WebRTC peers, ...),
     # keyed by subsystem name. Subsystems own their key.
     state: dict[str, Any] = field(default_factory=dict)

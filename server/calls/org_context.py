@@ -28,7 +28,7 @@ async def load_call_providers(
     settings = (
         ProviderSettings.model_validate(stored_settings) if stored_settings else ProviderSettings()
     )
-    return settings, resolve_credentials(stored, services.settings)
+    return settings, resolve_credentials(stored, services.settings, egress=services.egress)
 
 
 async def load_tool_secrets(services: Services, organization_id: UUID) -> dict[str, str]:

@@ -16,7 +16,6 @@ from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
 from runtime.workflow import CallSettings, ServiceChoice, Workflow
 from server.calls.org_context import load_call_providers, load_tool_secrets
-from server.jobs.webhooks import private_urls_allowed
 from server.services import Services
 
 log = structlog.get_logger(__name__)
@@ -28,12 +27,8 @@ def recording_path(data_dir: Path, organization_id: object, call_id: object) -> 
 
 def model_config(workflow: Workflow | None, credentials: ProviderCredentials) -> ModelConfig:
     """The LLM behind the agent: the workflow's choice when its key exists, else offline."""
-    key = credentials.openai
-    return model_config_for(
-        workflow.settings.llm if workflow else ServiceChoice(),
-        openai_api_key=key.api_key if key else None,
-        openai_base_url=key.base_url if key else None,
-    )
+    return model_config_for(workflow.settings.llm if workflow else ServiceChoice(),
+                            credentials.openai, egress=credentials.egress)
 
 
 def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -> ProviderSettings:
@@ -75,7 +70,7 @@ async def build_spec(
         workflow_id=str(handle.workflow_id) if handle.workflow_id else None,
         version=handle.workflow_version,
         secrets=await load_tool_secrets(services, org),
-        allow_private_urls=private_urls_allowed(services),
+        egress=services.egress,
     )
     call_settings = workflow.settings if workflow else None
     providers = workflow_providers(providers, call_settings)
