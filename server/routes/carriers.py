@@ -13,6 +13,7 @@ import structlog
 from pydantic import BaseModel, Field, StringConstraints
 
 from db import carriers as carriers_db
+from server import audit
 from server.api import ApiContext, Router
 from server.errors import ApiError, conflict, not_found
 from telephony.contract import CarrierApiError
@@ -102,6 +103,8 @@ async def create_carrier_account(ctx: ApiContext) -> CarrierAccountOut:
         credentials=ctx.services.secret_box.encrypt(json.dumps(ctx.body.credentials)),
         account_hint=hint,
     )
+    await audit.record(ctx, audit.AuditAction.CARRIER_ACCOUNT_CREATED, target_type="carrier_account",
+                       target_id=row["id"], details={"carrier": ctx.body.carrier})
     return CarrierAccountOut.of(row)
 
 
@@ -140,6 +143,8 @@ async def update_carrier_account(ctx: ApiContext) -> CarrierAccountOut:
     )
     if row is None:
         raise not_found("carrier account")
+    await audit.record(ctx, audit.AuditAction.CARRIER_ACCOUNT_UPDATED, target_type="carrier_account",
+                       target_id=account_id, details={"credentials_replaced": encrypted is not None})
     return CarrierAccountOut.of(row)
 
 
@@ -152,6 +157,8 @@ async def delete_carrier_account(ctx: ApiContext) -> None:
         raise conflict("phone numbers still use this carrier account") from None
     if not deleted:
         raise not_found("carrier account")
+    await audit.record(ctx, audit.AuditAction.CARRIER_ACCOUNT_DELETED, target_type="carrier_account",
+                       target_id=ctx.path["account_id"])
 
 
 def carrier_failed(exc: Exception, message: str) -> ApiError:
