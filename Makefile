@@ -6,7 +6,7 @@ VENV   := .venv
 UV     := $(VENV)/bin/uv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-fast lint bench bench-quick install clean
+.PHONY: run test test-fast lint bench bench-quick install clean browser-deps
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,17 @@ install: $(UV)
 run: install
 	$(VENV)/bin/switchboard serve
 
-test: install
+test: install browser-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+# The console's browser tests (tests/browser/) drive Debian's Chromium, never a downloaded
+# browser: installed through apt-get when missing and we are root; otherwise they skip and say why.
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else echo "browser-deps: /usr/bin/chromium missing and cannot install it (not root or no apt-get); tests/browser/ will skip"; fi
 
 # The unit and integration tiers only (no real-time calls): the quick loop while developing.
 test-fast: install

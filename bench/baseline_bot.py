@@ -1,7 +1,7 @@
 """The baseline: a minimal Twilio bot built from bare pipecat, in the shape of pipecat's own
 Twilio example (FastAPI websocket endpoint, FastAPIWebsocketTransport, TwilioFrameSerializer,
 Silero VAD + Smart Turn v3, Deepgram STT → OpenAI LLM → OpenAI TTS), pointed at the fake
-providers of ``bench/fake_services.py``.
+providers of ``tests/fakes/providers.py``.
 
     python -m bench.baseline_bot --port 8765 --fakes http://127.0.0.1:9100 [--turn flux]
 

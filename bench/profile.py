@@ -18,7 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.run import RESULTS, run_level, start_baseline, start_fakes
+from bench.capacity import run_level
+from bench.processes import start_baseline, start_fakes
+from bench.run import RESULTS
 
 
 def summarize(raw: Path, top: int = 40) -> str:

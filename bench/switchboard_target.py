@@ -1,7 +1,7 @@
 """Start a real ``switchboard serve`` for the benchmark and provision it over its HTTP API.
 
 The server runs pinned to one core with the embedded PostgreSQL in a scratch data
-directory, Deepgram/OpenAI keys and base URLs pointing at ``bench/fake_services.py``. One
+directory, Deepgram/OpenAI keys and base URLs pointing at ``tests/fakes/providers.py``. One
 organization gets a Twilio carrier account (the auth token the load generator signs with),
 a phone number routed to a published workflow whose LLM is the fake OpenAI-compatible
 endpoint, provider settings for Deepgram STT (Nova for local Smart Turn, Flux for
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import PY, ROOT, Server, free_port, pinned, wait_port
+from bench.processes import PY, ROOT, Server, free_port, pinned, wait_port
 
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "bench-twilio-auth-token"  # noqa: S105  (a credential of the fake carrier)

@@ -15,8 +15,8 @@ import asyncio
 
 import httpx
 
-from server.loadtest.cli import add_parser, config_from_args
-from server.loadtest.runner import LoadPlan, run_load
+from loadgen.cli import add_parser, config_from_args
+from loadgen.runner import LoadPlan, run_load
 
 
 async def main() -> None:

@@ -7,6 +7,7 @@ lease to expire, after which another worker claims the job again. Failures go ba
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -39,22 +40,40 @@ async def enqueue(
     return row
 
 
-async def claim(conn: Conn, worker_id: str, *, limit: int, lease_seconds: float
-                ) -> list[asyncpg.Record]:
-    """Take up to ``limit`` due jobs (and expired leases) for this worker."""
+async def claim(conn: Conn, worker_id: str, *, limit: int, lease_seconds: float,
+                served_last: Sequence[UUID] = ()) -> list[asyncpg.Record]:
+    """Take up to ``limit`` due jobs (and expired leases) for this worker.
+
+    Fair across organizations: each organization's due jobs are numbered oldest first,
+    offset by how many of its jobs are already running (and by one for the organizations
+    in ``served_last``, those of the worker's previous claim), and claimed in that order
+    (round-robin), so one organization's backlog cannot delay every other one's jobs.
+    """
     return await conn.fetch(
         f"""UPDATE jobs SET status = 'running', attempts = attempts + 1,
                    locked_by = $1, locked_at = now()
              WHERE id IN (
-                   SELECT id FROM jobs
-                    WHERE (status = 'queued' AND run_at <= now())
-                       OR (status = 'running'
-                           AND locked_at < now() - make_interval(secs => $3))
-                 ORDER BY run_at
+                   SELECT j.id FROM jobs j
+                     JOIN (SELECT d.id, d.run_at,
+                                  row_number() OVER (PARTITION BY d.organization_id
+                                                     ORDER BY d.run_at)
+                                  + coalesce(r.running, 0)
+                                  + CASE WHEN d.organization_id = ANY($4::uuid[])
+                                         THEN 1 ELSE 0 END AS turn
+                             FROM jobs d
+                             LEFT JOIN (SELECT organization_id, count(*) AS running
+                                          FROM jobs WHERE status = 'running'
+                                         GROUP BY organization_id) r
+                               ON r.organization_id IS NOT DISTINCT FROM d.organization_id
+                            WHERE (d.status = 'queued' AND d.run_at <= now())
+                               OR (d.status = 'running'
+                                   AND d.locked_at < now() - make_interval(secs => $3))
+                          ) due ON due.id = j.id
+                 ORDER BY due.turn, due.run_at
                     LIMIT $2
-                      FOR UPDATE SKIP LOCKED)
+                      FOR UPDATE OF j SKIP LOCKED)
          RETURNING {_COLUMNS}""",
-        worker_id, limit, lease_seconds,
+        worker_id, limit, lease_seconds, list(served_last),
     )
 
 

@@ -9,7 +9,8 @@ import asyncpg
 Conn = asyncpg.Pool | asyncpg.Connection
 
 _COLUMNS = """n.id, n.organization_id, n.number, n.carrier_account_id, n.workflow_id,
-              n.caller_id_allowed, n.label, n.created_at, n.updated_at, a.carrier"""
+              n.caller_id_allowed, n.label, n.verified_at, n.created_at, n.updated_at,
+              a.carrier"""
 _FROM = """phone_numbers n JOIN carrier_accounts a
              ON a.id = n.carrier_account_id AND a.organization_id = n.organization_id"""
 
@@ -23,18 +24,22 @@ async def create(
     workflow_id: UUID | None,
     caller_id_allowed: bool,
     label: str | None,
+    verified: bool = False,
 ) -> asyncpg.Record:
-    """Insert; ``asyncpg.UniqueViolationError`` when the number is taken."""
+    """Insert; ``asyncpg.UniqueViolationError`` when this organization already has the
+    number (other organizations' registrations never conflict). ``verified``: the carrier
+    account confirmed holding the number now."""
     row = await conn.fetchrow(
         """INSERT INTO phone_numbers (organization_id, number, carrier_account_id, workflow_id,
-                                      caller_id_allowed, label)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+                                      caller_id_allowed, label, verified_at)
+           VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7 THEN now() END) RETURNING id""",
         organization_id,
         number,
         carrier_account_id,
         workflow_id,
         caller_id_allowed,
         label,
+        verified,
     )
     return await get(conn, organization_id, row["id"])  # type: ignore[return-value]
 
@@ -69,6 +74,8 @@ async def update(
         if name in fields:
             args.append(fields[name])
             sets.append(f"{name} = ${len(args)}")
+    if "carrier_account_id" in fields:
+        sets.append("verified_at = NULL")  # verified against the old account only
     if sets:
         result = await conn.execute(
             f"UPDATE phone_numbers SET {', '.join(sets)}, updated_at = now() "  # noqa: S608
@@ -112,7 +119,9 @@ async def resolve_inbound(conn: Conn, carrier: str, number: str) -> asyncpg.Reco
              JOIN carrier_accounts a
                ON a.id = n.carrier_account_id AND a.organization_id = n.organization_id
              JOIN organizations o ON o.id = n.organization_id
-            WHERE n.number = $1 AND a.carrier = $2""",
+            WHERE n.number = $1 AND a.carrier = $2
+            ORDER BY n.verified_at DESC NULLS LAST, n.created_at
+            LIMIT 1""",
         number,
         carrier,
     )

@@ -32,6 +32,7 @@ from runtime.contract import (
     ToolCalled,
     TransferCall,
 )
+from runtime.egress import EgressPolicy
 from runtime.guardrails import (
     DEFAULT_MAX_REPLY_CHARS,
     InputCheck,
@@ -59,13 +60,13 @@ def create_session(
     secrets: dict[str, str] | None = None,
     input_check: InputCheck | None = None,
     max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
-    allow_private_urls: bool = True,
+    egress: EgressPolicy | None = None,
 ) -> WorkflowSession:
     """Start a conversation with a workflow (raises ``WorkflowInvalid`` for a bad definition).
 
     ``secrets`` fill ``{{secret.NAME}}`` in HTTP tool headers; ``input_check`` is the
     organization's input guardrail (return a reply to refuse a turn, None to allow it);
-    ``allow_private_urls=False`` stops HTTP tools reaching non-public addresses (production).
+    ``egress`` is the policy HTTP tools connect through (default: non-public refused).
     """
     compiled = compile_cache.lookup(workflow_id, version)
     if compiled is None:
@@ -74,7 +75,7 @@ def create_session(
         variables=input_values(compiled.workflow, variables),
         engine=model.engine,
         secrets=dict(secrets or {}),
-        allow_private_urls=allow_private_urls,
+        egress=egress or EgressPolicy(),
     )
     settings = compiled.workflow.settings.guardrails
     input_check = combine_checks(

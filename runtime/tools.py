@@ -1,8 +1,9 @@
 """Workflow tools as openai-agents function tools, and the per-call context they act on.
 
 HTTP tools call the configured URL with the model's arguments (query string for GET, JSON
-body otherwise) under a hard timeout; a timeout or HTTP error becomes a short error result
-the model can talk about, never an exception that kills the turn. Built-ins only record an
+body otherwise) under a hard timeout, through the call's egress policy (runtime/egress.py:
+non-public addresses refused, no redirects). A refusal, timeout or HTTP error becomes a
+short error result the model can talk about, never an exception that kills the turn. Built-ins only record an
 intent on the ``CallContext`` (``end_call``, ``transfer_call``, ``send_dtmf``); the session
 turns those into contract events.
 """
@@ -19,7 +20,7 @@ import httpx
 from agents import FunctionTool, RunContextWrapper
 from agents.tool_context import ToolContext
 
-from runtime.destinations import destination_problem
+from runtime.egress import EgressPolicy, EgressRefused
 from runtime.workflow import (
     TEMPLATE_RE,
     EndCallTool,
@@ -51,7 +52,7 @@ class CallContext:
     transfer_to: str | None = None
     dtmf: list[str] = field(default_factory=list)
     tool_records: dict[str, ToolRecord] = field(default_factory=dict)
-    allow_private_urls: bool = True
+    egress: EgressPolicy = field(default_factory=EgressPolicy)  # refuses non-public hosts
 
 
 def _fill(text: str, ctx: CallContext, *, url: bool = False) -> str:
@@ -86,19 +87,19 @@ def http_function_tool(spec: HttpTool) -> FunctionTool:
         args = _parse_args(raw_args)
         url = _fill(spec.url, ctx, url=True)
         headers = {k: _fill(v, ctx) for k, v in spec.headers.items()}
-        request: dict[str, Any] = {"headers": headers, "timeout": spec.timeout_seconds}
+        request: dict[str, Any] = {"headers": headers}
         if spec.method == "GET" or spec.method == "DELETE":
             request["params"] = {k: v if isinstance(v, str) else json.dumps(v)
                                  for k, v in args.items()}
         else:
             request["json"] = args
-        problem = await destination_problem(url, allow_private=ctx.allow_private_urls)
-        if problem:
-            return _record(tool_ctx, spec.name, args, f"error: {problem}", "blocked_destination")
         try:
-            # A client per call: tool calls are rare, and nothing outlives the session.
-            async with httpx.AsyncClient(follow_redirects=False) as client:
+            # A client per call: tool calls are rare, and nothing outlives the session. The
+            # egress policy checks the address it connects to; redirects are not followed.
+            async with ctx.egress.client(timeout=spec.timeout_seconds) as client:
                 response = await client.request(spec.method, url, **request)
+        except EgressRefused as exc:
+            return _record(tool_ctx, spec.name, args, f"error: {exc}", "blocked_destination")
         except httpx.TimeoutException:
             msg = f"the {spec.name} tool timed out after {spec.timeout_seconds:g} seconds"
             return _record(tool_ctx, spec.name, args, f"error: {msg}", "timeout")

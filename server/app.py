@@ -23,6 +23,8 @@ from db.pool import create_pool
 from server.auth.tokens import TokenSigner, load_private_key
 from server.calls.live import LiveCalls
 from server.coordination import InProcessBus, InProcessLimiter
+from server.coordination.replay import ReplayGuard
+from server.egress import egress_policy
 from server.errors import (
     ApiError,
     api_error_handler,
@@ -116,7 +118,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         redis, limiter, bus = await _coordination(settings, stack)
         services = Services(
             settings=settings, db=pool, signer=signer, secret_box=box,
-            limiter=limiter, bus=bus, redis=redis,
+            limiter=limiter, bus=bus, redis=redis, egress=egress_policy(settings),
+            replay_guard=ReplayGuard(redis, prefix=settings.redis_prefix),
             live_calls=LiveCalls(limit=settings.max_live_calls),
         )
         yield services
@@ -146,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_services(settings) as services, AsyncExitStack() as hooks:
             app.state.services = services
+            services.egress = egress_policy(settings, app)  # + its /demo/ routes in-process
             for hook in LIFESPAN_HOOKS:
                 await hooks.enter_async_context(hook(services))
             log.info("server_started", version=app_version())

@@ -21,7 +21,7 @@ from server.settings import Settings, SettingsError, load_settings
 # one-line help). register(subparsers) adds the parser whose ``func(args) -> int`` runs the
 # command; the module is imported only when its command is the one being run.
 EXTRA_COMMANDS: list[tuple[str, str, str, str]] = [
-    ("loadtest", "server.loadtest.cli", "add_parser",
+    ("loadtest", "loadgen.cli", "add_parser",  # found at run time, never imported statically
      "place concurrent scripted Twilio-like or WebRTC calls against a running server"),
     ("worker", "server.jobs.cli", "add_parser",
      "run background jobs (post-call analysis, webhooks)"),

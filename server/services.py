@@ -6,7 +6,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from runtime.egress import EgressPolicy
 from server.calls.live import LiveCalls
+from server.coordination.replay import ReplayGuard
 
 if TYPE_CHECKING:
     import asyncpg
@@ -31,6 +33,8 @@ class Services:
     limiter: ConcurrencyLimiter
     bus: ControlBus
     redis: Redis | None = None
+    replay_guard: ReplayGuard = field(default_factory=ReplayGuard)  # carrier webhook replays
+    egress: EgressPolicy = field(default_factory=EgressPolicy)  # server/egress.py builds it
     # set on SIGTERM: no new calls are admitted while live ones finish
     draining: bool = False
     # the calls this instance carries (MAX_LIVE_CALLS)

@@ -68,7 +68,9 @@ class Settings(BaseSettings):
     jobs_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     job_retry_base_seconds: float = Field(default=10.0, gt=0)  # backoff: base * 2^(attempt-1)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    allow_private_urls: bool | None = None  # webhooks/HTTP tools to private IPs; None: not prod
+    # Egress (runtime/egress.py): tools, webhooks, tenant provider URLs to non-public
+    # addresses. Off in every environment; true only for local development.
+    allow_private_urls: bool = False
 
     # --- identity ------------------------------------------------------------------------
     jwt_private_key: str | None = None  # PEM Ed25519; generated into data_dir when unset
@@ -130,6 +132,9 @@ class Settings(BaseSettings):
     elevenlabs_base_url: str | None = None  # e.g. wss://api.elevenlabs.io
     cartesia_api_key: str | None = None
     cartesia_base_url: str | None = None  # e.g. wss://api.cartesia.ai
+    # Let organizations without keys of their own use the keys above (only ever against
+    # the endpoints above, never a tenant-chosen URL). None: true unless ENV=production.
+    share_server_keys: bool | None = None
 
     @field_validator(
         "deepgram_api_key", "deepgram_base_url", "openai_api_key", "openai_base_url",
@@ -210,6 +215,13 @@ class Settings(BaseSettings):
         if self.log_format == "auto":
             return self.env == "production"
         return self.log_format == "json"
+
+    @property
+    def shares_server_keys(self) -> bool:
+        """``SHARE_SERVER_KEYS``; unset: shared outside production."""
+        if self.share_server_keys is None:
+            return self.env != "production"
+        return self.share_server_keys
 
     def public_base_url(self, fallback: str) -> str:
         """The externally visible base URL (``PUBLIC_URL``), else the request's own."""

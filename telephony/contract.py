@@ -118,7 +118,8 @@ class CarrierProvider(ABC):
     def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         """Given the first websocket messages (and the websocket URL's query parameters),
         return the start info once complete, None while more messages are needed. Raises
-        ``ValueError`` on a malformed handshake."""
+        ``HandshakeInvalid`` (and nothing else) on a handshake the carrier would not send,
+        including a media format (sample rate, encoding) the carrier does not document."""
 
     @abstractmethod
     def serializer(self, start: StreamStart) -> FrameSerializer:
@@ -150,6 +151,58 @@ class CarrierProvider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release HTTP clients."""
+
+    # -- replay protection and ownership ----------------------------------------------------
+    def replay_key(self, url: str, headers: Mapping[str, str], body: bytes) -> ReplayKey | None:
+        """A stable key identifying this signed request (call after ``verify_webhook``
+        accepted it) and how long to remember it; None when the carrier's scheme gives no
+        request identity (plain HTTP Basic auth)."""
+        return None
+
+    @classmethod
+    def credential_problems(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        """Credential fields whose value is unacceptable (field → reason), beyond the
+        required ones being present: e.g. an API host that is not the carrier's."""
+        return {}
+
+    async def account_has_number(self, number: str) -> bool:
+        """Whether the carrier account these credentials open holds ``number`` (E.164), as
+        the carrier's API lists it. ``UnsupportedOperation`` when the carrier (or these
+        credentials) offer no listing; ``CarrierApiError`` when the request failed."""
+        raise UnsupportedOperation(f"{self.name} cannot list an account's numbers")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayKey:
+    """A signed webhook's identity: ``key`` is namespaced by carrier and at most ~100
+    characters; ``ttl_seconds`` covers the carrier's signature window (how long the same
+    signed request would still verify)."""
+
+    key: str
+    ttl_seconds: int
+
+
+class HandshakeInvalid(ValueError):
+    """A media-stream handshake refused (wrong types, nesting, unsupported media format):
+    the server closes the websocket with 1008. ``reason`` names the field, never echoes
+    the carrier's input."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CarrierApiError(Exception):
+    """A carrier REST request failed. ``code`` is stable (``carrier_unreachable``,
+    ``carrier_rejected``, ``carrier_auth_failed``, ``carrier_misconfigured``); ``status`` the
+    carrier's HTTP status when it answered; ``detail`` is for logs only, never for a client
+    (it may describe the network the server sits on)."""
+
+    def __init__(self, code: str, detail: str = "", status: int | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+        self.status = status
 
 
 class WebhookRejected(Exception):

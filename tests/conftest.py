@@ -114,6 +114,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "log_level": "warning",
         "shutdown_grace_seconds": 2.0,
         "public_url": None,
+        "allow_private_urls": True,  # providers and tools are fakes on 127.0.0.1
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -9,6 +9,11 @@ Typical use (server/calls)::
 
 from pipeline.providers.config import (
     CLOUD_PROVIDERS,
+    STT_LANGUAGES,
+    STT_MODELS,
+    STT_PROVIDERS,
+    TTS_MODELS,
+    TTS_PROVIDERS,
     ProviderCredentials,
     ProviderKey,
     ProviderSettings,
@@ -25,6 +30,11 @@ from pipeline.providers.stages import build_stt_stage, build_tts_stage
 
 __all__ = [
     "CLOUD_PROVIDERS",
+    "STT_LANGUAGES",
+    "STT_MODELS",
+    "STT_PROVIDERS",
+    "TTS_MODELS",
+    "TTS_PROVIDERS",
     "FailoverHandler",
     "FailoverSwitcher",
     "ProviderCredentials",

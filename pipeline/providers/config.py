@@ -6,6 +6,12 @@ per cloud provider, resolved from the organization's stored credentials first, t
 process environment. A cloud choice with no key anywhere runs on the offline engine
 instead (PocketSphinx / espeak-ng), so a server with no keys still answers calls.
 
+Keys and endpoints: the server's environment keys are used only with the environment's
+endpoints (the provider's own, or the operator's ``<PROVIDER>_BASE_URL``), and only when
+the operator shares them (``SHARE_SERVER_KEYS``). A base URL the organization chose goes
+with the organization's own stored key only, and every connection to it goes through the
+egress policy (``ProviderKey.egress``).
+
 Nothing here does I/O: the caller (server/calls) loads stored credentials from the
 database and passes them in as plain data.
 """
@@ -14,15 +20,47 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from runtime.egress import EgressPolicy
 
 CloudProvider = Literal["deepgram", "openai", "elevenlabs", "cartesia"]
 CLOUD_PROVIDERS: tuple[CloudProvider, ...] = ("deepgram", "openai", "elevenlabs", "cartesia")
 
 STTProvider = Literal["deepgram", "deepgram-flux", "offline"]
 TTSProvider = Literal["deepgram", "openai", "elevenlabs", "cartesia", "offline"]
+# The same names as sets, for validating workflow settings (runtime/validation.py).
+STT_PROVIDERS: frozenset[str] = frozenset(get_args(STTProvider))
+TTS_PROVIDERS: frozenset[str] = frozenset(get_args(TTSProvider))
+# Languages the speech-to-text providers take (BCP-47 as the workflow writes them;
+# the offline engine recognises English only and ignores the setting).
+STT_LANGUAGES: dict[STTProvider, frozenset[str]] = {
+    "deepgram": frozenset({
+        "en", "en-US", "en-GB", "en-AU", "en-IN", "en-NZ", "es", "es-419", "fr", "fr-CA",
+        "de", "it", "pt", "pt-BR", "pt-PT", "nl", "hi", "ja", "ko", "zh", "zh-CN", "zh-TW",
+        "ru", "pl", "tr", "uk", "sv", "da", "no", "fi", "id", "vi", "multi",
+    }),
+    "deepgram-flux": frozenset({"en", "en-US"}),
+    "offline": frozenset({"en", "en-US", "en-GB"}),
+}
+# Models known to work (advisory: providers add models; warn on others, do not refuse).
+# The factory's defaults (pipeline/providers/factory.py) are in these sets.
+STT_MODELS: dict[STTProvider, frozenset[str]] = {
+    "deepgram": frozenset({"nova-3", "nova-3-general", "nova-3-medical", "nova-2",
+                           "nova-2-general", "nova-2-phonecall"}),
+    "deepgram-flux": frozenset({"flux-general-en"}),
+    "offline": frozenset(),
+}
+TTS_MODELS: dict[TTSProvider, frozenset[str]] = {
+    "deepgram": frozenset(),  # Aura: the voice names the model (aura-2-helena-en)
+    "openai": frozenset({"gpt-4o-mini-tts", "tts-1", "tts-1-hd"}),
+    "elevenlabs": frozenset({"eleven_flash_v2_5", "eleven_turbo_v2_5",
+                             "eleven_multilingual_v2"}),
+    "cartesia": frozenset({"sonic-3.6", "sonic-3", "sonic-2", "sonic-turbo"}),
+    "offline": frozenset(),
+}
 
 # The cloud account a provider choice needs a key for ("deepgram-flux" is a Deepgram model).
 _ACCOUNT: dict[str, CloudProvider | None] = {
@@ -74,13 +112,18 @@ class ProviderSettings(BaseModel):
 
 
 class ProviderKey(BaseModel):
-    """One provider's API key and optional base URL, and where they came from."""
+    """One provider's API key and optional base URL, and where they came from.
 
-    model_config = ConfigDict(frozen=True)
+    ``egress`` is set when the base URL is the organization's choice: every connection to
+    it goes through that policy. None: an operator endpoint (environment or default).
+    """
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     api_key: str = Field(repr=False)
     base_url: str | None = None
     source: Literal["organization", "environment"] = "environment"
+    egress: EgressPolicy | None = Field(default=None, repr=False, exclude=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +147,14 @@ class CredentialLike(Protocol):
 class ProviderCredentials(BaseModel):
     """Keys per cloud provider; a missing entry means the provider cannot be used."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     deepgram: ProviderKey | None = None
     openai: ProviderKey | None = None
     elevenlabs: ProviderKey | None = None
     cartesia: ProviderKey | None = None
+    # the policy for URLs the organization chose (its stored base URLs, a workflow's LLM)
+    egress: EgressPolicy = Field(default_factory=EgressPolicy, repr=False, exclude=True)
 
     def for_provider(self, provider: str) -> ProviderKey | None:
         """The key a provider choice (e.g. ``"deepgram-flux"``) runs with, if any."""
@@ -118,15 +163,22 @@ class ProviderCredentials(BaseModel):
 
 
 def resolve_credentials(
-    stored: Mapping[str, CredentialLike], environment: object | None = None
+    stored: Mapping[str, CredentialLike],
+    environment: object | None = None,
+    *,
+    egress: EgressPolicy | None = None,
 ) -> ProviderCredentials:
     """Merge an organization's stored credentials over the environment's.
 
     ``stored`` maps provider name to its decrypted credential. ``environment`` is any
-    object with ``<provider>_api_key`` / ``<provider>_base_url`` attributes (the server's
-    ``Settings``). An organization's stored key always wins; a stored credential without a
-    base URL inherits the environment's base URL.
+    object with ``<provider>_api_key`` / ``<provider>_base_url`` attributes and
+    ``shares_server_keys`` (the server's ``Settings``). An organization's stored key always
+    wins; a stored credential without a base URL inherits the environment's base URL. An
+    environment key is used only when shared, and only with the environment's base URL.
+    ``egress`` guards organization-chosen URLs (default: non-public addresses refused).
     """
+    egress = egress or EgressPolicy()
+    share = bool(getattr(environment, "shares_server_keys", True)) if environment else False
     keys: dict[str, ProviderKey] = {}
     for provider in CLOUD_PROVIDERS:
         env_key = getattr(environment, f"{provider}_api_key", None) if environment else None
@@ -135,11 +187,12 @@ def resolve_credentials(
         row = stored.get(provider)
         if row is not None and row.api_key:
             keys[provider] = ProviderKey(
-                api_key=row.api_key, base_url=row.base_url or env_url, source="organization"
+                api_key=row.api_key, base_url=row.base_url or env_url, source="organization",
+                egress=egress if row.base_url else None,
             )
-        elif env_key:
+        elif env_key and share:
             keys[provider] = ProviderKey(api_key=env_key, base_url=env_url, source="environment")
-    return ProviderCredentials(**keys)
+    return ProviderCredentials(**keys, egress=egress)
 
 
 def effective_stt(choice: STTChoice, credentials: ProviderCredentials) -> STTChoice:

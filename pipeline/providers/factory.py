@@ -2,7 +2,9 @@
 
 Every cloud service is pointed at its credential's base URL when one is set (a private
 deployment, a proxy, or the fake servers the tests run), else at the provider's public
-endpoint. A cloud choice without a key builds the offline engine instead.
+endpoint. A base URL the organization chose connects through the egress policy
+(``pipeline/providers/guarded.py``). A cloud choice without a key builds the offline
+engine instead.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pipeline.providers.config import (
     effective_stt,
     effective_tts,
 )
+from pipeline.providers.guarded import check_deepgram_sdk_connects, guarded_websocket_service
 
 DEEPGRAM_STT_MODEL = "nova-3-general"
 DEEPGRAM_FLUX_MODEL = "flux-general-en"
@@ -79,18 +82,21 @@ def build_stt(
             interim_results=True,
             smart_format=True,
         )
-        return DeepgramSTTService(
-            api_key=key.api_key,
-            base_url=_ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"]),
-            sample_rate=sample_rate,
-            settings=settings,
+        base = _ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"])
+        service = DeepgramSTTService(
+            api_key=key.api_key, base_url=base, sample_rate=sample_rate, settings=settings
         )
+        if key.egress is not None:
+            check_deepgram_sdk_connects(service, key.egress, base)
+        return service
     if choice.provider == "deepgram-flux":
         from pipecat.services.deepgram.flux.stt import DeepgramFluxSTTService
 
         key = _key(credentials, "deepgram")
         base = _ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"])
-        return DeepgramFluxSTTService(
+        return guarded_websocket_service(
+            DeepgramFluxSTTService,
+            key.egress,
             api_key=key.api_key,
             url=f"{base}/v2/listen",
             sample_rate=sample_rate,
@@ -114,7 +120,9 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
         from pipecat.services.deepgram.tts import DeepgramTTSService
 
         key = _key(credentials, "deepgram")
-        return DeepgramTTSService(
+        return guarded_websocket_service(
+            DeepgramTTSService,
+            key.egress,
             api_key=key.api_key,
             base_url=_ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"]),
             sample_rate=sample_rate,
@@ -128,12 +136,17 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
             sample_rate=sample_rate,
             voice=choice.voice or OPENAI_TTS_VOICE,
             model=choice.model or OPENAI_TTS_MODEL,
+            # a tenant's endpoint: the policy's client, every connection checked
+            http_client=(key.egress.shared_openai_http_client()
+                         if key.egress is not None else None),
         )
     if choice.provider == "elevenlabs":
         from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
 
         key = _key(credentials, "elevenlabs")
-        return ElevenLabsTTSService(
+        return guarded_websocket_service(
+            ElevenLabsTTSService,
+            key.egress,
             api_key=key.api_key,
             url=_ws_base(key.base_url or DEFAULT_BASE_URLS["elevenlabs"]),
             sample_rate=sample_rate,
@@ -146,7 +159,9 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
 
         key = _key(credentials, "cartesia")
         base = _ws_base(key.base_url or DEFAULT_BASE_URLS["cartesia"])
-        return CartesiaTTSService(
+        return guarded_websocket_service(
+            CartesiaTTSService,
+            key.egress,
             api_key=key.api_key,
             url=f"{base}/tts/websocket",
             sample_rate=sample_rate,

@@ -134,7 +134,7 @@ async def change_password(
     stored = await users_db.password_hash(pool, user_id)
     if not await verify_password(stored, current_password):
         raise ApiError(403, "wrong_password", "the current password is incorrect",
-                       [{"field": "body.current_password"}])
+                       [{"pointer": "/body/current_password"}])
     new_hash = await hash_password(new_password)
     async with pool.acquire() as conn, conn.transaction():
         await users_db.set_password(conn, user_id, new_hash)

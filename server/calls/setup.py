@@ -27,7 +27,6 @@ from pipeline.spec import CallSpec
 from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
 from runtime.workflow import CallSettings, ServiceChoice, Workflow
-from server.jobs.webhooks import private_urls_allowed
 
 if TYPE_CHECKING:
     from server.calls.admission import CallHandle
@@ -50,7 +49,7 @@ async def load_call_providers(
     settings = (
         ProviderSettings.model_validate(stored_settings) if stored_settings else ProviderSettings()
     )
-    return settings, resolve_credentials(stored, services.settings)
+    return settings, resolve_credentials(stored, services.settings, egress=services.egress)
 
 
 async def load_tool_secrets(services: Services, organization_id: UUID) -> dict[str, str]:
@@ -64,12 +63,8 @@ def recording_path(data_dir: Path, organization_id: object, call_id: object) -> 
 
 def model_config(workflow: Workflow | None, credentials: ProviderCredentials) -> ModelConfig:
     """The LLM behind the agent: the workflow's choice when its key exists, else offline."""
-    key = credentials.openai
-    return model_config_for(
-        workflow.settings.llm if workflow else ServiceChoice(),
-        openai_api_key=key.api_key if key else None,
-        openai_base_url=key.base_url if key else None,
-    )
+    return model_config_for(workflow.settings.llm if workflow else ServiceChoice(),
+                            credentials.openai, egress=credentials.egress)
 
 
 def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -> ProviderSettings:
@@ -111,7 +106,7 @@ async def build_spec(
         workflow_id=str(handle.workflow_id) if handle.workflow_id else None,
         version=handle.workflow_version,
         secrets=await load_tool_secrets(services, org),
-        allow_private_urls=private_urls_allowed(services),
+        egress=services.egress,
     )
     call_settings = workflow.settings if workflow else None
     providers = workflow_providers(providers, call_settings)

@@ -90,12 +90,9 @@ async def handle_analyze(services: Services, job: asyncpg.Record) -> None:
     workflow = Workflow.model_validate(definition) if definition else None
     turns = await calls_db.list_turns(services.db, org, call_id)
     stored = await creds_db.load_decrypted(services.db, org, services.secret_box)
-    openai = resolve_credentials(stored, services.settings).openai
-    model = model_config_for(
-        workflow.settings.llm if workflow else ServiceChoice(),
-        openai_api_key=openai.api_key if openai else None,
-        openai_base_url=openai.base_url if openai else None,
-    )
+    credentials = resolve_credentials(stored, services.settings, egress=services.egress)
+    model = model_config_for(workflow.settings.llm if workflow else ServiceChoice(),
+                             credentials.openai, egress=credentials.egress)
     analysis = await analyze_call(workflow.variables if workflow else [],
                                   history_from_turns(turns), model)
     await analysis_db.set_analysis(services.db, org, call_id, extracted=analysis.extracted,

@@ -2,7 +2,10 @@
 
 Each event becomes one delivery per subscribed webhook, each sent by a ``webhook.deliver``
 job, so delivery never blocks a call and failures retry with the queue's exponential
-backoff. Every attempt (status code or error, duration) is recorded.
+backoff. Every attempt (status code or error, duration) is recorded. Each POST goes
+through the egress policy (``services.egress``: the address is checked when connecting, no
+redirects), and the queue claims jobs round-robin across organizations, so one
+organization's backlog does not delay another's deliveries.
 
 Signature (documented for receivers): ``X-Switchboard-Timestamp: <unix seconds>`` and
 ``X-Switchboard-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>``. Receivers
@@ -26,7 +29,7 @@ import structlog
 
 from db import jobs as jobs_db
 from db import webhooks as webhooks_db
-from runtime.destinations import destination_problem
+from runtime.egress import EgressPolicy, EgressRefused
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -83,17 +86,12 @@ async def emit_event(services: Services, organization_id: UUID, event: str,
     return len(hooks)
 
 
-def private_urls_allowed(services: Services) -> bool:
-    """``ALLOW_PRIVATE_URLS``; unset: allowed unless ``ENV=production``."""
-    allowed = services.settings.allow_private_urls
-    return services.settings.env != "production" if allowed is None else allowed
-
-
-async def check_destination(url: str, *, allow_private: bool) -> None:
-    """Refuse non-HTTP(S) URLs, and private/loopback addresses unless allowed (SSRF)."""
-    problem = await destination_problem(url, allow_private=allow_private)
-    if problem:
-        raise DeliveryFailed(problem)
+async def check_destination(url: str, *, egress: EgressPolicy) -> None:
+    """Refuse non-HTTP(S) URLs and non-public addresses now (the send checks again)."""
+    try:
+        await egress.check_url(url)
+    except EgressRefused as exc:
+        raise DeliveryFailed(str(exc)) from None
 
 
 async def deliver(services: Services, job: asyncpg.Record) -> None:
@@ -120,19 +118,21 @@ async def deliver(services: Services, job: asyncpg.Record) -> None:
     status: int | None = None
     error: str | None = None
     try:
-        await check_destination(row["url"], allow_private=private_urls_allowed(services))
-        async with httpx.AsyncClient(follow_redirects=False,
-                                     timeout=services.settings.webhook_timeout_seconds) as http:
+        # The egress policy checks the address it connects to; redirects are not followed.
+        async with services.egress.client(
+                timeout=services.settings.webhook_timeout_seconds) as http:
             response = await http.post(row["url"], content=body, headers=headers)
         status = response.status_code
         if not 200 <= status < 300:
             error = f"HTTP {status}"
-    except DeliveryFailed as exc:
+    except EgressRefused as exc:
         error = str(exc)
     except httpx.TimeoutException:
         error = "timeout"
     except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}"[:300]
+        # The exception text is not recorded: it would tell open ports from closed ones.
+        error = "connection failed" if isinstance(exc, httpx.TransportError) else (
+            type(exc).__name__)
     duration_ms = int((time.monotonic() - started) * 1000)
     attempt = await webhooks_db.record_attempt(services.db, delivery_id, status_code=status,
                                                error=error, duration_ms=duration_ms,

@@ -1,9 +1,11 @@
 """The job worker: claims due jobs and runs their handlers, retrying with backoff.
 
 It wakes on ``NOTIFY switchboard_jobs`` (sent by every enqueue) and otherwise polls every
-``JOBS_POLL_SECONDS``. Up to ``JOBS_CONCURRENCY`` jobs run at once. A handler that raises
-gets its job retried after ``JOB_RETRY_BASE_SECONDS * 2^(attempt-1)`` (capped at an hour,
-with jitter) until the job's ``max_attempts``; every error is kept in ``last_error``.
+``JOBS_POLL_SECONDS``. Claims are fair across organizations (``db/jobs.claim``): one
+organization's backlog (2,000 webhooks) does not hold up the others' jobs. Up to
+``JOBS_CONCURRENCY`` jobs run at once. A handler that raises gets its job retried after
+``JOB_RETRY_BASE_SECONDS * 2^(attempt-1)`` (capped at an hour, with jitter) until the
+job's ``max_attempts``; every error is kept in ``last_error``.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class JobWorker:
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._listener: asyncpg.Connection | None = None
+        self._served_last: list[Any] = []  # organizations of the previous claim (fairness)
         self.processed = 0
 
     def wake(self) -> None:
@@ -79,10 +82,14 @@ class JobWorker:
                 claimed = []
                 if free > 0:
                     try:
-                        claimed = await jobs_db.claim(self.services.db, self.worker_id,
-                                                      limit=free, lease_seconds=LEASE_SECONDS)
+                        claimed = await jobs_db.claim(
+                            self.services.db, self.worker_id, limit=free,
+                            lease_seconds=LEASE_SECONDS, served_last=self._served_last)
                     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
                         log.exception("job_claim_failed")
+                if claimed:
+                    self._served_last = [j["organization_id"] for j in claimed
+                                         if j["organization_id"] is not None]
                 for job in claimed:
                     task = asyncio.create_task(self._run_job(job), name=f"job:{job['kind']}")
                     self._running.add(task)

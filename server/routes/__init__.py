@@ -10,6 +10,8 @@ from server.routes import (
     call_control,
     calls,
     carriers,
+    console,
+    console_summary,
     demo,
     health,
     organizations,
@@ -49,4 +51,6 @@ def all_routers() -> list[Router]:
         usage.router,
         webrtc.router,
         demo.router,
+        console_summary.router,
+        console.router,
     ]

@@ -29,6 +29,7 @@ from server.calls.control import CallEnded, deliver
 from server.calls.phone.carriers import public_base
 from server.calls.phone.outbound import Dial, start_outbound_call
 from server.errors import ApiError, conflict, not_found
+from server.routes.carriers import carrier_failed
 from telephony.contract import UnsupportedOperation
 from telephony.numbers import normalize_e164
 
@@ -142,8 +143,8 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
         placed = await start_outbound_call(ctx.services, dial)
     except (CallLimitExceeded, CallUnavailable, InstanceUnavailable) as exc:
         raise admission_error(exc) from None
-    except Exception:  # the carrier refused or is unreachable; the row is ended
-        raise ApiError(502, "carrier_error", "the carrier refused the call") from None
+    except Exception as exc:  # the carrier refused or is unreachable; the row is ended
+        raise carrier_failed(exc, "the carrier did not place the call") from None
     return OutboundCallOut(
         id=placed.call_id, status=CallStatus.QUEUED, carrier=placed.carrier,
         carrier_call_id=placed.carrier_call_id, from_number=placed.from_number,
@@ -163,8 +164,7 @@ async def _control(ctx: ApiContext, command: CallCommand) -> ControlOut:
     except UnsupportedOperation as exc:
         raise ApiError(409, "unsupported", str(exc)) from None
     except Exception as exc:
-        log.warning("call_control_failed", call_id=str(call_id), error=str(exc))
-        raise ApiError(502, "carrier_error", "the carrier refused the command") from None
+        raise carrier_failed(exc, "the carrier did not carry out the command") from None
     return ControlOut(call_id=call_id, delivered=delivered)
 
 

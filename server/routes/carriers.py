@@ -5,33 +5,45 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel, Field
+import structlog
+from pydantic import BaseModel, Field, StringConstraints
 
 from db import carriers as carriers_db
+from server import audit
 from server.api import ApiContext, Router
 from server.errors import ApiError, conflict, not_found
-from telephony.registry import CARRIERS, missing_credentials
+from telephony.contract import CarrierApiError
+from telephony.registry import CARRIERS, carrier_class, missing_credentials
 
+log = structlog.get_logger(__name__)
 router = Router(tags=["carriers"])
 
 _HINT_FIELDS = ("account_sid", "auth_id", "application_id", "connection_id")
 
 
+# stored text: no control characters (a NUL would reach PostgreSQL and become a 500)
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+# credential values: PEM keys hold newlines, nothing holds a NUL
+CredentialValue = Annotated[str, StringConstraints(max_length=16_384, pattern=r"^[^\x00]*$")]
+Credentials = Annotated[dict[Annotated[str, StringConstraints(max_length=64)], CredentialValue],
+                        Field(max_length=32)]  # fmt: skip
+
+
 class CarrierAccountIn(BaseModel):
-    carrier: str = Field(description="One of: " + ", ".join(CARRIERS))
-    name: str = Field(min_length=1, max_length=200)
-    credentials: dict[str, str] = Field(
+    carrier: str = Field(description="One of: " + ", ".join(CARRIERS), max_length=32)
+    name: Name
+    credentials: Credentials = Field(
         description="Carrier credentials (e.g. Twilio: account_sid, auth_token). Write-only."
     )
 
 
 class CarrierAccountPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    credentials: dict[str, str] | None = Field(default=None, description="Replaces all stored credentials")
+    name: Name | None = None
+    credentials: Credentials | None = Field(default=None, description="Replaces all stored credentials")
 
 
 class CarrierAccountOut(BaseModel):
@@ -65,6 +77,14 @@ def _check_credentials(carrier: str, credentials: dict[str, str]) -> str | None:
             [{"pointer": f"/body/credentials/{m}", "code": "missing", "message": "required"}
              for m in missing],
         )
+    problems = carrier_class(carrier).credential_problems(credentials)
+    if problems:
+        raise ApiError(
+            422,
+            "validation_error",
+            "invalid credentials: " + ", ".join(problems),
+            [{"pointer": f"/body/credentials/{f}", "message": m} for f, m in problems.items()],
+        )
     return next((credentials[f] for f in _HINT_FIELDS if credentials.get(f)), None)
 
 
@@ -83,6 +103,8 @@ async def create_carrier_account(ctx: ApiContext) -> CarrierAccountOut:
         credentials=ctx.services.secret_box.encrypt(json.dumps(ctx.body.credentials)),
         account_hint=hint,
     )
+    await audit.record(ctx, audit.AuditAction.CARRIER_ACCOUNT_CREATED, target_type="carrier_account",
+                       target_id=row["id"], details={"carrier": ctx.body.carrier})
     return CarrierAccountOut.of(row)
 
 
@@ -121,6 +143,8 @@ async def update_carrier_account(ctx: ApiContext) -> CarrierAccountOut:
     )
     if row is None:
         raise not_found("carrier account")
+    await audit.record(ctx, audit.AuditAction.CARRIER_ACCOUNT_UPDATED, target_type="carrier_account",
+                       target_id=account_id, details={"credentials_replaced": encrypted is not None})
     return CarrierAccountOut.of(row)
 
 
@@ -133,3 +157,13 @@ async def delete_carrier_account(ctx: ApiContext) -> None:
         raise conflict("phone numbers still use this carrier account") from None
     if not deleted:
         raise not_found("carrier account")
+    await audit.record(ctx, audit.AuditAction.CARRIER_ACCOUNT_DELETED, target_type="carrier_account",
+                       target_id=ctx.path["account_id"])
+
+
+def carrier_failed(exc: Exception, message: str) -> ApiError:
+    """A generic 502 for a failed carrier request: the upstream text stays in the log (it
+    can describe the server's network: open vs closed ports, internal hosts)."""
+    code = exc.code if isinstance(exc, CarrierApiError) else "carrier_error"
+    log.warning("carrier_request_failed", code=code, error=getattr(exc, "detail", "") or repr(exc)[:300])
+    return ApiError(502, "carrier_error", message)

@@ -4,27 +4,36 @@ workflow that answers inbound calls and whether they may be used as caller id.""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel, Field, field_validator
+import structlog
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from db import carriers as carriers_db
 from db import phone_numbers as numbers_db
 from server.api import ApiContext, Router
-from server.errors import conflict, not_found
+from server.calls.phone.carriers import provider_for
+from server.errors import ApiError, conflict, not_found
+from server.routes.carriers import carrier_failed
+from telephony.contract import CarrierApiError, UnsupportedOperation
 from telephony.numbers import normalize_e164
 
+log = structlog.get_logger(__name__)
 router = Router(tags=["phone numbers"])
 
 
+# stored text: no control characters (a NUL would reach PostgreSQL and become a 500)
+Label = Annotated[str, StringConstraints(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
 class PhoneNumberIn(BaseModel):
-    number: str = Field(description="E.164, e.g. +14155550100")
+    number: str = Field(description="E.164, e.g. +14155550100", max_length=32)
     carrier_account_id: UUID
     workflow_id: UUID | None = Field(default=None, description="Answers inbound calls")
     caller_id_allowed: bool = True
-    label: str | None = Field(default=None, max_length=200)
+    label: Label | None = None
 
     @field_validator("number")
     @classmethod
@@ -36,7 +45,7 @@ class PhoneNumberPatch(BaseModel):
     carrier_account_id: UUID | None = None
     workflow_id: UUID | None = None
     caller_id_allowed: bool | None = None
-    label: str | None = Field(default=None, max_length=200)
+    label: Label | None = None
 
 
 class PhoneNumberOut(BaseModel):
@@ -47,6 +56,9 @@ class PhoneNumberOut(BaseModel):
     workflow_id: UUID | None
     caller_id_allowed: bool
     label: str | None
+    verified_at: datetime | None = Field(
+        description="When the carrier account confirmed holding the number (null: not verified)"
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -69,9 +81,11 @@ async def _check_refs(ctx: ApiContext, account_id: UUID | None, workflow_id: UUI
     role="admin",
 )  # fmt: skip
 async def create_phone_number(ctx: ApiContext) -> PhoneNumberOut:
-    """Add a phone number the organization owns at a carrier"""
+    """Add a phone number the organization holds at a carrier (verified against the carrier
+    account's numbers where the carrier can be asked)"""
     body: PhoneNumberIn = ctx.body
     await _check_refs(ctx, body.carrier_account_id, body.workflow_id)
+    verified = await _verify_ownership(ctx, body.carrier_account_id, body.number)
     try:
         row = await numbers_db.create(
             ctx.db,
@@ -81,10 +95,40 @@ async def create_phone_number(ctx: ApiContext) -> PhoneNumberOut:
             workflow_id=body.workflow_id,
             caller_id_allowed=body.caller_id_allowed,
             label=body.label,
+            verified=verified,
         )
-    except asyncpg.UniqueViolationError:
-        raise conflict("this phone number is already registered", "number") from None
+    except asyncpg.UniqueViolationError:  # this organization's own number only
+        raise conflict("this organization already has this phone number", "number") from None
     return PhoneNumberOut.of(row)
+
+
+async def _verify_ownership(ctx: ApiContext, account_id: UUID, number: str) -> bool:
+    """True when the carrier account lists ``number``; 422 when it does not (whoever else
+    registered it: nothing about other organizations is revealed); False when the carrier
+    cannot be asked (no listing API for these credentials, or unreachable)."""
+    account = await carriers_db.get_with_credentials(ctx.db, ctx.caller.organization_id, account_id)
+    if account is None:
+        raise not_found("carrier account")
+    provider = provider_for(ctx.services, account["carrier"], account["credentials"])
+    try:
+        held = await provider.account_has_number(number)
+    except UnsupportedOperation:
+        return False
+    except CarrierApiError as exc:
+        if exc.code == "carrier_unreachable":
+            log.warning("phone_number_unverified", code=exc.code, error=exc.detail)
+            return False
+        raise carrier_failed(exc, "the carrier did not confirm the account's numbers") from None
+    except Exception as exc:  # an SDK surprise is still the carrier's failure, not a 500
+        raise carrier_failed(exc, "the carrier did not confirm the account's numbers") from None
+    finally:
+        await provider.aclose()
+    if not held:
+        raise ApiError(
+            422, "validation_error", "the carrier account does not list this phone number",
+            [{"pointer": "/body/number", "message": "not a number of this carrier account"}],
+        )  # fmt: skip
+    return True
 
 
 @router.get("/api/v1/phone-numbers", response=list[PhoneNumberOut])

@@ -16,12 +16,11 @@ from pydantic import BaseModel, Field, field_validator
 from db import provider_credentials as creds_db
 from pipeline.providers import CLOUD_PROVIDERS, ProviderSettings
 from pipeline.providers.config import CloudProvider
-from runtime.destinations import destination_problem
+from runtime.egress import WEBSOCKET_SCHEMES, EgressRefused, UnresolvableHost
 from server import audit
 from server.api import ApiContext, Router
 from server.audit import AuditAction
-from server.errors import ApiError, not_found
-from server.jobs.webhooks import private_urls_allowed
+from server.errors import ApiError, detail, not_found
 
 router = Router(tags=["providers"])
 
@@ -98,19 +97,20 @@ async def get_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
 async def put_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
     """Store or replace the organization's key for a provider (encrypted at rest)
 
-    A custom `base_url` must reach a public address unless `ALLOW_PRIVATE_URLS` allows
-    private ones (the default outside production), so a tenant cannot aim the server at
-    internal services.
+    A custom `base_url` must reach a public address unless `ALLOW_PRIVATE_URLS=true`, so a
+    tenant cannot aim the server at internal services; it is checked again on every
+    connection (DNS can change after saving). A custom `base_url` only ever gets this
+    stored key, never the server's.
     """
     if ctx.body.base_url:
-        # ws(s):// is checked like http(s)://: the question is only where the host resolves.
-        as_http = "http" + ctx.body.base_url[2:] if ctx.body.base_url.startswith("ws") else (
-            ctx.body.base_url)
-        problem = await destination_problem(as_http, allow_private=private_urls_allowed(ctx.services))
-        if problem:
-            raise ApiError(422, "validation_error", problem, [{"pointer": "/body/base_url",
-                                                               "code": "destination_refused",
-                                                               "message": problem}])
+        try:
+            await ctx.services.egress.check_url(
+                ctx.body.base_url, schemes=("http", "https", *WEBSOCKET_SCHEMES))
+        except UnresolvableHost:
+            pass  # may resolve later; every connection is checked
+        except EgressRefused as exc:
+            raise ApiError(422, "validation_error", str(exc), detail(
+                "body", "base_url", code="destination_refused", message=str(exc))) from None
     row = await creds_db.upsert(
         ctx.db,
         ctx.caller.organization_id,

@@ -10,8 +10,9 @@ from uuid import UUID
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from db import webhooks as webhooks_db
+from runtime.egress import EgressRefused, UnresolvableHost
 from server.api import ApiContext, Router
-from server.errors import not_found
+from server.errors import ApiError, detail, not_found
 
 router = Router(tags=["webhooks"])
 
@@ -76,12 +77,26 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
 
 
+async def _check_url(ctx: ApiContext, url: str) -> None:
+    """Early feedback: a URL on a non-public address is a 422 (each delivery checks again;
+    a name that does not resolve yet is accepted)."""
+    try:
+        await ctx.services.egress.check_url(url)
+    except UnresolvableHost:
+        return
+    except EgressRefused as exc:
+        raise ApiError(422, "validation_error", str(exc),
+                       detail("body", "url", code="destination_refused",
+                              message=str(exc))) from None
+
+
 @router.post("/api/v1/webhooks", body=WebhookIn, response=WebhookSecretOut, status=201,
              role="admin",
              summary="Register a webhook for call.ended / call.analyzed events; the signing "
                      "secret is returned once. " + SIGNING)
 async def create_webhook(ctx: ApiContext) -> WebhookSecretOut:
     body: WebhookIn = ctx.body
+    await _check_url(ctx, str(body.url))
     secret = body.secret or "whsec_" + secrets.token_urlsafe(32)
     row = await webhooks_db.create(
         ctx.db, ctx.caller.organization_id, url=str(body.url), events=sorted(set(body.events)),
@@ -112,6 +127,8 @@ async def get_webhook(ctx: ApiContext) -> WebhookOut:
                       "rotate_secret the response carries the new secret (once)")
 async def update_webhook(ctx: ApiContext) -> WebhookOut:
     body: WebhookPatch = ctx.body
+    if body.url:
+        await _check_url(ctx, str(body.url))
     secret = "whsec_" + secrets.token_urlsafe(32) if body.rotate_secret else None
     row = await webhooks_db.update(
         ctx.db, ctx.caller.organization_id, ctx.path["webhook_id"],

@@ -33,7 +33,6 @@ from runtime.workflow import Workflow
 from server.api import ApiContext, Router
 from server.coordination.rate_limit import Rule, limit_organization
 from server.errors import ApiError, not_found
-from server.jobs.webhooks import private_urls_allowed
 from server.json_body import INT32_MAX
 
 router = Router(tags=["workflows"])
@@ -145,7 +144,6 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
 
     _, credentials = await load_call_providers(ctx.services, org)
     secrets_for_tools = await load_tool_secrets(ctx.services, org)
-    openai = credentials.openai
     problems = validate_definition(definition)
     if problems:
         raise ApiError(422, "workflow_invalid", "the workflow cannot run until it is valid",
@@ -153,11 +151,10 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
     llm = Workflow.model_validate(definition).settings.llm
     session = create_session(
         definition, variables=body.variables,
-        model=model_config_for(llm, openai_api_key=openai.api_key if openai else None,
-                               openai_base_url=openai.base_url if openai else None),
+        model=model_config_for(llm, credentials.openai, egress=credentials.egress),
         workflow_id=str(workflow_id) if version else None, version=version,
         secrets=secrets_for_tools,
-        allow_private_urls=private_urls_allowed(ctx.services),
+        egress=ctx.services.egress,
     )
     return ChatSession(org, workflow_id, session)
 

@@ -17,6 +17,7 @@ from runtime.validation import (
     validate_definition,
 )
 from runtime.workflow import Workflow
+from server import audit
 from server.api import ApiContext, Router
 from server.errors import ApiError, conflict, not_found
 from server.json_body import INT32_MAX
@@ -263,6 +264,8 @@ async def publish_workflow(ctx: ApiContext) -> VersionOut:
         number = result.version["version"]
         raise conflict(f"the draft is unchanged since version {number}, which is published",
                        code="workflow_unchanged")
+    await audit.record(ctx, audit.AuditAction.WORKFLOW_PUBLISHED, target_type="workflow",
+                       target_id=row["id"], details={"version": result.version["version"]})
     return VersionOut(**{k: result.version[k] for k in VersionOut.model_fields
                          if k != "definition"}, definition=row["draft"])
 
@@ -296,6 +299,8 @@ async def rollback_workflow(ctx: ApiContext) -> WorkflowOut:
                                       ctx.path["workflow_id"], ctx.body.version)
     if row is None:
         raise not_found("workflow version")
+    await audit.record(ctx, audit.AuditAction.WORKFLOW_ROLLED_BACK, target_type="workflow",
+                       target_id=ctx.path["workflow_id"], details={"version": ctx.body.version})
     return WorkflowOut.of(row)
 
 

@@ -16,30 +16,38 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 from xml.sax.saxutils import escape, quoteattr
 
-import httpx
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.plivo import PlivoFrameSerializer
 
 from telephony.contract import (
     Capability,
+    CarrierApiError,
     CarrierProvider,
     DialRequest,
+    HandshakeInvalid,
     InboundCall,
+    ReplayKey,
     StatusUpdate,
     StreamStart,
     WebhookRejected,
 )
-from telephony.urls import parse_form, with_query
+from telephony.fields import ascii_equal, form_fields, handshake_message, webhook_fields
+from telephony.plivo import wire
+from telephony.rest import check, json_of, send
+from telephony.urls import with_query
 
 DEFAULT_API = "https://api.plivo.com"
+# V3 signatures carry no timestamp: how long a seen nonce is remembered
+REPLAY_WINDOW_SECONDS = 24 * 3600
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 _SORRY = "Sorry, we cannot take your call right now."
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # becomes a URL path segment
 _STATUS = {
     "queued": "queued", "ringing": "ringing", "early media": "ringing",
     "in-progress": "in-progress", "answered": "in-progress", "completed": "completed",
@@ -81,11 +89,17 @@ class PlivoProvider(CarrierProvider):
     sample_rate: ClassVar[int] = 8000
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP, Capability.SEND_DTMF, Capability.MACHINE_DETECTION})  # noqa: E501
 
+    @classmethod
+    def credential_problems(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        if not _ACCOUNT_ID.fullmatch(str(credentials.get("auth_id", ""))):
+            return {"auth_id": "letters, digits, - and _ only (at most 64)"}
+        return {}
+
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         signature = headers.get("x-plivo-signature-v3", "")
         nonce = headers.get("x-plivo-signature-v3-nonce", "")
         token = str(self.credentials.get("auth_token") or "")
-        if not signature or not nonce or not token:
+        if not signature or not nonce or not token or len(nonce) > 128:
             return False
         try:
             params = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
@@ -93,36 +107,34 @@ class PlivoProvider(CarrierProvider):
             return False
         method = "POST" if body else "GET"
         expected = v3_signature(token, method, url, params, nonce)
-        return any(hmac.compare_digest(expected, s.strip()) for s in signature.split(","))
+        return any(ascii_equal(expected, s.strip()) for s in signature.split(",")[:8])
 
-    @staticmethod
-    def _form(body: bytes) -> dict[str, str]:
-        try:
-            return parse_form(body)
-        except ValueError as exc:
-            raise WebhookRejected("body is not UTF-8") from exc
+    def replay_key(self, url: str, headers: Mapping[str, str], body: bytes) -> ReplayKey | None:
+        """The nonce: Plivo sends a fresh one per request. V3 signs no timestamp, so a
+        signed request verifies forever: its nonce is remembered ``REPLAY_WINDOW_SECONDS``."""
+        nonce = headers.get("x-plivo-signature-v3-nonce", "")
+        digest = hashlib.sha256(nonce.encode("utf-8", "replace")).hexdigest()
+        return ReplayKey(f"plivo:{digest}", REPLAY_WINDOW_SECONDS)
 
     def parse_inbound(self, body: bytes, headers: Mapping[str, str]) -> InboundCall:
-        form = self._form(body)
-        call_id, to = form.get("CallUUID"), form.get("To")
-        if not call_id or not to:
-            raise WebhookRejected("CallUUID and To are required")
-        return InboundCall(call_id, _plus(form.get("From", "")), _plus(to), form)
+        fields = form_fields(body)
+        form = webhook_fields(wire.InboundForm, fields)
+        return InboundCall(form.CallUUID, _plus(form.From), _plus(form.To), fields)
 
     def parse_status(self, body: bytes, headers: Mapping[str, str]) -> StatusUpdate:
-        form = self._form(body)
-        call_id = form.get("CallUUID") or form.get("RequestUUID")
+        form = webhook_fields(wire.StatusForm, form_fields(body))
+        call_id = form.CallUUID or form.RequestUUID
         if not call_id:
             raise WebhookRejected("CallUUID is required")
         answered_by = None
-        if "Machine" in form:  # machine detection callback
-            answered_by = "machine" if form["Machine"].lower() == "true" else "human"
-        raw = form.get("CallStatus") or form.get("Event", "")
+        if form.Machine is not None:  # machine detection callback
+            answered_by = "machine" if form.Machine.lower() == "true" else "human"
+        raw = form.CallStatus or form.Event
         if not raw and answered_by is None:
             raise WebhookRejected("CallStatus is required")
         status = _STATUS.get(raw.lower(), "in-progress" if answered_by else "failed")
-        duration = form.get("Duration", "")
-        return StatusUpdate(call_id, status, int(duration) if duration.isdigit() else None, answered_by)
+        duration = int(form.Duration) if form.Duration else None
+        return StatusUpdate(call_id, status, duration, answered_by)
 
     def answer_markup(self, stream_url: str, params: Mapping[str, str]) -> tuple[str, str]:
         url = escape(with_query(stream_url, params))
@@ -141,23 +153,14 @@ class PlivoProvider(CarrierProvider):
 
     def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
-            data = json.loads(message)
-            if not isinstance(data, dict) or data.get("event") != "start":
-                raise ValueError("expected a start event")
-            start = data.get("start")
-            if not isinstance(start, dict):
-                raise ValueError("start event without a start object")
-            fmt = start.get("mediaFormat") or {}
-            if fmt.get("encoding", "audio/x-mulaw") != "audio/x-mulaw":
-                raise ValueError("unsupported encoding")
-            call_id, stream_id = str(start.get("callId") or ""), str(start.get("streamId") or "")
-            if not call_id or not stream_id:
-                raise ValueError("start event without callId/streamId")
-            rate = int(fmt.get("sampleRate") or 8000)
-            return StreamStart(call_id, stream_id, dict(query), rate, "mulaw", start)
+            start = handshake_message(wire.HANDSHAKE, message).start
+            rate = start.mediaFormat.sampleRate
+            return StreamStart(start.callId, start.streamId, dict(query), rate, "mulaw", start.model_dump())
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
+        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+            raise HandshakeInvalid("unsupported sample rate")
         return PlivoFrameSerializer(
             stream_id=start.stream_id,
             call_id=start.carrier_call_id,
@@ -168,15 +171,21 @@ class PlivoProvider(CarrierProvider):
     async def _request(self, method: str, path: str, data: dict[str, Any] | None = None) -> Any:
         base = (self.api_base_url or DEFAULT_API).rstrip("/")
         auth_id = str(self.credentials["auth_id"])
-        url = f"{base}/v1/Account/{auth_id}{path}"
-        async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.request(
-                method, url, json=data, auth=(auth_id, str(self.credentials["auth_token"]))
-            )
+        url = f"{base}/v1/Account/{quote(auth_id, safe='')}{path}"
+        response = await send(method, url, json=data, auth=(auth_id, str(self.credentials["auth_token"])))
         if method == "DELETE" and response.status_code == 404:
             return {}  # already ended
-        response.raise_for_status()
-        return response.json() if response.content else {}
+        return json_of(check(response))
+
+    async def account_has_number(self, number: str) -> bool:
+        """``GET /v1/Account/<auth_id>/Number/<number>/``: 200 when the account rents it."""
+        try:
+            data = await self._request("GET", f"/Number/{quote(number.lstrip('+'), safe='')}/")
+        except CarrierApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return isinstance(data, dict) and _plus(str(data.get("number", ""))) == number
 
     async def dial(self, request: DialRequest) -> str:
         payload: dict[str, Any] = {
@@ -196,8 +205,12 @@ class PlivoProvider(CarrierProvider):
                 machine_detection_method="POST",
             )
         data = await self._request("POST", "/Call/", payload)
-        uuid = data.get("request_uuid")
-        return str(uuid[0] if isinstance(uuid, list) else uuid)
+        uuid = data.get("request_uuid") if isinstance(data, dict) else None
+        if isinstance(uuid, list):
+            uuid = uuid[0] if uuid else None
+        if not uuid:
+            raise CarrierApiError("carrier_rejected", "no request_uuid in the response")
+        return str(uuid)
 
     async def hangup(self, carrier_call_id: str) -> None:
         await self._request("DELETE", f"/Call/{carrier_call_id}/")

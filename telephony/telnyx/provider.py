@@ -8,13 +8,13 @@ webhooks), ``connection_id`` (the Call Control application used for outbound cal
 from __future__ import annotations
 
 import base64
-import json
+import hashlib
+import re
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 from xml.sax.saxutils import escape, quoteattr
 
-import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pipecat.serializers.base_serializer import FrameSerializer
@@ -22,17 +22,24 @@ from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
 from telephony.contract import (
     Capability,
+    CarrierApiError,
     CarrierProvider,
     DialRequest,
+    HandshakeInvalid,
     InboundCall,
+    ReplayKey,
     StatusUpdate,
     StreamStart,
     WebhookRejected,
 )
-from telephony.urls import parse_form, with_query
+from telephony.fields import form_fields, handshake_message, webhook_fields, webhook_json
+from telephony.rest import check, json_of, send
+from telephony.telnyx import wire
+from telephony.urls import with_query
 
 DEFAULT_API = "https://api.telnyx.com"
 SIGNATURE_TOLERANCE_SECONDS = 300
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
 _TEXML_STATUS = {
@@ -58,7 +65,7 @@ class TelnyxProvider(CarrierProvider):
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         signature = headers.get("telnyx-signature-ed25519", "")
         timestamp = headers.get("telnyx-timestamp", "")
-        if not signature or not timestamp.isdigit():
+        if not signature or not _TIMESTAMP.fullmatch(timestamp):  # ASCII digits, bounded
             return False
         if abs(time.time() - int(timestamp)) > SIGNATURE_TOLERANCE_SECONDS:
             return False
@@ -71,51 +78,44 @@ class TelnyxProvider(CarrierProvider):
             return False
         return True
 
+    def replay_key(self, url: str, headers: Mapping[str, str], body: bytes) -> ReplayKey | None:
+        """The Ed25519 signature: one signed request is accepted once while its timestamp
+        is inside the window (up to 300 s ahead or behind: remembered 600 s)."""
+        signature = headers.get("telnyx-signature-ed25519", "")
+        digest = hashlib.sha256(signature.encode("utf-8", "replace")).hexdigest()
+        return ReplayKey(f"telnyx:{digest}", 2 * SIGNATURE_TOLERANCE_SECONDS)
+
     @staticmethod
-    def _event(body: bytes) -> tuple[str, dict[str, Any]] | None:
+    def _event(body: bytes) -> tuple[str, wire.Payload] | None:
         """A Call Control JSON event (type, payload), or None for a TeXML form body."""
         if not body.lstrip().startswith(b"{"):
             return None
-        try:
-            data = json.loads(body)["data"]
-            return str(data["event_type"]), dict(data["payload"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise WebhookRejected("malformed Telnyx event") from exc
+        event = webhook_json(wire.Event, body)
+        return event.data.event_type, event.data.payload
 
     def parse_inbound(self, body: bytes, headers: Mapping[str, str]) -> InboundCall:
         event = self._event(body)
         if event is not None:
             payload = event[1]
-            call_id, to = payload.get("call_control_id"), payload.get("to")
-            if not call_id or not to:
+            if not payload.call_control_id or not payload.to:
                 raise WebhookRejected("call_control_id and to are required")
-            return InboundCall(str(call_id), str(payload.get("from", "")), str(to), payload)
-        try:
-            form = parse_form(body)
-        except ValueError as exc:
-            raise WebhookRejected("body is not UTF-8") from exc
-        call_id, to = form.get("CallSid"), form.get("To")
-        if not call_id or not to:
-            raise WebhookRejected("CallSid and To are required")
-        return InboundCall(call_id, form.get("From", ""), to, form)
+            raw = payload.model_dump(by_alias=True)
+            return InboundCall(payload.call_control_id, payload.from_, payload.to, raw)
+        fields = form_fields(body)
+        form = webhook_fields(wire.TexmlInbound, fields)
+        return InboundCall(form.CallSid, form.From, form.To, fields)
 
     def parse_status(self, body: bytes, headers: Mapping[str, str]) -> StatusUpdate:
         event = self._event(body)
         if event is None:
-            try:
-                form = parse_form(body)
-            except ValueError as exc:
-                raise WebhookRejected("body is not UTF-8") from exc
-            if not form.get("CallSid") or not form.get("CallStatus"):
-                raise WebhookRejected("CallSid and CallStatus are required")
-            duration = form.get("CallDuration", "")
+            form = webhook_fields(wire.TexmlStatus, form_fields(body))
             return StatusUpdate(
-                form["CallSid"],
-                _TEXML_STATUS.get(form["CallStatus"], "failed"),
-                int(duration) if duration.isdigit() else None,
+                form.CallSid,
+                _TEXML_STATUS.get(form.CallStatus, "failed"),
+                int(form.CallDuration) if form.CallDuration else None,
             )
         kind, payload = event
-        call_id = str(payload.get("call_control_id") or "")
+        call_id = payload.call_control_id
         if not call_id:
             raise WebhookRejected("call_control_id is required")
         if kind == "call.initiated":
@@ -123,10 +123,10 @@ class TelnyxProvider(CarrierProvider):
         if kind in ("call.answered", "call.bridged", "call.streaming.started"):
             return StatusUpdate(call_id, "in-progress")
         if kind == "call.hangup":
-            cause = str(payload.get("hangup_cause") or "normal_clearing")
+            cause = payload.hangup_cause or "normal_clearing"
             return StatusUpdate(call_id, _HANGUP_CAUSE.get(cause, "completed"))
         if kind.startswith("call.machine") and kind.endswith("detection.ended"):
-            answered = _AMD.get(str(payload.get("result")), "unknown")
+            answered = _AMD.get(payload.result, "unknown")
             return StatusUpdate(call_id, "in-progress", answered_by=answered)
         raise WebhookRejected(f"ignored event {kind}")
 
@@ -147,32 +147,22 @@ class TelnyxProvider(CarrierProvider):
 
     def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
-            data = json.loads(message)
-            if not isinstance(data, dict):
-                raise ValueError("message is not a JSON object")
-            event = data.get("event")
-            if event == "connected":
+            event = handshake_message(wire.HANDSHAKE, message)
+            if isinstance(event, wire.ConnectedEvent):
                 continue
-            if event != "start" or not isinstance(data.get("start"), dict):
-                raise ValueError(f"expected a start event, got {event!r}")
-            start = data["start"]
-            fmt = start.get("media_format") or {}
-            encoding = str(fmt.get("encoding", "PCMU")).upper()
-            if encoding not in ("PCMU", "PCMA"):
-                raise ValueError(f"unsupported encoding {encoding}")
-            stream_id = str(data.get("stream_id") or "")
-            call_id = str(start.get("call_control_id") or "")
-            if not stream_id or not call_id:
-                raise ValueError("start event without stream_id/call_control_id")
+            start = event.start
             custom = dict(query)
-            extra = start.get("custom_parameters") or {}
-            custom.update({str(k): str(v) for k, v in extra.items()})
+            custom.update(start.custom_parameters)
+            fmt = start.media_format
             return StreamStart(
-                call_id, stream_id, custom, int(fmt.get("sample_rate") or 8000), encoding, start
+                start.call_control_id, event.stream_id, custom, fmt.sample_rate, fmt.encoding,
+                start.model_dump(),
             )
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
+        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+            raise HandshakeInvalid("unsupported sample rate")
         return TelnyxFrameSerializer(
             stream_id=start.stream_id,
             outbound_encoding=start.encoding,
@@ -183,15 +173,30 @@ class TelnyxProvider(CarrierProvider):
         )
 
     # -- Call Control REST ----------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.credentials['api_key']}"}
+
+    def _base(self) -> str:
+        return (self.api_base_url or DEFAULT_API).rstrip("/")
+
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        base = (self.api_base_url or DEFAULT_API).rstrip("/")
-        headers = {"Authorization": f"Bearer {self.credentials['api_key']}"}
-        async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.post(f"{base}{path}", json=payload, headers=headers)
+        response = await send("POST", f"{self._base()}{path}", json=payload, headers=self._headers())
         if response.status_code == 422 and "90018" in response.text:
             return {}  # call already ended
-        response.raise_for_status()
-        return response.json() if response.content else {}
+        data = json_of(check(response))
+        return data if isinstance(data, dict) else {}
+
+    async def account_has_number(self, number: str) -> bool:
+        """``GET /v2/phone_numbers?filter[phone_number]=<e164>`` lists it for this API key."""
+        response = await send(
+            "GET", f"{self._base()}/v2/phone_numbers", headers=self._headers(),
+            params={"filter[phone_number]": number},
+        )  # fmt: skip
+        data = json_of(check(response))
+        listed = data.get("data") if isinstance(data, dict) else None
+        return isinstance(listed, list) and any(
+            isinstance(n, dict) and n.get("phone_number") == number for n in listed
+        )
 
     async def dial(self, request: DialRequest) -> str:
         payload: dict[str, Any] = {
@@ -211,7 +216,10 @@ class TelnyxProvider(CarrierProvider):
         if request.machine_detection:
             payload["answering_machine_detection"] = "detect"
         data = await self._post("/v2/calls", payload)
-        return str(data["data"]["call_control_id"])
+        try:
+            return str(data["data"]["call_control_id"])
+        except (KeyError, TypeError):
+            raise CarrierApiError("carrier_rejected", "no call_control_id in the response") from None
 
     async def hangup(self, carrier_call_id: str) -> None:
         await self._post(f"/v2/calls/{carrier_call_id}/actions/hangup", {})

@@ -7,14 +7,17 @@ replaces ``https://api.twilio.com`` so tests can point the real SDK at a fake se
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+import contextlib
+import hashlib
+import re
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+import aiohttp
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.twilio import TwilioFrameSerializer
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -22,13 +25,22 @@ from twilio.twiml.voice_response import Connect, Dial, Play, VoiceResponse
 
 from telephony.contract import (
     Capability,
+    CarrierApiError,
     CarrierProvider,
     DialRequest,
+    HandshakeInvalid,
     InboundCall,
+    ReplayKey,
     StatusUpdate,
     StreamStart,
     WebhookRejected,
 )
+from telephony.fields import handshake_message, webhook_fields
+from telephony.twilio import wire
+
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+# Twilio signatures carry no timestamp: how long a seen signature is remembered
+REPLAY_WINDOW_SECONDS = 24 * 3600
 
 _STATUS = {
     "queued": "queued",
@@ -84,6 +96,12 @@ class TwilioProvider(CarrierProvider):
     sample_rate: ClassVar[int] = 8000
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
 
+    @classmethod
+    def credential_problems(cls, credentials: Mapping[str, Any]) -> dict[str, str]:
+        if not _ACCOUNT_SID.fullmatch(str(credentials.get("account_sid", ""))):
+            return {"account_sid": "must be AC followed by 32 hexadecimal digits"}
+        return {}
+
     # -- webhooks ---------------------------------------------------------------------
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
         signature = headers.get("x-twilio-signature", "")
@@ -96,30 +114,32 @@ class TwilioProvider(CarrierProvider):
             return False
         return bool(RequestValidator(token).validate(url, params, signature))
 
+    def replay_key(self, url: str, headers: Mapping[str, str], body: bytes) -> ReplayKey | None:
+        """The signature (it covers the URL and every parameter). Twilio signs no timestamp,
+        so a signed request verifies forever: remembered for ``REPLAY_WINDOW_SECONDS``."""
+        signature = headers.get("x-twilio-signature", "")
+        digest = hashlib.sha256(signature.encode("utf-8", "replace")).hexdigest()
+        return ReplayKey(f"twilio:{digest}", REPLAY_WINDOW_SECONDS)
+
     def parse_inbound(self, body: bytes, headers: Mapping[str, str]) -> InboundCall:
         params = _parse_form(body)
-        call_sid, to = _first(params, "CallSid"), _first(params, "To")
-        if not call_sid or not to:
-            raise WebhookRejected("CallSid and To are required")
         raw = {k: v[0] for k, v in params.items()}
-        return InboundCall(call_sid, _first(params, "From"), to, raw)
+        form = webhook_fields(wire.InboundForm, raw)
+        return InboundCall(form.CallSid, form.From, form.To, raw)
 
     def parse_status(self, body: bytes, headers: Mapping[str, str]) -> StatusUpdate:
         params = _parse_form(body)
-        call_sid = _first(params, "CallSid")
-        if not call_sid:
-            raise WebhookRejected("CallSid is required")
-        answered_by = normalize_answered_by(_first(params, "AnsweredBy"))
-        raw_status = _first(params, "CallStatus")
+        form = webhook_fields(wire.StatusForm, {k: v[0] for k, v in params.items()})
+        answered_by = normalize_answered_by(form.AnsweredBy)
+        raw_status = form.CallStatus
         if not raw_status and answered_by is None:
             raise WebhookRejected("CallStatus is required")
         # asynchronous AMD callbacks carry AnsweredBy but no CallStatus: the call is up
         status = _STATUS.get(raw_status, "in-progress" if not raw_status else "failed")
-        duration = _first(params, "CallDuration")
         return StatusUpdate(
-            carrier_call_id=call_sid,
+            carrier_call_id=form.CallSid,
             status=status,
-            duration_seconds=int(duration) if duration.isdigit() else None,
+            duration_seconds=int(form.CallDuration) if form.CallDuration else None,
             answered_by=answered_by,
         )
 
@@ -146,41 +166,28 @@ class TwilioProvider(CarrierProvider):
     # -- media ------------------------------------------------------------------------
     def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
-            if isinstance(message, bytes):
-                raise ValueError("Twilio media streams send text frames only")
-            data = json.loads(message)
-            if not isinstance(data, dict):
-                raise ValueError("message is not a JSON object")
-            event = data.get("event")
-            if event == "connected":
+            if not isinstance(message, str):
+                raise HandshakeInvalid("Twilio media streams send text frames only")
+            event = handshake_message(wire.HANDSHAKE, message)
+            if isinstance(event, wire.ConnectedEvent):
                 continue
-            if event != "start":
-                raise ValueError(f"expected a start event, got {event!r}")
-            start = data.get("start")
-            if not isinstance(start, dict):
-                raise ValueError("start event without a start object")
-            fmt = start.get("mediaFormat") or {}
-            custom = start.get("customParameters") or {}
-            if not isinstance(custom, dict) or not isinstance(fmt, dict):
-                raise ValueError("malformed start event")
-            stream_sid = str(start.get("streamSid") or data.get("streamSid") or "")
-            call_sid = str(start.get("callSid") or "")
-            if not stream_sid or not call_sid:
-                raise ValueError("start event without streamSid/callSid")
-            encoding = str(fmt.get("encoding", "audio/x-mulaw"))
-            if encoding != "audio/x-mulaw":
-                raise ValueError(f"unsupported encoding {encoding}")
+            start = event.start
+            stream_sid = start.streamSid or event.streamSid
+            if not stream_sid:
+                raise HandshakeInvalid("start.streamSid: Field required")
             return StreamStart(
-                carrier_call_id=call_sid,
+                carrier_call_id=start.callSid,
                 stream_id=stream_sid,
-                custom_parameters={str(k): str(v) for k, v in custom.items()},
-                sample_rate=int(fmt.get("sampleRate") or 8000),
+                custom_parameters=dict(start.customParameters),
+                sample_rate=start.mediaFormat.sampleRate,
                 encoding="mulaw",
-                raw=start,
+                raw=start.model_dump(),
             )
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
+        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+            raise HandshakeInvalid("unsupported sample rate")
         # We hang up ourselves (call control goes through the coordination layer), so the
         # serializer gets no credentials and never calls the REST API on EndFrame.
         return TwilioFrameSerializer(
@@ -219,19 +226,28 @@ class TwilioProvider(CarrierProvider):
                 async_amd_status_callback=request.status_url,
                 async_amd_status_callback_method="POST",
             )
-        call = await self._client().calls.create_async(**kwargs)
+        async with _carrier_errors():
+            call = await self._client().calls.create_async(**kwargs)
         return str(call.sid)
 
     async def hangup(self, carrier_call_id: str) -> None:
         try:
-            await self._client().calls(carrier_call_id).update_async(status="completed")
-        except TwilioRestException as exc:
+            async with _carrier_errors():
+                await self._client().calls(carrier_call_id).update_async(status="completed")
+        except CarrierApiError as exc:
             if exc.status != 404:  # already gone
                 raise
 
     async def update_twiml(self, carrier_call_id: str, twiml: str) -> None:
         """Replace the live call's TwiML (ends the media stream)."""
-        await self._client().calls(carrier_call_id).update_async(twiml=twiml)
+        async with _carrier_errors():
+            await self._client().calls(carrier_call_id).update_async(twiml=twiml)
+
+    async def account_has_number(self, number: str) -> bool:
+        """The account's IncomingPhoneNumbers filtered by ``PhoneNumber``."""
+        async with _carrier_errors():
+            listed = await self._client().incoming_phone_numbers.list_async(phone_number=number, limit=20)
+        return any(n.phone_number == number for n in listed)
 
     async def transfer(self, carrier_call_id: str, to_number: str) -> None:
         response = VoiceResponse()
@@ -254,3 +270,23 @@ class TwilioProvider(CarrierProvider):
         response.say(text)
         response.hangup()
         await self.update_twiml(carrier_call_id, str(response))
+
+
+@contextlib.asynccontextmanager
+async def _carrier_errors() -> AsyncIterator[None]:
+    """Twilio SDK failures as ``CarrierApiError`` (stable code, detail for logs only)."""
+    try:
+        yield
+    except TwilioException as exc:  # TwilioRestException, or a list page that failed
+        status = exc.status if isinstance(exc, TwilioRestException) else _page_status(exc)
+        code = "carrier_auth_failed" if status in (401, 403) else "carrier_rejected"
+        raise CarrierApiError(code, f"HTTP {status}: {type(exc).__name__}", status) from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise CarrierApiError("carrier_unreachable", f"{type(exc).__name__}: {exc}") from None
+
+
+def _page_status(exc: TwilioException) -> int | None:
+    """The HTTP status of ``TwilioException("Unable to fetch page", response)``."""
+    response = exc.args[1] if len(exc.args) > 1 else None
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None

@@ -16,25 +16,38 @@ import time
 import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
 
-import httpx
 import jwt
 from pipecat.serializers.base_serializer import FrameSerializer
 from pipecat.serializers.vonage import VonageFrameSerializer
 
 from telephony.contract import (
     Capability,
+    CarrierApiError,
     CarrierProvider,
     DialRequest,
+    HandshakeInvalid,
     InboundCall,
+    ReplayKey,
     StatusUpdate,
     StreamStart,
+    UnsupportedOperation,
     WebhookRejected,
 )
-from telephony.urls import parse_form
+from telephony.fields import ascii_equal, form_fields, handshake_message, webhook_fields, webhook_json
+from telephony.rest import check, json_of, send
+from telephony.urls import with_query
+from telephony.vonage import wire
 
 DEFAULT_API = "https://api.nexmo.com"
+NUMBERS_API = "https://rest.nexmo.com"
 SAMPLE_RATE = 16000
+# a signed webhook's JWT is accepted this long after its ``iat`` (and once: ``replay_key``)
+SIGNATURE_WINDOW_SECONDS = 300
+CLOCK_SKEW_SECONDS = 60
+# the query parameter of our callback URLs that names the call, and our MAC of it
+BOUND_PARAM, MAC_PARAM = "call", "sb_mac"
 _STATUS = {
     "started": "queued", "ringing": "ringing", "answered": "in-progress",
     "completed": "completed", "busy": "busy", "timeout": "no-answer",
@@ -43,17 +56,11 @@ _STATUS = {
 }  # fmt: skip
 
 
-def _payload(body: bytes) -> dict[str, Any]:
+def _payload(body: bytes) -> wire.Webhook:
     """A Vonage webhook body: JSON (POST) or a query string (GET answer webhooks)."""
-    try:
-        if body.lstrip().startswith(b"{"):
-            data = json.loads(body)
-            if isinstance(data, dict):
-                return data
-            raise WebhookRejected("body is not a JSON object")
-        return dict(parse_form(body))
-    except ValueError as exc:
-        raise WebhookRejected("malformed body") from exc
+    if body.lstrip().startswith(b"{"):
+        return webhook_json(wire.Webhook, body)
+    return webhook_fields(wire.Webhook, form_fields(body))
 
 
 def _plus(number: str) -> str:
@@ -72,38 +79,87 @@ class VonageProvider(CarrierProvider):
     fixed_pipeline_rate: ClassVar[bool] = True  # the serializer resamples to sample_rate
 
     def verify_webhook(self, url: str, headers: Mapping[str, str], body: bytes) -> bool:
-        auth = headers.get("authorization", "")
-        secret = str(self.credentials.get("signature_secret") or "")
-        if not auth.lower().startswith("bearer ") or not secret:
+        """The ``Authorization: Bearer`` JWT must verify with the signature secret, be fresh
+        (``iat`` within ``SIGNATURE_WINDOW_SECONDS``), name this application when it names
+        one, and carry the body's SHA-256 as ``payload_hash`` when there is a body. A GET
+        webhook's query string is not covered by Vonage's signature (Vonage hashes bodies
+        only): the ``call`` parameter of the URLs we hand Vonage carries our own MAC
+        (``sb_mac``); anything else Vonage adds to a GET is bound only by the JWT's
+        freshness and single use (``replay_key``)."""
+        claims = self._claims(headers)
+        if claims is None:
             return False
-        try:
-            claims = jwt.decode(auth[7:].strip(), secret, algorithms=["HS256"], options={"require": ["iat"]})
-        except jwt.PyJWTError:
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float) or isinstance(iat, bool):
+            return False
+        now = time.time()
+        if not (now - SIGNATURE_WINDOW_SECONDS <= iat <= now + CLOCK_SKEW_SECONDS):
+            return False
+        if not self._query_bound(url):
+            return False
+        app = claims.get("application_id")
+        if app is not None and str(app) != str(self.credentials.get("application_id") or ""):
             return False
         if body:
             expected = hashlib.sha256(body).hexdigest()
-            if not hmac.compare_digest(str(claims.get("payload_hash", "")), expected):
+            if not ascii_equal(expected, str(claims.get("payload_hash", ""))):
                 return False
         return True
 
+    def _query_mac(self, value: str) -> str:
+        secret = str(self.credentials.get("signature_secret") or "")
+        message = f"{BOUND_PARAM}={value}".encode()
+        return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+    def _bind(self, url: str) -> str:
+        """``url`` with our MAC of its ``call`` parameter (the URLs we hand Vonage)."""
+        values = [v for k, v in parse_qsl(urlsplit(url).query) if k == BOUND_PARAM]
+        return with_query(url, {MAC_PARAM: self._query_mac(values[0])}) if values else url
+
+    def _query_bound(self, url: str) -> bool:
+        """A URL carrying ``call`` must carry exactly one, with our MAC: Vonage's JWT does
+        not cover query strings, so the call a callback names is bound by us."""
+        query = parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        bound = [v for k, v in query if k == BOUND_PARAM]
+        if not bound:
+            return True
+        macs = [v for k, v in query if k == MAC_PARAM]
+        return len(bound) == 1 and len(macs) == 1 and ascii_equal(self._query_mac(bound[0]), macs[0])
+
+    def _claims(self, headers: Mapping[str, str]) -> dict[str, Any] | None:
+        auth = headers.get("authorization", "")
+        secret = str(self.credentials.get("signature_secret") or "")
+        if not auth.lower().startswith("bearer ") or not secret:
+            return None
+        try:
+            return jwt.decode(auth[7:].strip(), secret, algorithms=["HS256"], options={"require": ["iat"]})
+        except jwt.PyJWTError:
+            return None
+
+    def replay_key(self, url: str, headers: Mapping[str, str], body: bytes) -> ReplayKey | None:
+        """The JWT's ``jti`` (else the whole token): accepted once while ``iat`` is fresh."""
+        claims = self._claims(headers) or {}
+        ident = str(claims.get("jti") or headers.get("authorization", ""))
+        digest = hashlib.sha256(ident.encode("utf-8", "replace")).hexdigest()
+        return ReplayKey(f"vonage:{digest}", SIGNATURE_WINDOW_SECONDS + CLOCK_SKEW_SECONDS)
+
     def parse_inbound(self, body: bytes, headers: Mapping[str, str]) -> InboundCall:
         data = _payload(body)
-        call_id, to = data.get("uuid"), data.get("to")
-        if not call_id or not to:
+        if not data.uuid or not data.to:
             raise WebhookRejected("uuid and to are required")
-        return InboundCall(str(call_id), _plus(str(data.get("from", ""))), _plus(str(to)), data)
+        raw = data.model_dump(by_alias=True)
+        return InboundCall(data.uuid, _plus(data.from_), _plus(data.to), raw)
 
     def parse_status(self, body: bytes, headers: Mapping[str, str]) -> StatusUpdate:
         data = _payload(body)
-        call_id, raw = str(data.get("uuid") or ""), str(data.get("status") or "")
+        call_id, raw = data.uuid, data.status
         if not call_id or not raw:
             raise WebhookRejected("uuid and status are required")
         if raw in ("human", "machine"):  # machine detection result
             return StatusUpdate(call_id, "in-progress", answered_by=raw)
         if raw not in _STATUS:
             raise WebhookRejected(f"ignored status {raw}")
-        duration = str(data.get("duration") or "")
-        return StatusUpdate(call_id, _STATUS[raw], int(duration) if duration.isdigit() else None)
+        return StatusUpdate(call_id, _STATUS[raw], int(data.duration) if data.duration else None)
 
     def answer_markup(self, stream_url: str, params: Mapping[str, str]) -> tuple[str, str]:
         ncco = [
@@ -127,24 +183,21 @@ class VonageProvider(CarrierProvider):
 
     def parse_stream_start(self, messages: list[str | bytes], query: Mapping[str, str]) -> StreamStart | None:
         for message in messages:
-            if isinstance(message, bytes):
-                raise ValueError("audio before websocket:connected")
-            data = json.loads(message)
-            if not isinstance(data, dict) or data.get("event") != "websocket:connected":
-                raise ValueError("expected websocket:connected")
-            content_type = str(data.get("content-type", ""))
-            if not content_type.startswith("audio/l16"):
-                raise ValueError(f"unsupported content-type {content_type}")
-            rate = SAMPLE_RATE
-            if "rate=" in content_type:
-                rate = int(content_type.split("rate=")[1].split(";")[0])
-            custom = dict(query)
-            custom.update({k: str(v) for k, v in data.items() if isinstance(v, str | int)})
-            call_id = str(data.get("call_uuid") or "")
-            return StreamStart(call_id, call_id or "vonage", custom, rate, "linear16", data)
+            if not isinstance(message, str):
+                raise HandshakeInvalid("audio before websocket:connected")
+            connected = handshake_message(wire.HANDSHAKE, message)
+            try:
+                custom = {**query, **connected.headers()}
+            except ValueError as exc:
+                raise HandshakeInvalid(str(exc)) from None
+            call_id = connected.call_uuid or ""
+            raw = {"content-type": connected.content_type}
+            return StreamStart(call_id, call_id or "vonage", custom, connected.sample_rate, "linear16", raw)
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
+        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+            raise HandshakeInvalid("unsupported sample rate")
         return VonageFrameSerializer(VonageFrameSerializer.InputParams(vonage_sample_rate=start.sample_rate))
 
     # -- Voice API ------------------------------------------------------------------------
@@ -158,33 +211,55 @@ class VonageProvider(CarrierProvider):
         }
         return jwt.encode(claims, str(self.credentials["private_key"]), algorithm="RS256")
 
+    def _base(self) -> str:
+        return (self.api_base_url or DEFAULT_API).rstrip("/")
+
     async def _request(self, method: str, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        base = (self.api_base_url or DEFAULT_API).rstrip("/")
         headers = {"Authorization": f"Bearer {self._token()}"}
-        async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.request(method, f"{base}{path}", json=data, headers=headers)
-        response.raise_for_status()
-        return response.json() if response.content else {}
+        response = await send(method, f"{self._base()}{path}", json=data, headers=headers)
+        payload = json_of(check(response))
+        return payload if isinstance(payload, dict) else {}
+
+    async def account_has_number(self, number: str) -> bool:
+        """The Numbers API (``GET /account/numbers?pattern=<msisdn>&search_pattern=0``, on
+        ``rest.nexmo.com``) authenticates with the account's API key and secret: optional
+        credentials ``api_key`` and ``api_secret``, required to register a number."""
+        key, secret = self.credentials.get("api_key"), self.credentials.get("api_secret")
+        if not key or not secret:
+            raise UnsupportedOperation("vonage needs credentials api_key and api_secret to list numbers")
+        base = (self.api_base_url or NUMBERS_API).rstrip("/")
+        msisdn = number.lstrip("+")
+        response = await send(
+            "GET", f"{base}/account/numbers", auth=(str(key), str(secret)),
+            params={"pattern": msisdn, "search_pattern": "0", "size": "100"},
+        )  # fmt: skip
+        data = json_of(check(response))
+        listed = data.get("numbers") if isinstance(data, dict) else None
+        return isinstance(listed, list) and any(
+            isinstance(n, dict) and str(n.get("msisdn", "")) == msisdn for n in listed
+        )
 
     async def dial(self, request: DialRequest) -> str:
         payload: dict[str, Any] = {
             "to": [{"type": "phone", "number": request.to_number.lstrip("+")}],
             "from": {"type": "phone", "number": request.from_number.lstrip("+")},
-            "answer_url": [request.answer_url],
+            "answer_url": [self._bind(request.answer_url)],
             "answer_method": "POST",
-            "event_url": [request.status_url],
+            "event_url": [self._bind(request.status_url)],
             "event_method": "POST",
         }
         if request.machine_detection:
             payload["machine_detection"] = "continue"
         data = await self._request("POST", "/v1/calls", payload)
+        if not data.get("uuid"):
+            raise CarrierApiError("carrier_rejected", "no uuid in the response")
         return str(data["uuid"])
 
     async def hangup(self, carrier_call_id: str) -> None:
         try:
             await self._request("PUT", f"/v1/calls/{carrier_call_id}", {"action": "hangup"})
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code not in (400, 404):  # already ended
+        except CarrierApiError as exc:
+            if exc.status not in (400, 404):  # already ended
                 raise
 
     async def transfer(self, carrier_call_id: str, to_number: str) -> None:

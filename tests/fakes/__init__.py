@@ -5,16 +5,19 @@ Each fake is an async context manager serving on a random free loopback port::
     async with FakeDeepgram() as dg:
         stt = DeepgramSTTService(api_key="k", base_url=dg.ws_url)
 
-``LoopbackServer`` is the shared aiohttp plumbing; the helpers below convert 16-bit mono
-PCM between rates and measure its energy.
+``LoopbackServer`` is the shared aiohttp plumbing, including a timeline of provider events
+(``mark``: when a request arrived, in the machine's monotonic clock). Several fakes can share
+one port (``tests/fakes/providers.py``, what the benchmark runs as a process). Audio helpers
+come from the caller toolkit, ``loadgen.audio``.
 """
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from types import TracebackType
 from typing import Self
 
-import numpy as np
 from aiohttp import web
 
 
@@ -25,6 +28,12 @@ class LoopbackServer:
         self.app = web.Application()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        #: (time.monotonic(), kind) of each provider event ``mark``ed, oldest first.
+        self.events: deque[tuple[float, str]] = deque(maxlen=200_000)
+
+    def mark(self, kind: str) -> None:
+        """Record that ``kind`` happened now (a request arrived, a turn ended, ...)."""
+        self.events.append((time.monotonic(), kind))
 
     @property
     def http_url(self) -> str:
@@ -34,10 +43,10 @@ class LoopbackServer:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    async def start(self) -> Self:
+    async def start(self, port: int = 0) -> Self:
         self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         server = site._server  # aiohttp exposes the bound socket only here
         assert server is not None and server.sockets
@@ -59,23 +68,3 @@ class LoopbackServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-def resample_pcm(pcm: bytes, from_rate: int, to_rate: int) -> bytes:
-    """Linear-interpolation resampling of 16-bit mono PCM (good enough for a fake)."""
-    if from_rate == to_rate or not pcm:
-        return pcm
-    samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float32)
-    count = max(1, int(len(samples) * to_rate / from_rate))
-    positions = np.linspace(0, len(samples) - 1, count)
-    out = np.interp(positions, np.arange(len(samples)), samples)
-    return np.clip(out, -32768, 32767).astype(np.int16).tobytes()
-
-
-def rms(pcm: bytes) -> float:
-    """Root-mean-square amplitude of 16-bit mono PCM (0 for empty input)."""
-    if len(pcm) < 2:
-        return 0.0
-    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype=np.int16).astype(np.float32)
-    return float(np.sqrt(np.mean(samples * samples)))
-

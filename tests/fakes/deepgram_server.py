@@ -16,7 +16,9 @@ Where the transcript comes from, explicitly:
 Injectable failures: ``reject_status`` answers the websocket handshake with that HTTP
 status; ``close_after_audio_messages`` drops the connection (close code 1011) once that many
 binary audio messages have arrived on it; ``fail_path`` limits both to one endpoint
-(``"/v1/listen"`` or ``"/v2/listen"``); ``result_delay`` delays each final result.
+(``"/v1/listen"`` or ``"/v2/listen"``); ``result_delay`` delays each final result;
+``interim_every_ms=0`` sends no interim results (Nova) or ``Update``s (Flux). A Nova
+``Finalize`` and a Flux ``EndOfTurn`` are ``mark``ed on the event timeline.
 ``api_key`` (when set) is required as ``Authorization: Token <key>``.
 """
 
@@ -25,15 +27,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes import LoopbackServer, resample_pcm, rms
-
-FRAME_MS = 20
+from tests.fakes import LoopbackServer
+from tests.fakes.deepgram_speech import FRAME_MS, Recognizer, SpeechDetector
 
 
 @dataclass
@@ -46,78 +46,6 @@ class ConnectionInfo:
     audio_messages: int = 0
     audio_bytes: int = 0
     control: list[dict[str, Any]] = field(default_factory=list)
-
-
-class _Recognizer:
-    """PocketSphinx, fed 16 kHz PCM incrementally (one shared decoder per server)."""
-
-    def __init__(self) -> None:
-        from pocketsphinx import Decoder
-
-        self._decoder = Decoder(samprate=16000, loglevel="FATAL")
-
-    def start(self) -> None:
-        self._decoder.start_utt()
-
-    def feed(self, pcm16k: bytes) -> None:
-        self._decoder.process_raw(pcm16k, False, False)
-
-    def partial(self) -> str:
-        hyp = self._decoder.hyp()
-        return hyp.hypstr if hyp else ""
-
-    def finish(self) -> str:
-        self._decoder.end_utt()
-        return self.partial()
-
-
-class _Utterance:
-    """Energy-based speech detection over one connection's audio, in audio time."""
-
-    def __init__(self, sample_rate: int, threshold: float, endpointing_ms: int) -> None:
-        self.sample_rate = sample_rate
-        self.frame_bytes = sample_rate * 2 * FRAME_MS // 1000
-        self.threshold = threshold
-        self.endpointing_frames = max(1, endpointing_ms // FRAME_MS)
-        self._pending = bytearray()
-        self.frames_seen = 0
-        self.speaking = False
-        self.voiced_run = 0
-        self.silent_run = 0
-        self.start_frame = 0
-        self.lead: deque[bytes] = deque(maxlen=3)
-
-    def starts(self, frame: bytes, voiced: bool) -> bool:
-        """While silent: whether this frame completes 60 ms of sound (speech starts)."""
-        self.lead.append(frame)
-        self.voiced_run = self.voiced_run + 1 if voiced else 0
-        if self.voiced_run < 3:
-            return False
-        self.speaking, self.silent_run, self.voiced_run = True, 0, 0
-        self.start_frame = self.frames_seen - 3
-        return True
-
-    def ends(self, voiced: bool) -> bool:
-        """While speaking: whether this frame completes the end-of-speech silence."""
-        self.silent_run = 0 if voiced else self.silent_run + 1
-        if self.silent_run < self.endpointing_frames:
-            return False
-        self.speaking = False
-        return True
-
-    def frames(self, pcm: bytes) -> list[tuple[bytes, bool]]:
-        """Split into whole 20 ms frames, each with whether it is voiced."""
-        self._pending.extend(pcm)
-        out = []
-        while len(self._pending) >= self.frame_bytes:
-            frame = bytes(self._pending[: self.frame_bytes])
-            del self._pending[: self.frame_bytes]
-            self.frames_seen += 1
-            out.append((frame, rms(frame) >= self.threshold))
-        return out
-
-    def seconds(self, frames: int) -> float:
-        return frames * FRAME_MS / 1000
 
 
 class FakeDeepgram(LoopbackServer):
@@ -149,19 +77,19 @@ class FakeDeepgram(LoopbackServer):
         self.connections: list[ConnectionInfo] = []
         self.finals: list[str] = []  # every final transcript sent, in order
         self.utterances = 0
-        self._recognizer: _Recognizer | None = None
+        self._recognizer: Recognizer | None = None
         self.app.router.add_get("/v1/listen", self._nova)
         self.app.router.add_get("/v2/listen", self._flux)
 
     # --- shared ------------------------------------------------------------------------
 
-    def _transcript_source(self) -> tuple[str | None, _Recognizer | None]:
+    def _transcript_source(self) -> tuple[str | None, Recognizer | None]:
         """The scripted transcript for the next utterance, or the recognizer."""
         if self.transcripts:
             index = min(self.utterances, len(self.transcripts) - 1)
             return self.transcripts[index], None
         if self._recognizer is None:
-            self._recognizer = _Recognizer()
+            self._recognizer = Recognizer()
         return None, self._recognizer
 
     async def _accept(self, request: web.Request) -> tuple[web.WebSocketResponse | None, Any]:
@@ -197,10 +125,10 @@ class FakeDeepgram(LoopbackServer):
         rate = int(info.query.get("sample_rate", "16000"))
         interim = info.query.get("interim_results", "false") == "true"
         request_id = str(uuid.uuid4())
-        utt = _Utterance(rate, self.energy_threshold, self.endpointing_ms)
+        utt = SpeechDetector(rate, self.energy_threshold, self.endpointing_ms)
         words: list[str] = []
         script: str | None = None
-        recognizer: _Recognizer | None = None
+        recognizer: Recognizer | None = None
         since_interim = 0
 
         def results(text: str, *, is_final: bool, from_finalize: bool = False) -> str:
@@ -263,15 +191,15 @@ class FakeDeepgram(LoopbackServer):
                             script, recognizer = self._transcript_source()
                             words = (script or "").split()
                             if recognizer is not None:
-                                recognizer.start()
-                                recognizer.feed(resample_pcm(b"".join(utt.lead), rate, 16000))
+                                recognizer.start(rate)
+                                recognizer.feed(b"".join(utt.lead))
                         continue
                     if recognizer is not None:
-                        recognizer.feed(resample_pcm(frame, rate, 16000))
+                        recognizer.feed(frame)
                     since_interim += FRAME_MS
                     if utt.ends(voiced):
                         await finish()
-                    elif interim and since_interim >= self.interim_every_ms:
+                    elif interim and self.interim_every_ms and since_interim >= self.interim_every_ms:
                         since_interim = 0
                         partial = (
                             recognizer.partial()
@@ -288,6 +216,7 @@ class FakeDeepgram(LoopbackServer):
                 info.control.append(control)
                 kind = control.get("type")
                 if kind == "Finalize":
+                    self.mark("stt_finalize")
                     if utt.speaking:
                         await finish(from_finalize=True)
                     else:
@@ -320,11 +249,11 @@ class FakeDeepgram(LoopbackServer):
             return info
         rate = int(info.query.get("sample_rate", "16000"))
         request_id = str(uuid.uuid4())
-        utt = _Utterance(rate, self.energy_threshold, self.endpointing_ms)
+        utt = SpeechDetector(rate, self.energy_threshold, self.endpointing_ms)
         sequence = 0
         turn_index = 0
         script: str | None = None
-        recognizer: _Recognizer | None = None
+        recognizer: Recognizer | None = None
         since_update = 0
         # With eager_eot_threshold set, Flux predicts the end of turn (EagerEndOfTurn) and
         # withdraws the prediction if speech resumes (TurnResumed).
@@ -368,12 +297,12 @@ class FakeDeepgram(LoopbackServer):
                             since_update = 0
                             script, recognizer = self._transcript_source()
                             if recognizer is not None:
-                                recognizer.start()
-                                recognizer.feed(resample_pcm(b"".join(utt.lead), rate, 16000))
+                                recognizer.start(rate)
+                                recognizer.feed(b"".join(utt.lead))
                             await turn_info("StartOfTurn", "", 0.0)
                         continue
                     if recognizer is not None:
-                        recognizer.feed(resample_pcm(frame, rate, 16000))
+                        recognizer.feed(frame)
                     since_update += FRAME_MS
                     if utt.ends(voiced):
                         text = (script if recognizer is None else recognizer.finish()) or ""
@@ -381,6 +310,7 @@ class FakeDeepgram(LoopbackServer):
                         self.finals.append(text)
                         if self.result_delay:
                             await asyncio.sleep(self.result_delay)
+                        self.mark("stt_end_of_turn")
                         await turn_info("EndOfTurn", text, 0.92)
                         turn_index, eager_sent = turn_index + 1, False
                     elif eager and voiced and eager_sent:
@@ -389,7 +319,7 @@ class FakeDeepgram(LoopbackServer):
                     elif eager and not eager_sent and utt.silent_run * 2 >= utt.endpointing_frames:
                         eager_sent = True
                         await turn_info("EagerEndOfTurn", script or partial(), 0.6)
-                    elif since_update >= self.interim_every_ms:
+                    elif self.interim_every_ms and since_update >= self.interim_every_ms:
                         since_update = 0
                         await turn_info("Update", partial(), 0.2)
                 if self._should_drop(info):

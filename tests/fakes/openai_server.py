@@ -9,6 +9,7 @@ Tests script what the "model" does, one step per request, in order::
 Steps: ``say(text)`` streams text in small deltas; ``call(name, args)`` returns one function
 (tool) call; ``say(..., hold_seconds=5)`` streams its first delta and then trickles the rest
 slowly (for barge-in tests; a dropped connection is counted in ``disconnects``);
+``say(..., delay=0.2)`` waits that long before answering (time to first token);
 ``fail(status)`` answers with an OpenAI-style error. Each step carries token usage, reported
 in the final chunk (Chat Completions ``usage``; Responses ``response.completed``). With the
 script exhausted the server replies "(script exhausted)". Every request body is kept in
@@ -39,12 +40,13 @@ class Step:
     output_tokens: int = 7
     hold_seconds: float = 0.0
     status: int = 200
+    delay: float = 0.0
 
 
 def say(text: str, *, input_tokens: int = 11, output_tokens: int = 7,
-        hold_seconds: float = 0.0) -> Step:
+        hold_seconds: float = 0.0, delay: float = 0.0) -> Step:
     return Step(text=text, input_tokens=input_tokens, output_tokens=output_tokens,
-                hold_seconds=hold_seconds)
+                hold_seconds=hold_seconds, delay=delay)
 
 
 def call(name: str, arguments: dict[str, Any] | None = None, *, text: str = "") -> Step:
@@ -84,6 +86,7 @@ class FakeOpenAI(LoopbackServer):
         return f"{prefix}_{self._ids}"
 
     async def _take(self, request: web.Request) -> tuple[dict[str, Any], Step | web.Response]:
+        self.mark("llm_request")
         body = await request.json()
         self.requests.append(body)
         self.paths.append(request.path)
@@ -95,6 +98,8 @@ class FakeOpenAI(LoopbackServer):
             step = self.steps.popleft() if self.steps else say("(script exhausted)")
         if step.status != 200:
             return body, self._error(step.status, "server_error")
+        if step.delay:
+            await asyncio.sleep(step.delay)
         return body, step
 
     @staticmethod

@@ -9,11 +9,12 @@
 * ``FakeCartesia`` - websocket ``/tts/websocket``: ``chunk`` messages (base64 PCM) per
   ``context_id``, ``timestamps``, and ``done`` once ``continue`` is false.
 
-The audio is REAL speech: espeak-ng (``pipeline.engines.espeak.synthesize``) resampled to
-the rate the client asked for. Injectable failures: ``fail_status`` (HTTP status for the
-handshake / request), ``close_after_messages`` (drop a websocket with code 1011 after that
-many client messages), ``delay`` (seconds before each synthesized utterance). ``api_key``
-when set is checked in the provider's own auth header. ``texts`` records what was spoken.
+The audio is REAL speech: espeak-ng in the agent's voice (``loadgen.speech``, cached per
+text and rate) at the rate the client asked for; each request is ``mark``ed ``tts_request``.
+Injectable failures: ``fail_status`` (HTTP status for the handshake / request),
+``close_after_messages`` (drop a websocket with code 1011 after that many client messages),
+``delay`` (seconds before each synthesized utterance). ``api_key`` when set is checked in
+the provider's own auth header. ``texts`` records what was spoken.
 """
 
 from __future__ import annotations
@@ -26,17 +27,10 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from tests.fakes import LoopbackServer, resample_pcm
+from loadgen.speech import agent_speech_pcm
+from tests.fakes import LoopbackServer
 
 CHUNK_MS = 100
-
-
-def synthesize(text: str, sample_rate: int) -> bytes:
-    """espeak-ng speech for ``text`` at ``sample_rate`` (16-bit mono PCM)."""
-    from pipeline.engines.espeak import synthesize as espeak
-
-    pcm, rate = espeak(text)
-    return resample_pcm(pcm, rate, sample_rate)
 
 
 def chunks(pcm: bytes, sample_rate: int, chunk_ms: int = CHUNK_MS) -> list[bytes]:
@@ -81,10 +75,11 @@ class _FakeTTS(LoopbackServer):
         return None
 
     async def _speech(self, text: str, sample_rate: int) -> bytes:
+        self.mark("tts_request")
         self.texts.append(text)
         if self.delay:
             await asyncio.sleep(self.delay)
-        return synthesize(text, sample_rate)
+        return await asyncio.to_thread(agent_speech_pcm, text, sample_rate)
 
     def _drop(self, received: int) -> bool:
         return self.close_after_messages is not None and received >= self.close_after_messages

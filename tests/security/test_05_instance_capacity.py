@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.callers.twilio import parse_twiml
 from server.settings import SettingsError, load_settings
 from tests.security.twilio_env import PhoneEnv, phone_env
 from tests.security.webrtc_env import audio_offer
-from tests.twilio_emulator import parse_twiml
 
 pytestmark = pytest.mark.integration
 

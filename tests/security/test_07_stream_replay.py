@@ -15,9 +15,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from db import carriers as carriers_db
+from loadgen.callers.twilio import MediaStream, stream_of
 from server.calls.phone.streams import token_hash
 from tests.security.twilio_env import SID, PhoneEnv, phone_env
-from tests.twilio_emulator import MediaStream, stream_of
 
 pytestmark = pytest.mark.realtime
 

@@ -12,8 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from loadgen.callers.twilio import stream_of
 from tests.security.twilio_env import PhoneEnv, phone_env
-from tests.twilio_emulator import stream_of
 
 pytestmark = pytest.mark.integration
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.callers.twilio import MediaStream, stream_of
 from telephony.guarded_serializer import MAX_MEDIA_MESSAGE_BYTES
 from tests.security.twilio_env import SID, PhoneEnv, phone_env
-from tests.twilio_emulator import MediaStream, stream_of
 
 pytestmark = pytest.mark.realtime
 

@@ -80,3 +80,38 @@ def test_every_action_name_is_stable_and_unique():
     values = [a.value for a in audit.AuditAction]
     assert len(values) == len(set(values))
     assert all("." in v for v in values)
+
+
+async def test_workflow_publish_rollback_and_carrier_accounts_are_recorded(client, make_user):
+    owner = await make_user()
+    h = owner.headers
+    created = await client.post("/api/v1/workflows", json={"name": "Audited"}, headers=h)
+    assert created.status_code == 201, created.text
+    wf = created.json()["id"]
+    assert (await client.post(f"/api/v1/workflows/{wf}/publish", json={}, headers=h)).status_code == 201
+    draft = created.json()["definition"]
+    draft["nodes"][0]["greeting"] = "Hello again, this is the second version."
+    changed = await client.patch(f"/api/v1/workflows/{wf}", json={"definition": draft}, headers=h)
+    assert changed.status_code == 200, changed.text
+    second = await client.post(f"/api/v1/workflows/{wf}/publish", json={}, headers=h)
+    assert second.status_code == 201, second.text
+    rolled = await client.post(f"/api/v1/workflows/{wf}/rollback", json={"version": 1}, headers=h)
+    assert rolled.status_code == 200, rolled.text
+    creds = {"account_sid": "AC" + "0" * 32, "auth_token": "secret-token-123"}
+    account = await client.post("/api/v1/carriers", headers=h,
+                                json={"carrier": "twilio", "name": "main", "credentials": creds})
+    assert account.status_code == 201, account.text
+    acct = account.json()["id"]
+    assert (await client.patch(f"/api/v1/carriers/{acct}", json={"name": "renamed"},
+                               headers=h)).status_code == 200
+    assert (await client.delete(f"/api/v1/carriers/{acct}", headers=h)).status_code == 204
+
+    entries = await _all(client, h)
+    assert [e["action"] for e in entries[:6]] == [
+        "carrier_account.deleted", "carrier_account.updated", "carrier_account.created",
+        "workflow.rolled_back", "workflow.published", "workflow.published",
+    ]
+    assert entries[3]["details"] == {"version": 1} and entries[3]["target_id"] == wf
+    assert entries[4]["details"] == {"version": 2}
+    assert entries[1]["details"] == {"credentials_replaced": False}
+    assert "secret-token" not in str(entries)

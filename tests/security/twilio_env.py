@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 
 from db import calls as calls_db
+from loadgen.callers.twilio import TwilioEmulator
 from tests.conftest import LiveServer, make_settings, run_server
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
-from tests.twilio_emulator import TwilioEmulator
 
 PUBLIC = "https://security.example.test"
 SID = "AC" + "5" * 32

@@ -12,8 +12,8 @@ from aiortc import RTCPeerConnection
 
 from db import calls as calls_db
 from db import usage as usage_db
+from loadgen.callers.webrtc import WebRTCCaller
 from tests.conftest import LiveServer
-from tests.webrtc_caller import WebRTCCaller
 
 WORKFLOW = {
     "nodes": [{"id": "start", "type": "start", "greeting": "Hello.", "say": "How can I help?"},

@@ -63,10 +63,16 @@ REFUSED = WebhookReply(403, "invalid signature")
 
 
 async def verified(services: Services, hook: CarrierWebhook, provider: CarrierProvider) -> bool:
-    """Whether ``hook`` really comes from the carrier account behind ``provider`` (and is
-    not a replay of one that did: wire the carrier's replay window here)."""
+    """Whether ``hook`` really comes from the carrier account behind ``provider`` and is
+    not a replay of one that did."""
     if not provider.verify_webhook(hook.url, hook.headers, hook.signed_body):
         log.warning("telephony_bad_signature", carrier=hook.carrier, url=hook.url)
+        return False
+    # a signed request is accepted once within the carrier's signature window: a replay is
+    # answered like a forgery (keys are offered only after the signature verified)
+    key = provider.replay_key(hook.url, hook.headers, hook.signed_body)
+    if key is not None and not await services.replay_guard.first_seen(key.key, key.ttl_seconds):
+        log.warning("telephony_webhook_replayed", carrier=hook.carrier, url=hook.url)
         return False
     return True
 

@@ -33,11 +33,18 @@ class FakeCarrierRest(LoopbackServer):
         self.carrier = carrier
         self.credentials = credentials
         self.requests: list[Recorded] = []
+        # the numbers the account holds (E.164); None: it holds whatever number is asked about
+        # (a listing API that cannot be asked, Exotel's, then lists the ``held`` numbers)
+        self.numbers: set[str] | None = None
+        self.held: set[str] = set()
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     def _authorized(self, request: web.Request) -> bool:
         header = request.headers.get("Authorization", "")
         c = self.credentials
+        if self.carrier == "vonage" and request.path == "/account/numbers":  # key + secret
+            expected = base64.b64encode(f"{c.get('api_key')}:{c.get('api_secret')}".encode()).decode()
+            return header == f"Basic {expected}"
         if self.carrier == "telnyx":
             return header == f"Bearer {c['api_key']}"
         if self.carrier == "vonage":
@@ -64,7 +71,43 @@ class FakeCarrierRest(LoopbackServer):
         else:
             body = dict(parse_qsl(raw))
         self.requests.append(Recorded(request.method, request.path, body))
+        if request.method == "GET":
+            listed = self._numbers(request)
+            if listed is not None:
+                return listed
         return self._respond(request.method, request.path)
+
+    def hold(self, number: str) -> None:
+        """The account holds ``number`` (E.164) from now on."""
+        self.held.add(number)
+
+    def _holds(self, number: str) -> bool:
+        return self.numbers is None or number in self.numbers or number in self.held
+
+    def _numbers(self, request: web.Request) -> web.Response | None:
+        """Each carrier's "numbers of this account" API, in its wire format."""
+        path, query = request.path, request.query
+        if self.carrier == "telnyx" and path == "/v2/phone_numbers":
+            asked = query.get("filter[phone_number]", "")
+            data = [{"id": "1", "record_type": "phone_number", "phone_number": asked,
+                     "status": "active"}] if asked and self._holds(asked) else []  # fmt: skip
+            return web.json_response({"data": data, "meta": {"total_results": len(data)}})
+        if self.carrier == "plivo" and "/Number/" in path:
+            digits = path.rstrip("/").rsplit("/", 1)[1]
+            if not self._holds("+" + digits):
+                return web.json_response({"api_id": "x", "error": "not found"}, status=404)
+            return web.json_response({"api_id": "x", "number": digits, "number_type": "local"})
+        if self.carrier == "vonage" and path == "/account/numbers":
+            asked = query.get("pattern", "")
+            numbers = [{"country": "US", "msisdn": asked, "type": "mobile-lvn"}] if asked and self._holds(
+                "+" + asked) else []  # fmt: skip
+            return web.json_response({"count": len(numbers), "numbers": numbers})
+        if self.carrier == "exotel" and path.endswith("/IncomingPhoneNumbers"):
+            held = sorted((self.numbers or set()) | self.held)
+            return web.json_response({"page": 0, "page_size": 50, "incoming_phone_numbers": [
+                {"sid": f"n{i}", "phone_number": n, "capabilities": {"voice": True}}
+                for i, n in enumerate(held)]})  # fmt: skip
+        return None
 
     def _respond(self, method: str, path: str) -> web.Response:
         new_id = uuid.uuid4().hex

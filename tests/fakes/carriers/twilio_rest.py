@@ -56,6 +56,9 @@ class FakeTwilioRest(LoopbackServer):
         self.app.router.add_post(base + "/Calls.json", self._create)
         self.app.router.add_post(base + "/Calls/{sid}.json", self._update)
         self.app.router.add_get(base + "/Calls/{sid}.json", self._fetch)
+        self.app.router.add_get(base + "/IncomingPhoneNumbers.json", self._incoming_numbers)
+        # the numbers the account holds (E.164); None: it holds whatever number is asked about
+        self.numbers: set[str] | None = None
 
     # -- helpers for tests ----------------------------------------------------------------
     async def wait_for(self, predicate: Any, timeout: float = 10) -> RecordedRequest:
@@ -144,3 +147,17 @@ class FakeTwilioRest(LoopbackServer):
         call = FakeCall(sid, to, from_, status)
         self.calls[sid] = call
         return call
+
+    async def _incoming_numbers(self, request: web.Request) -> web.Response:
+        """``IncomingPhoneNumbers`` filtered by ``PhoneNumber`` (Twilio's list page shape)."""
+        if request.match_info["account"] != self.account_sid or not self._authorized(request):
+            return self._error(401, 20003, "Authenticate")
+        asked = request.query.get("PhoneNumber", "")
+        held = (self.numbers is None and bool(asked)) or asked in (self.numbers or ())
+        records = [{"sid": "PN" + secrets.token_hex(16), "account_sid": self.account_sid,
+                    "phone_number": asked, "friendly_name": asked}] if held else []  # fmt: skip
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/IncomingPhoneNumbers.json"
+        return web.json_response({"incoming_phone_numbers": records, "page": 0, "page_size": 50,
+                                  "start": 0, "end": max(0, len(records) - 1), "uri": uri,
+                                  "first_page_uri": uri, "next_page_uri": None,
+                                  "previous_page_uri": None})  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from runtime.contract import EndCall, HandedOff, ModelUsage, TextDelta, ToolCalled
+from runtime.egress import EgressPolicy
 from runtime.guardrails import SpeakableFilter, clean_markdown
 from runtime.models import ModelConfig
 from runtime.offline_model import OFFLINE_ENGINE, match_score
@@ -40,7 +41,8 @@ def _spoken(events: list[Any]) -> str:
 async def test_offline_engine_walks_the_workflow_and_calls_the_tool() -> None:
     async with OrdersApi() as api:
         session = create_session(order_desk(tool_url=f"{api.http_url}/orders"),
-                                 variables={"caller_name": "Bo"}, model=OFFLINE)
+                                 variables={"caller_name": "Bo"}, model=OFFLINE,
+                                 egress=EgressPolicy(allow_private=True))
         assert session.info.engine == OFFLINE_ENGINE
         assert session.greeting() == "Hi Bo, this is Acme. Is this about an order or billing?"
 
@@ -118,10 +120,10 @@ def test_speakable_filter_streams_words_and_strips_markdown() -> None:
     assert clean_markdown("# Title\n1. one\n* two") == "Title 1. one two"
 
 
-async def test_private_tool_destinations_can_be_refused() -> None:
+async def test_private_tool_destinations_are_refused_by_default() -> None:
     async with OrdersApi() as api:
         session = create_session(order_desk(tool_url=f"{api.http_url}/orders"), variables={},
-                                 model=OFFLINE, allow_private_urls=False)
+                                 model=OFFLINE)
         await _turn(session, "about my order")
         events = await _turn(session, "it is 42")
     tool = next(e for e in events if isinstance(e, ToolCalled))

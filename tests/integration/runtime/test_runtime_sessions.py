@@ -24,6 +24,7 @@ from runtime.contract import (
     ToolCalled,
     TransferCall,
 )
+from runtime.egress import EgressPolicy
 from runtime.models import ModelConfig
 from runtime.sessions import create_session
 from runtime.templates import order_desk
@@ -60,6 +61,9 @@ async def orders_api() -> AsyncIterator[OrdersApi]:
         yield server
 
 
+LOCAL = EgressPolicy(allow_private=True)  # the tools' services are loopback fakes
+
+
 def _config(fake: FakeOpenAI, api: str) -> ModelConfig:
     return ModelConfig(provider="openai-compatible", model="fake-model", api_key="sk-test",
                        base_url=fake.base_url, api=api)  # type: ignore[arg-type]
@@ -80,7 +84,8 @@ async def test_three_node_workflow_handoffs_tools_and_end(
     definition = order_desk(tool_url=f"{orders_api.http_url}/orders")
     definition["tools"][0]["headers"] = {"X-Key": "{{secret.orders_key}}"}
     session = create_session(definition, variables={"caller_name": "Ann"},
-                             model=_config(fake, api), secrets={"orders_key": "k-123"})
+                             model=_config(fake, api), secrets={"orders_key": "k-123"},
+                             egress=LOCAL)
     assert isinstance(session, AgentSession)
     assert session.greeting() == "Hi Ann, this is Acme. Is this about an order or billing?"
     fake.script(
@@ -144,7 +149,8 @@ async def test_http_tool_timeout_is_a_clean_error(fake: FakeOpenAI, api: str) ->
     async with OrdersApi(delay=1.0) as slow:
         definition = order_desk(tool_url=f"{slow.http_url}/orders")
         definition["tools"][0]["timeout_seconds"] = 0.2
-        session = create_session(definition, variables={}, model=_config(fake, api))
+        session = create_session(definition, variables={}, model=_config(fake, api),
+                                 egress=LOCAL)
         fake.script(call("handoff_to_orders"), say("Number?"),
                     call("lookup_order", {"order_number": "9"}), say("Sorry, try later."))
         await _turn(session, "my order")

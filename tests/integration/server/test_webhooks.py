@@ -21,6 +21,7 @@ from aiohttp import web
 from db import calls as calls_db
 from db import jobs as jobs_db
 from db import usage as usage_db
+from runtime.egress import EgressPolicy
 from runtime.templates import order_desk
 from server.jobs import enqueue_post_call
 from server.jobs.registry import HANDLERS
@@ -219,10 +220,10 @@ def test_signature_format_and_replay_window() -> None:
 
 async def test_private_destinations_blocked_unless_allowed() -> None:
     with pytest.raises(DeliveryFailed, match="non-public"):
-        await check_destination("http://127.0.0.1:9/hook", allow_private=False)
+        await check_destination("http://127.0.0.1:9/hook", egress=EgressPolicy())
     with pytest.raises(DeliveryFailed, match="http"):
-        await check_destination("ftp://example.com/x", allow_private=True)
-    await check_destination("http://127.0.0.1:9/hook", allow_private=True)
+        await check_destination("ftp://example.com/x", egress=EgressPolicy(allow_private=True))
+    await check_destination("http://127.0.0.1:9/hook", egress=EgressPolicy(allow_private=True))
 
 
 async def test_analysis_with_a_model_stores_results_and_usage(client, make_user, server) -> None:  # type: ignore[no-untyped-def]
@@ -276,3 +277,51 @@ async def test_analysis_with_a_model_stores_results_and_usage(client, make_user,
         ("llm_input_tokens", "openai", "gpt-test (post-call analysis)", 200.0),
         ("llm_output_tokens", "openai", "gpt-test (post-call analysis)", 40.0),
     ]
+
+
+class OrderedReceiver(LoopbackServer):
+    """Records the order deliveries arrive in; holds org A's requests until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrivals: list[str] = []
+        self.release = asyncio.Event()
+        self.app.router.add_post("/{org}", self._hook)
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        org = request.match_info["org"]
+        if org == "a":
+            await self.release.wait()
+        self.arrivals.append(org)
+        return web.Response(status=200)
+
+
+async def test_one_organizations_backlog_does_not_delay_another(  # type: ignore[no-untyped-def]
+        client, make_user, server) -> None:
+    from server.jobs.webhooks import emit_event
+
+    busy, quiet = await make_user(), await make_user()
+    async with OrderedReceiver() as receiver:
+        hooks = {}
+        for user, path in ((busy, "a"), (quiet, "b")):
+            created = await client.post("/api/v1/webhooks", headers=user.headers, json={
+                "url": f"{receiver.http_url}/{path}", "events": ["call.ended"]})
+            assert created.status_code == 201, created.text
+            hooks[path] = created.json()["id"]
+        org_a, org_b = UUID(busy.organization_id), UUID(quiet.organization_id)
+        for start in range(0, 2_000, 50):  # 2,000 events for A: the worker's slots fill up
+            await asyncio.gather(*(emit_event(server.services, org_a, "call.ended", {"n": n})
+                                   for n in range(start, start + 50)))
+        await emit_event(server.services, org_b, "call.ended", {"n": 0})
+        receiver.release.set()
+
+        async def b_delivered() -> bool:
+            return "b" in receiver.arrivals
+
+        await _wait_for(b_delivered)
+        concurrency = server.services.settings.jobs_concurrency
+        # B's one delivery goes out right after the A deliveries already in flight.
+        assert receiver.arrivals.index("b") <= concurrency + 1, receiver.arrivals[:20]
+        # The rest of A's backlog becomes no-ops once its webhook is gone.
+        deleted = await client.delete(f"/api/v1/webhooks/{hooks['a']}", headers=busy.headers)
+        assert deleted.status_code == 204

@@ -13,9 +13,8 @@ from urllib.parse import urlencode
 import pytest
 from pipecat.frames.frames import InputDTMFFrame, InterruptionFrame, OutputAudioRawFrame
 from pipecat.processors.frame_processor import FrameProcessorSetup
-from twilio.base.exceptions import TwilioRestException
 
-from telephony.contract import DialRequest, WebhookRejected
+from telephony.contract import CarrierApiError, DialRequest, HandshakeInvalid, WebhookRejected
 from telephony.twilio import TwilioProvider
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
 
@@ -124,7 +123,7 @@ def test_parse_stream_start() -> None:
     assert (start.carrier_call_id, start.stream_id, start.sample_rate) == ("CA9", "MZ1", 8000)
     assert start.custom_parameters == {"token": "abc"}
     for bad in ["not json", "[]", json.dumps({"event": "media"}), json.dumps({"event": "start"})]:
-        with pytest.raises(ValueError):
+        with pytest.raises(HandshakeInvalid):
             p.parse_stream_start([bad], {})
 
 
@@ -174,5 +173,6 @@ async def test_rest_call_control_through_the_sdk_against_fake_twilio() -> None:
 
         bad = TwilioProvider({"account_sid": SID, "auth_token": "wrong"},
                              api_base_url=fake.http_url)  # fmt: skip
-        with pytest.raises(TwilioRestException):
+        with pytest.raises(CarrierApiError) as refused:
             await bad.hangup(sid)
+        assert refused.value.code == "carrier_auth_failed" and "Authenticate" not in str(refused.value)

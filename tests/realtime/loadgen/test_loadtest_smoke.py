@@ -1,7 +1,7 @@
 """A short real run of the load generator: 2 calls against the bare-pipecat baseline bot.
 
 The bot (``bench/baseline_bot.py``: pipecat's Twilio example shape with Silero VAD and
-Smart Turn v3) and the fake Deepgram/OpenAI providers (``bench/fake_services.py``) run on
+Smart Turn v3) and the fake Deepgram/OpenAI providers (``tests/fakes/providers.py``) run on
 loopback. Asserts that the calls complete and every figure is produced — never how fast.
 """
 
@@ -16,10 +16,11 @@ from typing import Any
 import uvicorn
 
 from bench import baseline_bot
-from bench.fake_services import FakeConfig, create_app
-from server.loadtest.report import summarize, summary_table
-from server.loadtest.runner import LoadPlan, run_load
-from server.loadtest.twilio_caller import CallScript, TwilioTarget
+from loadgen.report import summarize, summary_table
+from loadgen.runner import LoadPlan, run_load
+from loadgen.script import CallScript
+from loadgen.targets import TwilioTarget
+from tests.fakes.providers import FakeProviders
 
 
 @contextlib.asynccontextmanager
@@ -45,7 +46,8 @@ async def serve(app: Any) -> AsyncIterator[str]:
 
 
 async def test_two_calls_complete_and_produce_figures() -> None:
-    async with serve(create_app(FakeConfig())) as fakes:
+    async with FakeProviders() as providers:
+        fakes = providers.http_url
         baseline_bot.CONFIG.update(fakes=fakes, turn="smart-turn")
         async with serve(baseline_bot.app) as bot:
             results = await run_load(

@@ -2,7 +2,7 @@
 
 A real server (``run_server``) provisioned over its API like the benchmark does (Twilio
 carrier, phone number, published workflow) with Deepgram STT and OpenAI LLM/TTS pointed at
-the fake providers of ``bench/fake_services.py``. Asserts that the signed webhook is
+the fake providers of ``tests/fakes/providers.py``. Asserts that the signed webhook is
 accepted, the calls complete and every figure is produced — never how fast.
 """
 
@@ -13,18 +13,19 @@ from pathlib import Path
 
 import httpx
 
-from bench.fake_services import FakeConfig, create_app
 from bench.switchboard_target import ACCOUNT_SID, AUTH_TOKEN, provision_async
-from server.loadtest.report import summarize, summary_table
-from server.loadtest.runner import LoadPlan, run_load
-from server.loadtest.twilio_caller import CallScript, TwilioTarget
+from loadgen.report import summarize, summary_table
+from loadgen.runner import LoadPlan, run_load
+from loadgen.script import CallScript
+from loadgen.targets import TwilioTarget
 from tests.conftest import make_settings, run_server
-from tests.realtime.loadgen.test_loadtest_smoke import serve
+from tests.fakes.providers import FakeProviders
 
 
 async def test_two_calls_against_switchboard(database_url: str, data_dir: Path) -> None:
     number = f"+1415777{uuid.uuid4().int % 10000:04d}"
-    async with serve(create_app(FakeConfig())) as fakes:
+    async with FakeProviders() as providers:
+        fakes = providers.http_url
         settings = make_settings(
             database_url,
             data_dir,

@@ -15,11 +15,12 @@ import time
 import httpx
 import pytest
 
-from server.loadtest.cli import add_parser, config_from_args
-from server.loadtest.report import summarize, summary_table
-from server.loadtest.runner import LoadPlan, run_load
-from server.loadtest.twilio_caller import CallScript, TwilioTarget
-from server.loadtest.webrtc_caller import Microphone, WebRTCCaller, WebRTCTarget, frame_voiced
+from loadgen.cli import add_parser, config_from_args
+from loadgen.report import summarize, summary_table
+from loadgen.runner import LoadPlan, run_load
+from loadgen.script import CallScript
+from loadgen.targets import TwilioTarget, WebRTCTarget
+from loadgen.webrtc_caller import Microphone, WebRTCLoadCaller, frame_voiced
 from tests.realtime.pipeline.test_pipeline_call import ASK, WORKFLOW
 from tests.realtime.server.test_webrtc_calls import publish_workflow
 
@@ -73,7 +74,8 @@ async def test_microphone_sends_queued_speech_then_silence_on_an_absolute_clock(
 
 
 def test_only_answers_count_as_bot_audio_and_each_starts_a_playout_clock() -> None:
-    caller = WebRTCCaller(0, WebRTCTarget("http://127.0.0.1:1", "wf", "sk_x"), CallScript(quiet=0.1), None)
+    target = WebRTCTarget("http://127.0.0.1:1", "wf", "sk_x")
+    caller = WebRTCLoadCaller(0, target, CallScript(quiet=0.1), None)
     tl = caller.result.timeline
     t = 100.0
 
@@ -101,7 +103,8 @@ def test_only_answers_count_as_bot_audio_and_each_starts_a_playout_clock() -> No
 
 
 def test_after_a_barge_in_the_interrupted_answer_is_not_the_response() -> None:
-    caller = WebRTCCaller(0, WebRTCTarget("http://127.0.0.1:1", "wf", "sk_x"), CallScript(quiet=0.4), None)
+    target = WebRTCTarget("http://127.0.0.1:1", "wf", "sk_x")
+    caller = WebRTCLoadCaller(0, target, CallScript(quiet=0.4), None)
     tl = caller.result.timeline
     t = 0.0
 

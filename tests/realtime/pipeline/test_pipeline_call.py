@@ -18,6 +18,7 @@ from pipecat.transports.base_transport import BaseTransport, TransportParams
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
+from loadgen.callers.webrtc import WebRTCCaller, speech_pcm
 from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
 from pipeline.builder import build_call
 from pipeline.call_runner import CallControl, run_call
@@ -27,7 +28,6 @@ from pipeline.spec import CallSpec
 from runtime.models import ModelConfig
 from runtime.sessions import create_session
 from tests.fakes.deepgram_server import FakeDeepgram
-from tests.webrtc_caller import WebRTCCaller, speech_pcm
 
 WORKFLOW = {
     "nodes": [

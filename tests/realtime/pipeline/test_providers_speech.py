@@ -26,6 +26,9 @@ from pipecat.pipeline.runner import WorkerRunner
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from loadgen.audio import rms, silence_pcm
+from loadgen.speech import agent_speech_pcm as synthesize
+from loadgen.speech import speech_pcm
 from pipeline.providers import (
     FailoverSwitcher,
     ProviderFailover,
@@ -39,16 +42,14 @@ from pipeline.providers import (
     build_tts_stage,
     resolve_credentials,
 )
-from tests.fakes import rms
+from runtime.egress import EgressPolicy
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.tts_servers import (
     FakeCartesia,
     FakeDeepgramAura,
     FakeElevenLabs,
     FakeOpenAISpeech,
-    synthesize,
 )
-from tests.speech import silence_pcm, speech_pcm
 
 KEY = "test-key-123"
 
@@ -123,8 +124,14 @@ def utterance(text: str, rate: int) -> bytes:
     return silence_pcm(0.2, rate) + speech_pcm(text, rate) + silence_pcm(0.8, rate)
 
 
+# The fakes are on loopback: the egress policy (which these services connect through,
+# as the organization chose the base URLs) must allow private addresses.
+LOCAL = EgressPolicy(allow_private=True)
+
+
 def creds_for(provider: str, url: str) -> object:
-    return resolve_credentials({provider: StoredCredential(api_key=KEY, base_url=url)})
+    return resolve_credentials({provider: StoredCredential(api_key=KEY, base_url=url)},
+                               egress=LOCAL)
 
 
 # --- speech-to-text ----------------------------------------------------------------------
@@ -316,7 +323,8 @@ async def test_tts_fails_over_when_the_primary_returns_500() -> None:
             {
                 "openai": StoredCredential(KEY, openai_fake.base_url),
                 "deepgram": StoredCredential(KEY, aura.ws_url),
-            }
+            },
+            egress=LOCAL,
         )
         settings = ProviderSettings(
             tts=TTSChoice(provider="openai"), fallback_tts=TTSChoice(provider="deepgram")
@@ -369,7 +377,8 @@ async def test_tts_fails_over_when_the_primary_websocket_drops() -> None:
             {
                 "cartesia": StoredCredential(KEY, cartesia.ws_url),
                 "elevenlabs": StoredCredential(KEY, eleven.ws_url),
-            }
+            },
+            egress=LOCAL,
         )
         settings = ProviderSettings(
             tts=TTSChoice(provider="cartesia"), fallback_tts=TTSChoice(provider="elevenlabs")

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from db import calls as calls_db
+from loadgen.callers.twilio import MediaStream, TwilioEmulator, parse_twiml, stream_of
 from tests.conftest import make_settings, run_server
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
-from tests.twilio_emulator import MediaStream, TwilioEmulator, parse_twiml, stream_of
 
 pytestmark = pytest.mark.redis
 

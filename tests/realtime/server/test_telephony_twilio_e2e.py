@@ -19,10 +19,10 @@ from websockets.exceptions import ConnectionClosed
 from db import calls as calls_db
 from db import carriers as carriers_db
 from db import usage as usage_db
+from loadgen.callers.twilio import MediaStream, TwilioEmulator, parse_twiml, stream_of
 from server.calls.phone.streams import token_hash
 from tests.conftest import LiveServer, make_settings, run_server
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
-from tests.twilio_emulator import MediaStream, TwilioEmulator, parse_twiml, stream_of
 
 PUBLIC = "https://switchboard.example.test"
 SID = "AC" + "7" * 32
@@ -164,7 +164,7 @@ async def test_rejections_persist_nothing_and_server_keeps_serving(env: Env) -> 
     assert r.status_code == 403
     # signed for the proxied URL instead of PUBLIC_URL: 403
     form = env.twilio.voice_form(env.number, "+14155550100")
-    from tests.twilio_emulator import twilio_signature
+    from loadgen.callers.twilio import twilio_signature
 
     r = await env.twilio.http.post(
         env.server.url + "/telephony/twilio/voice", data=form,

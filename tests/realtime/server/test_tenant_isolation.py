@@ -203,7 +203,7 @@ def _uuid4_hex() -> str:
 
 async def _phone_call(client, owner):
     """An inbound Twilio call admitted by a signed voice webhook (its stream never connects)."""
-    from tests.twilio_emulator import twilio_signature
+    from loadgen.callers.twilio import twilio_signature
 
     number = await _phone_number(client, owner, workflow=True)
     url = str(client.base_url).rstrip("/") + "/telephony/twilio/voice"

@@ -13,8 +13,8 @@ import wave
 
 import httpx
 
+from loadgen.callers.webrtc import WebRTCCaller, speech_pcm
 from tests.realtime.pipeline.test_pipeline_call import ASK, BARGE, LONG_GREETING, WORKFLOW
-from tests.webrtc_caller import WebRTCCaller, speech_pcm
 
 
 async def publish_workflow(client: httpx.AsyncClient, headers: dict, definition: dict) -> str:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
+from loadgen.callers.webrtc import speech_pcm
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.openai_server import FakeOpenAI, say
 from tests.fakes.tts_servers import FakeCartesia
 from tests.realtime.pipeline.test_pipeline_call import ASK, BARGE, WORKFLOW
 from tests.realtime.server.test_webrtc_calls import connect, publish_workflow, wait_for_end
-from tests.webrtc_caller import speech_pcm
 
 REPLY = "Sure, I can book a table for you tonight."
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 
+from loadgen.callers.webrtc import speech_pcm
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.realtime.pipeline.test_pipeline_call import ASK, WORKFLOW
 from tests.realtime.server.test_webrtc_calls import connect, publish_workflow, wait_for_end
-from tests.webrtc_caller import speech_pcm
 
 
 async def test_stt_failover_mid_call_is_recorded_and_the_call_continues(client, make_user):

@@ -16,11 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
+from loadgen.callers.webrtc import speech_pcm
 from server.jobs.webhooks import verify
 from tests.fakes import LoopbackServer
 from tests.fakes.deepgram_server import FakeDeepgram
 from tests.realtime.server.test_webrtc_calls import connect, publish_workflow, wait_for_end
-from tests.webrtc_caller import speech_pcm
 
 ASK = "I want to make a reservation."
 PARTY = "A table for four people."

@@ -6,25 +6,27 @@ import numpy as np
 import pytest
 from twilio.request_validator import RequestValidator
 
-from server.loadtest.audio import SILENCE_ULAW, is_voiced, pcm16_to_ulaw_frames
-from server.loadtest.pacing import FrameClock
-from server.loadtest.report import distribution, percentile, summarize, summary_table
-from server.loadtest.signature import twilio_signature
-from server.loadtest.timeline import CallTimeline
-from server.loadtest.twilio_caller import (
-    CallResult,
-    StreamError,
-    TwilioTarget,
-    parse_twiml_stream,
-    webhook_form,
-)
+from loadgen.audio import frames, pcm_peak, pcm_to_ulaw, resample, ulaw_peak, ulaw_to_pcm
+from loadgen.pacing import FrameClock
+from loadgen.report import distribution, percentile, summarize, summary_table
+from loadgen.script import CallResult
+from loadgen.signing import twilio_signature
+from loadgen.timeline import CallTimeline
+from loadgen.twilio_protocol import StreamMessages, parse_twiml_stream, webhook_form
 
 # -- signatures ---------------------------------------------------------------------------
 
 
+def test_signature_matches_twilios_published_example() -> None:
+    # the worked example of Twilio's webhook-security documentation
+    params = {"CallSid": "CA1234567890ABCDE", "Caller": "+12349013030", "Digits": "1234",
+              "From": "+12349013030", "To": "+18005551212"}  # fmt: skip
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert twilio_signature("12345", url, params) == "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+
+
 def test_signature_is_accepted_by_twilios_validator() -> None:
-    target = TwilioTarget(base_url="https://voice.example.com", auth_token="s3cret-token")
-    form = webhook_form(target, "CA" + "1" * 32)
+    form = webhook_form("AC" + "0" * 32, "+15005550001", "+15005550006", "CA" + "1" * 32)
     url = "https://voice.example.com/telephony/twilio/voice"
     sig = twilio_signature("s3cret-token", url, form)
     validator = RequestValidator("s3cret-token")
@@ -33,13 +35,6 @@ def test_signature_is_accepted_by_twilios_validator() -> None:
     assert not RequestValidator("other-token").validate(url, form, sig)
     assert not validator.validate(url + "?x=1", form, sig)
     assert not validator.validate(url, {**form, "From": "+15550000000"}, sig)
-
-
-def test_signature_of_a_url_with_query_string() -> None:
-    url = "https://example.com/voice?org=abc&b=2"
-    params = {"CallSid": "CA1", "Digits": "1234", "To": "+18005551212"}
-    sig = twilio_signature("tok", url, params)
-    assert RequestValidator("tok").validate(url, params, sig)
 
 
 # -- pacing -------------------------------------------------------------------------------
@@ -171,13 +166,44 @@ def test_bot_idle_after_playout_and_quiet() -> None:
 # -- audio, reports, TwiML ----------------------------------------------------------------
 
 
-def test_voiced_detection_and_framing() -> None:
-    assert not is_voiced(SILENCE_ULAW)
+def test_ulaw_matches_g711() -> None:
+    # G.711 reference points: zero and the extremes
+    assert pcm_to_ulaw(np.array([0, 32767, -32768], "<i2").tobytes()) == bytes([0xFF, 0x80, 0x00])
+    assert np.frombuffer(ulaw_to_pcm(bytes([0xFF, 0x80, 0x00])), "<i2").tolist() == [0, 32124, -32124]
+    # every sample survives a round trip within μ-law's quantization step (3% + 4)
+    pcm = np.arange(-32768, 32768, 7, dtype="<i2")
+    back = np.frombuffer(ulaw_to_pcm(pcm_to_ulaw(pcm.tobytes())), "<i2").astype(int)
+    assert np.all(np.abs(back - pcm.astype(int)) <= np.abs(pcm.astype(int)) * 0.07 + 8)
+
+
+def test_ulaw_peak_without_decoding() -> None:
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        frame = rng.integers(0, 256, 160, dtype=np.uint8).tobytes()
+        assert ulaw_peak(frame) == pcm_peak(ulaw_to_pcm(frame))
+    assert ulaw_peak(bytes([0xFF]) * 160) == 0 and ulaw_peak(b"") == 0
+
+
+def test_voiced_detection_framing_and_resampling() -> None:
     t = np.arange(16000) / 16000
     tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes()
-    frames = pcm16_to_ulaw_frames(tone, 16000)
-    assert len(frames) == 50 and all(len(f) == 160 for f in frames)
-    assert all(is_voiced(f) for f in frames[1:])
+    narrow = resample(tone, 16000, 8000)
+    assert len(narrow) == 16000  # one second at 8 kHz
+    chunks = frames(pcm_to_ulaw(narrow), 8000, sample_width=1)
+    assert len(chunks) == 50 and all(len(f) == 160 for f in chunks)
+    assert all(7000 < ulaw_peak(f) < 9000 for f in chunks[1:-1])
+    assert frames(b"\x01" * 100, 8000, sample_width=1)[-1].endswith(b"\xff" * 60)  # μ-law silence pad
+
+
+def test_stream_messages_count_up_per_stream() -> None:
+    m = StreamMessages("AC1", "CA1", "MZ1")
+    assert '"sequenceNumber": "1"' in m.start({"token": "t"})
+    media = m.media("AAAA")
+    assert '"sequenceNumber":"2"' in media and '"chunk":"1"' in media and '"streamSid":"MZ1"' in media
+    import json
+
+    assert json.loads(media)["media"]["payload"] == "AAAA"
+    assert json.loads(m.stop())["sequenceNumber"] == "3"
 
 
 def test_percentile_matches_numpy() -> None:
@@ -223,5 +249,5 @@ def test_parse_twiml_stream() -> None:
     url, params = parse_twiml_stream(twiml)
     assert url == "wss://sb.example.com/telephony/twilio/stream"
     assert params == {"token": "abc", "call_id": "42"}
-    with pytest.raises(StreamError):
+    with pytest.raises(ValueError):
         parse_twiml_stream("<Response><Say>busy</Say></Response>")

@@ -7,7 +7,7 @@ from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FrameP
 from pipecat.pipeline.worker import PipelineWorker
 
 from pipeline.call_worker import CallWorker
-from tests.realtime.pipeline.test_offline_engines import Recorder, run_pipeline
+from tests.pipeline_harness import Recorder, run_pipeline
 
 
 class _Pushes(BaseObserver):

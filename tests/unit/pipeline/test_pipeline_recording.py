@@ -13,7 +13,7 @@ from pipecat.pipeline.worker import PipelineWorker
 
 from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
 from pipeline.recording import CallRecorder, WavStreamWriter
-from tests.realtime.pipeline.test_offline_engines import Recorder, run_pipeline
+from tests.pipeline_harness import Recorder, run_pipeline
 
 
 async def test_chunks_reach_disk_before_close_and_header_is_fixed(tmp_path):

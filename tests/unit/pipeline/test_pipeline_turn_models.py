@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
+from loadgen.speech import speech_pcm
 from pipeline.turn_models import SharedSileroVADAnalyzer, SharedSmartTurnAnalyzer
-from tests.speech import speech_pcm
 
 
 def test_calls_share_the_onnx_sessions_but_not_the_state():

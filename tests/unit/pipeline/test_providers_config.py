@@ -23,6 +23,8 @@ from pipeline.providers import (
     effective_stt,
     resolve_credentials,
 )
+from pipeline.providers.config import STT_LANGUAGES, STT_PROVIDERS, TTS_PROVIDERS
+from runtime.egress import EgressPolicy, EgressRefused
 from server.settings import load_settings
 
 
@@ -120,3 +122,62 @@ def test_provider_settings_reject_unknown_providers_and_fields() -> None:
 def test_api_key_is_not_in_repr() -> None:
     creds = resolve_credentials({"openai": StoredCredential("sk-secret-value")})
     assert "sk-secret-value" not in repr(creds)
+
+
+def test_server_keys_stay_with_server_endpoints_and_only_when_shared() -> None:
+    box = EgressPolicy()
+    creds = resolve_credentials(
+        {"openai": StoredCredential("org", "https://llm.tenant.example/v1")},
+        env(openai_api_key="env", deepgram_api_key="env-dg", deepgram_base_url="wss://dg.op"),
+        egress=box,
+    )
+    # The organization's own URL goes with its own key, through the egress policy.
+    assert creds.openai is not None and creds.openai.egress is box
+    # The server's key goes with the server's endpoint, which is the operator's: unguarded.
+    assert creds.deepgram is not None and creds.deepgram.egress is None
+    assert creds.deepgram.base_url == "wss://dg.op" and creds.egress is box
+    unshared = resolve_credentials({}, env(openai_api_key="env", share_server_keys="false"))
+    assert unshared.openai is None
+    production = resolve_credentials({}, load_settings(_env_file=None, env="production",
+                                                       public_url="https://sb.example.com",
+                                                       openai_api_key="env"))
+    assert production.openai is None
+
+
+async def test_tenant_websocket_endpoints_are_checked_when_connecting() -> None:
+    from pipeline.providers.guarded import EgressWebsocketMixin
+
+    creds = resolve_credentials({"cartesia": StoredCredential("k", "ws://127.0.0.1:9")})
+    tts = build_tts(TTSChoice(provider="cartesia"), creds, sample_rate=8000)
+    assert isinstance(tts, CartesiaTTSService) and isinstance(tts, EgressWebsocketMixin)
+    with pytest.raises(EgressRefused, match="loopback"):
+        await tts._websocket_connect("ws://127.0.0.1:9/tts/websocket")
+    # The operator's endpoint (environment) is not wrapped.
+    operator = build_tts(TTSChoice(provider="cartesia"),
+                         resolve_credentials({}, env(cartesia_api_key="k")), sample_rate=8000)
+    assert not isinstance(operator, EgressWebsocketMixin)
+
+
+def test_supported_names_are_exported_for_workflow_validation() -> None:
+    assert {"deepgram", "deepgram-flux", "offline"} == STT_PROVIDERS
+    assert {"deepgram", "openai", "elevenlabs", "cartesia", "offline"} == TTS_PROVIDERS
+    assert set(STT_LANGUAGES) == STT_PROVIDERS and "en-US" in STT_LANGUAGES["deepgram"]
+
+
+def test_guarded_services_keep_their_provider_name_for_usage() -> None:
+    from pipeline.observers.usage import provider_from_processor
+
+    creds = resolve_credentials({"cartesia": StoredCredential("k", "ws://127.0.0.1:9")})
+    tts = build_tts(TTSChoice(provider="cartesia"), creds, sample_rate=8000)
+    assert provider_from_processor(tts.name) == "cartesia"
+
+
+def test_factory_defaults_are_among_the_known_models() -> None:
+    from pipeline.providers import factory
+    from pipeline.providers.config import STT_MODELS, TTS_MODELS
+
+    assert factory.DEEPGRAM_STT_MODEL in STT_MODELS["deepgram"]
+    assert factory.DEEPGRAM_FLUX_MODEL in STT_MODELS["deepgram-flux"]
+    assert factory.OPENAI_TTS_MODEL in TTS_MODELS["openai"]
+    assert factory.ELEVENLABS_MODEL in TTS_MODELS["elevenlabs"]
+    assert factory.CARTESIA_MODEL in TTS_MODELS["cartesia"]
