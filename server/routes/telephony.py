@@ -66,7 +66,8 @@ router.raw_route(
                "websocket. An unknown number and a bad signature get the same 403.",
                tags=["telephony"],
                responses={"200": "Carrier markup (TwiML, XML, NCCO)", "400": "Malformed webhook",
-                          "403": "Unknown number or bad signature"}),
+                          "403": "Unknown number or bad signature", "404": "Unknown carrier",
+                          "413": "Body too large"}),
 )  # fmt: skip
 router.raw_route(
     "/telephony/{carrier}/answer", _adapter(answer_webhook), methods=["GET", "POST"],
@@ -74,7 +75,8 @@ router.raw_route(
                "Markup connecting an answered outbound call (query: call=<id>) to the media "
                "websocket; once its stream connected, the carrier's reject markup.",
                tags=["telephony"],
-               responses={"200": "Carrier markup", "403": "Bad signature", "404": "No call"}),
+               responses={"200": "Carrier markup", "403": "Bad signature",
+                          "404": "Unknown carrier or call", "413": "Body too large"}),
 )  # fmt: skip
 router.raw_route(
     "/telephony/{carrier}/status", _adapter(status_webhook), methods=["GET", "POST"],
@@ -82,5 +84,6 @@ router.raw_route(
                "Call progress and answering-machine detection results (query: call=<id>); "
                "a callback naming another carrier call id than the call's is ignored.",
                tags=["telephony"],
-               responses={"204": "Recorded", "403": "Bad signature", "404": "No call"}),
+               responses={"204": "Recorded", "403": "Bad signature",
+                          "404": "Unknown carrier or call", "413": "Body too large"}),
 )  # fmt: skip
