@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import make_settings, run_server
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.realtime  # a long end-to-end run (minutes): kept out of make test-fast
 
 MAX_EXAMPLES = 6  # per operation and phase: a few thousand requests, about two minutes
 SEED = 20261130  # reproducible; change it to explore
