@@ -7,7 +7,7 @@ authenticates, validates, calls the handler with an ``ApiContext`` and serialize
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -72,6 +72,7 @@ class Endpoint:
     raw: bool = False  # handler gets the ApiContext and returns a Starlette Response
 
     errors: Sequence[int] = ()  # other statuses the handler answers (documented in OpenAPI)
+    also: Mapping[int, Any] = field(default_factory=dict)  # other success statuses -> model
 
     def __post_init__(self) -> None:
         self.body = strict_model(self.body) if self.body is not None else None

@@ -192,6 +192,11 @@ def _operation(ep: Endpoint, schemas: _Schemas) -> dict[str, Any]:
         responses["403"] = _error("Authenticated but lacking the role")
     if "{" in ep.path:
         responses["404"] = _error("Not found (or belongs to another organization)")
+    for status, model in ep.also.items():
+        responses[str(status)] = {
+            "description": "Success",
+            "content": {"application/json": {"schema": schemas.ref(model)}},
+        }
     for status in ep.errors:
         responses.setdefault(str(status), _error(_STATUS_TEXT.get(status, "Error")))
     op["responses"] = responses

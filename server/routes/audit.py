@@ -43,7 +43,7 @@ class AuditPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
 
 
-@router.get("/api/v1/audit-log", query=AuditQuery, response=AuditPage)
+@router.get("/api/v1/audit-log", query=AuditQuery, response=AuditPage, errors=[400])
 async def list_audit_log(ctx: ApiContext) -> AuditPage:
     """The organization's audit log: keys, members, credentials, carrier accounts, workflow
     publishes and rollbacks, plan changes and calls placed through the API"""

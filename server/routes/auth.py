@@ -111,7 +111,8 @@ def session_config(ctx: ApiContext) -> sessions.SessionConfig:
     )
 
 
-@router.post("/api/v1/auth/signup", body=SignupIn, response=TokenOut, status=201, auth=None)
+@router.post("/api/v1/auth/signup", body=SignupIn, response=TokenOut, status=201, auth=None,
+             also={202: SignupPendingOut}, errors=[403, 429, 503])
 async def signup(ctx: ApiContext) -> TokenOut | JSONResponse:
     """Create an account and its organization (or join one with an invitation token)
 
@@ -138,7 +139,8 @@ async def signup(ctx: ApiContext) -> TokenOut | JSONResponse:
     return TokenOut.of(pair)
 
 
-@router.post("/api/v1/auth/login", body=LoginIn, response=TokenOut, auth=None)
+@router.post("/api/v1/auth/login", body=LoginIn, response=TokenOut, auth=None,
+             errors=[401, 404, 429, 503])
 async def login(ctx: ApiContext) -> TokenOut:
     """Exchange email and password for an access token and a refresh token"""
     await limit_ip(ctx, Rule.LOGIN_IP)
@@ -153,7 +155,8 @@ async def login(ctx: ApiContext) -> TokenOut:
     return TokenOut.of(pair)
 
 
-@router.post("/api/v1/auth/refresh", body=RefreshIn, response=TokenOut, auth=None)
+@router.post("/api/v1/auth/refresh", body=RefreshIn, response=TokenOut, auth=None,
+             errors=[401, 429])
 async def refresh(ctx: ApiContext) -> TokenOut:
     """Rotate a refresh token (single use; reusing one revokes the whole login)
 
@@ -183,7 +186,8 @@ async def logout_all(ctx: ApiContext) -> None:
     await sessions.logout_everywhere(ctx.db, ctx.caller.user_id)
 
 
-@router.post("/api/v1/auth/password", body=PasswordChangeIn, response=TokenOut, auth="user")
+@router.post("/api/v1/auth/password", body=PasswordChangeIn, response=TokenOut, auth="user",
+             errors=[429, 503])
 async def change_password(ctx: ApiContext) -> TokenOut:
     """Change the password: needs the current one; signs out every other session and
     returns a new login for this one"""

@@ -130,7 +130,8 @@ async def list_members(ctx: ApiContext) -> list[MemberOut]:
     return [_member_out(r) for r in await orgs_db.list_members(ctx.db, ctx.caller.organization_id)]
 
 
-@router.post("/api/v1/organization/members", body=InviteIn, response=InviteResult, status=202)
+@router.post("/api/v1/organization/members", body=InviteIn, response=InviteResult, status=202,
+             errors=[409, 429])
 async def invite_member(ctx: ApiContext) -> InviteResult:
     """Invite someone by email (202 with an invitation token, whether or not the email
     already has an account: they join only by accepting it)
@@ -164,7 +165,8 @@ async def list_invitations(ctx: ApiContext) -> list[InvitationOut]:
     return [InvitationOut(**{k: r[k] for k in InvitationOut.model_fields}) for r in rows]
 
 
-@router.post("/api/v1/invitations/accept", body=AcceptIn, response=AcceptedOut, auth="user")
+@router.post("/api/v1/invitations/accept", body=AcceptIn, response=AcceptedOut, auth="user",
+             errors=[400, 429])
 async def accept_invitation(ctx: ApiContext) -> AcceptedOut:
     """Accept an invitation made for your email (sign in to the organization afterwards)"""
     assert ctx.caller.user_id is not None
@@ -178,7 +180,8 @@ async def accept_invitation(ctx: ApiContext) -> AcceptedOut:
     return AcceptedOut(organization_id=org_id, role=role)
 
 
-@router.patch("/api/v1/organization/members/{user_id:uuid}", body=RoleIn, response=MemberOut)
+@router.patch("/api/v1/organization/members/{user_id:uuid}", body=RoleIn, response=MemberOut,
+               errors=[409])
 async def change_role(ctx: ApiContext) -> MemberOut:
     """Change a member's role (owners only); demoting to member revokes the admin API keys
     they made"""
@@ -192,7 +195,7 @@ async def change_role(ctx: ApiContext) -> MemberOut:
     return _member_out(member)
 
 
-@router.delete("/api/v1/organization/members/{user_id:uuid}", status=204)
+@router.delete("/api/v1/organization/members/{user_id:uuid}", status=204, errors=[409])
 async def remove_member(ctx: ApiContext) -> None:
     """Remove a member (admins; owners to remove an owner; anyone may leave); the API keys
     they made are revoked"""

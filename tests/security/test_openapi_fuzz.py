@@ -4,7 +4,8 @@ Every operation gets generated valid and invalid requests (examples, coverage, f
 stateful phases, NUL bytes allowed) as an organization owner. The run passes only with zero
 server errors and every status code the server answered documented in the OpenAPI document.
 Websocket and carrier media routes are left out (they are not HTTP request/response), as
-are the liveness probes. The server runs in this test's event loop; the fuzzer is a
+are the liveness probes and sign-out-everywhere (it would revoke the fuzzer's own token and
+leave every later request a 401). The server runs in this test's event loop; the fuzzer is a
 subprocess, so the loop keeps serving while we wait for it.
 """
 
@@ -19,9 +20,9 @@ import pytest
 
 from tests.conftest import make_settings, run_server
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.realtime  # a long end-to-end run (minutes): kept out of make test-fast
 
-MAX_EXAMPLES = 8  # per operation and phase: ~2,000 requests, well under a minute
+MAX_EXAMPLES = 6  # per operation and phase: a few thousand requests, about two minutes
 SEED = 20261130  # reproducible; change it to explore
 
 
@@ -45,7 +46,7 @@ async def test_openapi_fuzz_finds_no_server_error_and_no_undocumented_status(
             "--checks", "not_a_server_error,status_code_conformance",
             "--max-examples", str(MAX_EXAMPLES), "--seed", str(SEED), "--workers", "1",
             "--request-timeout", "20", "--generation-database", "none", "--no-color",
-            "--exclude-path-regex", r"^/health/|/stream$|^/telephony/.*/stream",
+            "--exclude-path-regex", r"^/health/|/stream$|^/telephony/.*/stream|^/api/v1/auth/logout-all$",
             "--header", f"Authorization: Bearer {token}",
             "--report", "junit", "--report-junit-path", str(report),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
