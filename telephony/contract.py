@@ -9,12 +9,23 @@ server glues them together.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+import httpx
 from pipecat.serializers.base_serializer import FrameSerializer
+
+# Makes the client a carrier's REST requests go through (``telephony.rest.send``): the
+# server passes its egress policy's (resolve once, public addresses only, no redirects).
+HttpClientFactory = Callable[..., httpx.AsyncClient]
+
+
+def plain_client(*, timeout: float = 10.0) -> httpx.AsyncClient:
+    """A client without the egress check: for an operator's own ``<CARRIER>_API_BASE_URL``
+    (trusted like the operator's provider endpoints) and for carriers used outside the server."""
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False)
 
 
 class Capability(StrEnum):
@@ -91,9 +102,12 @@ class CarrierProvider(ABC):
     # what the carrier's REST API can do (see ``Capability``)
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP})
 
-    def __init__(self, credentials: Mapping[str, Any], *, api_base_url: str | None = None):
+    def __init__(self, credentials: Mapping[str, Any], *, api_base_url: str | None = None,
+                 http_client: HttpClientFactory | None = None):
         self.credentials = credentials
         self.api_base_url = api_base_url
+        # the client REST requests go through (the server passes its egress policy's)
+        self.http_client: HttpClientFactory = http_client or plain_client
 
     # -- webhooks ---------------------------------------------------------------------
     @abstractmethod

@@ -7,18 +7,22 @@ from typing import Any
 
 import httpx
 
-from telephony.contract import CarrierApiError
+from telephony.contract import CarrierApiError, HttpClientFactory, plain_client
 
 TIMEOUT_SECONDS = 10.0
 
 
-async def send(method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One request (``kwargs`` as for ``httpx.AsyncClient.request``); transport failures
-    become ``CarrierApiError("carrier_unreachable")``. No redirects are followed."""
+async def send(method: str, url: str, *, client: HttpClientFactory = plain_client,
+               **kwargs: Any) -> httpx.Response:
+    """One request (``kwargs`` as for ``httpx.AsyncClient.request``) on a client made by
+    ``client``; transport failures and refused destinations become
+    ``CarrierApiError("carrier_unreachable")``. No redirects are followed."""
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
-            return await client.request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
+        async with client(timeout=TIMEOUT_SECONDS) as http:
+            return await http.request(method, url, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - httpx errors, and the egress policy's refusal
+        # (the server's client refuses non-public addresses with its own exception type):
+        # every failure to get a response is "unreachable"; the detail is for logs only
         raise CarrierApiError("carrier_unreachable", f"{type(exc).__name__}: {exc}") from None
 
 

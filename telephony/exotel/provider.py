@@ -162,7 +162,8 @@ class ExotelProvider(CarrierProvider):
             "StatusCallbackEvents[1]": "answered",
         }
         url = f"{self._base()}/v1/Accounts/{quote(sid, safe='')}/Calls/connect.json"
-        payload = json_of(check(await send("POST", url, data=data, auth=self._auth())))
+        response = await send("POST", url, client=self.http_client, data=data, auth=self._auth())
+        payload = json_of(check(response))
         try:
             return str(payload["Call"]["Sid"])
         except (KeyError, TypeError):
@@ -177,7 +178,7 @@ class ExotelProvider(CarrierProvider):
         for _ in range(MAX_NUMBER_PAGES):
             if url is None:
                 break
-            response = check(await send("GET", url, auth=self._auth()))
+            response = check(await send("GET", url, client=self.http_client, auth=self._auth()))
             try:
                 page = wire.IncomingNumbers.model_validate(json_of(response))
             except ValueError:

@@ -172,7 +172,8 @@ class PlivoProvider(CarrierProvider):
         base = (self.api_base_url or DEFAULT_API).rstrip("/")
         auth_id = str(self.credentials["auth_id"])
         url = f"{base}/v1/Account/{quote(auth_id, safe='')}{path}"
-        response = await send(method, url, json=data, auth=(auth_id, str(self.credentials["auth_token"])))
+        response = await send(method, url, client=self.http_client, json=data,
+                              auth=(auth_id, str(self.credentials["auth_token"])))
         if method == "DELETE" and response.status_code == 404:
             return {}  # already ended
         return json_of(check(response))

@@ -180,7 +180,8 @@ class TelnyxProvider(CarrierProvider):
         return (self.api_base_url or DEFAULT_API).rstrip("/")
 
     async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        response = await send("POST", f"{self._base()}{path}", json=payload, headers=self._headers())
+        response = await send("POST", f"{self._base()}{path}", client=self.http_client, json=payload,
+                              headers=self._headers())
         if response.status_code == 422 and "90018" in response.text:
             return {}  # call already ended
         data = json_of(check(response))
@@ -189,7 +190,7 @@ class TelnyxProvider(CarrierProvider):
     async def account_has_number(self, number: str) -> bool:
         """``GET /v2/phone_numbers?filter[phone_number]=<e164>`` lists it for this API key."""
         response = await send(
-            "GET", f"{self._base()}/v2/phone_numbers", headers=self._headers(),
+            "GET", f"{self._base()}/v2/phone_numbers", client=self.http_client, headers=self._headers(),
             params={"filter[phone_number]": number},
         )  # fmt: skip
         data = json_of(check(response))

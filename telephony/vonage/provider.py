@@ -216,7 +216,8 @@ class VonageProvider(CarrierProvider):
 
     async def _request(self, method: str, path: str, data: dict[str, Any]) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token()}"}
-        response = await send(method, f"{self._base()}{path}", json=data, headers=headers)
+        response = await send(method, f"{self._base()}{path}", client=self.http_client, json=data,
+                              headers=headers)
         payload = json_of(check(response))
         return payload if isinstance(payload, dict) else {}
 
@@ -230,7 +231,7 @@ class VonageProvider(CarrierProvider):
         base = (self.api_base_url or NUMBERS_API).rstrip("/")
         msisdn = number.lstrip("+")
         response = await send(
-            "GET", f"{base}/account/numbers", auth=(str(key), str(secret)),
+            "GET", f"{base}/account/numbers", client=self.http_client, auth=(str(key), str(secret)),
             params={"pattern": msisdn, "search_pattern": "0", "size": "100"},
         )  # fmt: skip
         data = json_of(check(response))

@@ -31,7 +31,8 @@ def provider_for(services: Services, carrier: str, encrypted_credentials: bytes 
     credentials: Mapping[str, Any] = {}
     if encrypted_credentials is not None:
         credentials = json.loads(services.secret_box.decrypt(encrypted_credentials))
-    return make_provider(carrier, credentials, api_base_urls=api_base_urls(services))
+    return make_provider(carrier, credentials, api_base_urls=api_base_urls(services),
+                         http_client=services.egress.client)
 
 
 def public_base(services: Services, request_base: str) -> str:
