@@ -14,6 +14,7 @@ still readable up to the last chunk by tools that ignore the sizes.
 
 from __future__ import annotations
 
+import os
 import queue
 import struct
 import threading
@@ -86,9 +87,13 @@ class WavStreamWriter:
             self._thread.join()
 
     def _run(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Recordings are personal data: only the server's user may read them, whatever the
+        # process umask (a new folder 0700, the file 0600).
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            with self.path.open("wb") as fh:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT
+            with os.fdopen(fd, "wb") as fh:
                 fh.write(wav_header(0, self.sample_rate, self.channels))
                 while True:
                     item = self._queue.get()

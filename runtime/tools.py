@@ -19,6 +19,8 @@ from urllib.parse import quote
 import httpx
 from agents import FunctionTool, RunContextWrapper
 from agents.tool_context import ToolContext
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
 
 from runtime.egress import EgressPolicy, EgressRefused
 from runtime.workflow import (
@@ -81,10 +83,28 @@ def _parse_args(raw: str) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def argument_problem(validator: Draft202012Validator, args: dict[str, Any]) -> str | None:
+    """Why ``args`` do not fit the tool's declared JSON schema (None when they do)."""
+    try:
+        error = best_match(validator.iter_errors(args))
+    except SchemaError:  # a version stored before schemas were checked at publish
+        return "the tool's parameters schema is not a valid JSON schema"
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{'/' + where + ': ' if where else ''}{error.message[:200]}"
+
+
 def http_function_tool(spec: HttpTool) -> FunctionTool:
+    validator = Draft202012Validator(spec.parameters)
+
     async def invoke(tool_ctx: ToolContext[Any], raw_args: str) -> str:
         ctx: CallContext = tool_ctx.context
         args = _parse_args(raw_args)
+        problem = argument_problem(validator, args)
+        if problem is not None:  # the model's arguments never reach the tenant's endpoint
+            return _record(tool_ctx, spec.name, args, f"error: invalid arguments: {problem}",
+                           "invalid_arguments")
         url = _fill(spec.url, ctx, url=True)
         headers = {k: _fill(v, ctx) for k, v in spec.headers.items()}
         request: dict[str, Any] = {"headers": headers}

@@ -14,6 +14,8 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from runtime import supported
@@ -238,6 +240,15 @@ def _tool_problems(wf: Workflow) -> list[Problem]:
                 problems.append(
                     Problem(_pointer("tools", i, "parameters"), "invalid_schema",
                             "parameters must be a JSON schema with type 'object'")
+                )
+                continue
+            try:
+                Draft202012Validator.check_schema(params)
+            except SchemaError as exc:
+                where = "/".join(str(p) for p in exc.absolute_path)
+                problems.append(
+                    Problem(_pointer("tools", i, "parameters") + (f"/{where}" if where else ""),
+                            "invalid_schema", f"not a valid JSON schema: {exc.message[:200]}")
                 )
     return problems
 

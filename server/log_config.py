@@ -25,6 +25,20 @@ def redact_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class WebsocketQueryRedactor(logging.Filter):
+    """Drop the query string from uvicorn's websocket lines (``'%s - "WebSocket %s" ...'``
+    on ``uvicorn.error``): a carrier's media URL can carry its single-use stream token there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and '"WebSocket %s"' in record.msg and \
+                isinstance(record.args, tuple) and len(record.args) >= 2:
+            path = str(record.args[1])
+            if "?" in path:
+                record.args = (record.args[0], path.split("?", 1)[0] + "?[redacted]",
+                               *record.args[2:])
+        return True
+
+
 class _LoguruToStdlib:
     """A loguru sink forwarding pipecat's records into stdlib logging."""
 
@@ -68,6 +82,9 @@ def configure_logging(settings: Settings) -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, WebsocketQueryRedactor) for f in error_log.filters):
+        error_log.addFilter(WebsocketQueryRedactor())
     # Access lines are logged by our middleware with the request id.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # pipecat logs a lot at DEBUG (some of it per frame): keep it at WARNING unless debugging.

@@ -5,6 +5,8 @@ down the pipeline where it is recorded."""
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 import wave
 
 import numpy as np
@@ -34,6 +36,21 @@ async def test_chunks_reach_disk_before_close_and_header_is_fixed(tmp_path):
         assert wav.getnframes() == 32000
         assert wav.readframes(1) == b"\x01\x00\xff\x7f"
     writer.write(chunk)  # after close: ignored, never raises
+
+
+async def test_recordings_are_readable_by_the_server_user_only(tmp_path):
+    """Low finding: recordings were written with the default umask (world-readable)."""
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "org" / "call.wav"
+        writer = WavStreamWriter(path, sample_rate=8000, channels=2)
+        writer.start()
+        writer.write(b"\x00\x00" * 800)
+        await asyncio.to_thread(writer.close)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
 def _tone(samples: int, value: int) -> bytes:
