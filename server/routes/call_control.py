@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, field_validator
 from db import carriers as carriers_db
 from db import phone_numbers as numbers_db
 from db.calls import CallStatus
+from server import audit
 from server.api import ApiContext, Router
 from server.calls.admission import CallLimitExceeded, CallUnavailable, InstanceUnavailable
 from server.calls.commands import CallCommand, HangUp, SendDtmf, Transfer
@@ -116,7 +117,8 @@ class ControlOut(BaseModel):
     )
 
 
-@router.post("/api/v1/calls", body=OutboundCallIn, response=OutboundCallOut, status=201)
+@router.post("/api/v1/calls", body=OutboundCallIn, response=OutboundCallOut, status=201,
+             errors=[404, 429, 502, 503])
 async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
     """Place an outbound phone call answered by a workflow"""
     body: OutboundCallIn = ctx.body
@@ -145,6 +147,9 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
         raise admission_error(exc) from None
     except Exception as exc:  # the carrier refused or is unreachable; the row is ended
         raise carrier_failed(exc, "the carrier did not place the call") from None
+    await audit.record(ctx, audit.AuditAction.CALL_PLACED, target_type="call",
+                       target_id=placed.call_id,
+                       details={"to": body.to, "workflow_id": body.workflow_id})
     return OutboundCallOut(
         id=placed.call_id, status=CallStatus.QUEUED, carrier=placed.carrier,
         carrier_call_id=placed.carrier_call_id, from_number=placed.from_number,
@@ -168,19 +173,22 @@ async def _control(ctx: ApiContext, command: CallCommand) -> ControlOut:
     return ControlOut(call_id=call_id, delivered=delivered)
 
 
-@router.post("/api/v1/calls/{call_id:uuid}/hangup", response=ControlOut, status=202)
+@router.post("/api/v1/calls/{call_id:uuid}/hangup", response=ControlOut, status=202,
+             errors=[409, 502])
 async def hangup_call(ctx: ApiContext) -> ControlOut:
     """Hang up a live call (works from any instance)"""
     return await _control(ctx, HangUp())
 
 
-@router.post("/api/v1/calls/{call_id:uuid}/transfer", body=TransferIn, response=ControlOut, status=202)
+@router.post("/api/v1/calls/{call_id:uuid}/transfer", body=TransferIn, response=ControlOut, status=202,
+             errors=[409, 502])
 async def transfer_call(ctx: ApiContext) -> ControlOut:
     """Cold-transfer a live phone call to a number or SIP URI"""
     return await _control(ctx, Transfer(to=ctx.body.to))
 
 
-@router.post("/api/v1/calls/{call_id:uuid}/dtmf", body=DtmfIn, response=ControlOut, status=202)
+@router.post("/api/v1/calls/{call_id:uuid}/dtmf", body=DtmfIn, response=ControlOut, status=202,
+             errors=[409, 502])
 async def send_dtmf(ctx: ApiContext) -> ControlOut:
     """Send DTMF digits on a live call"""
     return await _control(ctx, SendDtmf(digits=ctx.body.digits))

@@ -50,7 +50,7 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-@router.get("/api/v1/usage", query=UsageQuery, response=UsageSummary,
+@router.get("/api/v1/usage", query=UsageQuery, response=UsageSummary, errors=[400],
             summary="Usage per day or per workflow, by kind and provider")  # fmt: skip
 async def usage_summary(ctx: ApiContext) -> UsageSummary:
     q: UsageQuery = ctx.query

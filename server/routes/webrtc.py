@@ -82,7 +82,7 @@ async def get_ice_servers(ctx: ApiContext) -> IceServersOut:
     return IceServersOut(ice_servers=[IceServerOut(**s.as_dict()) for s in servers])
 
 
-@router.post("/api/v1/webrtc/offer", body=OfferIn, response=AnswerOut,
+@router.post("/api/v1/webrtc/offer", body=OfferIn, response=AnswerOut, errors=[404, 429, 503],
              summary="Start a browser call: SDP offer in, SDP answer out")  # fmt: skip
 async def offer(ctx: ApiContext) -> AnswerOut:
     await limit_organization(ctx, Rule.WEBRTC_OFFER_ORG)
@@ -107,7 +107,7 @@ async def offer(ctx: ApiContext) -> AnswerOut:
         raise admission_error(exc, resource="workflow") from None
 
 
-@router.patch("/api/v1/webrtc/offer", body=PatchIn, status=204,
+@router.patch("/api/v1/webrtc/offer", body=PatchIn, status=204, errors=[404],
               summary="Trickle ICE: add the browser's candidates to its peer connection")  # fmt: skip
 async def patch_offer(ctx: ApiContext) -> None:
     body: PatchIn = ctx.body

@@ -255,6 +255,10 @@ async def answer(env: Env, call: dict[str, Any]) -> MediaStream:
 async def test_outbound_dtmf_transfer_and_status(env: Env) -> None:
     call = await dial(env)
     assert call["from_number"] == env.number and call["carrier"] == "twilio"
+    audit = await env.http.get("/api/v1/audit-log", params={"action": "call.placed"},
+                               headers=env.headers)
+    placed = [e for e in audit.json()["items"] if e["target_id"] == call["id"]]
+    assert placed and placed[0]["details"]["to"] == "+14155550123", audit.text
     created = env.fake.requests[-1]
     assert created.get("To") == "+14155550123" and created.get("From") == env.number
     assert created.get("Url") == f"{PUBLIC}/telephony/twilio/answer?call={call['id']}"
