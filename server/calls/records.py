@@ -28,6 +28,15 @@ from pipeline.events import CallEvent, CallResult, TurnRecord, UsageRecord
 log = structlog.get_logger(__name__)
 
 _STOP = object()
+
+
+class _Flushed:
+    """A marker in the queue: set once every record queued before it has been written."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
 WRITE_ATTEMPTS = 3  # a batch is written in one transaction; retried on transient errors
 RETRY_SECONDS = 0.5
 
@@ -112,6 +121,15 @@ class CallRecordWriter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"call-writer:{self._call}")
 
+    async def flush(self) -> None:
+        """Wait until every record queued so far is written (or given up). The call is
+        finalized after this, so a reader that sees the call ended sees all its turns."""
+        if self._task is None or self._task.done():
+            return
+        marker = _Flushed()
+        self._queue.put_nowait(marker)
+        await marker.done.wait()
+
     async def close(self, billable_seconds: float | None = None) -> None:
         """Write everything still queued (plus the billable seconds) and stop the writer."""
         if billable_seconds is not None:
@@ -135,8 +153,13 @@ class CallRecordWriter:
             turns = [turn_row(i) for i in batch if isinstance(i, TurnRecord)]
             events = [(i.kind, i.at, i.data) for i in batch if isinstance(i, CallEvent)]
             usage, self._usage = self._usage, None
-            if turns or events or usage:
-                await self._write(turns, events, usage or [])
+            try:
+                if turns or events or usage:
+                    await self._write(turns, events, usage or [])
+            finally:
+                for item in batch:
+                    if isinstance(item, _Flushed):
+                        item.done.set()
 
     async def _write(self, turns: list[dict[str, Any]], events: list[EventRow],
                      usage: list[UsageRecord]) -> None:  # fmt: skip

@@ -79,6 +79,7 @@ async def _finish(services: Services, handle: CallHandle, writer: CallRecordWrit
                   result: CallResult | None, status: CallStatus, reason: EndReason) -> None:  # fmt: skip
     ended_at = result.ended_at if result else datetime.now(UTC)
     try:
+        await writer.flush()  # every turn is stored before the call reads as ended
         ended = await calls_db.finalize(
             services.db, handle.call_id, status=status, end_reason=reason, ended_at=ended_at,
             recording_path=result.recording_path if result else None,

@@ -144,7 +144,8 @@ async def test_owner_builds_tests_and_inspects_a_call(server, open_browser) -> N
     await row_link.click()
     await expect(page.get_by_test_id("transcript").locator("li.user")).not_to_have_count(0, timeout=20_000)
     await expect(page.get_by_test_id("transcript").locator("li.agent")).not_to_have_count(0)
-    await expect(page.get_by_test_id("waterfall").locator("rect")).not_to_have_count(0)
+    # the page refreshes until the call has ended; every turn is stored by then
+    await expect(page.get_by_test_id("waterfall").locator("rect")).not_to_have_count(0, timeout=20_000)
     audio = page.get_by_test_id("recording")
     await expect(audio).to_be_visible()
     # (polled from here: wait_for_function evaluates strings, which the console's CSP forbids)

@@ -101,3 +101,38 @@ async def test_an_idle_writer_writes_nothing() -> None:
     writer.start()
     await writer.close()
     assert store.attempts == 0
+
+
+class SlowStore(MemoryStore):
+    """Each write takes a while (a busy database)."""
+
+    async def write(self, turns, events, usage) -> None:  # type: ignore[override]
+        await asyncio.sleep(0.05)
+        await super().write(turns, events, usage)
+
+
+async def test_flush_returns_once_everything_queued_is_written() -> None:
+    """The session flushes before it finalizes the call: a client that sees the call ended
+    (the console's call page) must see its last turns too."""
+    store = SlowStore()
+    writer = _writer(store)
+    writer.start()
+    writer.turn(_turn(0))
+    await asyncio.sleep(0)  # the writer takes the first turn into a batch
+    writer.turn(_turn(1))
+    writer.turn(_turn(2))
+    await writer.flush()
+    assert [t["idx"] for batch in store.batches for t in batch[0]] == [0, 1, 2]
+    writer.turn(_turn(3))  # still open after a flush
+    await writer.close()
+    assert writer.turns_written == 4
+
+
+async def test_flush_returns_when_a_batch_is_given_up() -> None:
+    store = MemoryStore(fail=WRITE_ATTEMPTS)
+    writer = _writer(store)
+    writer.start()
+    writer.turn(_turn(0))
+    await asyncio.wait_for(writer.flush(), timeout=5)
+    assert writer.batches_lost == 1
+    await writer.close()
