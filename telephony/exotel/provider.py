@@ -61,6 +61,7 @@ class ExotelProvider(CarrierProvider):
     name: ClassVar[str] = "exotel"
     credential_fields: ClassVar[tuple[str, ...]] = ("account_sid", "api_key", "api_token")
     sample_rate: ClassVar[int] = 8000
+    media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
     capabilities: ClassVar[frozenset[Capability]] = frozenset()  # in-band DTMF; hang-up closes the stream
 
     @classmethod
@@ -121,7 +122,7 @@ class ExotelProvider(CarrierProvider):
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
-        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+        if start.sample_rate not in self.media_sample_rates:  # never build one for a bad rate
             raise HandshakeInvalid("unsupported sample rate")
         return ExotelFrameSerializer(
             stream_sid=start.stream_id,

@@ -87,6 +87,7 @@ class PlivoProvider(CarrierProvider):
     name: ClassVar[str] = "plivo"
     credential_fields: ClassVar[tuple[str, ...]] = ("auth_id", "auth_token")
     sample_rate: ClassVar[int] = 8000
+    media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP, Capability.SEND_DTMF, Capability.MACHINE_DETECTION})  # noqa: E501
 
     @classmethod
@@ -159,7 +160,7 @@ class PlivoProvider(CarrierProvider):
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
-        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+        if start.sample_rate not in self.media_sample_rates:  # never build one for a bad rate
             raise HandshakeInvalid("unsupported sample rate")
         return PlivoFrameSerializer(
             stream_id=start.stream_id,

@@ -59,6 +59,7 @@ class TelnyxProvider(CarrierProvider):
     name: ClassVar[str] = "telnyx"
     credential_fields: ClassVar[tuple[str, ...]] = ("api_key", "public_key")
     sample_rate: ClassVar[int] = 8000
+    media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP, Capability.TRANSFER, Capability.SEND_DTMF, Capability.MACHINE_DETECTION})  # noqa: E501
     streams_on_dial: ClassVar[bool] = True
 
@@ -161,7 +162,7 @@ class TelnyxProvider(CarrierProvider):
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
-        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+        if start.sample_rate not in self.media_sample_rates:  # never build one for a bad rate
             raise HandshakeInvalid("unsupported sample rate")
         return TelnyxFrameSerializer(
             stream_id=start.stream_id,

@@ -94,6 +94,7 @@ class TwilioProvider(CarrierProvider):
     name: ClassVar[str] = "twilio"
     credential_fields: ClassVar[tuple[str, ...]] = ("account_sid", "auth_token")
     sample_rate: ClassVar[int] = 8000
+    media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
 
     @classmethod
@@ -186,7 +187,7 @@ class TwilioProvider(CarrierProvider):
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
-        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+        if start.sample_rate not in self.media_sample_rates:  # never build one for a bad rate
             raise HandshakeInvalid("unsupported sample rate")
         # We hang up ourselves (call control goes through the coordination layer), so the
         # serializer gets no credentials and never calls the REST API on EndFrame.

@@ -75,6 +75,7 @@ class VonageProvider(CarrierProvider):
         "signature_secret",
     )
     sample_rate: ClassVar[int] = SAMPLE_RATE
+    media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     fixed_pipeline_rate: ClassVar[bool] = True  # the serializer resamples to sample_rate
 
@@ -196,7 +197,7 @@ class VonageProvider(CarrierProvider):
         return None
 
     def serializer(self, start: StreamStart) -> FrameSerializer:
-        if start.sample_rate not in wire.SAMPLE_RATES:  # never build one for a bad rate
+        if start.sample_rate not in self.media_sample_rates:  # never build one for a bad rate
             raise HandshakeInvalid("unsupported sample rate")
         return VonageFrameSerializer(VonageFrameSerializer.InputParams(vonage_sample_rate=start.sample_rate))
 
