@@ -47,6 +47,8 @@ class Services:
     rate_limits: RateLimits | None = None
     # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (created on first use)
     chat_store: ChatStore | None = None
+    # this process's name on the calls it heartbeats (server/coordination/fleet.py)
+    instance_id: str = ""
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:

@@ -85,6 +85,10 @@ function onMessage(event) {
     case "bot-stopped-speaking":
       state.agentItem = null;
       break;
+    case "server-message":
+      // the server ended the call (e.g. shutting down): leave "Connected" at once
+      if (data.type === "call-ended") endCall(data.reason);
+      break;
   }
 }
 
@@ -125,6 +129,7 @@ async function startCall() {
     state.pendingCandidates = [];
     const channel = pc.createDataChannel("chat");
     channel.onmessage = onMessage;
+    channel.onclose = () => { if (state.pc === pc) endCall(); };
     pc.addTransceiver(state.stream.getAudioTracks()[0], { direction: "sendrecv" });
     pc.ontrack = (event) => { $("remote").srcObject = event.streams[0] || new MediaStream([event.track]); };
     pc.onicecandidate = (event) => {
@@ -163,12 +168,12 @@ function teardown() {
   state.stream = null;
 }
 
-async function endCall() {
+async function endCall(reason) {
   if (!state.pc) return;
   teardown();
   $("stop").disabled = true;
   $("start").disabled = false;
-  setStatus("Call ended.");
+  setStatus(typeof reason === "string" ? `Call ended (${reason}).` : "Call ended.");
   if (state.callId) showRecord(state.callId);
 }
 

@@ -107,7 +107,7 @@ async def admit_inbound(services: Services, carrier: str, number: Any, inbound: 
     try:
         handle = await start_call(services, new)
     except InstanceUnavailable as exc:
-        raise CallRejected(exc.reason, "busy" if exc.reason == "instance_full" else "unavailable") from exc
+        raise CallRejected(exc.reason, "busy") from exc  # full or draining: busy markup
     except CallLimitExceeded as exc:
         raise CallRejected("concurrency_limit", "busy") from exc
     except CallUnavailable as exc:
