@@ -135,15 +135,6 @@ async def start_browser_call(services: Services, new: NewCall, sdp: str, sdp_typ
     return Answer(sdp=answer["sdp"], type=answer["type"], pc_id=pc_id, call_id=handle.call_id)
 
 
-async def _tell_ended(connection: SmallWebRTCConnection, reason: EndReason) -> None:
-    """Tell the browser the call is over (and why) before the connection closes: a closed
-    peer alone takes the browser seconds to notice (talk.js, console voice.js)."""
-    with contextlib.suppress(Exception):
-        connection.send_app_message({"label": "rtvi-ai", "type": "server-message",
-                                     "data": {"type": "call-ended", "reason": str(reason)}})
-        await asyncio.sleep(0.2)  # let the data channel flush before it is closed
-
-
 async def _close(connection: SmallWebRTCConnection) -> None:
     with contextlib.suppress(Exception):
         await connection.disconnect()
@@ -213,13 +204,11 @@ async def _run(services: Services, handle: CallHandle, transport: SmallWebRTCTra
             log.warning("webrtc_peer_never_connected", call_id=str(handle.call_id))
             await end_call(services, handle.call_id, EndReason.NEVER_CONNECTED, CallStatus.FAILED)
             return
-        result = await run_call_on_transport(
+        await run_call_on_transport(
             services, handle, transport,
             audio_in_sample_rate=AUDIO_IN_RATE, audio_out_sample_rate=AUDIO_OUT_RATE,
             control=control,
         )  # fmt: skip
-        reason = result.end_reason if result else (control.end_reason or EndReason.ERROR)
-        await _tell_ended(connection, reason)
     finally:
         await unsubscribe()
         _peers(services).peers.pop(pc_id, None)

@@ -85,10 +85,6 @@ function onMessage(event) {
     case "bot-stopped-speaking":
       state.agentItem = null;
       break;
-    case "server-message":
-      // the server ended the call (e.g. shutting down): leave "Connected" at once
-      if (data.type === "call-ended") endCall(data.reason);
-      break;
   }
 }
 
@@ -129,6 +125,8 @@ async function startCall() {
     state.pendingCandidates = [];
     const channel = pc.createDataChannel("chat");
     channel.onmessage = onMessage;
+    // the server closes the peer when the call ends (hang-up, shutdown): the data channel
+    // closes at once, long before the connection state notices
     channel.onclose = () => { if (state.pc === pc) endCall(); };
     pc.addTransceiver(state.stream.getAudioTracks()[0], { direction: "sendrecv" });
     pc.ontrack = (event) => { $("remote").srcObject = event.streams[0] || new MediaStream([event.track]); };
@@ -168,12 +166,12 @@ function teardown() {
   state.stream = null;
 }
 
-async function endCall(reason) {
+async function endCall() {
   if (!state.pc) return;
   teardown();
   $("stop").disabled = true;
   $("start").disabled = false;
-  setStatus(typeof reason === "string" ? `Call ended (${reason}).` : "Call ended.");
+  setStatus("Call ended.");
   if (state.callId) showRecord(state.callId);
 }
 

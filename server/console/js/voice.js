@@ -25,6 +25,8 @@ export class VoiceCall {
     const pc = (this.pc = new RTCPeerConnection({ iceServers: servers }));
     const channel = pc.createDataChannel("chat");
     channel.onmessage = (event) => this.onMessage(event);
+    // the server closes the peer when the call ends (hang-up, shutdown): the data channel
+    // closes at once, long before the connection state notices
     channel.onclose = () => { if (this.pc === pc) this.stop(); };
     pc.addTransceiver(this.stream.getAudioTracks()[0], { direction: "sendrecv" });
     pc.ontrack = (event) => this.on.audio(event.streams[0] || new MediaStream([event.track]));
@@ -72,10 +74,6 @@ export class VoiceCall {
         break;
       case "user-started-speaking": case "bot-stopped-speaking":
         this.on.line(null);
-        break;
-      case "server-message":
-        // the server ended the call (e.g. shutting down): leave "Connected" at once
-        if (data.type === "call-ended") this.stop();
         break;
     }
   }

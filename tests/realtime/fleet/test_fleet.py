@@ -8,7 +8,8 @@ started on A continues on B; SIGTERM on A with a live call drains it (readiness 
 calls get busy markup, the call hears a goodbye and ends as ``server_shutdown``, A exits);
 SIGKILL on A mid-call leaves the call to B's sweeper (``failed``/``instance_lost``, its
 transcript kept, its slot released, its post-call job run); every call's post-call job ran
-exactly once (one ``call.ended`` delivery per call, with every process taking jobs).
+exactly once (one ``call.ended`` delivery per call, with every process taking jobs); SIGTERM
+on an instance without calls exits at once, not after its grace period.
 """
 
 from __future__ import annotations
@@ -98,7 +99,8 @@ async def fleet(own_database: str, redis_url: str, redis_prefix: str,
             jobs_poll_seconds=0.2, job_retry_base_seconds=1,
         )  # fmt: skip
         a = Process("A", ["serve"], env, root / "a", free_port())
-        b = Process("B", ["serve"], env, root / "b", free_port())
+        # B's grace period is long: its SIGTERM without calls must not wait it out
+        b = Process("B", ["serve"], dict(env, SHUTDOWN_GRACE_SECONDS="120"), root / "b", free_port())
         worker = Process("worker", ["worker"], env, root / "worker")
         db = await create_pool(own_database, min_size=1, max_size=4)
         try:
@@ -269,6 +271,8 @@ async def test_sigterm_drains_a_live_call(fleet: Fleet) -> None:
         await emulator.aclose()
     row = await _ended(fleet, call_sid)
     assert row["end_reason"] == "server_shutdown" and row["status"] == "completed"
+    turns = await calls_db.list_turns(fleet.db, fleet.ctx["org"], row["id"])
+    assert turns[-1]["text"] == "Sorry, we have to end this call now. Goodbye."
     # exits once its call ended (uvicorn re-raises the SIGTERM it handled: -15)
     assert await a.wait(30) in (0, -signal.SIGTERM), a.log[-2000:]
     assert "Application shutdown complete" in a.log
@@ -314,3 +318,9 @@ async def test_every_post_call_job_ran_exactly_once(fleet: Fleet) -> None:
     await asyncio.sleep(2)  # a duplicate would arrive now
     for call_id in fleet.calls:
         assert len(fleet.receiver.ended(call_id)) == 1, call_id
+
+
+async def test_sigterm_without_calls_exits_at_once(fleet: Fleet) -> None:
+    fleet.b.signal(signal.SIGTERM)
+    # well before its 120 s grace period: nothing to wait for
+    assert await fleet.b.wait(30) in (0, -signal.SIGTERM), fleet.b.log[-2000:]
