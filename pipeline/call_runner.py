@@ -44,7 +44,8 @@ class CallControl:
 
     async def say_goodbye(self, text: str, reason: EndReason) -> None:
         """Speak ``text``, then end the call (it ends once the words were played; the caller
-        may still hang up first). Before the pipeline runs: ends it like ``hang_up``."""
+        may still hang up first). Before the pipeline is built only the reason is recorded:
+        the caller of this hangs up what still runs later (``server.calls.drain``)."""
         self.ending(reason)
         if self._built is None:
             return

@@ -90,8 +90,13 @@ class Process:
         self.proc.send_signal(sig)
 
     async def wait(self, timeout: float) -> int:
+        """The exit code; AssertionError (with the log) when still running after ``timeout``."""
         assert self.proc is not None
-        return await asyncio.wait_for(self.proc.wait(), timeout)
+        try:
+            return await asyncio.wait_for(self.proc.wait(), timeout)
+        except TimeoutError:
+            log = self.log[-3000:]
+            raise AssertionError(f"{self.name} still running after {timeout} s:\n{log}") from None
 
     async def stop(self) -> None:
         if self.proc is None or self.proc.returncode is not None:

@@ -304,10 +304,14 @@ async def test_sigkill_leaves_the_call_to_the_sweeper(fleet: Fleet) -> None:
     turns = await calls_db.list_turns(fleet.db, org, row["id"])
     assert turns and turns[0]["text"].startswith("Hello, this is the fleet line")
     # its slot was released fleet-wide: B takes the next call at once
-    on_b = TwilioEmulator(fleet.b.url, PUBLIC, SID, TOKEN)
-    r = await on_b.voice_webhook(number, CALLER, call_sid="CA" + uuid.uuid4().hex)
-    assert parse_twiml(r.text).find("./Connect/Stream") is not None, r.text
-    await on_b.aclose()
+    stream, call_sid, on_b = await _call(fleet, fleet.b, number)
+    try:
+        await stream.wait_for_bot_speech(0.3)
+        await stream.stop()
+    finally:
+        await stream.close()
+        await on_b.aclose()
+    assert (await _ended(fleet, call_sid))["end_reason"] == "caller_hangup"
 
 
 async def test_every_post_call_job_ran_exactly_once(fleet: Fleet) -> None:
