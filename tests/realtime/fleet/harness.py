@@ -118,7 +118,9 @@ class Receiver(LoopbackServer):
         self.app.router.add_post("/hook", self._hook)
 
     async def _hook(self, request: web.Request) -> web.Response:
-        self.requests.append(await request.json())
+        body = await request.json()
+        body["delivery"] = request.headers.get("X-Switchboard-Delivery")
+        self.requests.append(body)
         return web.Response(status=200)
 
     def ended(self, call_id: str) -> list[dict[str, Any]]:
