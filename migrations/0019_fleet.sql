@@ -8,14 +8,6 @@ ALTER TABLE calls ADD COLUMN instance_id text;
 CREATE INDEX calls_unended_idx ON calls ((COALESCE(heartbeat_at, created_at)))
     WHERE ended_at IS NULL;
 
--- End reasons are defined once (pipeline/events.py EndReason); rows written by earlier
--- versions are not re-checked.
-ALTER TABLE calls ADD CONSTRAINT calls_end_reason_known CHECK (end_reason IS NULL OR end_reason IN (
-    'completed', 'agent_ended', 'caller_hangup', 'caller_idle', 'idle_timeout', 'max_duration',
-    'canceled', 'error', 'ended_by_api', 'transferred', 'voicemail', 'concurrency_limit',
-    'dial_failed', 'never_connected', 'server_shutdown', 'instance_lost', 'busy', 'no-answer',
-    'failed')) NOT VALID;
-
 -- Text chat sessions (POST /api/v1/workflows/{id}/chat): the conversation state, so the next
 -- turn may land on any instance. ``revision`` makes concurrent turns on one session conflict
 -- instead of overwriting each other.
