@@ -12,6 +12,7 @@ from server.coordination.replay import ReplayGuard
 
 if TYPE_CHECKING:
     import asyncpg
+    import stripe
     from redis.asyncio import Redis
 
     from db.crypto import SecretBox
@@ -47,6 +48,8 @@ class Services:
     rate_limits: RateLimits | None = None
     # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (created on first use)
     chat_store: ChatStore | None = None
+    # the Stripe client (server/billing/stripe_client.py; created on first use with a key)
+    stripe: stripe.StripeClient | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:

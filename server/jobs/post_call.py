@@ -22,6 +22,7 @@ from pipeline.providers import resolve_credentials
 from runtime.analysis import analyze_call, history_from_turns
 from runtime.models import model_config_for
 from runtime.workflow import ServiceChoice, Workflow
+from server.billing import stripe_meter
 from server.jobs.webhooks import emit_event
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ async def handle_call_ended(services: Services, job: asyncpg.Record) -> None:
         # Analysis is its own job so that its retries never resend call.ended.
         await jobs_db.enqueue(conn, ANALYZE_JOB, {"call_id": str(call_id)},
                               organization_id=org, max_attempts=5)
+        await stripe_meter.enqueue_for_call(conn, services.settings, org, call_id)  # Stripe
     await emit_event(services, org, "call.ended", call_event_data(call))
 
 
