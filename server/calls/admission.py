@@ -20,7 +20,7 @@ from db import organizations as orgs_db
 from db import workflows as workflows_db
 from db.calls import CallStatus
 from pipeline.events import EndReason
-from server.billing.plans import concurrent_call_limit, plan_named
+from server.billing.plans import concurrent_call_limit
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -97,7 +97,7 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
     """
     check_instance(services)
     org = await orgs_db.get(services.db, new.organization_id)
-    if org is None or not plan_named(org["plan"]).allows_calls:
+    if org is None or not services.plans.get(org["plan"]).allows_calls:
         plan = org["plan"] if org else "none"
         raise CallLimitExceeded(f"the organization's plan ({plan}) does not allow calls")
     pinned = await workflows_db.definition_for_call(
@@ -118,7 +118,7 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
             status=new.status, carrier=new.carrier, carrier_call_id=new.carrier_call_id,
             test=new.test, variables=dict(new.variables), metadata=dict(new.metadata),
         )  # fmt: skip
-        limit = concurrent_call_limit(org)  # the organization's, within its plan's ceiling
+        limit = concurrent_call_limit(org, services.plans)  # the organization's, within its plan's ceiling
         admitted = await services.limiter.acquire(str(new.organization_id), key, limit)
     except BaseException:
         services.live_calls.release(key)
