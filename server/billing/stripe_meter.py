@@ -38,6 +38,10 @@ METER_JOB = "stripe.meter_event"
 MAX_ATTEMPTS = 12  # with the queue's backoff: about a day of retries
 
 
+class MeterEventFailed(Exception):
+    """Stripe did not take the meter event (the job queue retries it)."""
+
+
 def billable_minutes(seconds: float) -> int:
     """Whole minutes, rounded up (a 61-second call is 2 minutes); nothing for 0 s."""
     return max(0, math.ceil(round(seconds, 3) / 60))
@@ -67,15 +71,21 @@ async def send_call_usage(services: Services, job: asyncpg.Record) -> None:
         key = identifier(usage.usage_record_id)
         if minutes > 0:
             customer = await ensure_customer(services, org)
-            await client.v1.billing.meter_events.create_async(
-                {
-                    "event_name": services.settings.stripe_meter_event_name,
-                    "identifier": key,
-                    "timestamp": int(usage.recorded_at.timestamp()),
-                    "payload": {"stripe_customer_id": customer, "value": str(minutes)},
-                },
-                {"idempotency_key": key},
-            )
+            try:
+                await client.v1.billing.meter_events.create_async(
+                    {
+                        "event_name": services.settings.stripe_meter_event_name,
+                        "identifier": key,
+                        "timestamp": int(usage.recorded_at.timestamp()),
+                        "payload": {"stripe_customer_id": customer, "value": str(minutes)},
+                    },
+                    {"idempotency_key": key},
+                )
+            except stripe.StripeError as exc:  # the job's last_error says what Stripe said
+                raise MeterEventFailed(
+                    f"meter event {key}: Stripe answered {exc.http_status or 'nothing'} "
+                    f"({exc.code or type(exc).__name__}): {exc.user_message or ''}"[:500]
+                ) from None
         await meter_db.mark_sent(services.db, org, usage.usage_record_id, identifier=key,
                                  minutes=minutes)  # fmt: skip
 

@@ -98,11 +98,10 @@ async def http(billing_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def signup(http: httpx.AsyncClient) -> tuple[dict[str, str], uuid.UUID]:
-    r = await http.post("/api/v1/auth/signup", json={
-        "email": f"bill-{uuid.uuid4().hex[:10]}@example.com", "password": "correct horse battery"})  # fmt: skip
+    email = f"bill-{uuid.uuid4().hex[:10]}@example.com"
+    r = await http.post("/api/v1/auth/signup", json={"email": email, "password": "correct horse battery"})
     assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['access_token']}"}, uuid.UUID(
-        r.json()["organization_id"])
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}, uuid.UUID(r.json()["organization_id"])
 
 
 async def send_event(http: httpx.AsyncClient, event: dict[str, Any], *,
@@ -133,8 +132,11 @@ async def org_plan(server: LiveServer, org: uuid.UUID) -> str:
 
 
 async def event_processed(server: LiveServer, event_id: str) -> bool:
-    return bool(await server.services.db.fetchval(
-        "SELECT processed_at IS NOT NULL FROM stripe_events WHERE id = $1", event_id))
+    return bool(
+        await server.services.db.fetchval(
+            "SELECT processed_at IS NOT NULL FROM stripe_events WHERE id = $1", event_id
+        )
+    )
 
 
 async def deliver(http: httpx.AsyncClient, server: LiveServer, event: dict[str, Any]) -> None:

@@ -40,7 +40,9 @@ async def test_checkout_then_payment_changes_the_plan(http, billing_server, fake
     # subscription mode with the plan's base price (quantity 1) and its metered price
     assert stored["mode"] == "subscription"
     assert [(i["price"], i.get("quantity")) for i in stored["_line_items"]] == [
-        (PRICES["pro"][0], "1"), (PRICES["pro"][1], None)]
+        (PRICES["pro"][0], "1"),
+        (PRICES["pro"][1], None),
+    ]
     assert stored["client_reference_id"] == str(org)
     customer = fake_stripe.state.customers[stored["customer"]]
     assert customer["metadata"] == {"organization_id": str(org)}

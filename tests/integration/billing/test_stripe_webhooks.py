@@ -29,8 +29,7 @@ from tests.security.webrtc_env import WORKFLOW, audio_offer
 
 
 async def stored_events(server, event_id: str) -> int:
-    return await server.services.db.fetchval(
-        "SELECT count(*) FROM stripe_events WHERE id = $1", event_id)
+    return await server.services.db.fetchval("SELECT count(*) FROM stripe_events WHERE id = $1", event_id)
 
 
 async def event_jobs(server, event_id: str) -> list:
@@ -98,7 +97,8 @@ async def test_the_same_event_twice_is_processed_once(http, billing_server, fake
     jobs = await event_jobs(billing_server, event["id"])
     assert [(j["status"], j["attempts"]) for j in jobs] == [("done", 1)]
     row = await billing_server.services.db.fetchrow(
-        "SELECT attempts, processed_at FROM stripe_events WHERE id = $1", event["id"])
+        "SELECT attempts, processed_at FROM stripe_events WHERE id = $1", event["id"]
+    )
     assert row["attempts"] == 1 and row["processed_at"] is not None
     # processing read Stripe once: the duplicate did nothing
     assert len(fake_stripe.calls_to("GET", "/v1/subscriptions")) == reads_before + 1
@@ -169,8 +169,7 @@ async def test_failed_payment_grace_then_suspended_and_calls_refused(http, billi
     finally:
         await caller.close()
     assert r.status_code in (402, 429), r.text  # the admission refusal (plan allows no calls)
-    assert await services.db.fetchval(
-        "SELECT count(*) FROM calls WHERE organization_id = $1", org) == 0
+    assert await services.db.fetchval("SELECT count(*) FROM calls WHERE organization_id = $1", org) == 0
 
     # the customer pays: the subscription is active again and so is the plan
     fake_stripe.set_subscription_status(sub["id"], "active")
@@ -189,7 +188,8 @@ async def test_a_failing_sync_is_retried_and_its_error_kept(http, billing_server
                               fake_stripe.state.subscriptions[session["subscription"]])  # fmt: skip
     await deliver(http, billing_server, event)
     row = await billing_server.services.db.fetchrow(
-        "SELECT attempts, last_error FROM stripe_events WHERE id = $1", event["id"])
+        "SELECT attempts, last_error FROM stripe_events WHERE id = $1", event["id"]
+    )
     assert row["attempts"] == 2
     [job] = await event_jobs(billing_server, event["id"])
     assert (await jobs_db.get(billing_server.services.db, job["id"]))["last_error"]
