@@ -23,113 +23,30 @@ response lost on the way back), ``event(type, obj)`` builds an event and
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import re
 import secrets
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes import LoopbackServer
+from tests.fakes.stripe_wire import (
+    API_VERSION,
+    PARAMS,
+    Call,
+    Failure,
+    FakeStripeState,
+    MeterEvent,
+    Stored,
+    StripeError,
+    missing,
+    new_id,
+    signature,
+    unflatten,
+)
 
-API_VERSION = "2025-09-30.clover"
-
-
-def signature(body: bytes, secret: str, timestamp: int | None = None) -> str:
-    """The ``Stripe-Signature`` header Stripe sends: HMAC-SHA256 of ``"<t>.<body>"``."""
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-
-def _id(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(12)}"
-
-
-def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
-    """``a[b][0][c]=v`` pairs into nested dicts, numeric-keyed dicts into lists."""
-    root: dict[str, Any] = {}
-    for key, value in pairs:
-        parts = re.findall(r"[^\[\]]+", key)
-        node = root
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
-    return _lists(root)  # type: ignore[return-value]
-
-
-def _lists(node: Any) -> Any:
-    if not isinstance(node, dict):
-        return node
-    converted = {k: _lists(v) for k, v in node.items()}
-    if converted and all(k.isdigit() for k in converted):
-        return [converted[k] for k in sorted(converted, key=int)]
-    return converted
-
-
-class StripeError(Exception):
-    def __init__(self, status: int, message: str, *, code: str | None = None,
-                 param: str | None = None, type_: str = "invalid_request_error") -> None:  # fmt: skip
-        super().__init__(message)
-        self.status, self.message, self.code, self.param, self.type = (
-            status, message, code, param, type_)  # fmt: skip
-
-    def response(self) -> web.Response:
-        body = {"error": {"type": self.type, "message": self.message, "code": self.code,
-                          "param": self.param}}  # fmt: skip
-        return web.json_response(body, status=self.status)
-
-
-def missing(kind: str, ident: str, param: str = "id") -> StripeError:
-    return StripeError(404, f"No such {kind}: '{ident}'", code="resource_missing", param=param)
-
-
-@dataclass
-class Failure:
-    method: str
-    path: str
-    status: int
-    after_effect: bool
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    params: dict[str, Any]
-    idempotency_key: str | None
-    status: int = 0
-
-
-@dataclass
-class MeterEvent:
-    event_name: str
-    identifier: str
-    customer: str
-    value: float
-    timestamp: int
-
-
-@dataclass
-class _Stored:
-    status: int
-    body: dict[str, Any]
-
-
-@dataclass
-class FakeStripeState:
-    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
-    prices: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    invoices: dict[str, dict[str, Any]] = field(default_factory=dict)
-    meters: dict[str, dict[str, Any]] = field(default_factory=dict)
-    meter_events: list[MeterEvent] = field(default_factory=list)
-    portal_sessions: list[dict[str, Any]] = field(default_factory=list)
+__all__ = ["API_VERSION", "FakeStripe", "signature"]
 
 
 class FakeStripe(LoopbackServer):
@@ -139,7 +56,7 @@ class FakeStripe(LoopbackServer):
         self.state = FakeStripeState()
         self.calls: list[Call] = []
         self.failures: list[Failure] = []
-        self._idempotent: dict[str, _Stored] = {}
+        self._idempotent: dict[str, Stored] = {}
         self._clock = 0
         r = self.app.router
         r.add_post("/v1/customers", self._create_customer)
@@ -172,7 +89,7 @@ class FakeStripe(LoopbackServer):
         key = request.headers.get("Idempotency-Key")
         call = Call(request.method, request.path, params, key)
         self.calls.append(call)
-        request["params"] = params
+        request[PARAMS] = params
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             call.status = 401
             return StripeError(401, "Invalid API Key provided", type_="invalid_request_error"
@@ -195,7 +112,7 @@ class FakeStripe(LoopbackServer):
             except StripeError as exc:
                 response = exc.response()
             if key and request.method == "POST":
-                self._idempotent[key] = _Stored(response.status, json.loads(response.text or "{}"))
+                self._idempotent[key] = Stored(response.status, json.loads(response.text or "{}"))
         if failure is not None:  # it took effect; the answer is lost on the way back
             call.status = failure.status
             return StripeError(failure.status, "fake failure after effect", type_="api_error"
@@ -233,15 +150,15 @@ class FakeStripe(LoopbackServer):
 
     # --- API --------------------------------------------------------------------------------
     async def _create_customer(self, request: web.Request) -> dict[str, Any]:
-        p = request["params"]
-        customer = {"id": _id("cus"), "object": "customer", "created": self._now(),
+        p = request[PARAMS]
+        customer = {"id": new_id("cus"), "object": "customer", "created": self._now(),
                     "name": p.get("name"), "email": p.get("email"),
                     "metadata": p.get("metadata", {}), "livemode": False}  # fmt: skip
         self.state.customers[customer["id"]] = customer
         return customer
 
     async def _create_checkout(self, request: web.Request) -> dict[str, Any]:
-        p = request["params"]
+        p = request[PARAMS]
         if self._required(p, "mode") != "subscription":
             raise StripeError(400, "only subscription mode is faked", param="mode")
         self._customer(self._required(p, "customer"))
@@ -257,7 +174,7 @@ class FakeStripe(LoopbackServer):
             if not metered and "quantity" not in item:
                 raise StripeError(400, "Quantity is required.", param=f"line_items[{i}][quantity]")
         self._required(p, "success_url")
-        ident = _id("cs_test")
+        ident = new_id("cs_test")
         session = {
             "id": ident, "object": "checkout.session", "mode": "subscription",
             "customer": p["customer"], "client_reference_id": p.get("client_reference_id"),
@@ -271,9 +188,9 @@ class FakeStripe(LoopbackServer):
         return {k: v for k, v in session.items() if not k.startswith("_")}
 
     async def _create_portal(self, request: web.Request) -> dict[str, Any]:
-        p = request["params"]
+        p = request[PARAMS]
         self._customer(self._required(p, "customer"))
-        session = {"id": _id("bps"), "object": "billing_portal.session",
+        session = {"id": new_id("bps"), "object": "billing_portal.session",
                    "customer": p["customer"], "return_url": p.get("return_url"),
                    "url": f"https://billing.stripe.com/p/session/test_{secrets.token_hex(8)}",
                    "created": self._now(), "livemode": False}  # fmt: skip
@@ -281,7 +198,7 @@ class FakeStripe(LoopbackServer):
         return session
 
     async def _list_subscriptions(self, request: web.Request) -> dict[str, Any]:
-        p = request["params"]
+        p = request[PARAMS]
         status = p.get("status")
         subs = [s for s in self.state.subscriptions.values()
                 if (not p.get("customer") or s["customer"] == p["customer"])
@@ -291,20 +208,20 @@ class FakeStripe(LoopbackServer):
         return self._list("/v1/subscriptions", subs, p.get("limit"))
 
     async def _list_invoices(self, request: web.Request) -> dict[str, Any]:
-        p = request["params"]
+        p = request[PARAMS]
         found = [i for i in self.state.invoices.values()
                  if not p.get("customer") or i["customer"] == p["customer"]]  # fmt: skip
         found.sort(key=lambda i: -i["created"])
         return self._list("/v1/invoices", found, p.get("limit"))
 
     async def _list_meters(self, request: web.Request) -> dict[str, Any]:
-        p = request["params"]
+        p = request[PARAMS]
         meters = [m for m in self.state.meters.values()
                   if not p.get("status") or m["status"] == p["status"]]  # fmt: skip
         return self._list("/v1/billing/meters", meters, p.get("limit"))
 
     async def _create_meter_event(self, request: web.Request) -> dict[str, Any]:
-        p = request["params"]
+        p = request[PARAMS]
         name = self._required(p, "event_name")
         if not any(m["event_name"] == name and m["status"] == "active"
                    for m in self.state.meters.values()):  # fmt: skip
@@ -318,7 +235,7 @@ class FakeStripe(LoopbackServer):
         except ValueError:
             raise StripeError(400, "payload[value] must be a number",
                               param="payload[value]") from None  # fmt: skip
-        identifier = p.get("identifier") or _id("mev")
+        identifier = p.get("identifier") or new_id("mev")
         timestamp = int(p.get("timestamp") or time.time())
         if not any(e.identifier == identifier for e in self.state.meter_events):
             # Stripe keeps one event per identifier (a repeat is dropped, not summed)
@@ -328,7 +245,7 @@ class FakeStripe(LoopbackServer):
                 "livemode": False}  # fmt: skip
 
     async def _event_summaries(self, request: web.Request) -> dict[str, Any]:
-        p = request["params"]
+        p = request[PARAMS]
         meter = self.state.meters.get(request.match_info["id"])
         if meter is None:
             raise missing("billing.meter", request.match_info["id"])
@@ -337,7 +254,7 @@ class FakeStripe(LoopbackServer):
         total = sum(e.value for e in self.state.meter_events
                     if e.event_name == meter["event_name"] and e.customer == customer
                     and start <= e.timestamp < end)  # fmt: skip
-        summary = {"id": _id("mtrusg"), "object": "billing.meter_event_summary",
+        summary = {"id": new_id("mtrusg"), "object": "billing.meter_event_summary",
                    "aggregated_value": total, "start_time": start, "end_time": end,
                    "meter": meter["id"], "livemode": False}  # fmt: skip
         return self._list(f"/v1/billing/meters/{meter['id']}/event_summaries", [summary])
@@ -346,7 +263,7 @@ class FakeStripe(LoopbackServer):
     def add_price(self, ident: str, *, unit_amount: int = 4900, metered: bool = False
                   ) -> dict[str, Any]:  # fmt: skip
         price = {"id": ident, "object": "price", "active": True, "currency": "usd",
-                 "product": _id("prod"), "type": "recurring",
+                 "product": new_id("prod"), "type": "recurring",
                  "unit_amount": 0 if metered else unit_amount,
                  "recurring": {"interval": "month", "usage_type": "metered" if metered
                                else "licensed"}, "livemode": False}  # fmt: skip
@@ -354,7 +271,7 @@ class FakeStripe(LoopbackServer):
         return price
 
     def add_meter(self, event_name: str) -> dict[str, Any]:
-        meter = {"id": _id("mtr"), "object": "billing.meter", "event_name": event_name,
+        meter = {"id": new_id("mtr"), "object": "billing.meter", "event_name": event_name,
                  "status": "active", "display_name": event_name,
                  "default_aggregation": {"formula": "sum"},
                  "customer_mapping": {"event_payload_key": "stripe_customer_id",
@@ -368,8 +285,8 @@ class FakeStripe(LoopbackServer):
         invoice. Returns the session (the ``checkout.session.completed`` object)."""
         session = self.state.sessions[session_id]
         now = self._now()
-        sub_id = _id("sub")
-        items = [{"id": _id("si"), "object": "subscription_item",
+        sub_id = new_id("sub")
+        items = [{"id": new_id("si"), "object": "subscription_item",
                   "price": self.state.prices[item["price"]],
                   "quantity": int(item["quantity"]) if "quantity" in item else None,
                   "current_period_start": now, "current_period_end": now + 30 * 86_400}
@@ -396,7 +313,7 @@ class FakeStripe(LoopbackServer):
     def add_invoice(self, customer: str, *, subscription: str | None = None, amount: int = 4900,
                     status: str = "open") -> dict[str, Any]:  # fmt: skip
         now = self._now()
-        ident = _id("in")
+        ident = new_id("in")
         invoice = {"id": ident, "object": "invoice", "customer": customer,
                    "subscription": subscription, "status": status, "currency": "usd",
                    "number": f"SB-{len(self.state.invoices) + 1:04d}",
@@ -415,7 +332,7 @@ class FakeStripe(LoopbackServer):
         """An event as Stripe sends it (a snapshot of ``obj`` now)."""
         snapshot = json.loads(json.dumps({k: v for k, v in obj.items()
                                           if not k.startswith("_")}))  # fmt: skip
-        return {"id": _id("evt"), "object": "event", "api_version": API_VERSION,
+        return {"id": new_id("evt"), "object": "event", "api_version": API_VERSION,
                 "created": self._now(), "data": {"object": snapshot}, "livemode": False,
                 "pending_webhooks": 1, "request": {"id": None, "idempotency_key": None},
                 "type": event_type}  # fmt: skip
