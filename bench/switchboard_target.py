@@ -127,6 +127,9 @@ def start_switchboard(
         # deployment; the fake LLM does not produce their structured output anyway
         "JOBS_ENABLED": "false",
         "DEFAULT_PLAN": "scale",  # up to 500 concurrent calls (the free plan allows 10)
+        # the workflow's LLM (set by the benchmark's tenant) is the fake on 127.0.0.1, which
+        # the egress policy refuses by default
+        "ALLOW_PRIVATE_URLS": "true",
     }
     if not gc_freeze:
         env["GC_FREEZE"] = "false"
