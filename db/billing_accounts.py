@@ -12,7 +12,7 @@ Conn = asyncpg.Pool | asyncpg.Connection
 
 _COLUMNS = (
     "organization_id, stripe_customer_id, subscription_id, subscription_status, price_id, "
-    "current_period_end, cancel_at_period_end, past_due_since, updated_at"
+    "current_period_start, current_period_end, cancel_at_period_end, past_due_since, updated_at"
 )
 
 
@@ -23,6 +23,7 @@ class SubscriptionState:
     subscription_id: str | None
     status: str | None
     price_id: str | None
+    current_period_start: datetime | None
     current_period_end: datetime | None
     cancel_at_period_end: bool
 
@@ -60,7 +61,8 @@ async def set_subscription(
     return await conn.fetchrow(
         f"""UPDATE billing_accounts
                SET subscription_id = $2, subscription_status = $3, price_id = $4,
-                   current_period_end = $5, cancel_at_period_end = $6,
+                   current_period_start = $5, current_period_end = $6,
+                   cancel_at_period_end = $7,
                    past_due_since = CASE WHEN $3 = 'past_due'
                                          THEN COALESCE(past_due_since, now()) END,
                    updated_at = now()
@@ -70,6 +72,7 @@ async def set_subscription(
         state.subscription_id,
         state.status,
         state.price_id,
+        state.current_period_start,
         state.current_period_end,
         state.cancel_at_period_end,
     )

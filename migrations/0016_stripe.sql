@@ -8,6 +8,7 @@ CREATE TABLE billing_accounts (
     subscription_id     text,
     subscription_status text,          -- Stripe's: active, trialing, past_due, canceled, ...
     price_id            text,          -- the subscription's base price (names the plan)
+    current_period_start timestamptz,
     current_period_end  timestamptz,
     cancel_at_period_end boolean NOT NULL DEFAULT false,
     past_due_since      timestamptz,   -- set when the subscription turned past_due

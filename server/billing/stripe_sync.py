@@ -60,19 +60,40 @@ def base_price(subscription: dict[str, Any], catalog: PlanCatalog) -> str | None
     return prices[0] if prices else None
 
 
+def _period(subscription: dict[str, Any], name: str, pick: Any) -> datetime | None:
+    value = subscription.get(name)
+    if value is None:  # newer API versions keep the period on the items
+        values = [i.get(name) for i in subscription.get("items", {}).get("data", [])]
+        value = pick((v for v in values if v is not None), default=None)
+    return datetime.fromtimestamp(int(value), UTC) if value else None
+
+
 def state_of(subscription: dict[str, Any] | None, catalog: PlanCatalog) -> SubscriptionState:
     if subscription is None:
-        return SubscriptionState(None, None, None, None, False)
-    period_end = subscription.get("current_period_end")
-    if period_end is None:  # newer API versions keep the period on the items
-        ends = [i.get("current_period_end") for i in subscription.get("items", {}).get("data", [])]
-        period_end = max((e for e in ends if e is not None), default=None)
+        return SubscriptionState(None, None, None, None, None, False)
     return SubscriptionState(
         subscription_id=str(subscription["id"]),
         status=str(subscription.get("status")),
         price_id=base_price(subscription, catalog),
-        current_period_end=datetime.fromtimestamp(int(period_end), UTC) if period_end else None,
+        current_period_start=_period(subscription, "current_period_start", min),
+        current_period_end=_period(subscription, "current_period_end", max),
         cancel_at_period_end=bool(subscription.get("cancel_at_period_end")),
+    )
+
+
+async def subscription_of(pool: asyncpg.Pool, organization_id: UUID) -> SubscriptionState | None:
+    """The organization's subscription as last read from Stripe (None: it never had one).
+    For ``GET /api/v1/billing``'s ``subscription``."""
+    account = await accounts_db.get(pool, organization_id)
+    if account is None or account["subscription_status"] is None:
+        return None
+    return SubscriptionState(
+        subscription_id=account["subscription_id"],
+        status=account["subscription_status"],
+        price_id=account["price_id"],
+        current_period_start=account["current_period_start"],
+        current_period_end=account["current_period_end"],
+        cancel_at_period_end=account["cancel_at_period_end"],
     )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 
 from db import billing_accounts as accounts_db
+from server.billing import stripe_sync
 from tests.integration.billing.conftest import (
     PRICES,
     deliver,
@@ -31,6 +32,7 @@ async def test_without_a_key_every_billing_route_says_billing_disabled(client, m
 async def test_checkout_then_payment_changes_the_plan(http, billing_server, fake_stripe):
     headers, org = await signup(http)
     assert await org_plan(billing_server, org) == "free"
+    assert await stripe_sync.subscription_of(billing_server.services.db, org) is None
 
     r = await http.post("/api/v1/billing/checkout", json={"plan": "pro"}, headers=headers)
     assert r.status_code == 201, r.text
@@ -56,7 +58,10 @@ async def test_checkout_then_payment_changes_the_plan(http, billing_server, fake
     assert account["subscription_status"] == "active"
     assert account["price_id"] == PRICES["pro"][0]
     assert account["subscription_id"] == session["subscription"]
-    assert account["current_period_end"] is not None
+    assert account["current_period_start"] < account["current_period_end"]
+    view = await stripe_sync.subscription_of(billing_server.services.db, org)
+    assert (view.status, view.cancel_at_period_end) == ("active", False)
+    assert view.current_period_end == account["current_period_end"]
     audit = await billing_server.services.db.fetch(
         "SELECT details FROM audit_log WHERE organization_id = $1 AND action = $2", org,
         "organization.plan_changed")  # fmt: skip
