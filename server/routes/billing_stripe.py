@@ -136,6 +136,6 @@ router.raw_route(
                "processed by the job queue.",
                tags=["billing"],
                responses={"200": "Stored (or a duplicate)", "400": "Bad or expired signature, "
-                          "or not an event", "409": "Billing disabled",
-                          "413": "Body too large"}),
+                          "or not an event", "409": "Billing disabled", "413": "Body too large",
+                          "422": "A NUL character in the event"}),
 )  # fmt: skip
