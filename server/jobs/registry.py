@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from db import carriers as carriers_db
 from db import jobs as jobs_db
 from server.billing import stripe_meter, stripe_sync, stripe_webhooks
+from server.billing import alerts as billing_alerts
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
 
@@ -22,6 +23,7 @@ HANDLERS: dict[str, JobHandler] = {
     webhooks.DELIVER_JOB: webhooks.deliver,
     stripe_webhooks.EVENT_JOB: stripe_webhooks.process,
     stripe_meter.METER_JOB: stripe_meter.send_call_usage,
+    post_call.USAGE_CHECK_JOB: billing_alerts.check_usage_thresholds,
 }
 
 # Called once a job of this kind has failed for the last time.
