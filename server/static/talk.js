@@ -160,9 +160,10 @@ async function startCall() {
 }
 
 function teardown() {
-  if (state.pc) { state.pc.onconnectionstatechange = null; state.pc.close(); }
+  const pc = state.pc;
+  state.pc = null; // first: closing fires the data channel's onclose
+  if (pc) { pc.onconnectionstatechange = null; pc.close(); }
   if (state.stream) state.stream.getTracks().forEach((t) => t.stop());
-  state.pc = null;
   state.stream = null;
 }
 

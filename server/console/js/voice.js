@@ -79,11 +79,12 @@ export class VoiceCall {
   }
 
   stop() {
-    if (!this.pc) return;
-    this.pc.onconnectionstatechange = null;
-    this.pc.close();
+    const pc = this.pc;
+    if (!pc) return;
+    this.pc = null; // first: closing fires the data channel's onclose
+    pc.onconnectionstatechange = null;
+    pc.close();
     if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
-    this.pc = null;
     this.stream = null;
     this.on.ended(this.callId);
   }
