@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.pricing import Pricing
+
 
 class SettingsError(Exception):
     """Raised with a readable message when the environment holds invalid settings."""
@@ -135,6 +137,9 @@ class Settings(BaseSettings):
     # Let organizations without keys of their own use the keys above (only ever against
     # the endpoints above, never a tenant-chosen URL). None: true unless ENV=production.
     share_server_keys: bool | None = None
+
+    # --- costs: unit prices per provider, JSON (server/pricing.py; every default is 0) ----
+    pricing: Pricing = Field(default_factory=Pricing)
 
     @field_validator(
         "deepgram_api_key", "deepgram_base_url", "openai_api_key", "openai_base_url",

@@ -17,6 +17,7 @@ from db.calls import CallStatus
 from server.api import ApiContext, Router
 from server.errors import not_found
 from server.pagination import decode_cursor, encode_cursor
+from server.pricing import COST_DIGITS
 
 router = Router(tags=["calls"])
 
@@ -63,6 +64,7 @@ class UsageOut(BaseModel):
     provider: str
     model: str | None
     quantity: float
+    cost: float = Field(description="Estimated cost in the call's `currency` (PRICING)")
 
 
 class EventOut(BaseModel):
@@ -112,6 +114,8 @@ class CallDetail(CallOut):
     turns: list[TurnOut]
     usage: list[UsageOut]
     events: list[EventOut]
+    cost: float = Field(description="Estimated cost of the call's usage (0: not priced)")
+    currency: str
 
 
 class CallPage(BaseModel):
@@ -152,14 +156,18 @@ async def get_call(ctx: ApiContext) -> CallDetail:
     turns = await calls_db.list_turns(ctx.db, org, call_id)
     usage = await usage_db.for_call(ctx.db, org, call_id)
     events = await calls_db.list_events(ctx.db, org, call_id)
+    pricing = ctx.services.settings.pricing
+    lines = [
+        UsageOut(kind=u["kind"], provider=u["provider"], model=u["model"] or None, quantity=u["quantity"],
+                 cost=pricing.cost(u["kind"], u["provider"], u["model"] or None, u["quantity"]))
+        for u in usage
+    ]  # fmt: skip
     return CallDetail(
         **CallOut.of(row).model_dump(),
         turns=[TurnOut.of(t) for t in turns],
-        usage=[
-            UsageOut(kind=u["kind"], provider=u["provider"], model=u["model"] or None, quantity=u["quantity"])
-            for u in usage
-        ],  # fmt: skip
+        usage=lines,
         events=[EventOut(kind=e["kind"], at=e["at"], data=e["data"] or {}) for e in events],
+        cost=round(sum(u.cost for u in lines), COST_DIGITS), currency=pricing.currency,
     )
 
 

@@ -2,7 +2,7 @@
 // and time, latency waterfall, events, extracted variables, usage.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "./api.js";
-import { html, Link, Page, useLoad, ErrorNote, Loading, can, fmtDate, fmtTime, fmtDuration, fmtMs, fmtNumber, statusBadge } from "./ui.js";
+import { html, Link, Page, useLoad, ErrorNote, Loading, can, fmtDate, fmtTime, fmtDuration, fmtMs, fmtNumber, fmtMoney, statusBadge } from "./ui.js";
 import { Timeline, Waterfall } from "./charts.js";
 
 function Player({ call }) {
@@ -76,6 +76,7 @@ export function CallPage({ id, me }) {
       <div class="card"><div class="label">Status</div><div class="value">${statusBadge(call.status)}</div><div class="sub">${call.end_reason || ""}</div></div>
       <div class="card"><div class="label">Duration</div><div class="value">${fmtDuration(call.duration_seconds) || "–"}</div></div>
       <div class="card"><div class="label">Turns</div><div class="value">${call.turns.length}</div><div class="sub">${call.turns.filter((t) => t.interrupted).length} interrupted</div></div>
+      <div class="card"><div class="label">Estimated cost</div><div class="value" data-testid="call-cost">${fmtMoney(call.cost, call.currency)}</div></div>
       <div class="card"><div class="label">Voice-to-voice</div><div class="value">${v2v.length ? fmtMs(Math.min(...v2v)) : "–"}</div><div class="sub">${v2v.length ? `best · worst ${fmtMs(Math.max(...v2v))}` : "no agent turns"}</div></div>
     </div>
     <dl class="kv panel">
@@ -97,10 +98,10 @@ export function CallPage({ id, me }) {
         <${Kv} value=${call.extracted} />
         <h3>Input variables</h3><${Kv} value=${call.variables} /></section>
       <section><h2>Usage</h2>
-        ${call.usage.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">Kind</th><th scope="col">Provider</th><th scope="col">Model</th><th scope="col" class="num">Quantity</th></tr></thead>
-          <tbody>${call.usage.map((u) => html`<tr><td>${u.kind}</td><td>${u.provider}</td><td>${u.model || ""}</td><td class="num">${fmtNumber(u.quantity, 2)}</td></tr>`)}</tbody></table></div>`
+        ${call.usage.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">Kind</th><th scope="col">Provider</th><th scope="col">Model</th><th scope="col" class="num">Quantity</th><th scope="col" class="num">Cost</th></tr></thead>
+          <tbody>${call.usage.map((u) => html`<tr><td>${u.kind}</td><td>${u.provider}</td><td>${u.model || ""}</td><td class="num">${fmtNumber(u.quantity, 2)}</td><td class="num">${fmtMoney(u.cost, call.currency)}</td></tr>`)}</tbody></table></div>`
           : html`<p class="hint">No usage recorded.</p>`}
-        <p class="hint">Cost in money needs prices per provider, which this server does not have yet.</p></section>
+        <p class="hint">Estimated from the server's unit prices (PRICING); unpriced usage counts as 0.</p></section>
     </div>
     <h2>Events</h2>
     ${call.events.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">Data</th></tr></thead>
