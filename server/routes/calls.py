@@ -11,11 +11,14 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 from starlette.responses import FileResponse
 
+from db import call_search
 from db import calls as calls_db
 from db import usage as usage_db
+from db.call_search import CallFilters
 from db.calls import CallStatus
+from pipeline.events import EndReason
 from server.api import ApiContext, Router
-from server.errors import not_found
+from server.errors import not_found, unprocessable
 from server.pagination import decode_cursor, encode_cursor
 from server.pricing import COST_DIGITS
 
@@ -126,6 +129,12 @@ class CallPage(BaseModel):
 class CallListQuery(BaseModel):
     status: CallStatus | None = None
     workflow_id: UUID | None = None
+    direction: Literal["inbound", "outbound", "browser"] | None = None
+    number: str | None = Field(default=None, pattern=r"^\+?[0-9]{1,20}$",
+                               description="Digits in the from or to number")  # fmt: skip
+    end_reason: EndReason | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200,
+                          description="Search in the transcript: words, \"a phrase\", -not, or")  # fmt: skip
     from_: datetime | None = Field(default=None, alias="from", description="Created at or after")
     to: datetime | None = Field(default=None, description="Created before")
     limit: int = Field(default=20, ge=1, le=100)
@@ -133,12 +142,18 @@ class CallListQuery(BaseModel):
 
 
 @router.get("/api/v1/calls", query=CallListQuery, response=CallPage,
-            summary="List calls, newest first (filter by status, workflow, date)")  # fmt: skip
+            summary="List calls, newest first (filter by status, workflow, direction, number, "
+                    "end reason, date; search in transcripts)")  # fmt: skip
 async def list_calls(ctx: ApiContext) -> CallPage:
     q: CallListQuery = ctx.query
-    rows = await calls_db.list_for_org(
-        ctx.db, ctx.caller.organization_id, limit=q.limit + 1, status=q.status,
-        workflow_id=q.workflow_id, created_from=q.from_, created_to=q.to,
+    if q.from_ and q.to and q.from_ >= q.to:
+        raise unprocessable("query", "from", code="invalid_range", message="'from' must be before 'to'")
+    filters = CallFilters(
+        status=q.status, workflow_id=q.workflow_id, direction=q.direction, number=q.number,
+        end_reason=q.end_reason, created_from=q.from_, created_to=q.to, text=q.q,
+    )  # fmt: skip
+    rows = await call_search.list_calls(
+        ctx.db, ctx.caller.organization_id, filters, limit=q.limit + 1,
         before=decode_cursor(q.cursor) if q.cursor else None,
     )  # fmt: skip
     page = rows[: q.limit]
