@@ -11,6 +11,7 @@ from server.routes import (
     calls,
     carriers,
     console,
+    console_calls,
     console_summary,
     demo,
     health,
@@ -52,5 +53,6 @@ def all_routers() -> list[Router]:
         webrtc.router,
         demo.router,
         console_summary.router,
+        console_calls.router,
         console.router,
     ]

@@ -54,6 +54,17 @@ function Kv({ value }) {
   return html`<dl class="kv">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${v == null ? "–" : typeof v === "string" ? v : JSON.stringify(v)}</dd>`)}</dl>`;
 }
 
+function Deliveries({ id }) {
+  const { data, error } = useLoad(() => api(`/api/v1/calls/${id}/webhook-deliveries`), [id]);
+  if (error) return html`<${ErrorNote} error=${error} />`;
+  if (!data) return html`<${Loading} />`;
+  if (!data.length) return html`<p class="hint">No webhook deliveries for this call (none subscribed to call.ended or call.analyzed, or not sent yet).</p>`;
+  return html`<div class="table-wrap"><table data-testid="deliveries"><thead><tr><th scope="col">Event</th><th scope="col">Endpoint</th><th scope="col">Status</th><th scope="col">Attempts</th></tr></thead>
+    <tbody>${data.map((d) => html`<tr><td>${d.event}</td><td><code>${d.url}</code></td>
+      <td><span class="badge ${d.status === "delivered" ? "ok" : d.status === "failed" ? "bad" : "warn"}">${d.status}</span></td>
+      <td><ol class="attempts">${d.attempts.map((a) => html`<li>${fmtTime(a.at)}: ${a.status_code ? `HTTP ${a.status_code}` : a.error || "no answer"}${a.error && a.status_code ? ` (${a.error})` : ""} · ${a.duration_ms} ms</li>`)}</ol></td></tr>`)}</tbody></table></div>`;
+}
+
 export function CallPage({ id, me }) {
   const { data: call, error, reload } = useLoad(() => api(`/api/v1/calls/${id}`), [id]);
   const [actionError, setActionError] = useState(null);
@@ -107,5 +118,6 @@ export function CallPage({ id, me }) {
     ${call.events.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">Data</th></tr></thead>
       <tbody>${call.events.map((e) => html`<tr><td>${fmtTime(e.at)}</td><td>${e.kind}</td><td><code>${JSON.stringify(e.data)}</code></td></tr>`)}</tbody></table></div>`
       : html`<p class="hint">No events (failover, transfer, DTMF, handoffs) in this call.</p>`}
+    ${can.manage(me.role) ? html`<h2>Webhook deliveries</h2><${Deliveries} key=${call.ended_at || "live"} id=${id} />` : ""}
   </${Page}>`;
 }
