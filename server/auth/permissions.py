@@ -30,6 +30,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/auth/me"): "member",
     ("POST", f"{_V1}/auth/password"): "member",
     ("POST", f"{_V1}/auth/logout-all"): "member",
+    ("POST", f"{_V1}/auth/switch-organization"): "member",
     ("POST", f"{_V1}/invitations/accept"): "member",
     # the organization, members, invitations, audit log
     ("GET", f"{_V1}/organization"): "member",

@@ -111,6 +111,13 @@ export async function signIn(email, password, organizationId) {
   save(fromTokens(await raw("/api/v1/auth/login", { method: "POST", body })));
 }
 
+// Move this session to another of the user's organizations (no password: the user is signed
+// in); the login it replaces is revoked.
+export async function switchOrganization(organizationId) {
+  const tokens = await api("/api/v1/auth/switch-organization", { method: "POST", body: { organization_id: organizationId, refresh_token: session.refresh } });
+  save(fromTokens(tokens));
+}
+
 // Returns null when signed up and in; else the API's "pending" answer (202: the email may
 // already have an account, which the API does not reveal).
 export async function signUp(body) {
