@@ -95,6 +95,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", f"{_V1}/calls/{{call_id:uuid}}/transfer"): "admin",
     ("POST", f"{_V1}/calls/{{call_id:uuid}}/dtmf"): "admin",
     ("GET", f"{_V1}/calls"): "member",
+    ("GET", f"{_V1}/calls/events"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/recording"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/webhook-deliveries"): "admin",  # URLs: as webhooks

@@ -12,6 +12,7 @@ from server.routes import (
     carriers,
     console,
     console_calls,
+    console_live,
     console_summary,
     demo,
     health,
@@ -54,5 +55,6 @@ def all_routers() -> list[Router]:
         demo.router,
         console_summary.router,
         console_calls.router,
+        console_live.router,
         console.router,
     ]

@@ -95,6 +95,17 @@ export async function api(path, options = {}) {
   }
 }
 
+// A streamed response (Server-Sent Events) with this session's token; refreshes once on a 401.
+// EventSource cannot send an Authorization header, so the Live page reads the stream itself.
+export async function openStream(path, signal) {
+  if (!session) throw new ApiError(401, "unauthorized", "not signed in");
+  const get = () => fetch(path, { headers: { Authorization: `Bearer ${session.access}`, Accept: "text/event-stream" }, signal });
+  let response = await get();
+  if (response.status === 401) { await refreshNow(); response = await get(); }
+  if (!response.ok) throw new ApiError(response.status, "http_" + response.status, response.statusText || `HTTP ${response.status}`);
+  return response;
+}
+
 // The server's own OpenAPI description (fetched once): what this server offers.
 let openapi = null;
 export function openapiDoc() {
