@@ -43,7 +43,7 @@ export function CallList() {
     </form>
     <${ErrorNote} error=${page.error} />
     ${page.loading && !page.data ? html`<${Loading} />` : page.data && html`
-      ${page.data.items.length ? html`<div class="table-wrap"><table data-testid="calls">
+      ${page.data.items.length ? html`<div class="table-wrap" tabindex="0"><table data-testid="calls">
         <thead><tr><th scope="col">Started</th><th scope="col">Workflow</th><th scope="col">Channel</th><th scope="col">From → to</th>
           <th scope="col">Status</th><th scope="col" class="num">Duration</th><th scope="col">End reason</th></tr></thead>
         <tbody>${page.data.items.map((c) => html`<tr>

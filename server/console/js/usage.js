@@ -54,7 +54,7 @@ export function UsagePage() {
       <div class="cards"><div class="card"><div class="label">Estimated cost</div><div class="value" data-testid="usage-cost">${fmtMoney(u.cost, u.currency)}</div><div class="sub">${u.currency}</div></div>
         ${KINDS.map((k) => html`<div class="card"><div class="label">${k === "call_seconds" ? "call minutes" : k.replace(/_/g, " ")}</div><div class="value">${fmtNumber(k === "call_seconds" ? (u.totals[k] || 0) / 60 : u.totals[k] || 0, 1)}</div><div class="sub">${k === "call_seconds" ? `${fmtNumber(u.totals[k] || 0)} s` : ""}</div></div>`)}</div>
       ${u.groups.length ? html`${groupBy !== "call" ? html`<${Bars} groups=${u.groups} />` : ""}
-      <div class="table-wrap"><table><thead><tr><th scope="col">${label}</th><th scope="col" class="num">Calls</th><th scope="col" class="num">Minutes</th><th scope="col" class="num">Cost</th><th scope="col">By provider</th></tr></thead>
+      <div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">${label}</th><th scope="col" class="num">Calls</th><th scope="col" class="num">Minutes</th><th scope="col" class="num">Cost</th><th scope="col">By provider</th></tr></thead>
         <tbody>${u.groups.map((g) => html`<tr><td>${groupBy === "workflow" ? names.get(g.key) || g.key || "(no workflow)" : groupBy === "call" ? html`<${Link} href=${`/calls/${g.key}`}>${g.key.slice(0, 8)}</${Link}>` : g.key}</td><td class="num">${g.calls}</td>
           <td class="num">${fmtNumber((g.totals.call_seconds || 0) / 60, 1)}</td>
           <td class="num">${fmtMoney(g.cost, u.currency)}</td>
