@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.egress import EgressPolicy
+from server.billing.catalog import PlanCatalog
 from server.calls.live import LiveCalls
 from server.coordination.replay import ReplayGuard
 
@@ -51,6 +52,11 @@ class Services:
     # wake-ups for the console's live event stream (started with the app)
     console_feed: ConsoleFeed | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # the plans of this deployment (built in, overridden by PLANS_FILE): settings.plan_catalog
+    plans: PlanCatalog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plans = self.settings.plan_catalog
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
         """Run a coroutine in the background, keeping a reference until it finishes."""

@@ -100,6 +100,9 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/recording"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/webhook-deliveries"): "admin",  # URLs: as webhooks
     ("GET", f"{_V1}/usage"): "member",
+    # plans and the organization's billing state: every member reads (docs/BILLING.md)
+    ("GET", f"{_V1}/plans"): "member",
+    ("GET", f"{_V1}/billing"): "member",
     ("GET", f"{_V1}/console/summary"): "member",  # the console's home numbers
     # browser calls run the workflow (tools, secrets, provider spend): admin
     ("GET", f"{_V1}/webrtc/ice-servers"): "admin",

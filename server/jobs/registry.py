@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from db import carriers as carriers_db
 from db import jobs as jobs_db
+from server.billing import alerts as billing_alerts
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
 
@@ -19,6 +20,7 @@ HANDLERS: dict[str, JobHandler] = {
     post_call.CALL_ENDED_JOB: post_call.handle_call_ended,
     post_call.ANALYZE_JOB: post_call.handle_analyze,
     webhooks.DELIVER_JOB: webhooks.deliver,
+    post_call.USAGE_CHECK_JOB: billing_alerts.check_usage_thresholds,
 }
 
 # Called once a job of this kind has failed for the last time.
