@@ -8,7 +8,8 @@ import { WorkflowList, WorkflowNew, WorkflowEditor } from "./workflows.js";
 import { TestPage } from "./test_page.js";
 import { CallList } from "./calls.js";
 import { CallPage } from "./call_page.js";
-import { UsagePage, BillingPage } from "./usage.js";
+import { UsagePage } from "./usage.js";
+import { BillingPage } from "./billing.js";
 import { LivePage } from "./live.js";
 import { SettingsPage } from "./settings.js";
 

@@ -63,14 +63,3 @@ export function UsagePage() {
       <p class="hint">Costs are estimates from this server's unit prices per provider (the PRICING setting); usage without a price counts as 0.</p>`}
   </${Page}>`;
 }
-
-export function BillingPage() {
-  const org = useLoad(() => api("/api/v1/organization"), []);
-  return html`<${Page} title="Billing">
-    <${ErrorNote} error=${org.error} />
-    ${org.data && html`<dl class="kv panel"><dt>Organization</dt><dd>${org.data.name}</dd><dt>Plan</dt><dd>${org.data.plan}</dd>
-      <dt>Concurrent calls</dt><dd>${org.data.max_concurrent_calls}</dd></dl>`}
-    <div class="notice warn" role="status">Billing is not configured on this server: there are no invoices,
-      included minutes, Checkout or Portal yet. The <${Link} href="/usage">Usage</${Link}> page shows what your calls used.</div>
-  </${Page}>`;
-}
