@@ -37,8 +37,9 @@ class Package:
 
 
 PACKAGES = [
-    Package("preact", "11.2.0", {"dist/preact.mjs": "preact.mjs",
-                                 "hooks/dist/hooks.mjs": "preact-hooks.mjs"}),
+    Package(
+        "preact", "11.2.0", {"dist/preact.mjs": "preact.mjs", "hooks/dist/hooks.mjs": "preact-hooks.mjs"}
+    ),
     Package("htm", "3.1.1", {"dist/htm.mjs": "htm.mjs"}),
     # the accessibility audit of tests/browser/test_console_a11y.py (MPL-2.0, unmodified)
     Package("axe-core", "4.14.1", {"axe.min.js": "axe.min.js"}, dest=TEST_VENDOR),
@@ -76,11 +77,16 @@ def vendor(package: Package, work: Path, licenses: Path) -> dict[str, object]:
         files[target] = hashlib.sha256(data).hexdigest()
     shutil.copyfile(unpacked / "package" / package.license_file, licenses / f"{package.name}.txt")
     meta = json.loads((unpacked / "package" / "package.json").read_text())
-    return {"name": package.name, "version": package.version, "integrity": integrity,
-            "spdx": meta.get("license"),
-            "source": {t: s for s, t in package.files.items()},
-            "license": f"LICENSES/{package.name}.txt", "sha256": files,
-            "dir": str(package.dest.relative_to(ROOT))}
+    return {
+        "name": package.name,
+        "version": package.version,
+        "integrity": integrity,
+        "spdx": meta.get("license"),
+        "source": {t: s for s, t in package.files.items()},
+        "license": f"LICENSES/{package.name}.txt",
+        "sha256": files,
+        "dir": str(package.dest.relative_to(ROOT)),
+    }
 
 
 def main() -> int:
@@ -91,8 +97,11 @@ def main() -> int:
     licenses.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         records = [vendor(p, Path(tmp), licenses) for p in PACKAGES]
-    manifest = {"generated_by": "scripts/vendor_console.py", "registry": "https://registry.npmjs.org",
-                "packages": records}
+    manifest = {
+        "generated_by": "scripts/vendor_console.py",
+        "registry": "https://registry.npmjs.org",
+        "packages": records,
+    }
     (VENDOR / "VENDOR.json").write_text(json.dumps(manifest, indent=2) + "\n")
     for r in records:
         print(f"{r['name']}@{r['version']}: {', '.join(r['sha256'])}")  # type: ignore[arg-type]

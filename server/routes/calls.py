@@ -182,7 +182,8 @@ async def get_call(ctx: ApiContext) -> CallDetail:
         turns=[TurnOut.of(t) for t in turns],
         usage=lines,
         events=[EventOut(kind=e["kind"], at=e["at"], data=e["data"] or {}) for e in events],
-        cost=round(sum(u.cost for u in lines), COST_DIGITS), currency=pricing.currency,
+        cost=round(sum(u.cost for u in lines), COST_DIGITS),
+        currency=pricing.currency,
     )
 
 

@@ -48,8 +48,10 @@ def test_every_import_resolves() -> None:
     for target in imports.values():
         assert target.startswith("/console/vendor/")
         assert (CONSOLE / target.removeprefix("/console/")).is_file(), target
-    specifier = re.compile(r'(?:import|export)\s*(?:\*\s*as\s*[\w$]+|\{[^}]*\}|[\w$]+(?:\s*,\s*\{[^}]*\})?)'
-                           r'\s*from\s*"([^"]+)"')
+    specifier = re.compile(
+        r"(?:import|export)\s*(?:\*\s*as\s*[\w$]+|\{[^}]*\}|[\w$]+(?:\s*,\s*\{[^}]*\})?)"
+        r'\s*from\s*"([^"]+)"'
+    )
     for module in [*CONSOLE.glob("js/*.js"), *VENDOR.glob("*.mjs")]:
         for match in specifier.finditer(module.read_text()):
             spec = match.group(1)
