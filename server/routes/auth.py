@@ -212,7 +212,7 @@ async def change_password(ctx: ApiContext) -> TokenOut:
 
 
 @router.post("/api/v1/auth/switch-organization", body=SwitchOrganizationIn, response=TokenOut,
-             auth="user")  # fmt: skip
+             auth="user", errors=[404])  # fmt: skip
 async def switch_organization(ctx: ApiContext) -> TokenOut:
     """A new login in another organization of the signed-in user, without the password
     (404 for an organization the user is not a member of)"""
