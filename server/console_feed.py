@@ -42,7 +42,11 @@ class ConsoleFeed:
         self._stop_listening = self._services.live_calls.listen(self._local_change)
         if self._services.redis is not None:
             self._pubsub = self._services.redis.pubsub(ignore_subscribe_messages=True)
-            await self._pubsub.subscribe(self._channel)
+            try:
+                await self._pubsub.subscribe(self._channel)
+            except Exception:  # non-critical: streams still re-read every few seconds
+                log.warning("console_feed_subscribe_failed")
+                return
             self._reader = asyncio.create_task(self._read(), name="console-feed")
 
     async def close(self) -> None:
