@@ -27,6 +27,8 @@ EXTRA_COMMANDS: list[tuple[str, str, str, str]] = [
      "run background jobs (post-call analysis, webhooks)"),
     ("rotate-keys", "server.auth.cli", "add_parser",
      "re-encrypt stored secrets with the first key of SECRET_KEYS"),
+    ("billing", "server.billing.stripe_cli", "add_parser",
+     "Stripe billing: reconcile local minutes with the meter (billing reconcile --period)"),
 ]
 
 

@@ -13,6 +13,7 @@ from server.coordination.replay import ReplayGuard
 
 if TYPE_CHECKING:
     import asyncpg
+    import stripe
     from redis.asyncio import Redis
 
     from db.crypto import SecretBox
@@ -51,6 +52,8 @@ class Services:
     chat_store: ChatStore | None = None
     # wake-ups for the console's live event stream (started with the app)
     console_feed: ConsoleFeed | None = None
+    # the Stripe client (server/billing/stripe_client.py; created on first use with a key)
+    stripe: stripe.StripeClient | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     # the plans of this deployment (built in, overridden by PLANS_FILE): settings.plan_catalog
     plans: PlanCatalog = field(init=False)

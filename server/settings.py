@@ -10,7 +10,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.billing.catalog import PlanCatalog
@@ -120,6 +128,20 @@ class Settings(BaseSettings):
     # not served at all without one
     metrics_token: str | None = None
 
+    # --- billing: Stripe (docs/STRIPE.md); without STRIPE_API_KEY billing is disabled ----
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None  # whsec_... of the webhook endpoint
+    stripe_api_base: str | None = None  # e.g. https://api.stripe.com (tests: a fake)
+    stripe_meter_event_name: str = Field(default="switchboard_call_minutes", min_length=1,
+                                         max_length=100)
+    # a past_due subscription keeps its plan this long, then the organization is suspended
+    billing_past_due_grace_days: int = Field(default=7, ge=0, le=365)
+    billing_canceled_plan: Literal["free", "suspended"] = "free"  # canceled/unpaid -> this
+    # where Stripe sends the browser back (default: PUBLIC_URL + /console/#/billing...)
+    billing_checkout_success_url: str | None = None
+    billing_checkout_cancel_url: str | None = None
+    billing_portal_return_url: str | None = None
+
     # --- calls: recording and browser (WebRTC) calls ------------------------------------
     record_calls: bool = True  # stereo WAV per call under DATA_DIR/recordings
     webrtc_stun_urls: str = ""  # comma-separated, e.g. stun:stun.l.google.com:19302
@@ -155,7 +177,8 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @field_validator("database_url", "redis_url", "jwt_private_key", "secrets_key",
-                     "secret_keys", "metrics_token", mode="before")
+                     "secret_keys", "metrics_token", "stripe_api_key", "stripe_webhook_secret",
+                     "stripe_api_base", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

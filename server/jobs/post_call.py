@@ -23,6 +23,7 @@ from pipeline.providers import resolve_credentials
 from runtime.analysis import analyze_call, history_from_turns
 from runtime.models import model_config_for
 from runtime.workflow import ServiceChoice, Workflow
+from server.billing import stripe_meter
 from server.billing.usage import USAGE_CHECK_JOB
 from server.jobs.webhooks import emit_event
 
@@ -69,6 +70,7 @@ async def handle_call_ended(services: Services, job: asyncpg.Record) -> None:
         # Analysis is its own job so that its retries never resend call.ended.
         await jobs_db.enqueue(conn, ANALYZE_JOB, {"call_id": str(call_id)},
                               organization_id=org, max_attempts=5)
+        await stripe_meter.enqueue_for_call(conn, services.settings, org, call_id)  # Stripe
         # usage.threshold alerts (server/billing/usage.py), off the call path
         await jobs_db.enqueue(conn, USAGE_CHECK_JOB, {"call_id": str(call_id)},
                               organization_id=org, max_attempts=5)

@@ -7,6 +7,7 @@ raced), features off are a 403."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from pipeline.events import EndReason
 from server.billing.plans import change_plan
 from server.calls.admission import NewCall, QuotaExceeded, end_call, start_call
 from tests.integration.server.billing_helpers import add_call_seconds, plans_file, signup
-from tests.security.twilio_env import WORKFLOW, PhoneEnv, phone_env
+from tests.security.twilio_env import WORKFLOW, PhoneEnv, _tenant, phone_env
 from tests.security.webrtc_env import audio_offer
 
 
@@ -126,7 +127,7 @@ async def test_recording_and_own_keys_need_their_features(env: PhoneEnv) -> None
     await end_call(services, handle.call_id, EndReason.CANCELED)
 
 
-async def test_outbound_recording_request_on_a_plan_without_it(env: PhoneEnv) -> None:
+async def test_the_quota_is_checked_before_a_recording_request(env: PhoneEnv) -> None:
     await orgs_db.set_plan(env.db, uuid.UUID(env.org), "free")
     r = await env.http.post("/api/v1/calls", headers=env.headers, json={
         "to": "+14155550123", "workflow_id": env.workflow_id, "record": True})  # fmt: skip
@@ -185,3 +186,25 @@ async def test_concurrent_creations_cannot_pass_the_limit_together(env: PhoneEnv
     assert statuses == [201, 201, 402, 402, 402, 402], [r.text for r in results]
     listed = (await env.http.get("/api/v1/workflows", headers=headers)).json()
     assert len(listed["items"] if isinstance(listed, dict) else listed) == 2
+
+
+async def test_outbound_recording_needs_the_feature(env: PhoneEnv) -> None:
+    headers, org, workflow_id, _ = await _tenant(env.http)  # free: one minute, no recording
+    dialed = len(env.fake.calls)
+    r = await env.http.post("/api/v1/calls", headers=headers, json={
+        "to": "+14155550123", "workflow_id": workflow_id, "record": True})  # fmt: skip
+    assert r.status_code == 403, r.text
+    error = r.json()["error"]
+    assert error["code"] == "feature_not_in_plan" and "recording" in error["message"]
+    assert error["details"][0]["pointer"] == "/body/record"
+    assert len(env.fake.calls) == dialed  # nothing was dialed
+    assert await env.server.services.db.fetchval(
+        "SELECT count(*) FROM calls WHERE organization_id = $1", uuid.UUID(org)) == 0  # fmt: skip
+    # without asking, the call is placed (and not recorded: metadata says so)
+    r = await env.http.post("/api/v1/calls", headers=headers, json={
+        "to": "+14155550123", "workflow_id": workflow_id})  # fmt: skip
+    assert r.status_code == 201, r.text
+    call = await env.server.services.db.fetchrow("SELECT metadata FROM calls WHERE id = $1",
+                                                 uuid.UUID(r.json()["id"]))  # fmt: skip
+    metadata = call["metadata"] if isinstance(call["metadata"], dict) else json.loads(call["metadata"])
+    assert metadata["record"] is False
