@@ -59,4 +59,5 @@ async def get_billing(ctx: ApiContext) -> BillingOut:
         ),  # fmt: skip
         features={feature: plan.has(feature) for feature in Feature},
         subscription=None,  # the payment integration's state (Stripe), wired by the lead
+        payments=ctx.services.settings.stripe_api_key is not None,
     )

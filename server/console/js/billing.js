@@ -1,7 +1,7 @@
 // Billing: the plan, minutes this period against the included ones (and the projection),
 // limits and features (GET /api/v1/billing), the plans on offer (GET /api/v1/plans); with
-// Stripe configured, Checkout and Portal buttons and invoices (offered only when this
-// server's OpenAPI has those routes, and only to admins, as the API's matrix says).
+// Stripe configured (billing.payments), Checkout and Portal buttons and invoices (offered only
+// when this server's OpenAPI has those routes, and only to admins, as the API's matrix says).
 import { useState } from "preact/hooks";
 import { api, serverHas } from "./api.js";
 import { html, Link, Page, useLoad, ErrorNote, Loading, can, fmtDate, fmtNumber } from "./ui.js";
@@ -61,11 +61,15 @@ function Invoices() {
 export function BillingPage({ me }) {
   const billing = useLoad(() => api("/api/v1/billing"), []);
   const plans = useLoad(() => api("/api/v1/plans").catch(() => ({ plans: [] })), []);
-  const stripe = useLoad(async () => ({
+  // Payment routes exist on this server (OpenAPI) and are configured (billing.payments).
+  const routes = useLoad(async () => ({
     checkout: await serverHas("/api/v1/billing/checkout"),
     portal: await serverHas("/api/v1/billing/portal"),
     invoices: await serverHas("/api/v1/billing/invoices"),
   }), []);
+  const paying = Boolean(billing.data?.payments);
+  const stripe = { data: routes.data && billing.data && {
+    checkout: paying && routes.data.checkout, portal: paying && routes.data.portal, invoices: paying && routes.data.invoices } };
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const admin = can.manage(me.role);
