@@ -24,6 +24,7 @@ from db.pool import create_pool
 from server.auth.tokens import TokenSigner, load_private_key
 from server.calls.drain import drain_calls, drain_on_sigterm
 from server.calls.live import LiveCalls
+from server.console_feed import start_console_feed
 from server.coordination import InProcessBus, InProcessLimiter, fleet
 from server.coordination.replay import ReplayGuard
 from server.coordination.shared_keys import KeysDiffer, check_shared_keys
@@ -128,6 +129,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             replay_guard=ReplayGuard(redis, prefix=settings.redis_prefix),
             live_calls=LiveCalls(limit=settings.max_live_calls), instance_id=fleet.instance_id(),
         )
+        services.console_feed = await start_console_feed(services)
+        stack.push_async_callback(services.console_feed.close)
         await stack.enter_async_context(fleet.instance(services))  # heartbeat, sweeper
         yield services
 

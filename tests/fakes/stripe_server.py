@@ -284,7 +284,9 @@ class FakeStripe(LoopbackServer):
         """The customer paid: the session completes with a new subscription and a paid
         invoice. Returns the session (the ``checkout.session.completed`` object)."""
         session = self.state.sessions[session_id]
-        now = self._now()
+        created = self._now()
+        # a period starts at the real time (``created`` may run ahead of it: see ``_now``)
+        now = min(created, int(time.time()))
         sub_id = new_id("sub")
         items = [{"id": new_id("si"), "object": "subscription_item",
                   "price": self.state.prices[item["price"]],
@@ -293,7 +295,7 @@ class FakeStripe(LoopbackServer):
                  for item in session["_line_items"]]  # fmt: skip
         self.state.subscriptions[sub_id] = {
             "id": sub_id, "object": "subscription", "customer": session["customer"],
-            "status": status, "created": now, "cancel_at_period_end": False,
+            "status": status, "created": created, "cancel_at_period_end": False,
             "metadata": session["_subscription_data"].get("metadata", {}),
             "items": {"object": "list", "data": items, "has_more": False,
                       "url": f"/v1/subscription_items?subscription={sub_id}"},

@@ -1,6 +1,6 @@
 """A browser call on an instance that drains: after the grace period the caller hears the
-goodbye, the call ends as ``server_shutdown``, the browser's data channel closes (talk.js
-and the console leave "Connected" on that at once), and new offers get a 503."""
+goodbye, the call ends as ``server_shutdown``, the browser's data channel closes (the
+console's voice.js leaves "Connected" on that at once), and new offers get a 503."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ async def test_a_draining_instance_ends_a_browser_call_with_a_goodbye(
                                               uuid.UUID(call_id))  # fmt: skip
             assert turns[-1]["speaker"] == "agent"
             assert turns[-1]["text"] == settings.shutdown_goodbye  # the goodbye was spoken
-            # the server closed the peer: its data channel closes, which is what talk.js and
-            # the console's voice.js leave "Connected" on
+            # the server closed the peer: its data channel closes, which is what the console's
+            # voice.js leaves "Connected" on
 
             async def closed() -> None:
                 while caller.channel.readyState != "closed":
