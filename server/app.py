@@ -34,6 +34,7 @@ from server.errors import (
 from server.log_config import configure_logging
 from server.middleware import RequestContextMiddleware
 from server.openapi import build_openapi
+from server.recordings import Recordings
 from server.routes import all_routers
 from server.security_headers import security_headers
 from server.services import Services
@@ -64,6 +65,15 @@ def _warmup(services: Services) -> AbstractAsyncContextManager[object]:
 
 
 LIFESPAN_HOOKS.append(_warmup)
+
+
+def _recording_uploads(services: Services) -> AbstractAsyncContextManager[object]:
+    from server.recordings.service import recording_uploads  # resume spooled uploads
+
+    return recording_uploads(services)
+
+
+LIFESPAN_HOOKS.append(_recording_uploads)
 
 
 def app_version() -> str:
@@ -116,11 +126,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         box = SecretBox(load_or_create_key(settings.secrets_key, settings.data_dir))
         redis, limiter, bus = await _coordination(settings, stack)
+        recordings = Recordings(settings, pool)
+        stack.push_async_callback(recordings.close)  # after the hooks: uploads may finish
         services = Services(
             settings=settings, db=pool, signer=signer, secret_box=box,
             limiter=limiter, bus=bus, redis=redis, egress=egress_policy(settings),
             replay_guard=ReplayGuard(redis, prefix=settings.redis_prefix),
-            live_calls=LiveCalls(limit=settings.max_live_calls),
+            live_calls=LiveCalls(limit=settings.max_live_calls), recordings=recordings,
         )
         yield services
 

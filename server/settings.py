@@ -116,6 +116,13 @@ class Settings(BaseSettings):
 
     # --- calls: recording and browser (WebRTC) calls ------------------------------------
     record_calls: bool = True  # stereo WAV per call under DATA_DIR/recordings
+    # where recordings are kept (server/recordings/): file:///path (default
+    # DATA_DIR/recordings) or s3://bucket/prefix; S3 credentials from the AWS_* variables
+    recordings_url: str | None = None
+    s3_endpoint_url: str | None = None  # any S3-compatible store (MinIO, R2, ...); unset: AWS
+    s3_region: str | None = None
+    recording_retention_days: int | None = Field(default=None, ge=1, le=36_500)  # None: keep
+    recording_upload_retry_seconds: float = Field(default=5.0, gt=0, le=3600)  # backoff base
     webrtc_stun_urls: str = ""  # comma-separated, e.g. stun:stun.l.google.com:19302
     webrtc_turn_urls: str = ""  # comma-separated turn:/turns: URLs of a coturn server
     webrtc_turn_secret: str | None = None  # coturn static-auth-secret (REST credentials)
@@ -146,7 +153,8 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @field_validator("database_url", "redis_url", "jwt_private_key", "secrets_key",
-                     "secret_keys", "metrics_token", mode="before")
+                     "secret_keys", "metrics_token", "recordings_url", "s3_endpoint_url",
+                     "s3_region", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -163,6 +171,15 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("recordings_url")
+    @classmethod
+    def _recordings_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from server.recordings.location import parse_recordings_url
+
+            parse_recordings_url(value)  # raises ValueError naming what is wrong
         return value
 
     @field_validator("default_plan")

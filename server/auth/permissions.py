@@ -96,6 +96,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/calls"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/recording"): "member",
+    ("DELETE", f"{_V1}/calls/{{call_id:uuid}}/recording"): "admin",
     ("GET", f"{_V1}/usage"): "member",
     ("GET", f"{_V1}/console/summary"): "member",  # the console's home numbers
     # browser calls run the workflow (tools, secrets, provider spend): admin

@@ -85,6 +85,9 @@ async def _finish(services: Services, handle: CallHandle, writer: CallRecordWrit
             recording_path=result.recording_path if result else None,
         )  # fmt: skip
         await writer.close(billable_seconds=ended.duration_seconds if ended else None)
+        if result is not None and result.recording_path:  # stored in the background
+            services.recordings.call_ended(handle.organization_id, handle.call_id,
+                                           result.recording_path)  # fmt: skip
     finally:
         await services.limiter.release(str(handle.organization_id), str(handle.call_id))
     log.info("call_ended", call_id=str(handle.call_id), status=status, reason=reason,

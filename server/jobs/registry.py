@@ -9,6 +9,7 @@ from db import carriers as carriers_db
 from db import jobs as jobs_db
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
+from server.recordings.retention import SWEEP_EVERY_SECONDS, sweep_expired_recordings
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -40,4 +41,6 @@ async def purge_stream_tokens(services: Services) -> int:
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("jobs.purge_finished", 3600.0, purge_finished_jobs),
     Schedule("calls.purge_stream_tokens", 600.0, purge_stream_tokens),
+    # RECORDING_RETENTION_DAYS: delete expired recordings from the store, mark their calls
+    Schedule("recordings.retention", SWEEP_EVERY_SECONDS, sweep_expired_recordings),
 )

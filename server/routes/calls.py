@@ -1,15 +1,13 @@
-"""Call records: list (filters, cursor pages), one call with its turns, its recording."""
+"""Call records: list (filters, cursor pages), one call with its turns (its recording:
+``server/routes/call_recordings.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from starlette.responses import FileResponse
 
 from db import calls as calls_db
 from db import usage as usage_db
@@ -161,15 +159,3 @@ async def get_call(ctx: ApiContext) -> CallDetail:
         ],  # fmt: skip
         events=[EventOut(kind=e["kind"], at=e["at"], data=e["data"] or {}) for e in events],
     )
-
-
-@router.get("/api/v1/calls/{call_id:uuid}/recording", raw=True,
-            summary="The call's recording: stereo WAV, left = caller, right = agent")  # fmt: skip
-async def get_recording(ctx: ApiContext) -> FileResponse:
-    row = await calls_db.get(ctx.db, ctx.caller.organization_id, ctx.path["call_id"])
-    if row is None or not row["recording_path"] or row["ended_at"] is None:
-        raise not_found("recording")
-    path = Path(row["recording_path"])
-    if not await asyncio.to_thread(path.is_file):
-        raise not_found("recording")
-    return FileResponse(path, media_type="audio/wav", filename=f"{row['id']}.wav")
