@@ -1,7 +1,8 @@
 """An S3 wire-protocol server on 127.0.0.1: moto in server mode (``ThreadedMotoServer``).
 
 The server's real boto3 client talks to it over HTTP like to any S3-compatible store
-(``S3_ENDPOINT_URL``). ``s3_server`` is a session fixture (import it into a test module);
+(``S3_ENDPOINT_URL``). ``s3_server`` is a session fixture (import ``s3_server_fixture`` into
+a test module to use it);
 ``FakeS3.client()`` is a boto3 client for the test's own checks and bucket set-up.
 """
 
@@ -59,8 +60,8 @@ class FakeS3:
                 "s3_region": self.region}  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[FakeS3]:
+@pytest.fixture(scope="session", name="s3_server")
+def s3_server_fixture() -> Iterator[FakeS3]:
     from moto.server import ThreadedMotoServer
 
     saved = {name: os.environ.get(name) for name in (*CREDENTIALS, "AWS_PROFILE")}

@@ -28,9 +28,7 @@ from db import calls as calls_db
 from server.jobs.registry import SCHEDULES
 from server.recordings.retention import sweep_expired_recordings
 from tests.conftest import LiveServer, make_settings, run_server
-from tests.fakes.s3 import FakeS3, s3_server  # noqa: F401 - the fixture
-
-pytestmark = pytest.mark.usefixtures("s3_server")
+from tests.fakes.s3 import FakeS3, s3_server_fixture  # noqa: F401 - the s3_server fixture
 
 
 def wav_bytes(seconds: float = 1.0, rate: int = 8000) -> bytes:
@@ -114,13 +112,15 @@ async def test_a_recording_is_uploaded_and_any_instance_serves_it(
             assert got.content == audio
             with wave.open(io.BytesIO(got.content)) as wav:
                 assert (wav.getnchannels(), wav.getframerate()) == (2, 8000)
-        part = await fetch(b, f"/api/v1/calls/{call_id}/recording", {
-            **user.headers, "Range": "bytes=44-1043"})
+        part = await fetch(
+            b, f"/api/v1/calls/{call_id}/recording", {**user.headers, "Range": "bytes=44-1043"}
+        )
         assert part.status_code == 206
         assert part.headers["content-range"] == f"bytes 44-1043/{len(audio)}"
         assert part.content == audio[44:1044]
-        beyond = await fetch(b, f"/api/v1/calls/{call_id}/recording", {
-            **user.headers, "Range": f"bytes={len(audio) + 10}-"})
+        beyond = await fetch(
+            b, f"/api/v1/calls/{call_id}/recording", {**user.headers, "Range": f"bytes={len(audio) + 10}-"}
+        )
         assert beyond.status_code == 416
         assert beyond.headers["content-range"] == f"bytes */{len(audio)}"
         detail = await fetch(b, f"/api/v1/calls/{call_id}", user.headers)
@@ -220,8 +220,9 @@ async def test_the_retention_sweep_deletes_expired_recordings_and_marks_their_ca
     user = await make_user()
     async with instance(server, run_dir / "a6", recording_retention_days=30,
                         **s3_server.settings(bucket)) as a:  # fmt: skip
-        old_id, old_path = await ended_call(a, user.organization_id,
-                                            ended_at=datetime.now(UTC) - timedelta(days=31))
+        old_id, old_path = await ended_call(
+            a, user.organization_id, ended_at=datetime.now(UTC) - timedelta(days=31)
+        )
         new_id, new_path = await ended_call(a, user.organization_id)
         await store(a, user.organization_id, old_id, old_path)
         await store(a, user.organization_id, new_id, new_path)
@@ -229,8 +230,7 @@ async def test_the_retention_sweep_deletes_expired_recordings_and_marks_their_ca
         assert await sweep_expired_recordings(a.services) >= 1
         assert s3_server.keys(bucket) == [f"calls/{user.organization_id}/{new_id}.wav"]
         with pytest.raises(ClientError):
-            s3_server.client().head_object(Bucket=bucket,
-                                           Key=f"calls/{user.organization_id}/{old_id}.wav")
+            s3_server.client().head_object(Bucket=bucket, Key=f"calls/{user.organization_id}/{old_id}.wav")
         assert (await fetch(a, f"/api/v1/calls/{old_id}/recording", user.headers)).status_code == 404
         old = (await fetch(a, f"/api/v1/calls/{old_id}", user.headers)).json()
         assert old["has_recording"] is False

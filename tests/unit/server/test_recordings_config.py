@@ -47,7 +47,8 @@ def test_stored_locations_round_trip():
         assert parse_stored_url(location.url()) == location
     # rows written before this migration hold the recording's path as it was written
     assert parse_stored_url("file://.data/recordings/o/c.wav") == FileLocation(
-        Path(".data/recordings/o/c.wav"))
+        Path(".data/recordings/o/c.wav")
+    )
     with pytest.raises(ValueError):
         parse_stored_url("s3://bucket-only")
 
