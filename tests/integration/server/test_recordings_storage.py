@@ -251,3 +251,27 @@ async def test_local_directory_store_serves_ranges_and_deletes(server, client, m
     assert (await client.delete(url, headers=user.headers)).status_code == 204
     assert not local.exists()
     assert (await client.get(url, headers=user.headers)).status_code == 404
+
+
+async def test_a_recording_deleted_while_its_upload_is_pending_does_not_come_back(
+    server, make_user, s3_server: FakeS3, run_dir
+):  # fmt: skip
+    """Deleted through B while A still retries the upload: A's upload, once the store takes
+    it, finds the recording deleted and removes both the object and its local copy."""
+    bucket = s3_server.new_bucket(create=False)
+    user = await make_user()
+    async with instance(server, run_dir / "a7", **s3_server.settings(bucket)) as a, \
+            instance(server, run_dir / "b7", **s3_server.settings(bucket)) as b:  # fmt: skip
+        call_id, local = await ended_call(a, user.organization_id)
+        a.services.recordings.call_ended(uuid.UUID(user.organization_id), uuid.UUID(call_id),
+                                         local)  # fmt: skip
+        assert not await a.services.recordings.wait_idle(0.5)
+        url = f"/api/v1/calls/{call_id}/recording"
+        assert (await fetch(b, url, user.headers, method="DELETE")).status_code == 204
+        assert local.exists()  # B cannot reach A's disk
+
+        s3_server.client().create_bucket(Bucket=bucket)
+        assert await a.services.recordings.wait_idle(20)
+        assert s3_server.keys(bucket) == []
+        assert not local.exists()
+        assert (await fetch(a, url, user.headers)).status_code == 404
