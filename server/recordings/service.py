@@ -68,7 +68,11 @@ class Recordings:
         task = asyncio.create_task(self._store_with_retries(organization_id, call_id, Path(path)),
                                    name=f"recording-store:{key}")  # fmt: skip
         self._uploads[key] = task
-        task.add_done_callback(lambda _t: self._uploads.pop(key, None))
+        task.add_done_callback(lambda t: self._forget(key, t))
+
+    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._uploads.get(key) is task:  # not a newer upload of the same call
+            del self._uploads[key]
 
     async def store_once(self, organization_id: UUID, call_id: UUID, path: Path) -> None:
         """One attempt: put, verify, record on the call, then drop the local copy."""
