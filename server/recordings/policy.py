@@ -1,5 +1,7 @@
-"""Whether a call is recorded: the server (``RECORD_CALLS``), the workflow
-(``settings.recording``) and, once plans carry features, the organization's plan."""
+"""Whether a call is recorded: admission decided for the call (``RECORD_CALLS``, or the
+call's own ``record`` request, and only when the organization's plan has the ``recording``
+feature: ``server/calls/admission.py``), and its workflow may turn recording off
+(``settings.recording: false``). Both must allow it."""
 
 from __future__ import annotations
 
@@ -9,13 +11,7 @@ from runtime.workflow import CallSettings
 
 if TYPE_CHECKING:
     from server.calls.admission import CallHandle
-    from server.services import Services
 
 
-def should_record(services: Services, handle: CallHandle, call: CallSettings | None) -> bool:
-    if not services.settings.record_calls:
-        return False
-    # PLAN FEATURE HOOK (recording): when plans gain feature flags, refuse here for an
-    # organization whose plan lacks `recording` (handle.organization_id; the plan is known at
-    # admission, server/calls/admission.py). Keep this the one place the decision is made.
-    return call is None or call.recording
+def should_record(handle: CallHandle, call: CallSettings | None) -> bool:
+    return bool(handle.record) and (call is None or call.recording)

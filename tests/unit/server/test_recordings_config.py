@@ -78,13 +78,13 @@ def test_workflow_recording_setting_is_a_strict_boolean():
     assert schema["examples"][0]["settings"]["recording"] is True
 
 
-@pytest.mark.parametrize(("server", "workflow", "expected"), [
+@pytest.mark.parametrize(("admitted", "workflow", "expected"), [
     (True, None, True), (True, CallSettings(), True),
     (True, CallSettings(recording=False), False), (False, CallSettings(), False),
 ])  # fmt: skip
-def test_who_decides_a_call_is_recorded(server, workflow, expected):
-    services = SimpleNamespace(settings=SimpleNamespace(record_calls=server))
-    assert should_record(services, SimpleNamespace(organization_id=uuid.uuid4()), workflow) is expected  # type: ignore[arg-type]
+def test_who_decides_a_call_is_recorded(admitted, workflow, expected):
+    """Admission (RECORD_CALLS / the request, within the plan) and the workflow must agree."""
+    assert should_record(SimpleNamespace(record=admitted), workflow) is expected  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("header", "expected"), [
