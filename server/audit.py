@@ -47,6 +47,7 @@ class AuditAction(StrEnum):
     CALL_PLACED = "call.placed"
     RECORDING_DELETED = "call.recording_deleted"
     PASSWORD_CHANGED = "user.password_changed"  # noqa: S105
+    ORGANIZATION_SWITCHED = "user.organization_switched"
 
 
 def _details(details: Mapping[str, Any] | None) -> dict[str, Any]:
