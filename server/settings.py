@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     jobs_concurrency: int = Field(default=4, ge=1, le=64)
     jobs_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     job_retry_base_seconds: float = Field(default=10.0, gt=0)  # backoff: base * 2^(attempt-1)
+    jobs_drain_seconds: float = Field(default=20.0, ge=0, le=600)  # then unfinished are released
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Egress (runtime/egress.py): tools, webhooks, tenant provider URLs to non-public
     # addresses. Off in every environment; true only for local development.
