@@ -14,6 +14,7 @@ import structlog
 from loguru import logger as loguru_logger
 
 from server.settings import Settings
+from server.tracing import add_trace_ids
 
 _SECRET_KEYS = ("password", "token", "secret", "authorization", "api_key", "apikey", "cookie")
 
@@ -57,6 +58,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,
+        add_trace_ids,  # trace_id/span_id when a span is current (a traced call)
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()

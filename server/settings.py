@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Tracing (docs/OBSERVABILITY.md): OTLP/HTTP collector base URL; unset = no tracing.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "switchboard"
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     warmup: bool = True  # load speech models at start-up instead of on the first call
     gc_freeze: bool = True  # after warm-up, freeze the start-up heap out of the collector
