@@ -17,7 +17,11 @@ import asyncpg
 import pytest
 
 from db import jobs as jobs_db
+from db import organizations as organizations_db
 from server.app import open_services
+from server.jobs import run_worker
+from server.jobs.post_call import CALL_ENDED_JOB, enqueue_call_ended
+from server.jobs.registry import HANDLERS
 from server.jobs.worker import JobWorker, Schedule
 from server.services import Services
 from tests.conftest import _with_database, make_settings
@@ -31,7 +35,9 @@ async def services(database_url: str, data_dir: Path) -> AsyncIterator[Services]
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
-    settings = make_settings(_with_database(database_url, name), data_dir, jobs_enabled=False)
+    settings = make_settings(
+        _with_database(database_url, name), data_dir, jobs_enabled=False, jobs_drain_seconds=0.2
+    )
     try:
         async with open_services(settings) as opened:
             yield opened
@@ -178,4 +184,42 @@ async def test_a_failing_schedule_keeps_its_error_and_the_worker_runs_on(service
     assert (
         await services.db.fetchval("SELECT last_error FROM job_schedules WHERE name = $1", name)
         == "ValueError: housekeeping broke"
+    )
+
+
+async def test_leaving_run_worker_drains_like_a_sigterm(services: Services) -> None:
+    """``switchboard worker`` and the server's lifespan leave ``run_worker`` on shutdown:
+    the job in flight is released at once, not left to its lease."""
+    started = asyncio.Event()
+
+    async def stuck(_services: Any, _job: Any) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    HANDLERS["test.stuck"] = stuck
+    try:
+        async with run_worker(services) as worker:
+            job = await jobs_db.enqueue(services.db, "test.stuck", {})
+            worker.wake()
+            await asyncio.wait_for(started.wait(), 30)
+        assert services.job_worker is None
+    finally:
+        HANDLERS.pop("test.stuck", None)
+    released = await jobs_db.get(services.db, job["id"])
+    assert (released["status"], released["attempts"], released["locked_by"]) == ("queued", 0, None)
+    await services.db.execute("DELETE FROM jobs WHERE id = $1", job["id"])
+
+
+async def test_post_call_work_is_queued_once_per_call(services: Services) -> None:
+    org = (await organizations_db.create(services.db, "post-call"))["id"]
+    call_id = uuid.uuid4()
+    await enqueue_call_ended(services.db, org, call_id)
+    await enqueue_call_ended(services.db, org, call_id)  # e.g. a sweeper for the same call
+    assert (
+        await services.db.fetchval(
+            "SELECT count(*) FROM jobs WHERE kind = $1 AND payload->>'call_id' = $2",
+            CALL_ENDED_JOB,
+            str(call_id),
+        )
+        == 1
     )
