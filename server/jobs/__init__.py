@@ -50,6 +50,8 @@ async def run_worker(services: Services) -> AsyncIterator[JobWorker]:
     finally:
         try:
             await worker.stop()
+            with contextlib.suppress(TimeoutError):  # its loop ends by itself once stopped
+                await asyncio.wait_for(asyncio.shield(task), 5.0)
         finally:
             services.job_worker = None
             task.cancel()

@@ -144,6 +144,7 @@ class JobWorker:
                                                     schedule.every_seconds, self.worker_id):
                     continue  # not due, or another worker took this interval
                 await schedule.run(self.services)
+                await jobs_db.record_schedule_error(pool, schedule.name, None)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
                 log.warning("job_schedule_failed", schedule=schedule.name, error=str(exc)[:300])
                 with contextlib.suppress(Exception):

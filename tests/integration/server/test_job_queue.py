@@ -173,18 +173,25 @@ async def test_a_schedule_runs_once_per_interval_across_workers(services: Servic
     assert row["last_run_by"] in {w.worker_id for w in workers}
 
 
-async def test_a_failing_schedule_keeps_its_error_and_the_worker_runs_on(services: Services) -> None:
+async def test_a_failing_schedule_keeps_its_error_until_it_runs_again(services: Services) -> None:
     name = f"test.failing.{uuid.uuid4().hex[:8]}"
+    runs: list[int] = []
 
-    async def broken(_services: Services) -> None:
-        raise ValueError("housekeeping broke")
+    async def flaky(_services: Services) -> None:
+        runs.append(1)
+        if len(runs) == 1:
+            raise ValueError("housekeeping broke")
 
-    worker = JobWorker(services, {}, [Schedule(name, 0.01, broken)])
+    async def last_error() -> str | None:
+        return await services.db.fetchval("SELECT last_error FROM job_schedules WHERE name = $1", name)
+
+    worker = JobWorker(services, {}, [Schedule(name, 0.01, flaky)])
+    await worker.run_due_schedules()  # the error is kept; the worker carries on
+    assert await last_error() == "ValueError: housekeeping broke"
+    await asyncio.sleep(0.05)  # the next interval
+    worker._next_check[name] = 0.0
     await worker.run_due_schedules()
-    assert (
-        await services.db.fetchval("SELECT last_error FROM job_schedules WHERE name = $1", name)
-        == "ValueError: housekeeping broke"
-    )
+    assert len(runs) == 2 and await last_error() is None
 
 
 async def test_leaving_run_worker_drains_like_a_sigterm(services: Services) -> None:
