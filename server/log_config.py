@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 from loguru import logger as loguru_logger
+from opentelemetry import trace
 
 from server.settings import Settings
-from server.tracing import add_trace_ids
 
 _SECRET_KEYS = ("password", "token", "secret", "authorization", "api_key", "apikey", "cookie")
 
@@ -48,6 +49,16 @@ class _LoguruToStdlib:
         logging.getLogger(record["name"] or "pipecat").log(
             record["level"].no, record["message"].rstrip()
         )
+
+
+def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]
+                  ) -> MutableMapping[str, Any]:
+    """structlog processor: ``trace_id``/``span_id`` of the current span (a traced call)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
 
 
 def configure_logging(settings: Settings) -> None:

@@ -1,4 +1,5 @@
-"""OpenTelemetry tracing: the exporter from settings, the call's span, trace ids in logs.
+"""OpenTelemetry tracing: the exporter from settings and the call's span (trace ids in logs:
+``server/log_config.add_trace_ids``).
 
 With ``OTEL_EXPORTER_OTLP_ENDPOINT`` set, spans are exported over OTLP/HTTP
 (``<endpoint>/v1/traces``; headers from ``OTEL_EXPORTER_OTLP_HEADERS``) and every call is
@@ -10,19 +11,18 @@ Unset, no provider or exporter is configured and calls carry no tracing work at 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, MutableMapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-from runtime import tracing as runtime_tracing
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from server.settings import Settings
 
+# The SDK, the exporter and runtime.tracing (which imports openai-agents) load only when
+# tracing is configured or a call runs: CLI commands stay light.
 _installed: TracerProvider | None = None
 
 
@@ -37,6 +37,9 @@ def build_provider(settings: Settings) -> TracerProvider | None:
     if not endpoint:
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_traces_url(endpoint))))
@@ -45,6 +48,8 @@ def build_provider(settings: Settings) -> TracerProvider | None:
 
 def configure_tracing(settings: Settings) -> bool:
     """Install the exporter once per process and turn call tracing on; False when unset."""
+    from runtime import tracing as runtime_tracing
+
     global _installed
     if _installed is None:
         provider = build_provider(settings)
@@ -71,6 +76,8 @@ def trace_id_hex(span: trace.Span) -> str | None:
 def call_span(call_id: str, organization_id: str, channel: str) -> Iterator[trace.Span]:
     """The call's root span, current for the whole pipeline (its tasks inherit it); a
     non-recording span (no trace id) when tracing is off."""
+    from runtime import tracing as runtime_tracing
+
     if not runtime_tracing.enabled():
         yield trace.INVALID_SPAN
         return
@@ -80,12 +87,3 @@ def call_span(call_id: str, organization_id: str, channel: str) -> Iterator[trac
     )  # fmt: skip
     with trace.use_span(span, end_on_exit=True, record_exception=True):
         yield span
-
-
-def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: ``trace_id``/``span_id`` of the current span, when there is one."""
-    context = trace.get_current_span().get_span_context()
-    if context.is_valid:
-        event.setdefault("trace_id", format(context.trace_id, "032x"))
-        event.setdefault("span_id", format(context.span_id, "016x"))
-    return event

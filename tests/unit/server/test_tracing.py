@@ -13,8 +13,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from runtime import tracing as runtime_tracing
 from runtime.tracing import OtelBridge
+from server.log_config import add_trace_ids
 from server.settings import Settings
-from server.tracing import add_trace_ids, build_provider, configure_tracing
+from server.tracing import build_provider, configure_tracing
 
 
 def _settings(tmp_path: Path, **values: object) -> Settings:
