@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from db.crypto import SecretBox
     from server.auth.tokens import TokenSigner
     from server.calls.webrtc import WebRTCPeers
+    from server.console_feed import ConsoleFeed
     from server.coordination import ConcurrencyLimiter, ControlBus
     from server.coordination.rate_limit import RateLimits
     from server.jobs.worker import JobWorker
@@ -49,6 +50,8 @@ class Services:
     rate_limits: RateLimits | None = None
     # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (created on first use)
     chat_store: ChatStore | None = None
+    # wake-ups for the console's live event stream (started with the app)
+    console_feed: ConsoleFeed | None = None
     # the Stripe client (server/billing/stripe_client.py; created on first use with a key)
     stripe: stripe.StripeClient | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.billing.catalog import PlanCatalog
+from server.pricing import Pricing
 
 
 class SettingsError(Exception):
@@ -166,6 +167,9 @@ class Settings(BaseSettings):
     # Let organizations without keys of their own use the keys above (only ever against
     # the endpoints above, never a tenant-chosen URL). None: true unless ENV=production.
     share_server_keys: bool | None = None
+
+    # --- costs: unit prices per provider, JSON (server/pricing.py; every default is 0) ----
+    pricing: Pricing = Field(default_factory=Pricing)
 
     @field_validator(
         "deepgram_api_key", "deepgram_base_url", "openai_api_key", "openai_base_url",

@@ -12,6 +12,8 @@ from server.routes import (
     calls,
     carriers,
     console,
+    console_calls,
+    console_live,
     console_summary,
     demo,
     health,
@@ -56,5 +58,7 @@ def all_routers() -> list[Router]:
         webrtc.router,
         demo.router,
         console_summary.router,
+        console_calls.router,
+        console_live.router,
         console.router,
     ]

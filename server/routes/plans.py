@@ -65,4 +65,5 @@ async def get_billing(ctx: ApiContext) -> BillingOut:
                              cancel_at_period_end=sub.cancel_at_period_end)
             if (sub := await subscription_of(ctx.db, org)) is not None else None
         ),  # fmt: skip
+        payments=ctx.services.settings.stripe_api_key is not None,
     )
