@@ -40,6 +40,7 @@ from server.routes import all_routers
 from server.security_headers import security_headers
 from server.services import Services
 from server.settings import Settings, load_settings
+from server.tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -107,6 +108,8 @@ async def _coordination(settings: Settings, stack: AsyncExitStack):  # type: ign
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Database (embedded when no DATABASE_URL), migrations, keys, coordination."""
     async with AsyncExitStack() as stack:
+        if configure_tracing(settings):  # OTEL_EXPORTER_OTLP_ENDPOINT set
+            stack.callback(shutdown_tracing)
         url = settings.database_url
         if url is None:
             embedded = EmbeddedPostgres(settings.data_dir / "postgres")

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Tracing (docs/OBSERVABILITY.md): OTLP/HTTP collector base URL; unset = no tracing.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "switchboard"
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     warmup: bool = True  # load speech models at start-up instead of on the first call
     gc_freeze: bool = True  # after warm-up, freeze the start-up heap out of the collector
@@ -78,6 +81,7 @@ class Settings(BaseSettings):
     jobs_concurrency: int = Field(default=4, ge=1, le=64)
     jobs_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     job_retry_base_seconds: float = Field(default=10.0, gt=0)  # backoff: base * 2^(attempt-1)
+    jobs_drain_seconds: float = Field(default=20.0, ge=0, le=600)  # then unfinished are released
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Egress (runtime/egress.py): tools, webhooks, tenant provider URLs to non-public
     # addresses. Off in every environment; true only for local development.

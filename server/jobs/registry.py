@@ -42,7 +42,7 @@ async def purge_stream_tokens(services: Services) -> int:
     return await carriers_db.purge_expired_stream_tokens(services.db)
 
 
-# Run by every job worker at these intervals (idempotent: several workers may run them).
+# Run once per interval across the fleet, by whichever worker claims it (`job_schedules`).
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("jobs.purge_finished", 3600.0, purge_finished_jobs),
     Schedule("calls.purge_stream_tokens", 600.0, purge_stream_tokens),
