@@ -52,10 +52,12 @@ _ORDER_DESK: dict[str, Any] = {
         },
     ],
     "edges": [
-        {"from": "start", "to": "orders", "condition": 'The caller asks about an order, e.g. "where is my order", '
-                   '"the status of my order", "track a package"'},
-        {"from": "start", "to": "billing", "condition": 'The caller has a billing question, e.g. "billing", '
-                   '"a charge on my bill", "I want a refund"'},
+        {"from": "start", "to": "orders",
+         "condition": 'The caller asks about an order, e.g. "where is my order", '
+                      '"the status of my order", "track a package"'},
+        {"from": "start", "to": "billing",
+         "condition": 'The caller has a billing question, e.g. "billing", '
+                      '"a charge on my bill", "I want a refund"'},
         {"from": "orders", "to": "goodbye",
          "condition": 'The caller is done, thanks or says bye, e.g. "that is all, thank you"',
          "say": "Glad I could help."},
