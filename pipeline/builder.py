@@ -109,6 +109,7 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         spec.credentials,
         sample_rate=spec.audio_in_sample_rate,
         on_failover=on_failover,
+        vocabulary=spec.vocabulary,
     )
     tts: FrameProcessor = spec.tts_service or build_tts_stage(
         spec.providers,

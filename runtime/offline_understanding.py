@@ -22,6 +22,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runtime.workflow import Workflow
 
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at for with about from by is are was were be been
@@ -37,7 +41,7 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
      "tracking", "status"),
     ("billing", "bill", "charge", "charged", "invoice", "payment", "pay", "refund", "fee",
      "account", "price"),
-    ("bye", "goodbye", "done", "finished", "thank", "thanks", "that's", "all"),
+    ("bye", "goodbye", "done", "finished", "thank", "thanks"),
     ("book", "appointment", "schedule", "reserve", "reservation", "booking", "visit"),
     ("yes", "yeah", "yep", "sure", "correct", "right", "okay", "ok", "absolutely", "definitely"),
     ("no", "nope", "not", "busy", "later"),
@@ -58,8 +62,9 @@ _NUMBER_RE = re.compile(r"\d+")
 
 _UNITS = {"zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
           "seven": 7, "eight": 8, "nine": 9}
-#: Words that sound like a digit: digits only between other digit words ("one two for").
-_SOUNDALIKES = {"won": 1, "to": 2, "too": 2, "for": 4, "ate": 8, "o": 0}
+#: Words that sound like a digit: digits only next to other digit words ("one two for").
+_SOUNDALIKES = {"won": 1, "want": 1, "to": 2, "too": 2, "for": 4, "fore": 4, "ate": 8,
+                "o": 0, "free": 3, "tree": 3}
 _TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
           "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
@@ -95,39 +100,50 @@ def sound_key(word: str) -> str:
 
 def spoken_numbers(text: str) -> str:
     """``text`` with numbers said as words written as digits, and spaced digits joined:
-    "my order is one two three four" -> "my order is 1234"; "4 4 7 1" -> "4471"."""
+    "my order is one two three four" -> "my order is 1234"; "4 4 7 1" -> "4471".
+
+    Words that sound like digits ("want to three four", as a recogniser may hear "one two
+    three four") count as digits when they touch a run of real digit words.
+    """
     words = text.lower().replace("-", " ").split()
+    bare = [w.strip(".,!?") for w in words]
+    digit = [w in _UNITS or w in _TEENS or w in _TENS or w.isdigit() for w in bare]
+    for i, w in enumerate(bare):  # "oh" alone is an exclamation, not a zero
+        if w == "oh" and not any(digit[j] and bare[j] != "oh" for j in (i - 1, i + 1)
+                                 if 0 <= j < len(bare)):
+            digit[i] = False
+    changed = True
+    while changed:  # soundalikes join a run of digits from either side
+        changed = False
+        for i, w in enumerate(bare):
+            if not digit[i] and w in _SOUNDALIKES and any(
+                digit[j] for j in (i - 1, i + 1) if 0 <= j < len(bare)
+            ):
+                digit[i] = changed = True
     out: list[str] = []
     run: list[str] = []
-
-    def is_digitish(i: int) -> bool:
-        w = words[i].strip(".,!?")
-        return w in _UNITS or w in _TEENS or w in _TENS or w.isdigit()
-
     i = 0
-    while i < len(words):
-        w = words[i].strip(".,!?")
-        near_digit = (i > 0 and is_digitish(i - 1)) or (i + 1 < len(words) and is_digitish(i + 1))
-        if w in _TENS:
-            value = _TENS[w]
-            nxt = words[i + 1].strip(".,!?") if i + 1 < len(words) else ""
-            if nxt in _UNITS and _UNITS[nxt] > 0:
-                value += _UNITS[nxt]
-                i += 1
-            run.append(str(value))
-        elif w in _TEENS:
-            run.append(str(_TEENS[w]))
-        elif w in _UNITS and (w != "oh" or near_digit):
-            run.append(str(_UNITS[w]))
-        elif w in _SOUNDALIKES and run and near_digit:
-            run.append(str(_SOUNDALIKES[w]))
-        elif w.isdigit():
-            run.append(w)
-        else:
+    while i < len(bare):
+        w = bare[i]
+        if not digit[i]:
             if run:
                 out.append("".join(run))
                 run = []
             out.append(words[i])
+        elif w in _TENS:
+            value = _TENS[w]
+            if i + 1 < len(bare) and bare[i + 1] in _UNITS and _UNITS[bare[i + 1]] > 0:
+                value += _UNITS[bare[i + 1]]
+                i += 1
+            run.append(str(value))
+        elif w in _TEENS:
+            run.append(str(_TEENS[w]))
+        elif w in _UNITS:
+            run.append(str(_UNITS[w]))
+        elif w in _SOUNDALIKES:
+            run.append(str(_SOUNDALIKES[w]))
+        else:
+            run.append(w)
         i += 1
     if run:
         out.append("".join(run))
@@ -168,6 +184,10 @@ def _close(word: str, keyword: str) -> bool:
 def _phrase_found(phrase: Sequence[str], said: Sequence[str]) -> bool:
     if not phrase or len(said) < len(phrase) - 1:
         return False
+    # Every content word of the phrase must be heard ("i want a ..." is not "i want a refund").
+    for word in phrase:
+        if word not in STOPWORDS and not any(s == word or _close(s, word) for s in said):
+            return False
     matcher = SequenceMatcher(None, list(phrase), list(said), autojunk=False)
     matched = sum(block.size for block in matcher.get_matching_blocks())
     return matched >= max(1, round(0.75 * len(phrase)))
@@ -206,26 +226,54 @@ def workflow_phrases(texts: Iterable[str]) -> list[str]:
     used: set[str] = set()
     for text in texts:
         clean = re.sub(r"\{\{[^}]*\}\}", " ", text)
+        clean = _NARRATION_RE.sub(" ", clean)
         for sentence in re.split(r"[.?!;:,()]", clean):
-            words = words_of(sentence)
+            words = [w for w in words_of(sentence) if w not in _NARRATION]
             if words:
                 phrases.append(" ".join(words))
                 used.update(concept(w) for w in words)
         phrases.extend(" ".join(words_of(q)) for q in _QUOTED_RE.findall(clean))
-    for group in SYNONYMS:
-        if group[0] in used:
-            phrases.extend(group)
     phrases.extend(GENERIC_PHRASES)
+    # Any digit may follow any other (order numbers, phone numbers, dates): one phrase
+    # holding every pair once (a de Bruijn sequence), so digits do not crowd sentence starts.
+    names = list(_UNITS)[2:] + ["zero"]
+    phrases.append("is " + " ".join(names[d] for d in _de_bruijn_pairs(10)))
+    phrases.append("is oh " + " ".join(names[:9]) + " oh")
     return [p for p in dict.fromkeys(phrases) if p]
 
 
+def _de_bruijn_pairs(n: int) -> list[int]:
+    """A sequence of 0..n-1 in which every ordered pair appears once (n*n + 1 items)."""
+    seen: set[tuple[int, int]] = set()
+    seq = [0]
+    while len(seq) < n * n + 1:
+        last = seq[-1]
+        nxt = next((d for d in range(n - 1, -1, -1) if (last, d) not in seen), None)
+        if nxt is None:
+            break
+        seen.add((last, nxt))
+        seq.append(nxt)
+    return seq
+
+
+_NARRATION_RE = re.compile(r"\b(?:the |a )?(?:caller|user|customer|lead|agent)s?\b", re.I)
+#: Words that describe the conversation in conditions, never said by callers.
+_NARRATION = frozenset({"caller", "callers", "user", "customer", "lead", "agent", "eg", "e", "g"})
+
 GENERIC_PHRASES: tuple[str, ...] = (
     "yes", "no", "yes please", "no thanks", "okay", "sure", "thank you", "thanks bye",
-    "goodbye", "that is all", "that's all thanks", "i have a question", "i want to",
-    "i would like to", "can you help me", "my number is", "it is",
-    "zero one two three four five six seven eight nine oh",
-    "ten eleven twelve twenty thirty forty fifty hundred",
-    "monday tuesday wednesday thursday friday saturday sunday today tomorrow",
-    "morning afternoon evening", "i want to speak to a human", "talk to an operator",
-    "uh huh", "um", "hello",
+    "goodbye", "that is all", "that's all thanks", "i have a question", "can you help me",
+    "it is", "my number is", "the number is", "my order number is", "my account number is",
+    "i want to speak to a human", "uh huh", "hello",
 )
+
+
+def caller_phrases(workflow: Workflow) -> list[str]:
+    """:func:`workflow_phrases` of ``workflow``'s lines, conditions and tool descriptions."""
+    texts: list[str] = []
+    for node in workflow.nodes:
+        texts.extend(t for t in (node.name, node.greeting, node.say) if t)
+    for edge in workflow.edges:
+        texts.extend(t for t in (edge.condition, edge.say) if t)
+    texts.extend(getattr(tool, "description", "") for tool in workflow.tools)
+    return workflow_phrases(texts)

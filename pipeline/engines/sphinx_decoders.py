@@ -21,7 +21,9 @@ Note: pocketsphinx holds the GIL in every call, so live calls decode in worker p
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pocketsphinx
@@ -34,6 +36,13 @@ MODEL_SAMPLE_RATE = 16000
 #: without it short words at 8 kHz ("yes") were missed 3-5 times in 10. It costs 50-250 ms
 #: at the end of each utterance, which is why decoding runs in worker processes.
 DECODER_OPTIONS: dict[str, object] = {"maxhmmpf": 3000, "maxwpf": 5}
+
+#: The search over the general English model.
+GENERAL_SEARCH = "lm"
+#: Domain models (``pipeline.engines.sphinx_vocabulary``) kept per process, and domain
+#: searches kept per decoder (each is small: its LM has a few hundred words).
+MAX_DOMAIN_MODELS = 32
+MAX_DOMAIN_SEARCHES = 8
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,9 @@ class DecoderPool:
         self._created = 0
         self._in_use = 0
         self._initial_cmn = ""
+        self._domain_lms: OrderedDict[str, pocketsphinx.NGramModel] = OrderedDict()
+        # id(decoder) -> its domain searches, oldest first
+        self._searches: dict[int, list[str]] = {}
 
     def _new_decoder(self) -> pocketsphinx.Decoder:
         # Acoustic model and dictionary are per decoder; the LM object is shared.
@@ -72,9 +84,43 @@ class DecoderPool:
                 self._initial_cmn = decoder.get_cmn(False)
             lm = self._lm
             self._created += 1
-        decoder.add_lm("lm", lm)
-        decoder.activate_search("lm")
+        decoder.add_lm(GENERAL_SEARCH, lm)
+        decoder.activate_search(GENERAL_SEARCH)
         return decoder
+
+    def use_vocabulary(self, decoder: pocketsphinx.Decoder, key: str | None, arpa: str | None
+                       ) -> None:
+        """Decode the next utterance with domain model ``key`` (built from ``arpa`` the first
+        time), or with the general model when ``key`` is ``None``. Call between utterances."""
+        if key is None or arpa is None:
+            decoder.activate_search(GENERAL_SEARCH)
+            return
+        searches = self._searches.setdefault(id(decoder), [])
+        if key not in searches:
+            lm = self._domain_lm(decoder, key, arpa)
+            if len(searches) >= MAX_DOMAIN_SEARCHES:
+                decoder.activate_search(GENERAL_SEARCH)
+                decoder.remove_search(searches.pop(0))
+            decoder.add_lm(key, lm)
+            searches.append(key)
+        decoder.activate_search(key)
+
+    def _domain_lm(self, decoder: pocketsphinx.Decoder, key: str, arpa: str
+                   ) -> pocketsphinx.NGramModel:
+        with self._lock:
+            lm = self._domain_lms.get(key)
+            if lm is not None:
+                self._domain_lms.move_to_end(key)
+                return lm
+        with tempfile.NamedTemporaryFile("w", suffix=".arpa", encoding="utf-8") as file:
+            file.write(arpa)
+            file.flush()
+            lm = pocketsphinx.NGramModel(decoder.config, decoder.logmath, file.name)
+        with self._lock:
+            self._domain_lms[key] = lm
+            if len(self._domain_lms) > MAX_DOMAIN_MODELS:
+                self._domain_lms.popitem(last=False)
+        return lm
 
     @property
     def initial_cmn(self) -> str:
@@ -104,11 +150,14 @@ class DecoderPool:
             self._in_use -= 1
             if len(self._idle) < self._max_idle:
                 self._idle.append(decoder)
+            else:
+                self._searches.pop(id(decoder), None)
 
     def discard(self, decoder: pocketsphinx.Decoder) -> None:
         """Give back a checked-out decoder that failed; it is not reused."""
         with self._lock:
             self._in_use -= 1
+            self._searches.pop(id(decoder), None)
 
     def preload(self, count: int = 1) -> None:
         """Load the shared LM and ``count`` idle decoders ahead of the first call (blocking)."""
