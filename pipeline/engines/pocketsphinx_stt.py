@@ -120,6 +120,8 @@ class PocketSphinxSTTService(STTService):
         self._preroll_max = int(self.sample_rate * self._preroll_secs) * 2
         # Starts the decoder processes once per server process (they load in the background).
         await asyncio.to_thread(self._workers.start)
+        if self._vocabulary is not None:
+            self._workers.prepare(self._vocabulary)
         if not self._results_task:
             self._results_task = self.create_task(self._push_results(), name="pocketsphinx")
 

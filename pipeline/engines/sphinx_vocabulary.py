@@ -9,8 +9,9 @@ edge conditions and their example phrases, synonyms, digits, yes/no: see
 vocabulary comes back as the nearest in-domain words, which is the trade an offline demo
 that must follow its own workflow wants (measured in tests/realtime/pipeline).
 
-The model is plain ARPA text (a few KB), keyed by its hash, so worker processes build each
-distinct model once and every call on the same workflow shares it.
+The model is plain ARPA text (a few KB), keyed by its hash: each worker process receives a
+model once and keeps decoders for it (``DecoderPool.acquire((key, arpa))``, a decoder whose
+dictionary holds only the model's words), shared by every call on the same workflow.
 """
 
 from __future__ import annotations
