@@ -119,3 +119,23 @@ def test_the_domain_model_hears_the_workflow_better_than_general_english(workers
     biased = [transcribe(workers, line, v, w, r, _vocabulary()) for v, w, r in CALLERS[:4]]
     assert sum("order" in h for h in biased) == 4
     assert sum("order" in h for h in general) <= 2
+
+
+def test_domain_decoders_are_pooled_per_model():
+    from loadgen.audio import frames
+    from pipeline.engines.sphinx_decoders import DecoderPool
+
+    pool = DecoderPool(max_idle=1)
+    vocabulary = _vocabulary()
+    decoder = pool.acquire((vocabulary.key, vocabulary.arpa))
+    decoder.set_cmn(pool.initial_cmn)
+    decoder.start_utt()
+    for chunk in frames(speech_pcm("billing", 16000) + silence_pcm(0.3, 16000), 16000):
+        decoder.process_raw(chunk, False, False)
+    decoder.end_utt()
+    assert decoder.hyp() is not None  # it decodes: the model's words are in its dictionary
+    assert decoder.lookup_word("billing") and not decoder.lookup_word("zebra")
+    pool.release(decoder)
+    assert pool.acquire((vocabulary.key, vocabulary.arpa)) is decoder  # reused for its model
+    general = pool.acquire()
+    assert general is not decoder and general.lookup_word("zebra")
