@@ -22,6 +22,7 @@ from db.migrate import migrate_url
 from db.pool import create_pool
 from server.auth.tokens import TokenSigner, load_private_key
 from server.calls.live import LiveCalls
+from server.console_feed import start_console_feed
 from server.coordination import InProcessBus, InProcessLimiter
 from server.coordination.replay import ReplayGuard
 from server.egress import egress_policy
@@ -122,6 +123,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             replay_guard=ReplayGuard(redis, prefix=settings.redis_prefix),
             live_calls=LiveCalls(limit=settings.max_live_calls),
         )
+        services.console_feed = await start_console_feed(services)
+        stack.push_async_callback(services.console_feed.close)
         yield services
 
 

@@ -46,6 +46,7 @@ class AuditAction(StrEnum):
     WORKFLOW_ROLLED_BACK = "workflow.rolled_back"
     CALL_PLACED = "call.placed"
     PASSWORD_CHANGED = "user.password_changed"  # noqa: S105
+    ORGANIZATION_SWITCHED = "user.organization_switched"
 
 
 def _details(details: Mapping[str, Any] | None) -> dict[str, Any]:

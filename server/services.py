@@ -7,16 +7,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.egress import EgressPolicy
+from server.billing.catalog import PlanCatalog
 from server.calls.live import LiveCalls
 from server.coordination.replay import ReplayGuard
 
 if TYPE_CHECKING:
     import asyncpg
+    import stripe
     from redis.asyncio import Redis
 
     from db.crypto import SecretBox
     from server.auth.tokens import TokenSigner
     from server.calls.webrtc import WebRTCPeers
+    from server.console_feed import ConsoleFeed
     from server.coordination import ConcurrencyLimiter, ControlBus
     from server.coordination.rate_limit import RateLimits
     from server.jobs.worker import JobWorker
@@ -47,7 +50,16 @@ class Services:
     rate_limits: RateLimits | None = None
     # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (created on first use)
     chat_store: ChatStore | None = None
+    # wake-ups for the console's live event stream (started with the app)
+    console_feed: ConsoleFeed | None = None
+    # the Stripe client (server/billing/stripe_client.py; created on first use with a key)
+    stripe: stripe.StripeClient | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # the plans of this deployment (built in, overridden by PLANS_FILE): settings.plan_catalog
+    plans: PlanCatalog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plans = self.settings.plan_catalog
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
         """Run a coroutine in the background, keeping a reference until it finishes."""

@@ -30,6 +30,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/auth/me"): "member",
     ("POST", f"{_V1}/auth/password"): "member",
     ("POST", f"{_V1}/auth/logout-all"): "member",
+    ("POST", f"{_V1}/auth/switch-organization"): "member",
     ("POST", f"{_V1}/invitations/accept"): "member",
     # the organization, members, invitations, audit log
     ("GET", f"{_V1}/organization"): "member",
@@ -94,9 +95,18 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", f"{_V1}/calls/{{call_id:uuid}}/transfer"): "admin",
     ("POST", f"{_V1}/calls/{{call_id:uuid}}/dtmf"): "admin",
     ("GET", f"{_V1}/calls"): "member",
+    ("GET", f"{_V1}/calls/events"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/recording"): "member",
+    ("GET", f"{_V1}/calls/{{call_id:uuid}}/webhook-deliveries"): "admin",  # URLs: as webhooks
     ("GET", f"{_V1}/usage"): "member",
+    # Stripe billing: buying and managing the subscription, and its invoices, are admin
+    ("POST", f"{_V1}/billing/checkout"): "admin",
+    ("POST", f"{_V1}/billing/portal"): "admin",
+    ("GET", f"{_V1}/billing/invoices"): "admin",
+    # plans and the organization's billing state: every member reads (docs/BILLING.md)
+    ("GET", f"{_V1}/plans"): "member",
+    ("GET", f"{_V1}/billing"): "member",
     ("GET", f"{_V1}/console/summary"): "member",  # the console's home numbers
     # browser calls run the workflow (tools, secrets, provider spend): admin
     ("GET", f"{_V1}/webrtc/ice-servers"): "admin",

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from db import carriers as carriers_db
 from db import jobs as jobs_db
+from server.billing import alerts as billing_alerts
+from server.billing import stripe_meter, stripe_sync, stripe_webhooks
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
 
@@ -19,6 +21,9 @@ HANDLERS: dict[str, JobHandler] = {
     post_call.CALL_ENDED_JOB: post_call.handle_call_ended,
     post_call.ANALYZE_JOB: post_call.handle_analyze,
     webhooks.DELIVER_JOB: webhooks.deliver,
+    stripe_webhooks.EVENT_JOB: stripe_webhooks.process,
+    stripe_meter.METER_JOB: stripe_meter.send_call_usage,
+    post_call.USAGE_CHECK_JOB: billing_alerts.check_usage_thresholds,
 }
 
 # Called once a job of this kind has failed for the last time.
@@ -40,4 +45,6 @@ async def purge_stream_tokens(services: Services) -> int:
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("jobs.purge_finished", 3600.0, purge_finished_jobs),
     Schedule("calls.purge_stream_tokens", 600.0, purge_stream_tokens),
+    # past-due subscriptions past BILLING_PAST_DUE_GRACE_DAYS: suspended
+    Schedule("billing.past_due_grace", 3600.0, stripe_sync.suspend_past_grace),
 )

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-EVENTS = ("call.ended", "call.analyzed")
+EVENTS = ("call.ended", "call.analyzed", "usage.threshold")  # usage: server/billing/usage.py
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 TIMESTAMP_HEADER = "X-Switchboard-Timestamp"
 DELIVER_JOB = "webhook.deliver"

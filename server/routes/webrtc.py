@@ -2,21 +2,18 @@
 
 ``POST /api/v1/webrtc/offer`` takes the browser's SDP offer and the workflow to talk to and
 answers with ours (or renegotiates a peer given its ``pc_id``); ``PATCH`` adds trickled ICE
-candidates; ``GET /api/v1/webrtc/ice-servers`` gives the browser its STUN/TURN servers;
-``GET /talk`` is the test page.
+candidates; ``GET /api/v1/webrtc/ice-servers`` gives the browser its STUN/TURN servers. The voice
+client is the console's Test page (``/test``; ``/talk`` redirects there).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from starlette.requests import Request
-from starlette.responses import FileResponse, Response
 
-from server.api import ApiContext, RawDoc, Router
+from server.api import ApiContext, Router
 from server.calls import webrtc as browser
 from server.calls.admission import NewCall
 from server.calls.ice import ice_servers
@@ -25,7 +22,6 @@ from server.errors import ApiError, detail, not_found
 from server.routes.call_control import admission_error
 
 router = Router(tags=["webrtc"])
-TALK_PAGE = Path(__file__).resolve().parent.parent / "static" / "talk.html"
 
 
 class OfferIn(BaseModel):
@@ -36,6 +32,9 @@ class OfferIn(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict, max_length=100)
     pc_id: str | None = Field(default=None, max_length=200, description="Renegotiate this peer")
     restart_pc: bool = False
+    record: bool | None = Field(
+        default=None, description="Record this call (default: RECORD_CALLS); true on a plan "
+        "without the recording feature is a 403 feature_not_in_plan")
 
 
 class AnswerOut(BaseModel):
@@ -82,7 +81,7 @@ async def get_ice_servers(ctx: ApiContext) -> IceServersOut:
     return IceServersOut(ice_servers=[IceServerOut(**s.as_dict()) for s in servers])
 
 
-@router.post("/api/v1/webrtc/offer", body=OfferIn, response=AnswerOut, errors=[404, 429, 503],
+@router.post("/api/v1/webrtc/offer", body=OfferIn, response=AnswerOut, errors=[402, 404, 429, 503],
              summary="Start a browser call: SDP offer in, SDP answer out")  # fmt: skip
 async def offer(ctx: ApiContext) -> AnswerOut:
     await limit_organization(ctx, Rule.WEBRTC_OFFER_ORG)
@@ -94,7 +93,7 @@ async def offer(ctx: ApiContext) -> AnswerOut:
                                                      body.type, body.restart_pc))  # fmt: skip
         new = NewCall(
             organization_id=org, workflow_id=body.workflow_id, channel="webrtc",
-            direction="browser", variables=body.variables, test=body.test,
+            direction="browser", variables=body.variables, test=body.test, record=body.record,
             metadata={"user_id": str(ctx.caller.user_id) if ctx.caller.user_id else None},
             connect_within_seconds=ctx.services.settings.webrtc_connect_timeout_seconds + 5,
         )  # fmt: skip
@@ -118,14 +117,3 @@ async def patch_offer(ctx: ApiContext) -> None:
         raise _bad(exc, "bad_candidate") from None
     except browser.UnknownPeer:
         raise not_found("peer connection") from None
-
-
-async def talk_page(_request: Request) -> Response:
-    return FileResponse(TALK_PAGE, media_type="text/html")
-
-
-router.raw_route(
-    "/talk", talk_page, methods=["GET"],
-    doc=RawDoc("GET", "/talk", "Browser page: sign in, pick a workflow, talk to it",
-               tags=["webrtc"], responses={"200": "HTML page"}),
-)  # fmt: skip

@@ -47,6 +47,7 @@ class Dial:
     machine_detection: bool
     voicemail: dict[str, Any] | None
     public_base: str
+    record: bool | None = None  # None: RECORD_CALLS (within the plan)
 
 
 async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
@@ -64,7 +65,7 @@ async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
         organization_id=dial.organization_id, workflow_id=dial.workflow_id, channel=carrier,
         direction="outbound", from_number=dial.caller["number"], to_number=dial.to_number,
         variables=dial.variables, carrier=carrier, metadata=metadata,
-        connect_within_seconds=ttl + 5,
+        connect_within_seconds=ttl + 5, record=dial.record,
     ))  # fmt: skip
     call_id = handle.call_id
     account = dial.caller["carrier_account_id"]
