@@ -87,8 +87,10 @@ async def test_a_late_transcript_of_an_earlier_utterance_starts_no_turn():
 
 
 async def _stop_strategy_ends_turn(strategy_cls, transcript: str) -> bool:
-    """Feed "Yes please." (which Smart Turn v3 judges incomplete in this espeak voice) through
-    a Smart Turn stop strategy, then its final transcript; whether the turn ended."""
+    """Feed "Yes please." through a Smart Turn stop strategy whose model judges it
+    incomplete (Smart Turn v3 does for some espeak renderings; the verdict is fixed here so
+    the test does not depend on espeak's output), then the final transcript; whether the
+    turn ended."""
     import asyncio
 
     from pipecat.frames.frames import InputAudioRawFrame, VADUserStoppedSpeakingFrame
@@ -99,7 +101,11 @@ async def _stop_strategy_ends_turn(strategy_cls, transcript: str) -> bool:
     from loadgen.speech import speech_pcm
     from pipeline.turn_models import SharedSmartTurnAnalyzer
 
-    strategy = strategy_cls(turn_analyzer=SharedSmartTurnAnalyzer())
+    class IncompleteVerdict(SharedSmartTurnAnalyzer):
+        def _predict_endpoint(self, audio_array):  # type: ignore[no-untyped-def]
+            return {"prediction": 0, "probability": 0.2}
+
+    strategy = strategy_cls(turn_analyzer=IncompleteVerdict())
     await strategy.setup(
         FrameProcessorSetup(
             clock=None,
