@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from server.coordination import ConcurrencyLimiter, ControlBus
     from server.coordination.rate_limit import RateLimits
     from server.jobs.worker import JobWorker
+    from server.recordings import Recordings
     from server.routes.workflow_chat import ChatStore
     from server.settings import Settings
 
@@ -36,6 +37,8 @@ class Services:
     limiter: ConcurrencyLimiter
     bus: ControlBus
     redis: Redis | None = None
+    # call recordings: where they are stored, uploads at the end of calls (server/recordings/)
+    recordings: Recordings = None  # type: ignore[assignment]  # open_services sets it
     replay_guard: ReplayGuard = field(default_factory=ReplayGuard)  # carrier webhook replays
     egress: EgressPolicy = field(default_factory=EgressPolicy)  # server/egress.py builds it
     # set on SIGTERM: no new calls are admitted while live ones finish

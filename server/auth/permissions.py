@@ -98,6 +98,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/calls/events"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/recording"): "member",
+    ("DELETE", f"{_V1}/calls/{{call_id:uuid}}/recording"): "admin",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/webhook-deliveries"): "admin",  # URLs: as webhooks
     ("GET", f"{_V1}/usage"): "member",
     # Stripe billing: buying and managing the subscription, and its invoices, are admin

@@ -1,15 +1,13 @@
-"""Call records: list (filters, cursor pages), one call with its turns, its recording."""
+"""Call records: list (filters, cursor pages), one call with its turns (its recording:
+``server/routes/call_recordings.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from starlette.responses import FileResponse
 
 from db import call_search
 from db import calls as calls_db
@@ -97,6 +95,9 @@ class CallOut(BaseModel):
     extracted: dict[str, Any] | None
     summary: str | None
     created_at: datetime
+    trace_id: str | None = Field(
+        default=None, description="The call's OpenTelemetry trace id (hex) when tracing is on"
+    )
 
     @classmethod
     def of(cls, row: Any) -> CallOut:
@@ -110,6 +111,7 @@ class CallOut(BaseModel):
             duration_seconds=row["duration_seconds"],
             has_recording=bool(row["recording_path"]), variables=row["variables"] or {},
             extracted=row["extracted"], summary=row["summary"], created_at=row["created_at"],
+            trace_id=row["trace_id"],
         )  # fmt: skip
 
 
@@ -185,15 +187,3 @@ async def get_call(ctx: ApiContext) -> CallDetail:
         cost=round(sum(u.cost for u in lines), COST_DIGITS),
         currency=pricing.currency,
     )
-
-
-@router.get("/api/v1/calls/{call_id:uuid}/recording", raw=True,
-            summary="The call's recording: stereo WAV, left = caller, right = agent")  # fmt: skip
-async def get_recording(ctx: ApiContext) -> FileResponse:
-    row = await calls_db.get(ctx.db, ctx.caller.organization_id, ctx.path["call_id"])
-    if row is None or not row["recording_path"] or row["ended_at"] is None:
-        raise not_found("recording")
-    path = Path(row["recording_path"])
-    if not await asyncio.to_thread(path.is_file):
-        raise not_found("recording")
-    return FileResponse(path, media_type="audio/wav", filename=f"{row['id']}.wav")

@@ -1,6 +1,6 @@
 """A fake Stripe API on 127.0.0.1, for the real ``stripe`` SDK (``STRIPE_API_BASE``).
 
-Why not ``localstripe`` (a locked dev dependency): its 1.15 release has no Prices (only the
+Why not ``localstripe`` (evaluated, not a dependency): its 1.15 release has no Prices (only the
 legacy Plans), no Checkout Sessions, no Customer Portal, no Billing Meters or meter events,
 ignores ``Idempotency-Key``, and pickles its one global store to ``/tmp/localstripe.pickle``
 on every write (shared by every test run on the machine). This fake covers exactly what
