@@ -8,7 +8,8 @@ started on A continues on B; SIGTERM on A with a live call drains it (readiness 
 calls get busy markup, the call hears a goodbye and ends as ``server_shutdown``, A exits);
 SIGKILL on A mid-call leaves the call to B's sweeper (``failed``/``instance_lost``, its
 transcript kept, its slot released, its post-call job run); every call's post-call job ran
-exactly once (one ``call.ended`` delivery per call, with B and the worker taking jobs); SIGTERM
+exactly once (one ``call.ended`` delivery per call, with B and the worker taking jobs); a
+recording made on A is uploaded to the S3 server and plays through B; SIGTERM
 on an instance without calls exits at once, not after its grace period.
 """
 
@@ -34,6 +35,7 @@ from db.migrate import migrate_url
 from db.pool import create_pool
 from loadgen.callers.twilio import MediaStream, TwilioEmulator, parse_twiml, stream_of
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
+from tests.fakes.s3 import FakeS3, s3_server_fixture  # noqa: F401  (the s3_server fixture)
 from tests.realtime.fleet.harness import Process, Receiver, base_env, free_port
 
 pytestmark = pytest.mark.redis
@@ -85,11 +87,13 @@ async def own_database(database_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def fleet(own_database: str, redis_url: str, redis_prefix: str,
-                run_dir: Path) -> AsyncIterator[Fleet]:  # fmt: skip
+async def fleet(own_database: str, redis_url: str, redis_prefix: str, run_dir: Path,
+                s3_server: FakeS3) -> AsyncIterator[Fleet]:  # fmt: skip
     root = run_dir / f"fleet-{uuid.uuid4().hex[:6]}"
+    bucket = s3_server.new_bucket()
     async with FakeTwilioRest(SID, TOKEN) as fake, Receiver() as receiver:
         env = base_env(
+            **s3_server.settings(bucket, "fleet"),  # recordings in the S3 server, not on disk
             env="test", database_url=own_database, redis_url=redis_url,
             redis_prefix=redis_prefix, public_url=PUBLIC, twilio_api_base_url=fake.http_url,
             allow_private_urls="true", jwt_private_key=_pem(),
@@ -111,7 +115,9 @@ async def fleet(own_database: str, redis_url: str, redis_prefix: str,
             await a.start()
             await asyncio.gather(b.start(), worker.start())
             await asyncio.gather(a.ready(), b.ready())
-            yield Fleet(a, b, worker, db, fake, receiver, env, root)
+            fleet = Fleet(a, b, worker, db, fake, receiver, env, root)
+            fleet.ctx["s3"], fleet.ctx["bucket"] = s3_server, bucket
+            yield fleet
         finally:
             await asyncio.gather(a.stop(), b.stop(), worker.stop())
             await db.close()
@@ -246,6 +252,33 @@ async def test_a_chat_started_on_a_continues_on_b(fleet: Fleet) -> None:
         # A sees what B did: the conversation is over
         r = await http_a.post(url, json={"session_id": sid, "message": "hello?"}, headers=headers)
         assert r.status_code == 409 and r.json()["error"]["code"] == "conversation_ended", r.text
+
+
+async def test_a_recording_made_on_a_plays_through_b(fleet: Fleet) -> None:
+    number, headers = fleet.ctx["number"], fleet.ctx["headers"]
+    stream, call_sid, emulator = await _call(fleet, fleet.a, number)
+    try:
+        await stream.wait_for_bot_speech(0.3)
+        await stream.wait_bot_quiet()
+        await stream.stop()
+    finally:
+        await stream.close()
+        await emulator.aclose()
+    row = await _ended(fleet, call_sid)
+    url = f"/api/v1/calls/{row['id']}/recording"
+    async with httpx.AsyncClient(base_url=fleet.b.url, timeout=30) as http_b:
+
+        async def served_by_b() -> httpx.Response | None:
+            r = await http_b.get(url, headers=headers)
+            assert r.status_code in (200, 409), r.text  # 409: A's upload still under way
+            return r if r.status_code == 200 else None
+
+        r = await _until(served_by_b, 30, "B to serve the recording A made")
+    assert r.content[:4] == b"RIFF" and len(r.content) > 44 + 8000  # a WAV with audio in it
+    keys = fleet.ctx["s3"].keys(fleet.ctx["bucket"])
+    # under the bucket's prefix (org id / call id); earlier calls of this module are there too
+    assert [k for k in keys if k.startswith("fleet/") and k.endswith(f"/{row['id']}.wav")], keys
+    assert not list((fleet.a.data_dir / "recordings-spool").glob("**/*.wav"))  # uploaded, removed
 
 
 async def test_sigterm_drains_a_live_call(fleet: Fleet) -> None:
