@@ -23,6 +23,7 @@ from loadgen.callers.carriers import (
     TelnyxCaller,
     vonage_rest_credentials,
 )
+from server.billing.plans import change_plan
 from tests.conftest import LiveServer, make_settings, run_server
 from tests.fakes.carriers.rest import FakeCarrierRest
 
@@ -92,6 +93,8 @@ async def env(database_url: str, data_dir: Any) -> AsyncIterator[Env]:
         assert r.status_code == 201, r.text
         e.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
         e.org = r.json()["organization_id"]
+        # a number per carrier and call direction: more than the free plan's 3
+        await change_plan(live.services.db, uuid.UUID(e.org), "pro", catalog=live.services.plans)
         wf = await http.post("/api/v1/workflows", headers=e.headers,
                              json={"name": "booking", "definition": WORKFLOW})  # fmt: skip
         e.workflow_id = wf.json()["id"]
