@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from db.crypto import SecretBox
     from server.auth.tokens import TokenSigner
     from server.calls.webrtc import WebRTCPeers
+    from server.campaigns.dispatcher import Dispatcher
     from server.coordination import ConcurrencyLimiter, ControlBus
     from server.coordination.rate_limit import RateLimits
     from server.jobs.worker import JobWorker
@@ -47,6 +48,8 @@ class Services:
     rate_limits: RateLimits | None = None
     # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (created on first use)
     chat_store: ChatStore | None = None
+    # this instance's campaign dispatcher (created on first use)
+    campaigns: Dispatcher | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:

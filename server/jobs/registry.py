@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from db import carriers as carriers_db
 from db import jobs as jobs_db
+from server.campaigns.dispatcher import scheduled_tick as campaigns_tick
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
 
@@ -40,4 +41,6 @@ async def purge_stream_tokens(services: Services) -> int:
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("jobs.purge_finished", 3600.0, purge_finished_jobs),
     Schedule("calls.purge_stream_tokens", 600.0, purge_stream_tokens),
+    # every instance dispatches campaigns: this (re)starts the local loop while any runs
+    Schedule("campaigns.dispatch", 5.0, campaigns_tick),
 )

@@ -54,8 +54,14 @@ async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
 
     Raises what ``start_call`` raises (nothing is dialed then), or the carrier's error (the
     row is ended as ``dial_failed``)."""
+    call_id = await admit_outbound(services, dial)
+    return await dial_admitted(services, dial, call_id)
+
+
+async def admit_outbound(services: Services, dial: Dial, call_id: UUID | None = None) -> UUID:
+    """Admission and the call row (``call_id`` when the caller chose it first, as a campaign
+    attempt does), with its carrier account attached; nothing is dialed yet."""
     carrier = str(dial.caller["carrier"])
-    provider = provider_for(services, carrier, dial.caller["credentials"])
     ttl = services.settings.outbound_stream_token_ttl_seconds
     metadata: dict[str, Any] = {"machine_detection": dial.machine_detection}
     if dial.voicemail:
@@ -64,12 +70,24 @@ async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
         organization_id=dial.organization_id, workflow_id=dial.workflow_id, channel=carrier,
         direction="outbound", from_number=dial.caller["number"], to_number=dial.to_number,
         variables=dial.variables, carrier=carrier, metadata=metadata,
-        connect_within_seconds=ttl + 5,
+        connect_within_seconds=ttl + 5, call_id=call_id,
     ))  # fmt: skip
-    call_id = handle.call_id
     account = dial.caller["carrier_account_id"]
-    await carriers_db.attach_carrier(services.db, dial.organization_id, call_id, carrier=carrier,
-                                     carrier_account_id=account, carrier_call_id=None)  # fmt: skip
+    await carriers_db.attach_carrier(services.db, dial.organization_id, handle.call_id,
+                                     carrier=carrier, carrier_account_id=account,
+                                     carrier_call_id=None)  # fmt: skip
+    return handle.call_id
+
+
+async def dial_admitted(services: Services, dial: Dial, call_id: UUID,
+                        idempotency_key: str | None = None) -> OutboundCall:  # fmt: skip
+    """Ask the carrier to dial the admitted call ``call_id``. Sent again with the same
+    ``idempotency_key`` (a campaign attempt recovered after a crash), a carrier that honours
+    the key answers with the call it placed the first time."""
+    carrier = str(dial.caller["carrier"])
+    provider = provider_for(services, carrier, dial.caller["credentials"])
+    ttl = services.settings.outbound_stream_token_ttl_seconds
+    account = dial.caller["carrier_account_id"]
     stream = None
     if provider.streams_on_dial:  # the media URL (and its token) travel in the dial request
         token = await mint_stream_token(services, dial.organization_id, call_id, ttl)
@@ -79,6 +97,7 @@ async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
         answer_url=answer_url(dial.public_base, carrier, call_id),
         status_url=status_url(dial.public_base, carrier, call_id),
         stream_url=stream, machine_detection=dial.machine_detection,
+        idempotency_key=idempotency_key,
     )  # fmt: skip
     try:
         carrier_call_id = await provider.dial(request)
