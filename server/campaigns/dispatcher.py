@@ -54,6 +54,7 @@ class Dispatcher:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _loop: asyncio.Task[None] | None = None
     stopped: bool = False
+    dialed: int = 0  # attempts this instance claimed and dialed (for operators and tests)
 
     # -- the loop ----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -127,6 +128,7 @@ class Dispatcher:
         if finished:
             await emit_campaign(services, campaign, "campaign.completed")
         result.dialed, result.resent = len(claimed), len(stale)
+        self.dialed += len(claimed)
         return result
 
     async def _settle(self, conn: asyncpg.Connection, campaign: Any, config: CampaignConfig,

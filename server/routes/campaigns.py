@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -65,7 +66,7 @@ class CampaignOut(BaseModel):
             retry=config.retry, voicemail=config.voicemail, variables=config.variables,
             required_variables=config.required_variables, created_at=row["created_at"],
             started_at=row["started_at"], finished_at=row["finished_at"],
-            progress=ProgressOut(**prog.__dict__) if prog is not None else None,
+            progress=ProgressOut(**asdict(prog)) if prog is not None else None,
         )  # fmt: skip
 
 
