@@ -23,7 +23,7 @@ from server.campaigns.contacts import (
     Rules,
     import_csv,
 )
-from server.campaigns.models import CampaignConfig, ContactState
+from server.campaigns.models import CONTACT_STATES, CampaignConfig, ContactState
 from server.campaigns.progress import results_csv
 from server.errors import ApiError, bad_request, conflict, not_found
 from server.json_body import parse_json
@@ -93,10 +93,21 @@ class ContactPage(BaseModel):
 
 
 class ContactQuery(BaseModel):
-    state: list[ContactState] | None = Field(default=None, description="Filter by state")
+    state: str | None = Field(
+        default=None, max_length=200, description="Filter by state; several: comma-separated"
+    )
     phone_number: str | None = None
     limit: int = Field(default=50, ge=1, le=500)
     cursor: str | None = Field(default=None, description="Row number to continue after")
+
+    @field_validator("state")
+    @classmethod
+    def _states(cls, value: str | None) -> str | None:
+        if value is not None:
+            unknown = [s for s in value.split(",") if s not in CONTACT_STATES]
+            if unknown:
+                raise ValueError(f"unknown state {unknown[0][:32]!r}: one of {', '.join(CONTACT_STATES)}")
+        return value
 
     @field_validator("phone_number")
     @classmethod
@@ -217,7 +228,7 @@ async def list_contacts(ctx: ApiContext) -> ContactPage:
         raise bad_request("invalid cursor", "cursor") from None
     org = ctx.caller.organization_id
     rows = await contacts_db.list_page(ctx.db, org, campaign["id"],
-                                       states=list(q.state) if q.state else None,
+                                       states=q.state.split(",") if q.state else None,
                                        phone_number=q.phone_number, after_row=after,
                                        limit=q.limit + 1)  # fmt: skip
     page = rows[: q.limit]
