@@ -50,8 +50,10 @@ _STOPWORDS = frozenset(
 _BUILTIN_TRIGGERS = {
     "end_call": {"bye", "goodbye", "hang"},
     "transfer_call": {"human", "operator", "representative", "transfer", "someone"},
+    "opt_out": {"stop", "unsubscribe", "remove"},
 }
-_BUILTIN_LINES = {"end_call": "Goodbye.", "transfer_call": "Transferring you now."}
+_BUILTIN_LINES = {"end_call": "Goodbye.", "transfer_call": "Transferring you now.",
+                  "opt_out": "Understood, we will not call you again."}
 _WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _QUOTED_RE = re.compile(r"[\"“']([^\"”']{2,})[\"”']")
 _NUMBER_RE = re.compile(r"\d[\d\-]*")

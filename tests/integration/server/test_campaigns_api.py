@@ -16,10 +16,15 @@ from tests.integration.server.campaign_carrier import SID, TOKEN, WORKFLOW, inst
 
 
 @pytest.fixture(scope="module")
-async def client(database_url: str, data_dir: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with FakeTwilioRest(SID, TOKEN) as fake, instance(database_url, data_dir, fake) as live, \
-            httpx.AsyncClient(base_url=live.url, timeout=30) as http:  # fmt: skip
-        yield http
+async def live(database_url: str, data_dir: Any) -> AsyncIterator[tuple[Any, httpx.AsyncClient]]:
+    async with FakeTwilioRest(SID, TOKEN) as fake, instance(database_url, data_dir, fake) as server, \
+            httpx.AsyncClient(base_url=server.url, timeout=30) as http:  # fmt: skip
+        yield server, http
+
+
+@pytest.fixture
+def client(live: tuple[Any, httpx.AsyncClient]) -> httpx.AsyncClient:
+    return live[1]
 
 
 @pytest.fixture
@@ -218,3 +223,38 @@ async def test_do_not_call_crud_and_pending_contacts_stop(client: httpx.AsyncCli
     assert (await client.get("/api/v1/do-not-call/garbage", headers=h)).status_code == 400
     assert (await client.delete("/api/v1/do-not-call/%2B14155550150", headers=h)).status_code == 204
     assert (await client.get("/api/v1/do-not-call/%2B14155550150", headers=h)).status_code == 404
+
+
+async def test_opt_out_tool_turn_puts_the_number_on_the_list(
+    client: httpx.AsyncClient, make_user: Any, live: tuple[Any, httpx.AsyncClient]
+) -> None:
+    """The call.ended job reads the call's tool turns: an ``opt_out`` lists the dialed number
+    and stops its pending contacts."""
+    from datetime import UTC, datetime
+
+    from db import calls as calls_db
+    from server.jobs.post_call import handle_call_ended
+
+    h, wf_id, number = await _org(client, make_user)
+    r = await client.post("/api/v1/campaigns", headers=h, json={
+        "name": "c", "workflow_id": wf_id, "variables": {"first_name": "x"}})  # fmt: skip
+    campaign_id = r.json()["id"]
+    url = f"/api/v1/campaigns/{campaign_id}/contacts"
+    await client.post(url, json={"contacts": [{"phone_number": "+14155550160"}]}, headers=h)
+    services = live[0].services
+    org = uuid.UUID((await client.get("/api/v1/organization", headers=h)).json()["id"])
+    call = await calls_db.create(
+        services.db, org, workflow_id=uuid.UUID(wf_id), workflow_version=1, channel="twilio",
+        direction="outbound", from_number=number, to_number="+14155550160", status="completed",
+        carrier="twilio", carrier_call_id="CA1", test=False, variables={}, metadata={})  # fmt: skip
+    now = datetime.now(UTC)
+    await calls_db.insert_turns(services.db, org, call["id"], [
+        {"idx": 0, "speaker": "tool", "text": "opt_out", "started_at": now, "ended_at": now,
+         "interrupted": False, "tool": {"name": "opt_out", "arguments": {}, "result": "ok",
+                                        "error": None}}])  # fmt: skip
+    await handle_call_ended(services, {"organization_id": org,
+                                       "payload": {"call_id": str(call["id"])}})  # fmt: skip
+    listed = await client.get("/api/v1/do-not-call/%2B14155550160", headers=h)
+    assert listed.status_code == 200 and listed.json()["source"] == "opt_out"
+    [contact] = (await client.get(url, headers=h)).json()["items"]
+    assert contact["state"] == "opted-out"
