@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from loadgen.callers.twilio import TwilioEmulator
+from loadgen.callers.twilio import MediaStream, TwilioEmulator, stream_of
 from tests.conftest import LiveServer, make_settings, run_server
 from tests.fakes.carriers.twilio_rest import FakeCall, FakeTwilioRest
 
@@ -23,7 +23,12 @@ TOKEN = "campaign-twilio-auth-token"
 
 WORKFLOW = {
     "nodes": [
-        {"id": "start", "type": "start", "say": "Hello {{first_name}}, this is a reminder."},
+        {
+            "id": "start",
+            "type": "start",
+            "greeting": "Hello {{first_name}}, a reminder.",
+            "say": "This is a reminder about your visit.",
+        },
         {"id": "bye", "type": "end", "say": "Goodbye."},
     ],
     "edges": [{"from": "start", "to": "bye", "condition": "bye goodbye"}],
@@ -34,7 +39,8 @@ WORKFLOW = {
 @dataclass
 class ScriptedCarrier:
     """``script[number]`` lists the outcome of each successive dial of ``number``: answered,
-    busy, no-answer, failed, voicemail (default: answered). ``ringing`` seconds pass before
+    busy, no-answer, failed, voicemail, media (a real media stream), media-opt-out (default:
+    answered). ``ringing`` seconds pass before
     the outcome, so calls overlap."""
 
     fake: FakeTwilioRest
@@ -44,6 +50,7 @@ class ScriptedCarrier:
     seen: set[str] = field(default_factory=set)
     outcomes: list[tuple[str, str]] = field(default_factory=list)  # (number, outcome) played
     hold: set[str] = field(default_factory=set)  # numbers whose calls are left up
+    media_calls: list[str] = field(default_factory=list)  # sids answered with real media
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def next_outcome(self, number: str) -> str:
@@ -80,11 +87,36 @@ class ScriptedCarrier:
             amd = call.params["AsyncAmdStatusCallback"][0]
             await post(amd, {**base, "AnsweredBy": "machine_start"})
             await post(status_url, {**base, "CallStatus": "completed"})
+        elif outcome.startswith("media"):
+            await self._media(call, status_url, base, outcome)
         else:
             await post(status_url, {**base, "CallStatus": "in-progress"})
             await asyncio.sleep(self.ringing)
             await post(status_url, {**base, "CallStatus": "completed"})
         self.fake.finish(call.sid, "completed" if outcome in ("answered", "voicemail") else outcome)
+
+    async def _media(self, call: FakeCall, status_url: str, base: dict[str, str],
+                     outcome: str) -> None:  # fmt: skip
+        """Answered by a person: the answer webhook's TwiML, a real media stream (the
+        greeting is heard; ``media-opt-out`` asks not to be called again), then hang up."""
+        r = await self.twilio.signed_post(call.params["Url"][0], {**base, "CallStatus": "in-progress"})
+        assert r.status_code == 200, r.text
+        url, params = stream_of(r.text)
+        stream = await MediaStream.open(self.twilio.to_loopback(url), params, call.sid, SID)
+        try:
+            await stream.wait_for_bot_speech(0.3, timeout=60)
+            await stream.wait_bot_quiet(timeout=60)
+            if outcome == "media-opt-out":
+                mark = len(stream.bot_audio)
+                await stream.say("Please stop calling me and remove my number.")
+                while len(stream.bot_audio) - mark < 0.3 * 8000:
+                    await asyncio.sleep(0.05)
+                await stream.wait_bot_quiet(timeout=60)
+            self.media_calls.append(call.sid)
+            await stream.stop()
+        finally:
+            await stream.close()
+        await self.twilio.signed_post(status_url, {**base, "CallStatus": "completed"})
 
 
 class Org:
