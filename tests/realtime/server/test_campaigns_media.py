@@ -15,8 +15,8 @@ from aiohttp import web
 
 from db import calls as calls_db
 from tests.fakes import LoopbackServer
-from tests.fakes.deepgram_server import FakeDeepgram
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
+from tests.fakes.deepgram_server import FakeDeepgram
 from tests.integration.server.campaign_carrier import SID, TOKEN, WORKFLOW, Org, carrier, instance
 
 OPT_OUT_WORKFLOW = {
