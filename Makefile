@@ -6,7 +6,7 @@ VENV   := .venv
 UV     := $(VENV)/bin/uv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-fast lint bench bench-quick install clean browser-deps
+.PHONY: run test test-fast lint bench bench-quick soak install clean browser-deps
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ bench: $(UV)
 bench-quick: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
 	$(PY) -m bench.run --quick
+
+# 80 % of the measured capacity for 10 minutes, per-minute figures (SOAK_ARGS="--calls 12 --minutes 3")
+soak: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
+	$(PY) -m bench.soak --render BENCHMARKS.md $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

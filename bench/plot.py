@@ -58,5 +58,37 @@ def plot(results_path: Path, out: Path | None = None) -> Path:
     return out
 
 
+def plot_soak(results_path: Path, out: Path | None = None) -> Path:
+    """Per-minute lateness, voice-to-voice and RSS of a ``bench.soak`` results file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = json.loads(results_path.read_text())
+    rows = data["per_minute"]
+    xs = [m["minute"] for m in rows]
+    fig, (lat, mem) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
+    for q, ls in (("p50", ":"), ("p99", "-"), ("max", "--")):
+        lat.plot(xs, [m["lateness_ms"][q] for m in rows], ls, marker="o", label=f"lateness {q}")
+    lat.plot(xs, [m["v2v_p95_ms"] for m in rows], "-", color="tab:purple", label="v2v p95")
+    lat.axhline(40, color="black", lw=0.8, alpha=0.5)
+    lat.set_ylabel("ms")
+    lat.set_yscale("symlog", linthresh=10)
+    lat.legend(fontsize=7)
+    lat.grid(alpha=0.3)
+    mem.plot(xs, [m["server"].get("rss_mb") for m in rows], marker="o", label="server RSS (MB)")
+    mem.set_xlabel("minute")
+    mem.set_ylabel("MB")
+    mem.grid(alpha=0.3)
+    mem.legend(fontsize=7)
+    fig.suptitle(f"Soak: {data['calls']} {data['pace']} callers ({data['turn']}) — {data['date']}")
+    fig.tight_layout()
+    out = out or results_path.with_suffix(".png")
+    fig.savefig(out, dpi=110)
+    return out
+
+
 if __name__ == "__main__":
-    print(plot(Path(sys.argv[1])))
+    path = Path(sys.argv[1])
+    print(plot_soak(path) if path.name.startswith("soak-") else plot(path))

@@ -5,7 +5,8 @@ directory, Deepgram/OpenAI keys and base URLs pointing at ``tests/fakes/provider
 organization gets a Twilio carrier account (the auth token the load generator signs with),
 a phone number routed to a published workflow whose LLM is the fake OpenAI-compatible
 endpoint, provider settings for Deepgram STT (Nova for local Smart Turn, Flux for
-provider end-of-turn) + OpenAI TTS, and a concurrency limit high enough for the run.
+provider end-of-turn) + OpenAI TTS, and the scale plan's concurrency limit (500: the server
+runs with `DEFAULT_PLAN=scale`).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ async def provision_async(
     )
 
 
-def provision(url: str, turn: str, fakes: str, max_calls: int = 1000) -> None:
+def provision(url: str, turn: str, fakes: str, max_calls: int = 500) -> None:
     async def run() -> None:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
             await provision_async(http, turn, fakes, max_calls=max_calls)
@@ -126,6 +127,9 @@ def start_switchboard(
         # deployment; the fake LLM does not produce their structured output anyway
         "JOBS_ENABLED": "false",
         "DEFAULT_PLAN": "scale",  # up to 500 concurrent calls (the free plan allows 10)
+        # the workflow's LLM (set by the benchmark's tenant) is the fake on 127.0.0.1, which
+        # the egress policy refuses by default
+        "ALLOW_PRIVATE_URLS": "true",
     }
     if not gc_freeze:
         env["GC_FREEZE"] = "false"

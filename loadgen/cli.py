@@ -7,10 +7,11 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loadgen.script import DEFAULT_LINES, CallScript
+from loadgen.script import DENSE_RAMP_SECONDS, PACES, CallScript
 from loadgen.targets import TwilioTarget, WebRTCTarget
 
 if TYPE_CHECKING:
@@ -73,20 +74,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         default=None,
         help="calls in total (default: --calls); extra calls run as slots free up",
     )
-    p.add_argument("--ramp", type=float, default=10.0, help="new calls per second while ramping")
+    p.add_argument(
+        "--pace",
+        choices=sorted(PACES),
+        default="sparse",
+        help="caller profile: sparse (answers 1-2 s after the bot, short lines) or dense (answers "
+        "0.3-0.8 s after the bot, 1.5-2.5 s lines, calls started over 5 s); --pause, "
+        "--pause-jitter, --ramp and --line override its values",
+    )
+    p.add_argument(
+        "--ramp",
+        type=float,
+        default=None,
+        help="new calls per second while ramping (default: 10, or calls/5 with --pace dense)",
+    )
     p.add_argument("--turns", type=int, default=3, help="caller turns per call")
     p.add_argument("--duration", type=float, default=None, help="cap on each call's media stream, seconds")
     p.add_argument(
         "--pause",
         type=float,
-        default=0.6,
-        help="silence after the bot finished before the caller speaks, seconds",
+        default=None,
+        help="silence after the bot finished before the caller speaks, seconds (default: the pace's)",
     )
     p.add_argument(
         "--pause-jitter",
         type=float,
-        default=1.0,
-        help="up to this much extra random pause per turn, seconds (desynchronizes calls)",
+        default=None,
+        help="up to this much extra random pause per turn, seconds (desynchronizes calls; "
+        "default: the pace's)",
     )
     p.add_argument("--barge-in-every", type=int, default=0, help="barge in on every n-th answer (0: never)")
     p.add_argument(
@@ -128,18 +143,23 @@ def config_from_args(
             to_number=args.to_number,
             signed_url=args.signed_url,
         )
-    script = CallScript(
+    pace = PACES[args.pace]
+    script = replace(
+        pace,
         turns=args.turns,
-        lines=tuple(args.line) if args.line else DEFAULT_LINES,
-        pause=args.pause,
-        pause_jitter=args.pause_jitter,
+        lines=tuple(args.line) if args.line else pace.lines,
+        pause=pace.pause if args.pause is None else args.pause,
+        pause_jitter=pace.pause_jitter if args.pause_jitter is None else args.pause_jitter,
         barge_in_every=args.barge_in_every,
         max_duration=args.duration,
         expect_greeting=not args.no_greeting,
     )
     from loadgen.runner import LoadPlan  # the callers (aiortc, websockets) load only to run
 
-    plan = LoadPlan(concurrency=args.calls, total_calls=args.total_calls, ramp_per_second=args.ramp)
+    ramp = args.ramp
+    if ramp is None:
+        ramp = max(args.calls / DENSE_RAMP_SECONDS, 0.2) if args.pace == "dense" else 10.0
+    plan = LoadPlan(concurrency=args.calls, total_calls=args.total_calls, ramp_per_second=ramp)
     return target, script, plan
 
 
@@ -157,6 +177,7 @@ async def main(args: argparse.Namespace) -> int:
         "total_calls": plan.total_calls or plan.concurrency,
         "ramp": plan.ramp_per_second,
         "turns": script.turns,
+        "pace": args.pace,
         "duration": script.max_duration,
         "barge_in_every": script.barge_in_every,
     }

@@ -25,6 +25,15 @@ DEFAULT_LINES = (
     "Thank you very much.",
 )
 
+#: Lines of 1.5-2.5 s of espeak-ng speech each: the ``dense`` caller's turns.
+DENSE_LINES = (
+    "I would like to book a table for tonight.",
+    "Do you have a table for four on Friday?",
+    "Seven o'clock works fine for all of us.",
+    "Could we sit near the window, please?",
+    "I need a table for six people on Saturday.",
+)
+
 
 @dataclass(frozen=True)
 class CallScript:
@@ -46,6 +55,18 @@ class CallScript:
     max_duration: float | None = None
     #: Expect a greeting before the first turn (otherwise speak after ``pause``).
     expect_greeting: bool = True
+
+
+#: Caller profiles (``switchboard loadtest --pace``). ``sparse``: answers 1.0-2.0 s after the
+#: bot's last audio (0.4 s quiet + 0.6 s + up to 1 s jitter), lines of 1-2 s. ``dense``: the way
+#: people talk on the phone: answers 0.3-0.8 s after the bot's last audio, 1.5-2.5 s of speech
+#: per turn (calls are also started over 5 s: see ``loadgen.cli``).
+PACES: dict[str, CallScript] = {
+    "sparse": CallScript(),
+    "dense": CallScript(lines=DENSE_LINES, pause=0.0, pause_jitter=0.5, quiet=0.3),
+}
+#: Seconds over which ``dense`` starts its calls (the ramp is concurrency / this).
+DENSE_RAMP_SECONDS = 5.0
 
 
 @dataclass

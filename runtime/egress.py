@@ -175,6 +175,12 @@ class EgressPolicy:
         self._ssl: dict[str, Any] = {}  # one TLS context per HTTP stack (CA bundle parsed once)
         self._shared: tuple[asyncio.AbstractEventLoop | None, httpx2.AsyncClient] | None = None
 
+    def warm(self) -> None:
+        """Parse the CA bundle for both HTTP stacks now (start-up), not on a call's first
+        request (~75 ms on the event loop)."""
+        self._ssl_context(httpx)
+        self._ssl_context(httpx2)
+
     def _ssl_context(self, stack: Any) -> Any:
         context = self._ssl.get(stack.__name__)
         if context is None:

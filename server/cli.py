@@ -27,6 +27,8 @@ EXTRA_COMMANDS: list[tuple[str, str, str, str]] = [
      "run background jobs (post-call analysis, webhooks)"),
     ("rotate-keys", "server.auth.cli", "add_parser",
      "re-encrypt stored secrets with the first key of SECRET_KEYS"),
+    ("billing", "server.billing.stripe_cli", "add_parser",
+     "Stripe billing: reconcile local minutes with the meter (billing reconcile --period)"),
 ]
 
 
@@ -87,7 +89,6 @@ def cmd_create_org(args: argparse.Namespace) -> int:
     from db.migrate import migrate_url
     from db.pool import create_pool
     from server.auth.identity import bootstrap_organization
-    from server.billing.plans import plan_named
 
     settings = _settings(args)
     password = args.password or secrets.token_urlsafe(12)
@@ -98,7 +99,7 @@ def cmd_create_org(args: argparse.Namespace) -> int:
         try:
             return await bootstrap_organization(
                 pool, organization_name=args.name, email=args.email, password=password,
-                plan=plan_named(settings.default_plan),
+                plan=settings.plan_catalog.get(settings.default_plan),
             )
         finally:
             await pool.close()
@@ -124,7 +125,8 @@ def cmd_set_plan(args: argparse.Namespace) -> int:
         await migrate_url(url)
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
-            return await change_plan(pool, uuid.UUID(args.org), args.plan)
+            return await change_plan(pool, uuid.UUID(args.org), args.plan,
+                                     catalog=settings.plan_catalog)
         finally:
             await pool.close()
 
@@ -173,7 +175,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     plan = sub.add_parser("set-plan", help="set an organization's plan ('suspended' blocks calls)")
     plan.add_argument("--org", required=True, help="organization id")
-    plan.add_argument("--plan", required=True, help="free, pro, scale or suspended (server/billing/plans.py)")
+    plan.add_argument("--plan", required=True, help="free, pro, scale, suspended or a PLANS_FILE plan")
     plan.set_defaults(func=cmd_set_plan)
 
     requested = _requested_command(sys.argv[1:] if argv is None else argv)

@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime.egress import EgressPolicy
+from server.billing.catalog import PlanCatalog
 from server.calls.live import LiveCalls
 from server.coordination.replay import ReplayGuard
 
 if TYPE_CHECKING:
     import asyncpg
+    import stripe
     from redis.asyncio import Redis
 
     from db.crypto import SecretBox
@@ -50,7 +52,14 @@ class Services:
     chat_store: ChatStore | None = None
     # this instance's campaign dispatcher (created on first use)
     campaigns: Dispatcher | None = None
+    # the Stripe client (server/billing/stripe_client.py; created on first use with a key)
+    stripe: stripe.StripeClient | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    # the plans of this deployment (built in, overridden by PLANS_FILE): settings.plan_catalog
+    plans: PlanCatalog = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plans = self.settings.plan_catalog
 
     def spawn(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
         """Run a coroutine in the background, keeping a reference until it finishes."""

@@ -10,8 +10,18 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.billing.catalog import PlanCatalog
 
 
 class SettingsError(Exception):
@@ -98,6 +108,9 @@ class Settings(BaseSettings):
     # the plan (server/billing/plans.py) organizations get when created by sign-up or
     # create-org; a single-tenant deployment may start everyone on `scale`
     default_plan: str = "free"
+    # plans overriding the built-in ones (TOML, or JSON by extension): docs/BILLING.md
+    plans_file: Path | None = None
+    _plan_catalog: PlanCatalog | None = PrivateAttr(default=None)
     # Argon2id (64 MiB each): hashes running at once, and how many may wait, so a login
     # flood cannot take the CPU from live calls (past the queue: 503 with Retry-After)
     password_hash_concurrency: int = Field(default=2, ge=1, le=64)
@@ -118,6 +131,20 @@ class Settings(BaseSettings):
     # /metrics needs `Authorization: Bearer <METRICS_TOKEN>` when set; in production it is
     # not served at all without one
     metrics_token: str | None = None
+
+    # --- billing: Stripe (docs/STRIPE.md); without STRIPE_API_KEY billing is disabled ----
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None  # whsec_... of the webhook endpoint
+    stripe_api_base: str | None = None  # e.g. https://api.stripe.com (tests: a fake)
+    stripe_meter_event_name: str = Field(default="switchboard_call_minutes", min_length=1,
+                                         max_length=100)
+    # a past_due subscription keeps its plan this long, then the organization is suspended
+    billing_past_due_grace_days: int = Field(default=7, ge=0, le=365)
+    billing_canceled_plan: Literal["free", "suspended"] = "free"  # canceled/unpaid -> this
+    # where Stripe sends the browser back (default: PUBLIC_URL + /console/#/billing...)
+    billing_checkout_success_url: str | None = None
+    billing_checkout_cancel_url: str | None = None
+    billing_portal_return_url: str | None = None
 
     # --- calls: recording and browser (WebRTC) calls ------------------------------------
     record_calls: bool = True  # stereo WAV per call under DATA_DIR/recordings
@@ -151,7 +178,8 @@ class Settings(BaseSettings):
         return None if value == "" else value
 
     @field_validator("database_url", "redis_url", "jwt_private_key", "secrets_key",
-                     "secret_keys", "metrics_token", mode="before")
+                     "secret_keys", "metrics_token", "stripe_api_key", "stripe_webhook_secret",
+                     "stripe_api_base", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -170,14 +198,34 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("default_plan")
+    @field_validator("plans_file", mode="before")
     @classmethod
-    def _known_plan(cls, value: str) -> str:
-        from server.billing.plans import PLANS
+    def _no_plans_file(cls, value: object) -> object:
+        return None if value == "" else value
 
-        if value not in PLANS or not PLANS[value].allows_calls:
-            raise ValueError(f"must be one of {', '.join(p for p in PLANS if PLANS[p].allows_calls)}")
-        return value
+    @model_validator(mode="after")
+    def _load_plans(self) -> Settings:
+        from server.billing.catalog import PlansFileError, load_catalog
+
+        try:
+            catalog = load_catalog(self.plans_file)
+        except PlansFileError as exc:
+            raise ValueError(str(exc)) from None
+        plan = catalog.find(self.default_plan)
+        if plan is None or not plan.allows_calls:
+            choices = ", ".join(p.name for p in catalog if p.allows_calls)
+            raise ValueError(f"DEFAULT_PLAN: must be one of {choices}")
+        self._plan_catalog = catalog
+        return self
+
+    @property
+    def plan_catalog(self) -> PlanCatalog:
+        """The plans of this deployment: built in, overridden by ``PLANS_FILE``."""
+        if self._plan_catalog is None:  # built with model_construct
+            from server.billing.catalog import load_catalog
+
+            self._plan_catalog = load_catalog(self.plans_file)
+        return self._plan_catalog
 
     @model_validator(mode="after")
     def _secret_keys_win(self) -> Settings:
@@ -200,8 +248,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_rate_limits(self) -> bool:
-        return self.rate_limits_enabled if self.rate_limits_enabled is not None else (
-            self.env != "test")
+        return self.rate_limits_enabled if self.rate_limits_enabled is not None else (self.env != "test")
 
     @model_validator(mode="after")
     def _workers_share_limits(self) -> Settings:

@@ -3,7 +3,9 @@
 Loading Silero, Smart Turn, espeak-ng and the PocketSphinx decoder processes at start-up
 (in a thread, so the server answers meanwhile) spares the first call a second of silence.
 One agent turn through openai-agents/openai against an in-memory transport
-(``runtime.warm_up``) spares the first caller turn ~200 ms of lazy set-up. Then
+(``runtime.warm_up``) spares the first caller turn ~200 ms of lazy set-up; one streamed
+text-to-speech request, the speech-service modules the provider factory imports lazily and
+the egress policy's TLS contexts spare the first greeting ~300 ms more. Then
 ``gc.freeze()`` moves the start-up heap (models, modules: ~260k objects) out of the
 collector's reach: a full collection otherwise takes 300-450 ms on the event-loop thread
 and stalls every live call's audio (measured in BENCHMARKS.md).
@@ -18,7 +20,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 
-from runtime.warm_up import exercise_model_stack
+from runtime.warm_up import exercise_model_stack, exercise_speech_stack
 from server.services import Services
 
 log = structlog.get_logger(__name__)
@@ -27,15 +29,19 @@ log = structlog.get_logger(__name__)
 def _load_models() -> None:
     from pipeline import turn_models
     from pipeline.engines import warm_up
+    from pipeline.providers.factory import preload_services
 
     turn_models.preload()
     warm_up()
+    preload_services()
 
 
 async def _warm(services: Services) -> None:
     try:
         await asyncio.to_thread(_load_models)
+        services.egress.warm()
         await exercise_model_stack()
+        await exercise_speech_stack()
     except Exception:
         log.exception("warmup_failed")  # calls still load what they need on first use
     if services.settings.gc_freeze:

@@ -110,6 +110,27 @@ def build_stt(
     raise ProviderUnavailable(f"unknown speech-to-text provider {choice.provider!r}")
 
 
+#: Service modules the builders above import on first use (only calls that use them pay for
+#: them in memory); ``preload_services`` imports them at start-up so the first call does not.
+LAZY_SERVICE_MODULES = (
+    "pipecat.services.deepgram.stt",
+    "pipecat.services.deepgram.flux.stt",
+    "pipecat.services.deepgram.tts",
+    "pipecat.services.elevenlabs.tts",
+    "pipecat.services.cartesia.tts",
+    "pipeline.engines.pocketsphinx_stt",
+    "pipeline.engines.espeak_tts",
+)
+
+
+def preload_services() -> None:
+    """Import every lazily imported speech-service module (start-up warm-up)."""
+    import importlib
+
+    for name in LAZY_SERVICE_MODULES:
+        importlib.import_module(name)
+
+
 def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: int) -> TTSService:
     """A text-to-speech service for ``choice`` producing audio at ``sample_rate``.
 
@@ -137,8 +158,7 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
             voice=choice.voice or OPENAI_TTS_VOICE,
             model=choice.model or OPENAI_TTS_MODEL,
             # a tenant's endpoint: the policy's client, every connection checked
-            http_client=(key.egress.shared_openai_http_client()
-                         if key.egress is not None else None),
+            http_client=(key.egress.shared_openai_http_client() if key.egress is not None else None),
         )
     if choice.provider == "elevenlabs":
         from pipecat.services.elevenlabs.tts import ElevenLabsTTSService

@@ -113,6 +113,13 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/do-not-call/{{phone_number}}"): "member",
     ("DELETE", f"{_V1}/do-not-call/{{phone_number}}"): "admin",
     ("GET", f"{_V1}/usage"): "member",
+    # Stripe billing: buying and managing the subscription, and its invoices, are admin
+    ("POST", f"{_V1}/billing/checkout"): "admin",
+    ("POST", f"{_V1}/billing/portal"): "admin",
+    ("GET", f"{_V1}/billing/invoices"): "admin",
+    # plans and the organization's billing state: every member reads (docs/BILLING.md)
+    ("GET", f"{_V1}/plans"): "member",
+    ("GET", f"{_V1}/billing"): "member",
     ("GET", f"{_V1}/console/summary"): "member",  # the console's home numbers
     # browser calls run the workflow (tools, secrets, provider spend): admin
     ("GET", f"{_V1}/webrtc/ice-servers"): "admin",

@@ -1,65 +1,56 @@
-"""The built-in plans: what an organization on each plan may use.
+"""An organization's plan: what it may use, and the operators' switch between plans.
 
-Plans are data, not code branches: a later billing issue adds prices and quotas as fields.
-An organization's ``plan`` column names one of these; operators set it with
-``switchboard set-plan`` (``change_plan`` below), never organization members.
+Plans are data (``server/billing/catalog.py``: the ``Plan`` model, the built-in set and the
+``PLANS_FILE`` loader); the process holds one ``PlanCatalog`` (``Services.plans``, built from
+``Settings.plan_catalog``). An organization's ``plan`` column names one of its plans;
+operators set it with ``switchboard set-plan`` (``change_plan`` below), never organization
+members.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from db import organizations as orgs_db
+from server.billing.catalog import (
+    BUILTIN_PLANS,
+    DEFAULT_PLAN_NAME,
+    Feature,
+    Plan,
+    PlanCatalog,
+    PlansFileError,
+    UnknownPlan,
+    builtin_catalog,
+    load_catalog,
+)
+
+__all__ = [
+    "BUILTIN_PLANS", "DEFAULT_PLAN_NAME", "Feature", "Plan", "PlanCatalog", "PlansFileError",
+    "DEFAULT_PLAN", "UnknownPlan", "builtin_catalog", "change_plan", "concurrent_call_limit", "load_catalog",
+]  # fmt: skip
+
+DEFAULT_PLAN: Plan = builtin_catalog().get(DEFAULT_PLAN_NAME)  # the built-in free plan
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    name: str
-    max_concurrent_calls: int  # the ceiling; organization admins may only lower their limit
-    allows_calls: bool = True
-
-
-PLANS: dict[str, Plan] = {
-    plan.name: plan
-    for plan in (
-        Plan("free", max_concurrent_calls=10),
-        Plan("pro", max_concurrent_calls=50),
-        Plan("scale", max_concurrent_calls=500),
-        Plan("suspended", max_concurrent_calls=0, allows_calls=False),
-    )
-}
-DEFAULT_PLAN = PLANS["free"]
-
-
-class UnknownPlan(ValueError):
-    """The plan name is none of ``PLANS``."""
-
-
-def plan_named(name: str) -> Plan:
-    """The plan called ``name``; a stored name that is no longer built in counts as free."""
-    return PLANS.get(name, DEFAULT_PLAN)
-
-
-def concurrent_call_limit(org: Any) -> int:
+def concurrent_call_limit(org: Any, catalog: PlanCatalog) -> int:
     """The limit a call admission applies: the organization's own, within its plan's ceiling."""
-    plan = plan_named(org["plan"])
+    plan = catalog.get(org["plan"])
     if not plan.allows_calls:
         return 0
     return min(int(org["max_concurrent_calls"]), plan.max_concurrent_calls)
 
 
 async def change_plan(
-    pool: asyncpg.Pool | asyncpg.Connection, organization_id: UUID, name: str
-) -> asyncpg.Record | None:
-    """Operators' switch: set the plan and reset the concurrent-call limit to its ceiling
-    (admins may lower it again). Returns the organization row, None when it does not exist."""
-    plan = PLANS.get(name)
-    if plan is None:
-        raise UnknownPlan(f"unknown plan {name!r}: one of {', '.join(PLANS)}")
+    pool: asyncpg.Pool | asyncpg.Connection, organization_id: UUID, name: str,
+    *, catalog: PlanCatalog,
+) -> asyncpg.Record | None:  # fmt: skip
+    """Operators' (and Stripe's) switch: set the plan and reset the concurrent-call limit to
+    its ceiling (admins may lower it again). Raises ``UnknownPlan`` for a name the catalog
+    does not have. Returns the organization row, None when it does not exist."""
+    plan = catalog.require(name)
     from server import audit  # the audit log imports nothing from billing
 
     row = await orgs_db.set_plan(

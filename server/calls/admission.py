@@ -1,10 +1,11 @@
 """Admission: whether a call may start, and its row.
 
 ``start_call`` checks, in order: the instance (draining, ``MAX_LIVE_CALLS``), the
-organization's plan, the workflow (pinned version, or the draft for test calls), then
-creates the row and takes one of the organization's concurrency slots (fleet-wide with
-Redis). ``load_call`` is the handle of a call created earlier (a carrier webhook), ``end_call``
-finalizes a call that never ran its pipeline.
+organization's plan (calls allowed; a hard-capped plan's included minutes, docs/BILLING.md),
+the workflow (pinned version, or the draft for test calls), then creates the row and takes
+one of the organization's concurrency slots (fleet-wide with Redis). ``load_call`` is the
+handle of a call created earlier (a carrier webhook), ``end_call`` finalizes a call that
+never ran its pipeline.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from uuid import UUID, uuid4
 
 import structlog
 
+from db import billing as billing_db
 from db import calls as calls_db
-from db import organizations as orgs_db
 from db import workflows as workflows_db
 from db.calls import CallStatus
 from pipeline.events import EndReason
-from server.billing.plans import concurrent_call_limit, plan_named
+from server.billing.catalog import Feature
+from server.billing.entitlements import require_feature
+from server.billing.plans import concurrent_call_limit
+from server.billing.usage import quota_exhausted
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -33,6 +37,11 @@ RETRY_AFTER_SECONDS = 5  # what a refused caller is told to wait when this insta
 class CallLimitExceeded(Exception):
     """The organization already has its maximum number of concurrent calls, or its plan
     allows none."""
+
+
+class QuotaExceeded(CallLimitExceeded):
+    """The organization's plan is hard-capped and its included minutes for the billing
+    period are used up (402 ``quota_exceeded``; inbound calls get the carrier's reject)."""
 
 
 class CallUnavailable(Exception):
@@ -65,6 +74,8 @@ class NewCall:
     test: bool = False  # run the draft instead of the published version
     status: CallStatus = CallStatus.QUEUED
     call_id: UUID | None = None  # the row's id, when the caller needs it before admission
+    # record this call: None follows RECORD_CALLS; either way only when the plan includes it
+    record: bool | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +89,7 @@ class CallHandle:
     test: bool
     variables: dict[str, str]
     definition: dict[str, Any] | None = None
+    record: bool = True  # decided at admission (settings, plan, request): metadata["record"]
 
 
 def check_instance(services: Services) -> None:
@@ -96,10 +108,18 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
     workflow). Nothing is created unless the call was admitted or refused for concurrency.
     """
     check_instance(services)
-    org = await orgs_db.get(services.db, new.organization_id)
-    if org is None or not plan_named(org["plan"]).allows_calls:
-        plan = org["plan"] if org else "none"
-        raise CallLimitExceeded(f"the organization's plan ({plan}) does not allow calls")
+    org = await billing_db.billing_state(services.db, new.organization_id)
+    plan = services.plans.get(org["plan"]) if org else None
+    if org is None or plan is None or not plan.allows_calls:
+        name = org["plan"] if org else "none"
+        raise CallLimitExceeded(f"the organization's plan ({name}) does not allow calls")
+    if await quota_exhausted(services.db, org, plan):
+        raise QuotaExceeded(f"the {plan.name} plan's {plan.included_minutes} included minutes "
+                            "for this billing period are used")  # fmt: skip
+    if new.record:  # asked for explicitly: 403 feature_not_in_plan without it
+        require_feature(plan, Feature.RECORDING, pointer="/body/record")
+    record = services.settings.record_calls if new.record is None else new.record
+    record = record and plan.has(Feature.RECORDING)
     pinned = await workflows_db.definition_for_call(
         services.db, new.organization_id, new.workflow_id, draft=new.test
     )
@@ -116,9 +136,10 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
             workflow_id=new.workflow_id, workflow_version=version, channel=new.channel,
             direction=new.direction, from_number=new.from_number, to_number=new.to_number,
             status=new.status, carrier=new.carrier, carrier_call_id=new.carrier_call_id,
-            test=new.test, variables=dict(new.variables), metadata=dict(new.metadata),
+            test=new.test, variables=dict(new.variables),
+            metadata={**new.metadata, "record": record},
         )  # fmt: skip
-        limit = concurrent_call_limit(org)  # the organization's, within its plan's ceiling
+        limit = concurrent_call_limit(org, services.plans)  # the organization's, within its plan's ceiling
         admitted = await services.limiter.acquire(str(new.organization_id), key, limit)
     except BaseException:
         services.live_calls.release(key)
@@ -131,7 +152,7 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
     return CallHandle(
         call_id=call_id, organization_id=new.organization_id, workflow_id=new.workflow_id,
         workflow_version=version, channel=new.channel, direction=new.direction, test=new.test,
-        variables=dict(new.variables), definition=definition,
+        variables=dict(new.variables), definition=definition, record=record,
     )  # fmt: skip
 
 
@@ -149,6 +170,7 @@ async def load_call(services: Services, call_id: UUID) -> CallHandle:
         call_id=call_id, organization_id=row.organization_id, workflow_id=row.workflow_id,
         workflow_version=row.workflow_version, channel=row.channel, direction=row.direction,
         test=row.test, variables=dict(row.variables), definition=definition,
+        record=bool(row.metadata.get("record", True)),
     )  # fmt: skip
 
 

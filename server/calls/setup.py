@@ -15,6 +15,7 @@ from uuid import UUID
 import structlog
 from pydantic import ValidationError
 
+from db import billing as billing_db
 from db import provider_credentials as creds_db
 from db import tool_secrets as secrets_db
 from pipeline.providers import (
@@ -27,6 +28,7 @@ from pipeline.spec import CallSpec
 from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
 from runtime.workflow import CallSettings, ServiceChoice, Workflow
+from server.billing.catalog import Feature
 
 if TYPE_CHECKING:
     from server.calls.admission import CallHandle
@@ -42,13 +44,21 @@ async def load_call_providers(
 
     Credentials: the organization's stored keys first, then the server's environment
     (``DEEPGRAM_API_KEY``, ...); providers with no key anywhere run on the offline engine.
+    The plan decides too: without ``bring_your_own_keys`` stored keys are not used, without
+    ``cloud_providers`` no key is (offline engines only).
     """
     async with services.db.acquire() as conn:
         stored_settings = await creds_db.get_settings(conn, organization_id)
         stored = await creds_db.load_decrypted(conn, organization_id, services.secret_box)
+        state = await billing_db.billing_state(conn, organization_id)
+    plan = services.plans.get(state["plan"] if state else "")
+    if not plan.has(Feature.BRING_YOUR_OWN_KEYS):
+        stored = {}
     settings = (
         ProviderSettings.model_validate(stored_settings) if stored_settings else ProviderSettings()
     )
+    if not plan.has(Feature.CLOUD_PROVIDERS):
+        return settings, ProviderCredentials(egress=services.egress)
     return settings, resolve_credentials(stored, services.settings, egress=services.egress)
 
 
@@ -111,7 +121,7 @@ async def build_spec(
     call_settings = workflow.settings if workflow else None
     providers = workflow_providers(providers, call_settings)
     settings = services.settings
-    record = getattr(settings, "record_calls", True)
+    record = handle.record  # RECORD_CALLS or the request, within the plan (admission)
     return CallSpec(
         call_id=str(handle.call_id),
         organization_id=str(org),

@@ -1,4 +1,5 @@
-"""Post-call jobs: ``call.ended`` (webhooks, then analysis) and ``call.analyze``.
+"""Post-call jobs: ``call.ended`` (webhooks, then analysis and the usage check) and
+``call.analyze``.
 
 ``call.analyze`` extracts the pinned workflow version's declared variables and a summary
 from the stored transcript (a structured-output model run, or the deterministic offline
@@ -23,6 +24,8 @@ from runtime.analysis import analyze_call, history_from_turns
 from runtime.models import model_config_for
 from runtime.workflow import ServiceChoice, Workflow
 from server.campaigns.opt_out import apply_opt_out
+from server.billing import stripe_meter
+from server.billing.usage import USAGE_CHECK_JOB
 from server.jobs.webhooks import emit_event
 
 if TYPE_CHECKING:
@@ -67,6 +70,10 @@ async def handle_call_ended(services: Services, job: asyncpg.Record) -> None:
     async with services.db.acquire() as conn, conn.transaction():
         # Analysis is its own job so that its retries never resend call.ended.
         await jobs_db.enqueue(conn, ANALYZE_JOB, {"call_id": str(call_id)},
+                              organization_id=org, max_attempts=5)
+        await stripe_meter.enqueue_for_call(conn, services.settings, org, call_id)  # Stripe
+        # usage.threshold alerts (server/billing/usage.py), off the call path
+        await jobs_db.enqueue(conn, USAGE_CHECK_JOB, {"call_id": str(call_id)},
                               organization_id=org, max_attempts=5)
     await emit_event(services, org, "call.ended", call_event_data(call))
     await apply_opt_out(services, call)  # the agent's opt_out tool → the do-not-call list

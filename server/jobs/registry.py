@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from db import carriers as carriers_db
 from db import jobs as jobs_db
 from server.campaigns.dispatcher import scheduled_tick as campaigns_tick
+from server.billing import stripe_meter, stripe_sync, stripe_webhooks
+from server.billing import alerts as billing_alerts
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
 
@@ -20,6 +22,9 @@ HANDLERS: dict[str, JobHandler] = {
     post_call.CALL_ENDED_JOB: post_call.handle_call_ended,
     post_call.ANALYZE_JOB: post_call.handle_analyze,
     webhooks.DELIVER_JOB: webhooks.deliver,
+    stripe_webhooks.EVENT_JOB: stripe_webhooks.process,
+    stripe_meter.METER_JOB: stripe_meter.send_call_usage,
+    post_call.USAGE_CHECK_JOB: billing_alerts.check_usage_thresholds,
 }
 
 # Called once a job of this kind has failed for the last time.
@@ -43,4 +48,6 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("calls.purge_stream_tokens", 600.0, purge_stream_tokens),
     # every instance dispatches campaigns: this (re)starts the local loop while any runs
     Schedule("campaigns.dispatch", 5.0, campaigns_tick),
+    # past-due subscriptions past BILLING_PAST_DUE_GRACE_DAYS: suspended
+    Schedule("billing.past_due_grace", 3600.0, stripe_sync.suspend_past_grace),
 )

@@ -19,7 +19,6 @@ from server import audit
 from server.api import ApiContext, Router
 from server.auth import identity, passwords, sessions
 from server.auth.secrets import digest
-from server.billing.plans import plan_named
 from server.coordination.rate_limit import Rule, limit_ip, limit_key
 from server.errors import not_found
 
@@ -132,7 +131,7 @@ async def signup(ctx: ApiContext) -> TokenOut | JSONResponse:
         name=ctx.body.name,
         organization_name=ctx.body.organization_name,
         invite_token=ctx.body.invite_token,
-        plan=plan_named(ctx.services.settings.default_plan),
+        plan=ctx.services.plans.get(ctx.services.settings.default_plan),
     )
     if pair is None:
         return JSONResponse(SignupPendingOut().model_dump(), status_code=202)

@@ -4,7 +4,8 @@
 (``server.calls.phone.outbound``); hang-up, cold transfer and DTMF reach the call on
 whichever instance holds it, else the carrier's REST API (``server.calls.control``).
 
-Refusals: the organization's concurrency limit or plan is a 429 ``concurrency_limit``; an
+Refusals: a hard-capped plan whose included minutes are used is a 402 ``quota_exceeded``;
+the organization's concurrency limit or plan is a 429 ``concurrency_limit``; an
 instance that is shutting down or carries ``MAX_LIVE_CALLS`` is a 503 (``draining`` /
 ``instance_full``) with ``Retry-After``, since another instance (or this one, shortly) can
 take the call.
@@ -24,7 +25,12 @@ from db import phone_numbers as numbers_db
 from db.calls import CallStatus
 from server import audit
 from server.api import ApiContext, Router
-from server.calls.admission import CallLimitExceeded, CallUnavailable, InstanceUnavailable
+from server.calls.admission import (
+    CallLimitExceeded,
+    CallUnavailable,
+    InstanceUnavailable,
+    QuotaExceeded,
+)
 from server.calls.commands import CallCommand, HangUp, SendDtmf, Transfer
 from server.calls.control import CallEnded, deliver
 from server.calls.phone.carriers import public_base
@@ -46,6 +52,8 @@ def admission_error(exc: Exception, resource: str = "workflow") -> Exception:
     they are, to be re-raised)."""
     if isinstance(exc, CallUnavailable):
         return not_found(resource)
+    if isinstance(exc, QuotaExceeded):  # a hard-capped plan's included minutes are used
+        return ApiError(402, "quota_exceeded", str(exc))
     if isinstance(exc, CallLimitExceeded):
         return ApiError(429, "concurrency_limit", "concurrent call limit reached")
     if isinstance(exc, InstanceUnavailable):
@@ -74,6 +82,9 @@ class OutboundCallIn(BaseModel):
     voicemail: VoicemailPolicy | None = Field(
         default=None, description="What to do when a machine answers (default: hang up)"
     )
+    record: bool | None = Field(
+        default=None, description="Record this call (default: RECORD_CALLS); true on a plan "
+        "without the recording feature is a 403 feature_not_in_plan")
 
     @field_validator("to", "from_")
     @classmethod
@@ -118,7 +129,7 @@ class ControlOut(BaseModel):
 
 
 @router.post("/api/v1/calls", body=OutboundCallIn, response=OutboundCallOut, status=201,
-             errors=[404, 429, 502, 503])
+             errors=[402, 404, 429, 502, 503])
 async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
     """Place an outbound phone call answered by a workflow"""
     body: OutboundCallIn = ctx.body
@@ -138,13 +149,15 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
     dial = Dial(
         organization_id=org, workflow_id=body.workflow_id, to_number=body.to, caller=caller,
         variables=body.variables, machine_detection=body.machine_detection,
-        voicemail=body.voicemail.model_dump() if body.voicemail else None,
+        voicemail=body.voicemail.model_dump() if body.voicemail else None, record=body.record,
         public_base=public_base(ctx.services, request_base),
     )  # fmt: skip
     try:
         placed = await start_outbound_call(ctx.services, dial)
     except (CallLimitExceeded, CallUnavailable, InstanceUnavailable) as exc:
         raise admission_error(exc) from None
+    except ApiError:  # the plan refused something asked for (403 feature_not_in_plan)
+        raise
     except Exception as exc:  # the carrier refused or is unreachable; the row is ended
         raise carrier_failed(exc, "the carrier did not place the call") from None
     await audit.record(ctx, audit.AuditAction.CALL_PLACED, target_type="call",

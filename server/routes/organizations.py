@@ -13,7 +13,7 @@ from server import audit
 from server.api import ApiContext, Router
 from server.audit import AuditAction
 from server.auth import identity, memberships
-from server.billing.plans import plan_named
+from server.billing.catalog import PlanCatalog
 from server.coordination.rate_limit import Rule, limit_ip, limit_key
 from server.errors import ApiError, conflict, detail, forbidden, not_found
 
@@ -83,9 +83,9 @@ class RoleIn(BaseModel):
     role: Role
 
 
-def _org_out(row: object) -> OrganizationOut:
+def _org_out(row: object, plans: PlanCatalog) -> OrganizationOut:
     values = {k: row[k] for k in OrganizationOut.model_fields if k != "plan_max_concurrent_calls"}  # type: ignore[index]
-    ceiling = plan_named(values["plan"]).max_concurrent_calls
+    ceiling = plans.get(values["plan"]).max_concurrent_calls
     return OrganizationOut(**values, plan_max_concurrent_calls=ceiling)
 
 
@@ -99,7 +99,7 @@ async def get_organization(ctx: ApiContext) -> OrganizationOut:
     row = await orgs_db.get(ctx.db, ctx.caller.organization_id)
     if row is None:
         raise not_found("organization")
-    return _org_out(row)
+    return _org_out(row, ctx.services.plans)
 
 
 @router.patch("/api/v1/organization", body=OrganizationPatch, response=OrganizationOut)
@@ -111,7 +111,7 @@ async def update_organization(ctx: ApiContext) -> OrganizationOut:
         row = await orgs_db.get(ctx.db, org_id)
         if row is None:
             raise not_found("organization")
-        ceiling = plan_named(row["plan"]).max_concurrent_calls
+        ceiling = ctx.services.plans.get(row["plan"]).max_concurrent_calls
         if limit > ceiling:
             message = f"the {row['plan']} plan allows at most {ceiling} concurrent calls"
             raise ApiError(422, "validation_error", message,
@@ -121,7 +121,7 @@ async def update_organization(ctx: ApiContext) -> OrganizationOut:
         raise not_found("organization")
     await audit.record(ctx, AuditAction.ORGANIZATION_UPDATED, target_type="organization",
                        target_id=org_id, details=ctx.body.model_dump(exclude_none=True))
-    return _org_out(row)
+    return _org_out(row, ctx.services.plans)
 
 
 @router.get("/api/v1/organization/members", response=list[MemberOut])

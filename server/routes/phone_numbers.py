@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, StringConstraints, field_validator
 from db import carriers as carriers_db
 from db import phone_numbers as numbers_db
 from server.api import ApiContext, Router
+from server.billing.entitlements import within_limit
 from server.calls.phone.carriers import provider_for
 from server.errors import ApiError, conflict, not_found
 from server.routes.carriers import carrier_failed
@@ -78,7 +79,7 @@ async def _check_refs(ctx: ApiContext, account_id: UUID | None, workflow_id: UUI
 
 @router.post(
     "/api/v1/phone-numbers", body=PhoneNumberIn, response=PhoneNumberOut, status=201,
-    role="admin",
+    role="admin", errors=[402],
 )  # fmt: skip
 async def create_phone_number(ctx: ApiContext) -> PhoneNumberOut:
     """Add a phone number the organization holds at a carrier (verified against the carrier
@@ -87,16 +88,17 @@ async def create_phone_number(ctx: ApiContext) -> PhoneNumberOut:
     await _check_refs(ctx, body.carrier_account_id, body.workflow_id)
     verified = await _verify_ownership(ctx, body.carrier_account_id, body.number)
     try:
-        row = await numbers_db.create(
-            ctx.db,
-            ctx.caller.organization_id,
-            number=body.number,
-            carrier_account_id=body.carrier_account_id,
-            workflow_id=body.workflow_id,
-            caller_id_allowed=body.caller_id_allowed,
-            label=body.label,
-            verified=verified,
-        )
+        async with within_limit(ctx.services, ctx.caller.organization_id, "phone_numbers") as conn:
+            row = await numbers_db.create(
+                conn,
+                ctx.caller.organization_id,
+                number=body.number,
+                carrier_account_id=body.carrier_account_id,
+                workflow_id=body.workflow_id,
+                caller_id_allowed=body.caller_id_allowed,
+                label=body.label,
+                verified=verified,
+            )
     except asyncpg.UniqueViolationError:  # this organization's own number only
         raise conflict("this organization already has this phone number", "number") from None
     return PhoneNumberOut.of(row)

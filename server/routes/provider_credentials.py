@@ -20,6 +20,8 @@ from runtime.egress import WEBSOCKET_SCHEMES, EgressRefused, UnresolvableHost
 from server import audit
 from server.api import ApiContext, Router
 from server.audit import AuditAction
+from server.billing.catalog import Feature
+from server.billing.entitlements import plan_of, require_feature
 from server.errors import ApiError, detail, not_found
 
 router = Router(tags=["providers"])
@@ -100,8 +102,11 @@ async def put_provider_credential(ctx: ApiContext) -> ProviderCredentialOut:
     A custom `base_url` must reach a public address unless `ALLOW_PRIVATE_URLS=true`, so a
     tenant cannot aim the server at internal services; it is checked again on every
     connection (DNS can change after saving). A custom `base_url` only ever gets this
-    stored key, never the server's.
+    stored key, never the server's. Needs a plan with `bring_your_own_keys` (else 403
+    `feature_not_in_plan`).
     """
+    plan = await plan_of(ctx.services, ctx.caller.organization_id)
+    require_feature(plan, Feature.BRING_YOUR_OWN_KEYS)
     if ctx.body.base_url:
         try:
             await ctx.services.egress.check_url(

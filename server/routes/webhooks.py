@@ -16,8 +16,8 @@ from server.errors import ApiError, detail, not_found
 
 router = Router(tags=["webhooks"])
 
-Event = Literal["call.ended", "call.analyzed", "campaign.started", "campaign.completed",
-                "campaign.contact_completed"]
+Event = Literal["call.ended", "call.analyzed", "usage.threshold", "campaign.started",
+                "campaign.completed", "campaign.contact_completed"]
 SIGNING = (
     "Each delivery is a JSON POST {id, type, created_at, organization_id, data} with headers "
     "X-Switchboard-Timestamp (unix seconds) and X-Switchboard-Signature: "
@@ -93,8 +93,8 @@ async def _check_url(ctx: ApiContext, url: str) -> None:
 
 @router.post("/api/v1/webhooks", body=WebhookIn, response=WebhookSecretOut, status=201,
              role="admin",
-             summary="Register a webhook for call.ended / call.analyzed events; the signing "
-                     "secret is returned once. " + SIGNING)
+             summary="Register a webhook for call.ended / call.analyzed / usage.threshold events; "
+                     "the signing secret is returned once. " + SIGNING)
 async def create_webhook(ctx: ApiContext) -> WebhookSecretOut:
     body: WebhookIn = ctx.body
     await _check_url(ctx, str(body.url))

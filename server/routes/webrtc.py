@@ -36,6 +36,9 @@ class OfferIn(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict, max_length=100)
     pc_id: str | None = Field(default=None, max_length=200, description="Renegotiate this peer")
     restart_pc: bool = False
+    record: bool | None = Field(
+        default=None, description="Record this call (default: RECORD_CALLS); true on a plan "
+        "without the recording feature is a 403 feature_not_in_plan")
 
 
 class AnswerOut(BaseModel):
@@ -82,7 +85,7 @@ async def get_ice_servers(ctx: ApiContext) -> IceServersOut:
     return IceServersOut(ice_servers=[IceServerOut(**s.as_dict()) for s in servers])
 
 
-@router.post("/api/v1/webrtc/offer", body=OfferIn, response=AnswerOut, errors=[404, 429, 503],
+@router.post("/api/v1/webrtc/offer", body=OfferIn, response=AnswerOut, errors=[402, 404, 429, 503],
              summary="Start a browser call: SDP offer in, SDP answer out")  # fmt: skip
 async def offer(ctx: ApiContext) -> AnswerOut:
     await limit_organization(ctx, Rule.WEBRTC_OFFER_ORG)
@@ -94,7 +97,7 @@ async def offer(ctx: ApiContext) -> AnswerOut:
                                                      body.type, body.restart_pc))  # fmt: skip
         new = NewCall(
             organization_id=org, workflow_id=body.workflow_id, channel="webrtc",
-            direction="browser", variables=body.variables, test=body.test,
+            direction="browser", variables=body.variables, test=body.test, record=body.record,
             metadata={"user_id": str(ctx.caller.user_id) if ctx.caller.user_id else None},
             connect_within_seconds=ctx.services.settings.webrtc_connect_timeout_seconds + 5,
         )  # fmt: skip

@@ -121,10 +121,8 @@ def _store(ctx: ApiContext) -> ChatStore:
 
 
 async def _check_plan(ctx: ApiContext) -> None:
-    from server.billing.plans import plan_named
-
     org = await orgs_db.get(ctx.db, ctx.caller.organization_id)
-    if org is None or not plan_named(org["plan"]).allows_calls:
+    if org is None or not ctx.services.plans.get(org["plan"]).allows_calls:
         plan = org["plan"] if org else "none"
         raise ApiError(403, "plan_suspended",
                        f"the organization's plan ({plan}) does not allow calls or chats")

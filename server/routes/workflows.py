@@ -19,6 +19,7 @@ from runtime.validation import (
 from runtime.workflow import Workflow
 from server import audit
 from server.api import ApiContext, Router
+from server.billing.entitlements import within_limit
 from server.errors import ApiError, conflict, not_found
 from server.json_body import INT32_MAX
 from server.openapi import documented_as
@@ -171,7 +172,7 @@ async def _key_problems(ctx: ApiContext, definition: dict[str, Any]) -> list[Pro
 
 
 @router.post("/api/v1/workflows", body=WorkflowIn, response=WorkflowOut, status=201,
-             role="admin",
+             role="admin", errors=[402],
              summary="Create a workflow (draft). Without a definition it starts from the named "
                      "template or a minimal start->end graph; drafts may be invalid")
 async def create_workflow(ctx: ApiContext) -> WorkflowOut:
@@ -185,8 +186,9 @@ async def create_workflow(ctx: ApiContext) -> WorkflowOut:
         definition = (TEMPLATES[body.template].build(_public_base(ctx)) if body.template
                       else dict(MINIMAL_DEFINITION))
     _storable(definition)
-    row = await workflows_db.create(ctx.db, ctx.caller.organization_id, name=body.name,
-                                    description=body.description, draft=definition)
+    async with within_limit(ctx.services, ctx.caller.organization_id, "workflows") as conn:
+        row = await workflows_db.create(conn, ctx.caller.organization_id, name=body.name,
+                                        description=body.description, draft=definition)
     return WorkflowOut.of(row)
 
 
@@ -305,14 +307,15 @@ async def rollback_workflow(ctx: ApiContext) -> WorkflowOut:
 
 
 @router.post("/api/v1/workflows/{workflow_id:uuid}/duplicate", response=WorkflowOut,
-             status=201, role="admin",
+             status=201, role="admin", errors=[402],
              summary="Copy the draft into a new unpublished workflow named 'Copy of ...'")
 async def duplicate_workflow(ctx: ApiContext) -> WorkflowOut:
     row = await _load(ctx)
     _storable(row["draft"])
-    copy = await workflows_db.create(ctx.db, ctx.caller.organization_id,
-                                     name=f"Copy of {row['name']}"[:200],
-                                     description=row["description"], draft=row["draft"])
+    async with within_limit(ctx.services, ctx.caller.organization_id, "workflows") as conn:
+        copy = await workflows_db.create(conn, ctx.caller.organization_id,
+                                         name=f"Copy of {row['name']}"[:200],
+                                         description=row["description"], draft=row["draft"])
     return WorkflowOut.of(copy)
 
 
@@ -334,13 +337,14 @@ async def export_workflow(ctx: ApiContext) -> ExportDoc:
 
 
 @router.post("/api/v1/workflows/import", body=ExportDoc, response=WorkflowOut, status=201,
-             role="admin",
+             role="admin", errors=[402],
              summary="Import an exported document as a new draft workflow")
 async def import_workflow(ctx: ApiContext) -> WorkflowOut:
     doc: ExportDoc = ctx.body
     _storable(doc.definition)
-    row = await workflows_db.create(ctx.db, ctx.caller.organization_id, name=doc.name,
-                                    description=doc.description, draft=doc.definition)
+    async with within_limit(ctx.services, ctx.caller.organization_id, "workflows") as conn:
+        row = await workflows_db.create(conn, ctx.caller.organization_id, name=doc.name,
+                                        description=doc.description, draft=doc.definition)
     return WorkflowOut.of(row)
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from server.billing.plans import PLANS, UnknownPlan, change_plan, concurrent_call_limit
+from server.billing.plans import UnknownPlan, builtin_catalog, change_plan, concurrent_call_limit
 from server.settings import load_settings
 from tests.security.identity_servers import serve, signup
 
@@ -21,7 +21,8 @@ async def test_admin_cannot_raise_the_limit_past_the_plan(client, make_user, ser
                            headers=owner.headers)
     assert r.status_code == 422, r.text
     assert r.json()["error"]["details"][0]["pointer"] == "/body/max_concurrent_calls"
-    ceiling = PLANS["free"].max_concurrent_calls
+    plans = server.services.plans
+    ceiling = plans.get("free").max_concurrent_calls
     assert (await client.patch("/api/v1/organization", json={"max_concurrent_calls": ceiling + 1},
                                headers=owner.headers)).status_code == 422
     lowered = await client.patch("/api/v1/organization", json={"max_concurrent_calls": 2},
@@ -30,22 +31,24 @@ async def test_admin_cannot_raise_the_limit_past_the_plan(client, make_user, ser
 
     # Operators move the organization to a bigger plan: the ceiling (and limit) follow.
     org_id = uuid.UUID(owner.organization_id)
-    row = await change_plan(server.services.db, org_id, "pro")
-    assert row["plan"] == "pro" and row["max_concurrent_calls"] == PLANS["pro"].max_concurrent_calls
+    row = await change_plan(server.services.db, org_id, "pro", catalog=plans)
+    assert row["plan"] == "pro" and row["max_concurrent_calls"] == plans.get("pro").max_concurrent_calls
     assert (await client.patch("/api/v1/organization", json={"max_concurrent_calls": 40},
                                headers=owner.headers)).status_code == 200
-    suspended = await change_plan(server.services.db, org_id, "suspended")
-    assert concurrent_call_limit(suspended) == 0
+    suspended = await change_plan(server.services.db, org_id, "suspended", catalog=plans)
+    assert concurrent_call_limit(suspended, plans) == 0
     assert (await client.patch("/api/v1/organization", json={"max_concurrent_calls": 1},
                                headers=owner.headers)).status_code == 422
     with pytest.raises(UnknownPlan):
-        await change_plan(server.services.db, org_id, "unlimited")
+        await change_plan(server.services.db, org_id, "unlimited", catalog=plans)
 
 
 def test_effective_limit_never_exceeds_the_plan():
-    assert concurrent_call_limit({"plan": "free", "max_concurrent_calls": 10_000}) == 10
-    assert concurrent_call_limit({"plan": "retired-plan", "max_concurrent_calls": 99}) == 10
-    assert concurrent_call_limit({"plan": "scale", "max_concurrent_calls": 7}) == 7
+    plans = builtin_catalog()
+    assert concurrent_call_limit({"plan": "free", "max_concurrent_calls": 10_000}, plans) == 10
+    assert concurrent_call_limit({"plan": "retired-plan", "max_concurrent_calls": 99}, plans) == 10
+    assert concurrent_call_limit({"plan": "scale", "max_concurrent_calls": 7}, plans) == 7
+    assert concurrent_call_limit({"plan": "suspended", "max_concurrent_calls": 7}, plans) == 0
 
 
 def test_signup_policy_defaults():

@@ -39,7 +39,8 @@ async def test_changes_are_recorded_newest_first_and_paged(client, make_user, se
                      headers=owner.headers)
     await client.put("/api/v1/provider-credentials/deepgram", json={"api_key": "dg-key-123456"},
                      headers=owner.headers)
-    await change_plan(server.services.db, uuid.UUID(owner.organization_id), "pro")
+    await change_plan(server.services.db, uuid.UUID(owner.organization_id), "pro",
+                      catalog=server.services.plans)
     await client.delete(f"/api/v1/organization/members/{admin.user_id}", headers=owner.headers)
 
     entries = await _all(client, owner.headers)

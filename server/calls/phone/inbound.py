@@ -24,6 +24,7 @@ from server.calls.admission import (
     CallUnavailable,
     InstanceUnavailable,
     NewCall,
+    QuotaExceeded,
     start_call,
 )
 from server.calls.phone.carriers import provider_for
@@ -108,6 +109,8 @@ async def admit_inbound(services: Services, carrier: str, number: Any, inbound: 
         handle = await start_call(services, new)
     except InstanceUnavailable as exc:
         raise CallRejected(exc.reason, "busy" if exc.reason == "instance_full" else "unavailable") from exc
+    except QuotaExceeded as exc:  # a hard-capped plan's minutes are used: reject, not busy
+        raise CallRejected("quota_exceeded", "rejected") from exc
     except CallLimitExceeded as exc:
         raise CallRejected("concurrency_limit", "busy") from exc
     except CallUnavailable as exc:

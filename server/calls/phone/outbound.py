@@ -47,6 +47,7 @@ class Dial:
     machine_detection: bool
     voicemail: dict[str, Any] | None
     public_base: str
+    record: bool | None = None  # None: RECORD_CALLS (within the plan)
 
 
 async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
@@ -70,7 +71,7 @@ async def admit_outbound(services: Services, dial: Dial, call_id: UUID | None = 
         organization_id=dial.organization_id, workflow_id=dial.workflow_id, channel=carrier,
         direction="outbound", from_number=dial.caller["number"], to_number=dial.to_number,
         variables=dial.variables, carrier=carrier, metadata=metadata,
-        connect_within_seconds=ttl + 5, call_id=call_id,
+        connect_within_seconds=ttl + 5, call_id=call_id, record=dial.record,
     ))  # fmt: skip
     account = dial.caller["carrier_account_id"]
     await carriers_db.attach_carrier(services.db, dial.organization_id, handle.call_id,

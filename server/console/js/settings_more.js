@@ -116,13 +116,14 @@ export function Webhooks({ me }) {
   const add = (event) => {
     const data = formData(event);
     const form = event.target;
-    const events = ["call.ended", "call.analyzed"].filter((e) => data[e]);
+    const events = ["call.ended", "call.analyzed", "usage.threshold"].filter((e) => data[e]);
     run(async () => { setSecret(await api("/api/v1/webhooks", { method: "POST", body: { url: data.url, events, description: data.description || "" } })); form.reset(); });
   };
   return html`<form class="stack panel" onSubmit=${add} aria-label="Add a webhook">
       <label>URL <input name="url" type="url" required placeholder="https://example.com/hooks/switchboard" /></label>
       <fieldset class="row"><legend>Events</legend><label class="inline"><input type="checkbox" name="call.ended" checked /> call.ended</label>
-        <label class="inline"><input type="checkbox" name="call.analyzed" /> call.analyzed</label></fieldset>
+        <label class="inline"><input type="checkbox" name="call.analyzed" /> call.analyzed</label>
+        <label class="inline"><input type="checkbox" name="usage.threshold" /> usage.threshold</label></fieldset>
       <label>Description <input name="description" maxlength="500" /></label>
       <button type="submit">Add webhook</button></form>
     ${secret?.secret && html`<div class="notice" role="alert"><strong>Signing secret (shown once):</strong> <code class="secret">${secret.secret}</code></div>`}
