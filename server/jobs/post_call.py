@@ -23,9 +23,9 @@ from pipeline.providers import resolve_credentials
 from runtime.analysis import analyze_call, history_from_turns
 from runtime.models import model_config_for
 from runtime.workflow import ServiceChoice, Workflow
-from server.campaigns.opt_out import apply_opt_out
 from server.billing import stripe_meter
 from server.billing.usage import USAGE_CHECK_JOB
+from server.campaigns.opt_out import apply_opt_out
 from server.jobs.webhooks import emit_event
 
 if TYPE_CHECKING:

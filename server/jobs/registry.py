@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from db import carriers as carriers_db
 from db import jobs as jobs_db
-from server.campaigns.dispatcher import scheduled_tick as campaigns_tick
-from server.billing import stripe_meter, stripe_sync, stripe_webhooks
 from server.billing import alerts as billing_alerts
+from server.billing import stripe_meter, stripe_sync, stripe_webhooks
+from server.campaigns.dispatcher import scheduled_tick as campaigns_tick
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
 
