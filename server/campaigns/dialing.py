@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import asyncpg
 import structlog
 
 from db import calls as calls_db
@@ -83,7 +84,11 @@ async def resend(services: Services, campaign: Any, config: CampaignConfig,
                 attempt_id=str(attempt.id))  # fmt: skip
     call = await calls_db.get_by_id(services.db, attempt.call_id)
     if call is None:  # it died before admission: this is the first send
-        return await dial(services, campaign, config, attempt)
+        try:
+            return await dial(services, campaign, config, attempt)
+        except asyncpg.UniqueViolationError:  # its dialer is alive, just slow: it goes on
+            log.info("campaign_attempt_still_dialing", attempt_id=str(attempt.id))
+            return False
     if call.ended_at is not None:
         return False  # the tick settles it from the call row
     request = await _dial_of(services, campaign, config, attempt)

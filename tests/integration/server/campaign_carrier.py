@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from db import carriers as carriers_db
 from loadgen.callers.twilio import MediaStream, TwilioEmulator, stream_of
 from tests.conftest import LiveServer, make_settings, run_server
 from tests.fakes.carriers.twilio_rest import FakeCall, FakeTwilioRest
@@ -52,6 +53,9 @@ class ScriptedCarrier:
     hold: set[str] = field(default_factory=set)  # numbers whose calls are left up
     media_calls: list[str] = field(default_factory=list)  # sids answered with real media
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    # the server's database: a call is played once the server has stored its carrier call id
+    # (Twilio's own callbacks come seconds later; the fake's would otherwise race the dial)
+    db: Any = None
 
     def next_outcome(self, number: str) -> str:
         played = sum(1 for n, _ in self.outcomes if n == number)
@@ -69,8 +73,14 @@ class ScriptedCarrier:
             await asyncio.sleep(0.02)
 
     async def _play(self, call: FakeCall) -> None:
-        if call.to not in self.hold:
-            await self.play(call)
+        if call.to in self.hold:
+            return
+        if self.db is not None:
+            for _ in range(600):
+                if await carriers_db.find_call_by_carrier_id(self.db, "twilio", call.sid):
+                    break
+                await asyncio.sleep(0.05)
+        await self.play(call)
 
     async def play(self, call: FakeCall) -> None:
         """Play the next scripted outcome of ``call`` through its status callbacks."""
@@ -215,9 +225,10 @@ async def instance(database_url: str, data_dir: Any, fake: FakeTwilioRest,
 
 
 @contextlib.asynccontextmanager
-async def carrier(fake: FakeTwilioRest, server_url: str) -> AsyncIterator[ScriptedCarrier]:
+async def carrier(fake: FakeTwilioRest, server_url: str,
+                  db: Any = None) -> AsyncIterator[ScriptedCarrier]:  # fmt: skip
     twilio = TwilioEmulator(server_url, PUBLIC, SID, TOKEN)
-    scripted = ScriptedCarrier(fake, twilio)
+    scripted = ScriptedCarrier(fake, twilio, db=db)
     task = asyncio.create_task(scripted.run())
     try:
         yield scripted

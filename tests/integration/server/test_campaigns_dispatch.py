@@ -52,7 +52,7 @@ async def env(database_url: str, data_dir: Any) -> AsyncIterator[Env]:
             await old.stop()
         live.services.campaigns = Dispatcher(live.services, clock=clock)
         async with httpx.AsyncClient(base_url=live.url, timeout=30) as http, \
-                carrier(fake, live.url) as scripted:  # fmt: skip
+                carrier(fake, live.url, live.services.db) as scripted:  # fmt: skip
             yield Env(live, fake, http, clock, scripted)
 
 

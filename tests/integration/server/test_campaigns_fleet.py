@@ -56,7 +56,7 @@ async def test_dialer_dies_mid_dial_same_key_resent_no_second_call(
     fake.stall = lambda request: request.get("To") == victim  # the answer never comes back
     async with instance(database_url, data_dir, fake) as first, \
             httpx.AsyncClient(base_url=first.url, timeout=30) as http, \
-            carrier(fake, first.url) as scripted:  # fmt: skip
+            carrier(fake, first.url, first.services.db) as scripted:  # fmt: skip
         scripted.hold.add(victim)
         org = await Org(http).setup()
         campaign_id = await org.campaign([{"phone_number": n} for n in [victim, *others]])
@@ -72,7 +72,7 @@ async def test_dialer_dies_mid_dial_same_key_resent_no_second_call(
     # another instance picks the campaign up once the attempt's lease has run out
     async with instance(database_url, data_dir, fake) as second, \
             httpx.AsyncClient(base_url=second.url, timeout=30) as http, \
-            carrier(fake, second.url) as scripted:  # fmt: skip
+            carrier(fake, second.url, second.services.db) as scripted:  # fmt: skip
         scripted.hold.add(victim)
         org.http = http
         await _until(lambda: len(_creates(fake, victim)) == 2, timeout=30)
@@ -93,14 +93,16 @@ async def test_dialer_dies_mid_dial_same_key_resent_no_second_call(
 
 
 async def test_two_instances_no_duplicate_dials_concurrency_held(
-    fake: FakeTwilioRest, database_url: str, data_dir: Any
+    fake: FakeTwilioRest, database_url: str, data_dir: Any, redis_url: str, redis_prefix: str
 ) -> None:
+    # a fleet shares its concurrency slots and control bus through Redis
+    fleet = {"redis_url": redis_url, "redis_prefix": redis_prefix}
     numbers = [f"+1313555{i:04d}" for i in range(24)]
     fake.create_delay = 0.05  # widen the window between claim and the carrier's answer
-    async with instance(database_url, data_dir, fake) as a, \
-            instance(database_url, data_dir, fake) as b, \
+    async with instance(database_url, data_dir, fake, **fleet) as a, \
+            instance(database_url, data_dir, fake, **fleet) as b, \
             httpx.AsyncClient(base_url=a.url, timeout=30) as http, \
-            carrier(fake, a.url) as scripted:  # fmt: skip
+            carrier(fake, a.url, a.services.db) as scripted:  # fmt: skip
         scripted.ringing = 0.2
         org = await Org(http).setup()
         campaign_id = await org.campaign([{"phone_number": n} for n in numbers],
@@ -113,7 +115,7 @@ async def test_two_instances_no_duplicate_dials_concurrency_held(
         dispatcher_for(b.services).wake()
         done = await org.wait_state(campaign_id, "completed", timeout=90)
         shares = [s.services.campaigns.dialed for s in (a, b) if s.services.campaigns]
-    assert sum(shares) == len(numbers)
+    assert sum(shares) >= len(numbers)  # claims (a refused admission is claimed again)
     assert done["progress"]["states"]["completed"] == len(numbers)
     assert all(len(fake.dialed(n)) == 1 for n in numbers)
     creates = [q for q in fake.requests if q.path.endswith("/Calls.json") and q.get("To") in numbers]

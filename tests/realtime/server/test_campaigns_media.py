@@ -45,7 +45,7 @@ async def test_campaign_media_calls_retry_opt_out_and_webhooks(database_url: str
             FakeDeepgram(transcripts=["please stop calling me"]) as deepgram, \
             instance(database_url, data_dir, fake) as live, \
             httpx.AsyncClient(base_url=live.url, timeout=30) as http, \
-            carrier(fake, live.url) as scripted:  # fmt: skip
+            carrier(fake, live.url, live.services.db) as scripted:  # fmt: skip
         org = await Org(http).setup(callers=1)
         put = await http.put("/api/v1/provider-credentials/deepgram", headers=org.headers,
                              json={"api_key": "deepgram-key-0001", "base_url": deepgram.ws_url})  # fmt: skip
