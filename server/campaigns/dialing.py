@@ -14,7 +14,7 @@ from db import calls as calls_db
 from db import campaigns as campaigns_db
 from db import phone_numbers as numbers_db
 from server.calls.admission import CallLimitExceeded, CallUnavailable, InstanceUnavailable
-from server.calls.phone.outbound import Dial, admit_outbound, dial_admitted
+from server.calls.phone.outbound import Dial, DialInDoubt, admit_outbound, dial_admitted
 from server.campaigns.models import CampaignConfig
 
 if TYPE_CHECKING:
@@ -109,6 +109,9 @@ async def resend(services: Services, campaign: Any, config: CampaignConfig,
 async def _send(services: Services, org: UUID, request: Dial, attempt: Attempt) -> None:
     try:
         placed = await dial_admitted(services, request, attempt.call_id, attempt.idempotency_key)
+    except DialInDoubt:  # no answer: the attempt stays ``dialing``, re-sent after its lease
+        log.warning("campaign_dial_in_doubt", attempt_id=str(attempt.id))
+        return
     except Exception as exc:  # noqa: BLE001 - the carrier refused: the row ended as dial_failed
         log.warning("campaign_dial_failed", attempt_id=str(attempt.id), error=str(exc)[:200])
         return

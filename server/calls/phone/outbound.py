@@ -21,12 +21,17 @@ from server.calls.phone.carriers import (
 )
 from server.calls.phone.streams import expire_unconnected, mint_stream_token, stream_markup
 from server.calls.phone.webhooks import CarrierWebhook, WebhookReply, callback_call
-from telephony.contract import DialRequest
+from telephony.contract import CarrierApiError, DialRequest
 
 if TYPE_CHECKING:
     from server.services import Services
 
 log = structlog.get_logger(__name__)
+
+
+class DialInDoubt(Exception):
+    """The carrier did not answer a dial sent with an idempotency key: it may or may not have
+    placed the call. The call row stays open; send the same key again to find out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +107,15 @@ async def dial_admitted(services: Services, dial: Dial, call_id: UUID,
     )  # fmt: skip
     try:
         carrier_call_id = await provider.dial(request)
+    except CarrierApiError as exc:
+        if exc.code == "carrier_unreachable" and idempotency_key:
+            # no answer: the carrier may have placed the call. The row stays; the same key
+            # is sent again later (a carrier that honours it places the call at most once)
+            log.warning("telephony_dial_in_doubt", carrier=carrier, call_id=str(call_id))
+            raise DialInDoubt(str(call_id)) from exc
+        log.warning("telephony_dial_failed", carrier=carrier, call_id=str(call_id), error=str(exc))
+        await end_call(services, call_id, EndReason.DIAL_FAILED)
+        raise
     except Exception as exc:
         log.warning("telephony_dial_failed", carrier=carrier, call_id=str(call_id), error=str(exc))
         await end_call(services, call_id, EndReason.DIAL_FAILED)
