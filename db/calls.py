@@ -170,13 +170,15 @@ async def list_for_org(
     )  # fmt: skip
 
 
-async def mark_answered(conn: Conn, call_id: UUID, *, engine: str | None) -> None:
+async def mark_answered(conn: Conn, call_id: UUID, *, engine: str | None,
+                        trace_id: str | None = None) -> None:
     await conn.execute(
         """UPDATE calls SET status = 'in-progress', answered_at = COALESCE(answered_at, now()),
-                  engine = COALESCE($2, engine)
+                  engine = COALESCE($2, engine), trace_id = COALESCE($3, trace_id)
             WHERE id = $1 AND ended_at IS NULL""",
         call_id,
         engine,
+        trace_id,
     )
 
 

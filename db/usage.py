@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -28,10 +28,7 @@ async def upsert_for_call(
            VALUES ($1, $2, $3, $4, $5, $6, $7, COALESCE($8, now()))
            ON CONFLICT (call_id, kind, provider, model)
            DO UPDATE SET quantity = EXCLUDED.quantity, recorded_at = EXCLUDED.recorded_at""",
-        [
-            (organization_id, call_id, workflow_id, k, p, m, q, recorded_at)
-            for k, p, m, q in records
-        ],
+        [(organization_id, call_id, workflow_id, k, p, m, q, recorded_at) for k, p, m, q in records],
     )
 
 
@@ -44,28 +41,48 @@ async def for_call(conn: Conn, organization_id: UUID, call_id: UUID) -> list[asy
     )
 
 
+Grouping = Literal["day", "workflow", "call"]
+
+_GROUP = {
+    "day": "to_char(date_trunc('day', recorded_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')",
+    "workflow": "COALESCE(workflow_id::text, '')",
+    "call": "call_id::text",
+}
+
+
+def _summary_sql(group_by: Grouping) -> str:
+    return f"""SELECT {_GROUP[group_by]} AS grp, kind, provider, model, sum(quantity) AS quantity,
+                      count(DISTINCT call_id) AS calls
+                 FROM usage_records
+                WHERE organization_id = $1 AND recorded_at >= $2 AND recorded_at < $3
+                GROUP BY grp, kind, provider, model
+                ORDER BY grp, kind, provider, model"""
+
+
 async def summary(
     conn: Conn,
     organization_id: UUID,
     *,
     start: datetime,
     end: datetime,
-    group_by: Literal["day", "workflow"],
+    group_by: Grouping,
 ) -> list[asyncpg.Record]:
-    """Totals per group, kind and provider for usage recorded in [start, end)."""
-    group = (
-        "to_char(date_trunc('day', recorded_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
-        if group_by == "day"
-        else "COALESCE(workflow_id::text, '')"
-    )
-    return await conn.fetch(
-        f"""SELECT {group} AS grp, kind, provider, sum(quantity) AS quantity,
-                   count(DISTINCT call_id) AS calls
-              FROM usage_records
-             WHERE organization_id = $1 AND recorded_at >= $2 AND recorded_at < $3
-             GROUP BY grp, kind, provider
-             ORDER BY grp, kind, provider""",
-        organization_id,
-        start,
-        end,
-    )
+    """Totals per group, kind, provider and model for usage recorded in [start, end)."""
+    return await conn.fetch(_summary_sql(group_by), organization_id, start, end)
+
+
+async def stream_summary(
+    pool: asyncpg.Pool,
+    organization_id: UUID,
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: Grouping,
+    batch: int = 500,
+) -> AsyncIterator[asyncpg.Record]:
+    """The rows of ``summary`` through a server-side cursor (for exports of any size)."""
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        cursor = conn.cursor(_summary_sql(group_by), organization_id, start, end,
+                             prefetch=batch)  # fmt: skip
+        async for row in cursor:
+            yield row

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from loguru import logger
+from opentelemetry import context as otel_context
 from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     CancelFrame,
@@ -30,7 +31,12 @@ from pipecat.frames.frames import (
     StartFrame,
     TranscriptionFrame,
 )
-from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.processors.frame_processor import (
+    FrameDirection,
+    FrameProcessor,
+    FrameProcessorSetup,
+)
+from pipecat.utils.tracing.tracing_context import TracingContext
 
 from pipeline.events import CallEvent
 from pipeline.observers.transcript import TranscriptTracker
@@ -92,6 +98,11 @@ class AgentProcessor(FrameProcessor):
         # the moment it transfers); a timer covers a lost BotStoppedSpeaking.
         self._pending_transfer: TransferCall | None = None
         self._transfer_timer: asyncio.Task | None = None
+        self._tracing: TracingContext | None = None  # the worker's turn spans, when tracing
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        await super().setup(setup)
+        self._tracing = setup.tracing_context if setup.enable_tracing else None
 
     # -- frame handling --------------------------------------------------------------------
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -174,6 +185,10 @@ class AgentProcessor(FrameProcessor):
         self._reply_task = self.create_task(self._run_reply(user_text, fixed_text), name=f"{self}::reply")
 
     async def _run_reply(self, user_text: str | None, fixed_text: str | None) -> None:
+        # The agent run's spans (runtime/tracing.py) become children of the turn's span.
+        turn = self._tracing.get_turn_context() if self._tracing else None
+        if turn is not None:
+            otel_context.attach(turn)  # this reply's own task: its context ends with it
         self._transcript.agent_reply_started(self._session.current_node)
         await self.push_frame(LLMFullResponseStartFrame())
         end: EndCall | None = None

@@ -52,6 +52,7 @@ from pipeline.providers import ProviderFailover, build_stt_stage, build_tts_stag
 from pipeline.recording import CallRecorder
 from pipeline.spec import CallSpec
 from pipeline.turn_models import SharedSileroVADAnalyzer, SharedSmartTurnAnalyzer
+from runtime import tracing
 
 
 @dataclass
@@ -200,7 +201,11 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         observers=[observer, user_bot],
         idle_timeout_secs=spec.idle_timeout_secs,
         cancel_on_idle_timeout=True,
-        enable_turn_tracking=False,
+        # Tracing (runtime/tracing.py; off unless an OTLP endpoint is set): pipecat's turn
+        # spans with its STT/TTS spans as children, under the call's span. Per turn and
+        # service call, never per frame; off, no turn tracking observer at all.
+        enable_tracing=tracing.enabled(),
+        enable_turn_tracking=tracing.enabled(),
         name=f"call:{spec.call_id}",
         conversation_id=spec.call_id,
         # RTVI carries the live transcript to browser clients over the data channel.

@@ -7,7 +7,10 @@ speech, text and control frames, never at the caller's raw audio, and none of th
 implements ``on_process_frame``. Queueing every 20 ms audio frame to each of them was the
 largest remaining per-frame cost of a call (bench profile: ~8 queue hand-offs per caller
 frame). ``CallWorkerObserver`` forwards processed frames only to observers that override
-``on_process_frame`` and drops caller-audio pushes unless an observer asks for them.
+``on_process_frame`` and drops caller-audio pushes unless an observer asks for them. With
+tracing on, pipecat's turn tracking and turn trace observers only look at speaking and
+control frames: agent audio is not queued to them either, so tracing costs per turn and per
+service call, never per frame.
 """
 
 from __future__ import annotations
@@ -15,10 +18,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pipecat.frames.frames import InputAudioRawFrame
+from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame
 from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
+from pipecat.observers.turn_tracking_observer import TurnTrackingObserver
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.pipeline.worker_observer import WorkerObserver
+from pipecat.utils.tracing.turn_trace_observer import TurnTraceObserver
+
+# Observers that never look at audio frames (pipecat's tracing pair).
+AUDIO_BLIND: tuple[type[BaseObserver], ...] = (TurnTrackingObserver, TurnTraceObserver)
 
 
 def wants_input_audio(observer: BaseObserver) -> bool:
@@ -47,7 +55,22 @@ class CallWorkerObserver(WorkerObserver):
             wants_input_audio(o) for o in self._proxies or ()
         ):
             return
+        if isinstance(data.frame, OutputAudioRawFrame) and self._proxies:
+            await self._push_audio(data)
+            return
         await super().on_push_frame(data)
+
+    async def _push_audio(self, data: FramePushed) -> None:
+        """``WorkerObserver.on_push_frame`` for agent audio, skipping ``AUDIO_BLIND``."""
+        frame = data.frame
+        data.first_push = frame.id not in self._frames_pushed
+        if data.first_push:
+            self._frames_pushed[frame.id] = frame
+        for observer, proxy in self._proxies.items():
+            if isinstance(observer, AUDIO_BLIND):
+                continue
+            if data.first_push or observer.observe_every_push:
+                await proxy.queue.put(data)
 
 
 class CallWorker(PipelineWorker):

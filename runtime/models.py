@@ -21,12 +21,14 @@ from agents import Model, ModelSettings, OpenAIChatCompletionsModel, OpenAIRespo
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime import tracing
 from runtime.egress import EgressPolicy
 from runtime.offline_model import OFFLINE_ENGINE, OfflineScriptedModel
 from runtime.workflow import ServiceChoice
 
-# The SDK's default exporter ships traces to OpenAI: never from a self-hosted voice server.
-agents.set_tracing_disabled(True)
+# The SDK's default exporter ships traces to OpenAI: never from a self-hosted voice server
+# (with tracing on, runtime/tracing.py has replaced it with the OpenTelemetry bridge).
+agents.set_tracing_disabled(not tracing.enabled())
 
 
 LlmProvider = Literal["openai", "openai-compatible", "offline"]

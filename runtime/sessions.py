@@ -20,6 +20,7 @@ from typing import Any
 
 from agents import InputGuardrailTripwireTriggered, RunConfig, Runner
 
+from runtime import tracing
 from runtime.compile import CompiledWorkflow, compile_cache, handoff_tool_name
 from runtime.contract import (
     AgentEvent,
@@ -84,7 +85,8 @@ def create_session(
     run_config = RunConfig(
         model=shared_model(model),
         model_settings=model_settings(model),
-        tracing_disabled=True,
+        tracing_disabled=not tracing.enabled(),  # spans to OpenTelemetry only (runtime/tracing)
+        trace_include_sensitive_data=False,  # names, models and errors; never the words
         input_guardrails=[input_guardrail(input_check)] if input_check else None,
         workflow_name="switchboard",
     )

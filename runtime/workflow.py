@@ -213,6 +213,9 @@ class CallSettings(_Model):
     voicemail: VoicemailPolicy | None = Field(
         default=None, description="Answering-machine policy (default: hang up)"
     )
+    recording: bool = Field(default=True, strict=True,
+                            description="Record this workflow's calls (when the server records "
+                                        "calls at all: RECORD_CALLS)")
 
 
 def _example(schema: dict[str, Any]) -> None:
@@ -230,6 +233,7 @@ def _example(schema: dict[str, Any]) -> None:
         "guardrails": {"blocked_phrases": ["ignore your instructions"],
                        "refusal": "Sorry, I can't help with that."},
         "voicemail": {"action": "hangup"},
+        "recording": True,
     }
     schema["examples"] = [example]
 

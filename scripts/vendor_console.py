@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENDOR = ROOT / "server" / "console" / "vendor"
+TEST_VENDOR = ROOT / "tests" / "browser" / "vendor"  # test-only tools: never served
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,16 @@ class Package:
     version: str
     files: dict[str, str]  # path inside the tarball's package/ -> vendored file name
     license_file: str = "LICENSE"
+    dest: Path = VENDOR
 
 
 PACKAGES = [
-    Package("preact", "11.2.0", {"dist/preact.mjs": "preact.mjs",
-                                 "hooks/dist/hooks.mjs": "preact-hooks.mjs"}),
+    Package(
+        "preact", "11.2.0", {"dist/preact.mjs": "preact.mjs", "hooks/dist/hooks.mjs": "preact-hooks.mjs"}
+    ),
     Package("htm", "3.1.1", {"dist/htm.mjs": "htm.mjs"}),
+    # the accessibility audit of tests/browser/test_console_a11y.py (MPL-2.0, unmodified)
+    Package("axe-core", "4.14.1", {"axe.min.js": "axe.min.js"}, dest=TEST_VENDOR),
 ]
 
 
@@ -67,14 +72,21 @@ def vendor(package: Package, work: Path, licenses: Path) -> dict[str, object]:
     files: dict[str, str] = {}
     for source, target in package.files.items():
         data = (unpacked / "package" / source).read_bytes()
-        (VENDOR / target).write_bytes(data)
+        package.dest.mkdir(parents=True, exist_ok=True)
+        (package.dest / target).write_bytes(data)
         files[target] = hashlib.sha256(data).hexdigest()
     shutil.copyfile(unpacked / "package" / package.license_file, licenses / f"{package.name}.txt")
     meta = json.loads((unpacked / "package" / "package.json").read_text())
-    return {"name": package.name, "version": package.version, "integrity": integrity,
-            "spdx": meta.get("license"),
-            "source": {t: s for s, t in package.files.items()},
-            "license": f"LICENSES/{package.name}.txt", "sha256": files}
+    return {
+        "name": package.name,
+        "version": package.version,
+        "integrity": integrity,
+        "spdx": meta.get("license"),
+        "source": {t: s for s, t in package.files.items()},
+        "license": f"LICENSES/{package.name}.txt",
+        "sha256": files,
+        "dir": str(package.dest.relative_to(ROOT)),
+    }
 
 
 def main() -> int:
@@ -85,8 +97,11 @@ def main() -> int:
     licenses.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         records = [vendor(p, Path(tmp), licenses) for p in PACKAGES]
-    manifest = {"generated_by": "scripts/vendor_console.py", "registry": "https://registry.npmjs.org",
-                "packages": records}
+    manifest = {
+        "generated_by": "scripts/vendor_console.py",
+        "registry": "https://registry.npmjs.org",
+        "packages": records,
+    }
     (VENDOR / "VENDOR.json").write_text(json.dumps(manifest, indent=2) + "\n")
     for r in records:
         print(f"{r['name']}@{r['version']}: {', '.join(r['sha256'])}")  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from db.migrate import migrate_url
 from db.pool import create_pool
 from server.auth.tokens import TokenSigner, load_private_key
 from server.calls.live import LiveCalls
+from server.console_feed import start_console_feed
 from server.coordination import InProcessBus, InProcessLimiter
 from server.coordination.replay import ReplayGuard
 from server.egress import egress_policy
@@ -34,10 +35,12 @@ from server.errors import (
 from server.log_config import configure_logging
 from server.middleware import RequestContextMiddleware
 from server.openapi import build_openapi
+from server.recordings import Recordings
 from server.routes import all_routers
 from server.security_headers import security_headers
 from server.services import Services
 from server.settings import Settings, load_settings
+from server.tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -59,8 +62,12 @@ LIFESPAN_HOOKS.append(_job_worker)
 
 @contextlib.asynccontextmanager
 async def _campaigns(services: Services) -> AsyncIterator[None]:
-    """This instance's campaign dispatcher stops with the server (its dials in flight are
-    re-sent, with their keys, by any instance once their lease ends)."""
+    """Every instance dispatches campaigns from start-up; the dispatcher stops with the
+    server (its dials in flight are re-sent, with their keys, by any instance once their
+    lease ends)."""
+    from server.campaigns.dispatcher import dispatcher_for
+
+    dispatcher_for(services).ensure_running()
     yield
     if services.campaigns is not None:
         await services.campaigns.stop()
@@ -76,6 +83,15 @@ def _warmup(services: Services) -> AbstractAsyncContextManager[object]:
 
 
 LIFESPAN_HOOKS.append(_warmup)
+
+
+def _recording_uploads(services: Services) -> AbstractAsyncContextManager[object]:
+    from server.recordings.service import recording_uploads  # resume spooled uploads
+
+    return recording_uploads(services)
+
+
+LIFESPAN_HOOKS.append(_recording_uploads)
 
 
 def app_version() -> str:
@@ -108,6 +124,8 @@ async def _coordination(settings: Settings, stack: AsyncExitStack):  # type: ign
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """Database (embedded when no DATABASE_URL), migrations, keys, coordination."""
     async with AsyncExitStack() as stack:
+        if configure_tracing(settings):  # OTEL_EXPORTER_OTLP_ENDPOINT set
+            stack.callback(shutdown_tracing)
         url = settings.database_url
         if url is None:
             embedded = EmbeddedPostgres(settings.data_dir / "postgres")
@@ -128,12 +146,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         )
         box = SecretBox(load_or_create_key(settings.secrets_key, settings.data_dir))
         redis, limiter, bus = await _coordination(settings, stack)
+        recordings = Recordings(settings, pool)
+        stack.push_async_callback(recordings.close)  # after the hooks: uploads may finish
         services = Services(
             settings=settings, db=pool, signer=signer, secret_box=box,
             limiter=limiter, bus=bus, redis=redis, egress=egress_policy(settings),
             replay_guard=ReplayGuard(redis, prefix=settings.redis_prefix),
-            live_calls=LiveCalls(limit=settings.max_live_calls),
+            live_calls=LiveCalls(limit=settings.max_live_calls), recordings=recordings,
         )
+        services.console_feed = await start_console_feed(services)
+        stack.push_async_callback(services.console_feed.close)
         yield services
 
 

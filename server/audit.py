@@ -45,7 +45,9 @@ class AuditAction(StrEnum):
     WORKFLOW_PUBLISHED = "workflow.published"
     WORKFLOW_ROLLED_BACK = "workflow.rolled_back"
     CALL_PLACED = "call.placed"
+    RECORDING_DELETED = "call.recording_deleted"
     PASSWORD_CHANGED = "user.password_changed"  # noqa: S105
+    ORGANIZATION_SWITCHED = "user.organization_switched"
 
 
 def _details(details: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 from loguru import logger as loguru_logger
+from opentelemetry import trace
 
 from server.settings import Settings
 
@@ -49,6 +51,16 @@ class _LoguruToStdlib:
         )
 
 
+def add_trace_ids(_logger: Any, _method: str, event: MutableMapping[str, Any]
+                  ) -> MutableMapping[str, Any]:
+    """structlog processor: ``trace_id``/``span_id`` of the current span (a traced call)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event.setdefault("trace_id", format(context.trace_id, "032x"))
+        event.setdefault("span_id", format(context.span_id, "016x"))
+    return event
+
+
 def configure_logging(settings: Settings) -> None:
     level = getattr(logging, settings.log_level.upper())
     shared: list[Any] = [
@@ -57,6 +69,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact_secrets,
+        add_trace_ids,  # trace_id/span_id when a span is current (a traced call)
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()

@@ -1,11 +1,11 @@
 """Security headers on every HTTP response (pure ASGI middleware).
 
 - ``Content-Security-Policy``: same-origin scripts, styles and connections only, which is
-  what ``/docs`` (Swagger UI, vendored) and ``/talk`` (fetch + WebRTC) need; inline styles
+  what ``/docs`` (Swagger UI, vendored) and the console (fetch + WebRTC) need; inline styles
   are allowed for Swagger UI; ``frame-ancestors 'none'`` forbids framing (clickjacking).
 - ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``,
   ``X-Frame-Options: DENY`` (older browsers), ``Permissions-Policy`` (microphone for this
-  origin only, for /talk; no camera, no geolocation).
+  origin only, for the console's Test page; no camera, no geolocation).
 - ``Strict-Transport-Security`` only when ``PUBLIC_URL`` is https (behind TLS); never on
   plain-HTTP development servers, where it would break the next http:// visit.
 

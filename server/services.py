@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     from server.auth.tokens import TokenSigner
     from server.calls.webrtc import WebRTCPeers
     from server.campaigns.dispatcher import Dispatcher
+    from server.console_feed import ConsoleFeed
     from server.coordination import ConcurrencyLimiter, ControlBus
     from server.coordination.rate_limit import RateLimits
     from server.jobs.worker import JobWorker
+    from server.recordings import Recordings
     from server.routes.workflow_chat import ChatStore
     from server.settings import Settings
 
@@ -36,6 +38,8 @@ class Services:
     limiter: ConcurrencyLimiter
     bus: ControlBus
     redis: Redis | None = None
+    # call recordings: where they are stored, uploads at the end of calls (server/recordings/)
+    recordings: Recordings = None  # type: ignore[assignment]  # open_services sets it
     replay_guard: ReplayGuard = field(default_factory=ReplayGuard)  # carrier webhook replays
     egress: EgressPolicy = field(default_factory=EgressPolicy)  # server/egress.py builds it
     # set on SIGTERM: no new calls are admitted while live ones finish
@@ -52,6 +56,8 @@ class Services:
     chat_store: ChatStore | None = None
     # this instance's campaign dispatcher (created on first use)
     campaigns: Dispatcher | None = None
+    # wake-ups for the console's live event stream (started with the app)
+    console_feed: ConsoleFeed | None = None
     # the Stripe client (server/billing/stripe_client.py; created on first use with a key)
     stripe: stripe.StripeClient | None = None
     background: set[asyncio.Task[Any]] = field(default_factory=set)

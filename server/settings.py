@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.billing.catalog import PlanCatalog
+from server.pricing import Pricing
 
 
 class SettingsError(Exception):
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Tracing (docs/OBSERVABILITY.md): OTLP/HTTP collector base URL; unset = no tracing.
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = "switchboard"
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
     warmup: bool = True  # load speech models at start-up instead of on the first call
     gc_freeze: bool = True  # after warm-up, freeze the start-up heap out of the collector
@@ -77,6 +81,7 @@ class Settings(BaseSettings):
     jobs_concurrency: int = Field(default=4, ge=1, le=64)
     jobs_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     job_retry_base_seconds: float = Field(default=10.0, gt=0)  # backoff: base * 2^(attempt-1)
+    jobs_drain_seconds: float = Field(default=20.0, ge=0, le=600)  # then unfinished are released
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # campaigns (docs/CAMPAIGNS.md): how often a running campaign's dispatcher ticks, and how
     # long a dial may stay unanswered before another instance re-sends it (same key)
@@ -148,6 +153,13 @@ class Settings(BaseSettings):
 
     # --- calls: recording and browser (WebRTC) calls ------------------------------------
     record_calls: bool = True  # stereo WAV per call under DATA_DIR/recordings
+    # where recordings are kept (server/recordings/): file:///path (default
+    # DATA_DIR/recordings) or s3://bucket/prefix; S3 credentials from the AWS_* variables
+    recordings_url: str | None = None
+    s3_endpoint_url: str | None = None  # any S3-compatible store (MinIO, R2, ...); unset: AWS
+    s3_region: str | None = None
+    recording_retention_days: int | None = Field(default=None, ge=1, le=36_500)  # None: keep
+    recording_upload_retry_seconds: float = Field(default=5.0, gt=0, le=3600)  # backoff base
     webrtc_stun_urls: str = ""  # comma-separated, e.g. stun:stun.l.google.com:19302
     webrtc_turn_urls: str = ""  # comma-separated turn:/turns: URLs of a coturn server
     webrtc_turn_secret: str | None = None  # coturn static-auth-secret (REST credentials)
@@ -168,6 +180,9 @@ class Settings(BaseSettings):
     # the endpoints above, never a tenant-chosen URL). None: true unless ENV=production.
     share_server_keys: bool | None = None
 
+    # --- costs: unit prices per provider, JSON (server/pricing.py; every default is 0) ----
+    pricing: Pricing = Field(default_factory=Pricing)
+
     @field_validator(
         "deepgram_api_key", "deepgram_base_url", "openai_api_key", "openai_base_url",
         "elevenlabs_api_key", "elevenlabs_base_url", "cartesia_api_key", "cartesia_base_url",
@@ -179,7 +194,8 @@ class Settings(BaseSettings):
 
     @field_validator("database_url", "redis_url", "jwt_private_key", "secrets_key",
                      "secret_keys", "metrics_token", "stripe_api_key", "stripe_webhook_secret",
-                     "stripe_api_base", mode="before")
+                     "stripe_api_base", "recordings_url", "s3_endpoint_url", "s3_region",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -196,6 +212,15 @@ class Settings(BaseSettings):
     def _redis_scheme(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("recordings_url")
+    @classmethod
+    def _recordings_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            from server.recordings.location import parse_recordings_url
+
+            parse_recordings_url(value)  # raises ValueError naming what is wrong
         return value
 
     @field_validator("plans_file", mode="before")

@@ -23,6 +23,7 @@ from pipecat.audio.utils import create_stream_resampler
 from pipecat.frames.frames import ErrorFrame, Frame, StartFrame, TTSAudioRawFrame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
+from pipecat.utils.tracing.service_decorators import traced_tts
 from pipecat.utils.types import NOT_GIVEN, NotGiven, is_given
 
 from pipeline.engines import espeak
@@ -174,3 +175,16 @@ def _consume_result(future: asyncio.Future[None]) -> None:
     """Retrieve an abandoned worker's outcome so asyncio does not log it as unretrieved."""
     if not future.cancelled():
         future.exception()
+
+
+class TracedEspeakTTSService(EspeakTTSService):
+    """The same engine with a pipecat "tts" span per utterance, for calls that are traced.
+
+    A class of its own because pipecat's ``@traced_tts`` wraps the class's ``push_frame``:
+    untraced calls keep the plain class and pay nothing per frame.
+    """
+
+    @traced_tts
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        async for frame in super().run_tts(text, context_id):
+            yield frame

@@ -46,6 +46,7 @@ from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import STTService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
+from pipecat.utils.tracing.service_decorators import traced_stt
 
 from pipeline.engines.sphinx_workers import SphinxWorkers, Utterance, shared_workers
 
@@ -246,3 +247,16 @@ class PocketSphinxSTTService(STTService):
         if self._results_task:
             await self.cancel_task(self._results_task)
             self._results_task = None
+
+
+class TracedPocketSphinxSTTService(PocketSphinxSTTService):
+    """The same engine with a pipecat "stt" span per utterance, for calls that are traced.
+
+    A class of its own because pipecat's ``@traced_stt`` wraps the class's ``push_frame``:
+    untraced calls keep the plain class and pay nothing per frame.
+    """
+
+    @traced_stt
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame | None, None]:
+        async for frame in super().run_stt(audio):
+            yield frame

@@ -29,6 +29,7 @@ from pipeline.providers.config import (
     effective_tts,
 )
 from pipeline.providers.guarded import check_deepgram_sdk_connects, guarded_websocket_service
+from runtime import tracing
 
 DEEPGRAM_STT_MODEL = "nova-3-general"
 DEEPGRAM_FLUX_MODEL = "flux-general-en"
@@ -104,9 +105,13 @@ def build_stt(
         )
     if choice.provider == "offline":
         # Lazy: the decoder model loads only for calls that use the offline engine.
-        from pipeline.engines.pocketsphinx_stt import PocketSphinxSTTService
+        from pipeline.engines.pocketsphinx_stt import (
+            PocketSphinxSTTService,
+            TracedPocketSphinxSTTService,
+        )
 
-        return PocketSphinxSTTService(sample_rate=sample_rate)
+        stt_class = TracedPocketSphinxSTTService if tracing.enabled() else PocketSphinxSTTService
+        return stt_class(sample_rate=sample_rate)
     raise ProviderUnavailable(f"unknown speech-to-text provider {choice.provider!r}")
 
 
@@ -190,11 +195,15 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
             ),
         )
     if choice.provider == "offline":
-        from pipeline.engines.espeak_tts import EspeakTTSService  # lazy, like the STT engine
+        from pipeline.engines.espeak_tts import (  # lazy, like the STT engine
+            EspeakTTSService,
+            TracedEspeakTTSService,
+        )
 
+        tts_class = TracedEspeakTTSService if tracing.enabled() else EspeakTTSService
         if choice.voice:
-            return EspeakTTSService(voice=choice.voice, sample_rate=sample_rate)
-        return EspeakTTSService(sample_rate=sample_rate)
+            return tts_class(voice=choice.voice, sample_rate=sample_rate)
+        return tts_class(sample_rate=sample_rate)
     raise ProviderUnavailable(f"unknown text-to-speech provider {choice.provider!r}")
 
 

@@ -30,6 +30,7 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/auth/me"): "member",
     ("POST", f"{_V1}/auth/password"): "member",
     ("POST", f"{_V1}/auth/logout-all"): "member",
+    ("POST", f"{_V1}/auth/switch-organization"): "member",
     ("POST", f"{_V1}/invitations/accept"): "member",
     # the organization, members, invitations, audit log
     ("GET", f"{_V1}/organization"): "member",
@@ -94,8 +95,11 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("POST", f"{_V1}/calls/{{call_id:uuid}}/transfer"): "admin",
     ("POST", f"{_V1}/calls/{{call_id:uuid}}/dtmf"): "admin",
     ("GET", f"{_V1}/calls"): "member",
+    ("GET", f"{_V1}/calls/events"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}"): "member",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/recording"): "member",
+    ("DELETE", f"{_V1}/calls/{{call_id:uuid}}/recording"): "admin",
+    ("GET", f"{_V1}/calls/{{call_id:uuid}}/webhook-deliveries"): "admin",  # URLs: as webhooks
     # campaigns: members read progress and results; creating, importing and controlling
     # (which places calls) is admin; the do-not-call list is read by members, changed by admins
     ("POST", f"{_V1}/campaigns"): "admin",

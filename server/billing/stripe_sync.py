@@ -20,6 +20,7 @@ from uuid import UUID
 
 import structlog
 
+from db import billing as billing_db
 from db import billing_accounts as accounts_db
 from db import organizations as orgs_db
 from db.billing_accounts import SubscriptionState
@@ -142,6 +143,14 @@ async def sync_customer(services: Services, customer_id: str) -> asyncpg.Record 
     account = await accounts_db.set_subscription(services.db, organization_id, state)
     if account is None:
         return None
+    # the organization's billing period follows the live subscription's (calendar months
+    # again once it has none), so included minutes reset when Stripe invoices
+    live = account["subscription_status"] in LIVE or account["subscription_status"] == "past_due"
+    await billing_db.set_billing_period(
+        services.db, organization_id,
+        account["current_period_start"] if live else None,
+        account["current_period_end"] if live else None,
+    )  # fmt: skip
     settings = services.settings
     await apply_plan(services, organization_id, target_plan(
         account, services.plans, grace_days=settings.billing_past_due_grace_days,

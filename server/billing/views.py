@@ -108,3 +108,8 @@ class BillingOut(BaseModel):
     subscription: SubscriptionView | None = Field(
         default=None, description="The paid subscription, when there is one"
     )
+    payments: bool = Field(
+        default=False,
+        description="This server takes payments (Stripe configured): Checkout, Portal and "
+        "invoices answer instead of 409 billing_disabled",
+    )

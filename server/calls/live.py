@@ -10,6 +10,7 @@ once its stream token could no longer be used.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,19 @@ class LiveCalls:
     limit: int | None = None  # MAX_LIVE_CALLS; None: no instance limit
     running: dict[str, CallControl] = field(default_factory=dict)
     _pending: dict[str, float] = field(default_factory=dict)  # call id -> monotonic deadline
+    # called (synchronously, so keep them cheap) when a call starts or stops running here:
+    # the console's live feed (server/console_feed.py) listens
+    _listeners: list[Callable[[str], None]] = field(default_factory=list)
+
+    def listen(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener(call_id)`` whenever a call starts or stops running here; returns
+        the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _changed(self, call_id: str) -> None:
+        for listener in list(self._listeners):
+            listener(call_id)
 
     def count(self) -> int:
         now = time.monotonic()
@@ -45,7 +59,9 @@ class LiveCalls:
         """The call's pipeline runs here now (its reservation, if any, becomes the call)."""
         self._pending.pop(call_id, None)
         self.running[call_id] = control
+        self._changed(call_id)
 
     def release(self, call_id: str) -> None:
         self._pending.pop(call_id, None)
-        self.running.pop(call_id, None)
+        if self.running.pop(call_id, None) is not None:
+            self._changed(call_id)

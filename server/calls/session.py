@@ -24,6 +24,7 @@ from server.calls.admission import CallHandle
 from server.calls.commands import CallCommand, SendDtmf, Transfer
 from server.calls.records import CallRecordWriter, PostgresRecordStore
 from server.calls.setup import build_spec
+from server.tracing import call_span, trace_id_hex
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -51,27 +52,31 @@ async def run_call_on_transport(
     refresher = asyncio.create_task(_refresh_slot(services, org_key, call_key))
     result: CallResult | None = None
     status, reason = CallStatus.FAILED, EndReason.ERROR
-    try:
-        spec = await build_spec(
-            services, handle,
-            audio_in_sample_rate=audio_in_sample_rate, audio_out_sample_rate=audio_out_sample_rate,
-        )  # fmt: skip
-        await calls_db.mark_answered(services.db, handle.call_id, engine=spec.agent.info.engine)
-        log.info("call_started", call_id=call_key, channel=handle.channel,
-                 engine=spec.agent.info.engine)  # fmt: skip
-        result = await run_call(spec, transport, _ActionSink(services, call_key, writer),
-                                control=control)  # fmt: skip
-        status = CallStatus.FAILED if result.error else CallStatus.COMPLETED
-        reason = result.end_reason
-    except asyncio.CancelledError:
-        reason = EndReason.CANCELED
-        raise
-    except Exception:
-        log.exception("call_failed", call_id=call_key)
-    finally:
-        refresher.cancel()
-        services.live_calls.release(call_key)
-        await asyncio.shield(_finish(services, handle, writer, result, status, reason))
+    with call_span(call_key, org_key, handle.channel) as span:  # no-op unless tracing
+        try:
+            spec = await build_spec(
+                services, handle,
+                audio_in_sample_rate=audio_in_sample_rate,
+                audio_out_sample_rate=audio_out_sample_rate,
+            )  # fmt: skip
+            await calls_db.mark_answered(services.db, handle.call_id, engine=spec.agent.info.engine,
+                                         trace_id=trace_id_hex(span))
+            log.info("call_started", call_id=call_key, channel=handle.channel,
+                     engine=spec.agent.info.engine)  # fmt: skip
+            result = await run_call(spec, transport, _ActionSink(services, call_key, writer),
+                                    control=control)  # fmt: skip
+            status = CallStatus.FAILED if result.error else CallStatus.COMPLETED
+            reason = result.end_reason
+        except asyncio.CancelledError:
+            reason = EndReason.CANCELED
+            raise
+        except Exception:
+            log.exception("call_failed", call_id=call_key)
+        finally:
+            refresher.cancel()
+            services.live_calls.release(call_key)
+            await asyncio.shield(_finish(services, handle, writer, result, status, reason))
+            span.set_attributes({"call.status": str(status), "call.end_reason": str(reason)})
     return result
 
 
@@ -85,6 +90,9 @@ async def _finish(services: Services, handle: CallHandle, writer: CallRecordWrit
             recording_path=result.recording_path if result else None,
         )  # fmt: skip
         await writer.close(billable_seconds=ended.duration_seconds if ended else None)
+        if result is not None and result.recording_path:  # stored in the background
+            services.recordings.call_ended(handle.organization_id, handle.call_id,
+                                           result.recording_path)  # fmt: skip
     finally:
         await services.limiter.release(str(handle.organization_id), str(handle.call_id))
     log.info("call_ended", call_id=str(handle.call_id), status=status, reason=reason,

@@ -1,5 +1,5 @@
 """Everything a call needs before its pipeline starts: agent session, speech providers,
-recording path. Keys come from the organization's stored credentials, then the environment;
+where the recording goes. Keys come from the organization's stored credentials, then the environment;
 with no keys at all the call runs on the offline engines and the offline scripted model.
 
 ``load_call_providers`` and ``load_tool_secrets`` (what an organization brings to a call)
@@ -8,7 +8,6 @@ are shared with the text chat route.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -29,6 +28,7 @@ from runtime.models import ModelConfig, model_config_for
 from runtime.sessions import create_session
 from runtime.workflow import CallSettings, ServiceChoice, Workflow
 from server.billing.catalog import Feature
+from server.recordings.policy import should_record
 
 if TYPE_CHECKING:
     from server.calls.admission import CallHandle
@@ -65,10 +65,6 @@ async def load_call_providers(
 async def load_tool_secrets(services: Services, organization_id: UUID) -> dict[str, str]:
     """An organization's tool secrets, decrypted, for ``create_session(secrets=...)``."""
     return await secrets_db.load_decrypted(services.db, organization_id, services.secret_box)
-
-
-def recording_path(data_dir: Path, organization_id: object, call_id: object) -> Path:
-    return Path(data_dir) / "recordings" / str(organization_id) / f"{call_id}.wav"
 
 
 def model_config(workflow: Workflow | None, credentials: ProviderCredentials) -> ModelConfig:
@@ -120,8 +116,7 @@ async def build_spec(
     )
     call_settings = workflow.settings if workflow else None
     providers = workflow_providers(providers, call_settings)
-    settings = services.settings
-    record = handle.record  # RECORD_CALLS or the request, within the plan (admission)
+    record = should_record(handle, call_settings)
     return CallSpec(
         call_id=str(handle.call_id),
         organization_id=str(org),
@@ -131,7 +126,7 @@ async def build_spec(
         agent=session,
         providers=providers,
         credentials=credentials,
-        record_path=recording_path(settings.data_dir, org, handle.call_id) if record else None,
+        record_path=services.recordings.spool_path(org, handle.call_id) if record else None,
         max_duration_secs=float(call_settings.max_duration_seconds) if call_settings else None,
         user_idle_timeout_secs=call_settings.idle_timeout_seconds if call_settings else None,
         idle_prompts=list(call_settings.idle_prompts) if call_settings else [],

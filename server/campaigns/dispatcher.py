@@ -9,8 +9,10 @@ and write their attempts, each with a unique idempotency key, then commit. Only 
 carriers asked to dial (off the tick), each request carrying its attempt's key: a dial that
 dies half-way is re-sent with the same key after its lease, and the carrier places it once.
 
-The tick runs from the job worker's schedule on every instance and, while campaigns run,
-from a local loop every ``CAMPAIGN_TICK_SECONDS`` (woken at once by start/resume).
+Every server instance runs the loop from start-up (``server/app.py``): a tick every
+``CAMPAIGN_TICK_SECONDS`` while campaigns run, a look every ``IDLE_POLL_SECONDS`` otherwise,
+and at once on start/resume. (Job-queue schedules run once per interval across the fleet, so
+they cannot be what every instance relies on; ``campaigns.dispatch`` only restarts a loop.)
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 REFUSED_RETRY_SECONDS = 5.0  # admission refused (org concurrency, plan): try again after
+IDLE_POLL_SECONDS = 5.0  # how often an instance with no running campaign looks for one
 
 
 @dataclass
@@ -73,13 +76,12 @@ class Dispatcher:
             self._wake.clear()
             try:
                 busy = await self.tick()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                log.warning("campaign_tick_failed", error=str(exc)[:300])
+            except Exception as exc:  # noqa: BLE001 - the loop outlives one bad tick
+                log.warning("campaign_tick_failed", error=f"{type(exc).__name__}: {exc}"[:300])
                 busy = True
-            if not busy:
-                return  # nothing runs: the job worker's schedule starts the loop again
+            # idle: a cheap look every IDLE_POLL_SECONDS (start/resume wake it at once)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), every)
+                await asyncio.wait_for(self._wake.wait(), every if busy else IDLE_POLL_SECONDS)
 
     async def stop(self) -> None:
         """Stop ticking and abandon in-flight dials (they are re-sent after their lease)."""
@@ -223,5 +225,5 @@ def dispatcher_for(services: Services) -> Dispatcher:
 
 
 async def scheduled_tick(services: Services) -> None:
-    """The job worker's schedule: make sure this instance's loop runs while campaigns do."""
+    """The fleet-wide schedule: the loop of the instance that runs it is up (a safety net)."""
     dispatcher_for(services).ensure_running()

@@ -34,7 +34,9 @@ async def enqueue_post_call(services: Services, organization_id: UUID, call_id: 
 
 @contextlib.asynccontextmanager
 async def run_worker(services: Services) -> AsyncIterator[JobWorker]:
-    """Run a job worker for the duration of the context."""
+    """Run a job worker for the duration of the context; leaving it drains the worker
+    (``JobWorker.stop``: jobs in flight finish up to ``JOBS_DRAIN_SECONDS``, the rest are
+    released at once for another worker)."""
     from server.jobs.registry import HANDLERS, SCHEDULES
     from server.jobs.worker import JobWorker
 
@@ -46,10 +48,15 @@ async def run_worker(services: Services) -> AsyncIterator[JobWorker]:
     try:
         yield worker
     finally:
-        services.job_worker = None
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        try:
+            await worker.stop()
+            with contextlib.suppress(TimeoutError):  # its loop ends by itself once stopped
+                await asyncio.wait_for(asyncio.shield(task), 5.0)
+        finally:
+            services.job_worker = None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 @contextlib.asynccontextmanager

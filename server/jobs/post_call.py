@@ -36,9 +36,10 @@ ANALYZE_JOB = "call.analyze"
 
 
 async def enqueue_call_ended(pool: asyncpg.Pool, organization_id: UUID, call_id: UUID) -> None:
-    """Queue the post-call work for a finished call (never blocks the call itself)."""
+    """Queue the post-call work for a finished call (never blocks the call itself). Once
+    per call: a second enqueue (e.g. a sweeper finalizing the same call) is a no-op."""
     await jobs_db.enqueue(pool, CALL_ENDED_JOB, {"call_id": str(call_id)},
-                          organization_id=organization_id)
+                          organization_id=organization_id, dedupe_key=str(call_id))
 
 
 def call_event_data(call: Any) -> dict[str, Any]:
@@ -69,8 +70,9 @@ async def handle_call_ended(services: Services, job: asyncpg.Record) -> None:
         return
     async with services.db.acquire() as conn, conn.transaction():
         # Analysis is its own job so that its retries never resend call.ended.
+        # Once per call, even when this job is retried after queueing it.
         await jobs_db.enqueue(conn, ANALYZE_JOB, {"call_id": str(call_id)},
-                              organization_id=org, max_attempts=5)
+                              organization_id=org, max_attempts=5, dedupe_key=str(call_id))
         await stripe_meter.enqueue_for_call(conn, services.settings, org, call_id)  # Stripe
         # usage.threshold alerts (server/billing/usage.py), off the call path
         await jobs_db.enqueue(conn, USAGE_CHECK_JOB, {"call_id": str(call_id)},

@@ -12,6 +12,7 @@ from server.billing import stripe_meter, stripe_sync, stripe_webhooks
 from server.campaigns.dispatcher import scheduled_tick as campaigns_tick
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
+from server.recordings.retention import SWEEP_EVERY_SECONDS, sweep_expired_recordings
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -42,7 +43,7 @@ async def purge_stream_tokens(services: Services) -> int:
     return await carriers_db.purge_expired_stream_tokens(services.db)
 
 
-# Run by every job worker at these intervals (idempotent: several workers may run them).
+# Run once per interval across the fleet, by whichever worker claims it (`job_schedules`).
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("jobs.purge_finished", 3600.0, purge_finished_jobs),
     Schedule("calls.purge_stream_tokens", 600.0, purge_stream_tokens),
@@ -50,4 +51,6 @@ SCHEDULES: tuple[Schedule, ...] = (
     Schedule("campaigns.dispatch", 5.0, campaigns_tick),
     # past-due subscriptions past BILLING_PAST_DUE_GRACE_DAYS: suspended
     Schedule("billing.past_due_grace", 3600.0, stripe_sync.suspend_past_grace),
+    # RECORDING_RETENTION_DAYS: delete expired recordings from the store, mark their calls
+    Schedule("recordings.retention", SWEEP_EVERY_SECONDS, sweep_expired_recordings),
 )

@@ -83,7 +83,8 @@ async def emit_event(services: Services, organization_id: UUID, event: str,
                                                          event=event, payload=envelope)
             await jobs_db.enqueue(conn, DELIVER_JOB, {"delivery_id": str(delivery["id"])},
                                   organization_id=organization_id,
-                                  max_attempts=MAX_DELIVERY_ATTEMPTS)
+                                  max_attempts=MAX_DELIVERY_ATTEMPTS,
+                                  priority=jobs_db.PRIORITY_HIGH)
     return len(hooks)
 
 

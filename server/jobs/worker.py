@@ -6,6 +6,10 @@ organization's backlog (2,000 webhooks) does not hold up the others' jobs. Up to
 ``JOBS_CONCURRENCY`` jobs run at once. A handler that raises gets its job retried after
 ``JOB_RETRY_BASE_SECONDS * 2^(attempt-1)`` (capped at an hour, with jitter) until the
 job's ``max_attempts``; every error is kept in ``last_error``.
+
+Schedules run once per interval across the fleet (``db/jobs.claim_schedule``). ``stop``
+drains: no more claims, jobs in flight get up to ``JOBS_DRAIN_SECONDS`` to finish, then the
+rest are released at once (lease cleared, attempt not counted) for another worker.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ log = structlog.get_logger(__name__)
 JobHandler = Callable[["Services", asyncpg.Record], Awaitable[None]]
 LEASE_SECONDS = 300.0
 MAX_BACKOFF_SECONDS = 3600.0
+MAX_SCHEDULE_CHECK_SECONDS = 60.0  # how often a worker asks whether a schedule is due
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """Periodic housekeeping the worker runs itself (first at start-up, then every
-    ``every_seconds``); a failure is logged and retried at the next interval."""
+    """Periodic work run once every ``every_seconds`` across the fleet (first when no
+    worker has run it yet), by whichever worker claims it; a failure is logged, kept in
+    ``job_schedules.last_error`` and retried at the next interval."""
 
     name: str
     every_seconds: float
@@ -56,11 +62,13 @@ class JobWorker:
         self.services = services
         self.handlers = handlers
         self.schedules = tuple(schedules)
-        self._next_run = {schedule.name: 0.0 for schedule in self.schedules}
+        self._next_check = {schedule.name: 0.0 for schedule in self.schedules}
         settings = services.settings
         self.concurrency = settings.jobs_concurrency
         self.poll_seconds = settings.jobs_poll_seconds
         self.retry_base = settings.job_retry_base_seconds
+        self.drain_seconds = settings.jobs_drain_seconds
+        self._stopping = False
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
@@ -72,15 +80,15 @@ class JobWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Claim and run jobs until cancelled; in-flight jobs finish or are cancelled."""
+        """Claim and run jobs until ``stop`` (or cancelled: in-flight jobs are released)."""
         await self._listen()
         try:
-            while True:
+            while not self._stopping:
                 self._wake.clear()  # before claiming: a NOTIFY from now on is not lost
                 await self.run_due_schedules()
                 free = self.concurrency - len(self._running)
                 claimed = []
-                if free > 0:
+                if free > 0 and not self._stopping:
                     try:
                         claimed = await jobs_db.claim(
                             self.services.db, self.worker_id, limit=free,
@@ -91,6 +99,9 @@ class JobWorker:
                     self._served_last = [j["organization_id"] for j in claimed
                                          if j["organization_id"] is not None]
                 for job in claimed:
+                    if self._stopping:  # stopped while claiming: hand it straight back
+                        await self._release(job)
+                        continue
                     task = asyncio.create_task(self._run_job(job), name=f"job:{job['kind']}")
                     self._running.add(task)
                     task.add_done_callback(self._job_done)
@@ -99,22 +110,50 @@ class JobWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
         finally:
-            for task in list(self._running):
-                task.cancel()
-            if self._running:
-                await asyncio.gather(*self._running, return_exceptions=True)
+            if not self._stopping:  # cancelled: release what runs (stop drains it itself)
+                await self._cancel_running()
             await self._unlisten()
+
+    async def stop(self, drain_seconds: float | None = None) -> None:
+        """Drain: stop claiming, give jobs in flight up to ``drain_seconds`` (default
+        ``JOBS_DRAIN_SECONDS``) to finish, then release the unfinished ones at once."""
+        self._stopping = True
+        self._wake.set()
+        bound = self.drain_seconds if drain_seconds is None else drain_seconds
+        if self._running:
+            log.info("job_worker_draining", running=len(self._running), bound_seconds=bound)
+            await asyncio.wait(set(self._running), timeout=bound)
+        await self._cancel_running()
+
+    async def _cancel_running(self) -> None:
+        for task in list(self._running):
+            task.cancel()  # _run_job releases its job
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     async def run_due_schedules(self) -> None:
         now = asyncio.get_running_loop().time()
         for schedule in self.schedules:
-            if now < self._next_run[schedule.name]:
+            if now < self._next_check[schedule.name]:
                 continue
-            self._next_run[schedule.name] = now + schedule.every_seconds
+            self._next_check[schedule.name] = now + min(schedule.every_seconds,
+                                                        MAX_SCHEDULE_CHECK_SECONDS)
+            pool = self.services.db
             try:
+                if not await jobs_db.claim_schedule(pool, schedule.name,
+                                                    schedule.every_seconds, self.worker_id):
+                    continue  # not due, or another worker took this interval
                 await schedule.run(self.services)
+                await jobs_db.record_schedule_error(pool, schedule.name, None)
             except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
                 log.warning("job_schedule_failed", schedule=schedule.name, error=str(exc)[:300])
+                with contextlib.suppress(Exception):
+                    await jobs_db.record_schedule_error(pool, schedule.name, str(exc))
+            except Exception as exc:
+                log.exception("job_schedule_failed", schedule=schedule.name)
+                with contextlib.suppress(Exception):
+                    await jobs_db.record_schedule_error(
+                        pool, schedule.name, f"{type(exc).__name__}: {exc}")
 
     def _job_done(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
@@ -132,10 +171,8 @@ class JobWorker:
                 raise LookupError(f"no handler for job kind {job['kind']!r}")
             await handler(self.services, job)
         except asyncio.CancelledError:
-            # Shutting down: hand the job back at once for another worker.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(jobs_db.fail(pool, job["id"], "worker stopped",
-                                                  retry_in_seconds=0))
+            # Stopping: hand the job back at once for another worker (not a failure).
+            await self._release(job)
             raise
         except Exception as exc:
             final = job["attempts"] >= job["max_attempts"]
@@ -151,6 +188,13 @@ class JobWorker:
         else:
             await jobs_db.complete(pool, job["id"])
         self.processed += 1
+
+    async def _release(self, job: asyncpg.Record) -> None:
+        try:
+            await asyncio.shield(jobs_db.release(self.services.db, job["id"], self.worker_id))
+            log.info("job_released", kind=job["kind"], job_id=str(job["id"]))
+        except Exception as exc:  # the lease still expires; another worker takes it then
+            log.warning("job_release_failed", job_id=str(job["id"]), error=str(exc)[:300])
 
     async def _listen(self) -> None:
         try:

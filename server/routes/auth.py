@@ -47,6 +47,14 @@ class RefreshIn(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
+class SwitchOrganizationIn(BaseModel):
+    organization_id: UUID = Field(description="An organization the signed-in user belongs to")
+    refresh_token: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="The current login's refresh token, revoked once the new pair is issued",
+    )  # fmt: skip
+
+
 class TokenOut(BaseModel):
     access_token: str
     refresh_token: str
@@ -200,6 +208,26 @@ async def change_password(ctx: ApiContext) -> TokenOut:
     )  # fmt: skip
     await audit.record(ctx, audit.AuditAction.PASSWORD_CHANGED, target_type="user",
                        target_id=user_id)
+    return TokenOut.of(pair)
+
+
+@router.post("/api/v1/auth/switch-organization", body=SwitchOrganizationIn, response=TokenOut,
+             auth="user", errors=[404])  # fmt: skip
+async def switch_organization(ctx: ApiContext) -> TokenOut:
+    """A new login in another organization of the signed-in user, without the password
+    (404 for an organization the user is not a member of)"""
+    user_id, target = ctx.caller.user_id, ctx.body.organization_id
+    assert user_id is not None
+    role = await orgs_db.role_of(ctx.db, target, user_id)
+    if role is None:
+        raise not_found("organization")
+    pair = await sessions.issue(ctx.db, session_config(ctx), user_id=user_id,
+                                organization_id=target, role=role)  # fmt: skip
+    if ctx.body.refresh_token:
+        await sessions.logout(ctx.db, refresh_token=ctx.body.refresh_token)
+    await audit.record(ctx, audit.AuditAction.ORGANIZATION_SWITCHED, target_type="user",
+                       target_id=user_id, organization_id=target,
+                       details={"from_organization_id": ctx.caller.organization_id})  # fmt: skip
     return TokenOut.of(pair)
 
 

@@ -1,22 +1,24 @@
-"""Call records: list (filters, cursor pages), one call with its turns, its recording."""
+"""Call records: list (filters, cursor pages), one call with its turns (its recording:
+``server/routes/call_recordings.py``)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from starlette.responses import FileResponse
 
+from db import call_search
 from db import calls as calls_db
 from db import usage as usage_db
+from db.call_search import CallFilters
 from db.calls import CallStatus
+from pipeline.events import EndReason
 from server.api import ApiContext, Router
-from server.errors import not_found
+from server.errors import not_found, unprocessable
 from server.pagination import decode_cursor, encode_cursor
+from server.pricing import COST_DIGITS
 
 router = Router(tags=["calls"])
 
@@ -63,6 +65,7 @@ class UsageOut(BaseModel):
     provider: str
     model: str | None
     quantity: float
+    cost: float = Field(description="Estimated cost in the call's `currency` (PRICING)")
 
 
 class EventOut(BaseModel):
@@ -112,6 +115,8 @@ class CallDetail(CallOut):
     turns: list[TurnOut]
     usage: list[UsageOut]
     events: list[EventOut]
+    cost: float = Field(description="Estimated cost of the call's usage (0: not priced)")
+    currency: str
 
 
 class CallPage(BaseModel):
@@ -122,6 +127,12 @@ class CallPage(BaseModel):
 class CallListQuery(BaseModel):
     status: CallStatus | None = None
     workflow_id: UUID | None = None
+    direction: Literal["inbound", "outbound", "browser"] | None = None
+    number: str | None = Field(default=None, pattern=r"^\+?[0-9]{1,20}$",
+                               description="Digits in the from or to number")  # fmt: skip
+    end_reason: EndReason | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=200,
+                          description="Search in the transcript: words, \"a phrase\", -not, or")  # fmt: skip
     from_: datetime | None = Field(default=None, alias="from", description="Created at or after")
     to: datetime | None = Field(default=None, description="Created before")
     limit: int = Field(default=20, ge=1, le=100)
@@ -129,12 +140,18 @@ class CallListQuery(BaseModel):
 
 
 @router.get("/api/v1/calls", query=CallListQuery, response=CallPage,
-            summary="List calls, newest first (filter by status, workflow, date)")  # fmt: skip
+            summary="List calls, newest first (filter by status, workflow, direction, number, "
+                    "end reason, date; search in transcripts)")  # fmt: skip
 async def list_calls(ctx: ApiContext) -> CallPage:
     q: CallListQuery = ctx.query
-    rows = await calls_db.list_for_org(
-        ctx.db, ctx.caller.organization_id, limit=q.limit + 1, status=q.status,
-        workflow_id=q.workflow_id, created_from=q.from_, created_to=q.to,
+    if q.from_ and q.to and q.from_ >= q.to:
+        raise unprocessable("query", "from", code="invalid_range", message="'from' must be before 'to'")
+    filters = CallFilters(
+        status=q.status, workflow_id=q.workflow_id, direction=q.direction, number=q.number,
+        end_reason=q.end_reason, created_from=q.from_, created_to=q.to, text=q.q,
+    )  # fmt: skip
+    rows = await call_search.list_calls(
+        ctx.db, ctx.caller.organization_id, filters, limit=q.limit + 1,
         before=decode_cursor(q.cursor) if q.cursor else None,
     )  # fmt: skip
     page = rows[: q.limit]
@@ -152,24 +169,17 @@ async def get_call(ctx: ApiContext) -> CallDetail:
     turns = await calls_db.list_turns(ctx.db, org, call_id)
     usage = await usage_db.for_call(ctx.db, org, call_id)
     events = await calls_db.list_events(ctx.db, org, call_id)
+    pricing = ctx.services.settings.pricing
+    lines = [
+        UsageOut(kind=u["kind"], provider=u["provider"], model=u["model"] or None, quantity=u["quantity"],
+                 cost=pricing.cost(u["kind"], u["provider"], u["model"] or None, u["quantity"]))
+        for u in usage
+    ]  # fmt: skip
     return CallDetail(
         **CallOut.of(row).model_dump(),
         turns=[TurnOut.of(t) for t in turns],
-        usage=[
-            UsageOut(kind=u["kind"], provider=u["provider"], model=u["model"] or None, quantity=u["quantity"])
-            for u in usage
-        ],  # fmt: skip
+        usage=lines,
         events=[EventOut(kind=e["kind"], at=e["at"], data=e["data"] or {}) for e in events],
+        cost=round(sum(u.cost for u in lines), COST_DIGITS),
+        currency=pricing.currency,
     )
-
-
-@router.get("/api/v1/calls/{call_id:uuid}/recording", raw=True,
-            summary="The call's recording: stereo WAV, left = caller, right = agent")  # fmt: skip
-async def get_recording(ctx: ApiContext) -> FileResponse:
-    row = await calls_db.get(ctx.db, ctx.caller.organization_id, ctx.path["call_id"])
-    if row is None or not row["recording_path"] or row["ended_at"] is None:
-        raise not_found("recording")
-    path = Path(row["recording_path"])
-    if not await asyncio.to_thread(path.is_file):
-        raise not_found("recording")
-    return FileResponse(path, media_type="audio/wav", filename=f"{row['id']}.wav")

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
@@ -93,4 +93,17 @@ router.raw_route(
     "/console/{path:path}", console_asset, methods=["GET"],
     doc=RawDoc("GET", "/console/{path}", "Console assets: ES modules, styles, vendored modules",
                tags=["console"], responses={"200": "file", "404": "no such file"}),
+)  # fmt: skip
+
+
+async def talk_redirect(request: Request) -> Response:
+    """The old voice test page: the console's Test page is the one voice client now."""
+    query = request.url.query
+    return RedirectResponse("/test" + (f"?{query}" if query else ""), status_code=308)
+
+
+router.raw_route(
+    "/talk", talk_redirect, methods=["GET"],
+    doc=RawDoc("GET", "/talk", "The former voice test page: redirects to the console's Test "
+               "page (/test)", tags=["console"], responses={"308": "redirect to /test"}),
 )  # fmt: skip

@@ -11,6 +11,7 @@ from db import billing as billing_db
 from server.api import ApiContext, Router
 from server.billing.catalog import Feature
 from server.billing.plans import concurrent_call_limit
+from server.billing.stripe_sync import subscription_of
 from server.billing.usage import minutes_usage
 from server.billing.views import (
     BillingOut,
@@ -19,6 +20,7 @@ from server.billing.views import (
     PeriodOut,
     PlanOut,
     PlansOut,
+    SubscriptionView,
 )
 from server.errors import not_found
 
@@ -58,5 +60,10 @@ async def get_billing(ctx: ApiContext) -> BillingOut:
             phone_numbers=numbers,
         ),  # fmt: skip
         features={feature: plan.has(feature) for feature in Feature},
-        subscription=None,  # the payment integration's state (Stripe), wired by the lead
+        subscription=(
+            SubscriptionView(status=sub.status, current_period_end=sub.current_period_end,
+                             cancel_at_period_end=sub.cancel_at_period_end)
+            if (sub := await subscription_of(ctx.db, org)) is not None else None
+        ),  # fmt: skip
+        payments=ctx.services.settings.stripe_api_key is not None,
     )

@@ -2,21 +2,18 @@
 
 ``POST /api/v1/webrtc/offer`` takes the browser's SDP offer and the workflow to talk to and
 answers with ours (or renegotiates a peer given its ``pc_id``); ``PATCH`` adds trickled ICE
-candidates; ``GET /api/v1/webrtc/ice-servers`` gives the browser its STUN/TURN servers;
-``GET /talk`` is the test page.
+candidates; ``GET /api/v1/webrtc/ice-servers`` gives the browser its STUN/TURN servers. The voice
+client is the console's Test page (``/test``; ``/talk`` redirects there).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
-from starlette.requests import Request
-from starlette.responses import FileResponse, Response
 
-from server.api import ApiContext, RawDoc, Router
+from server.api import ApiContext, Router
 from server.calls import webrtc as browser
 from server.calls.admission import NewCall
 from server.calls.ice import ice_servers
@@ -25,7 +22,6 @@ from server.errors import ApiError, detail, not_found
 from server.routes.call_control import admission_error
 
 router = Router(tags=["webrtc"])
-TALK_PAGE = Path(__file__).resolve().parent.parent / "static" / "talk.html"
 
 
 class OfferIn(BaseModel):
@@ -121,14 +117,3 @@ async def patch_offer(ctx: ApiContext) -> None:
         raise _bad(exc, "bad_candidate") from None
     except browser.UnknownPeer:
         raise not_found("peer connection") from None
-
-
-async def talk_page(_request: Request) -> Response:
-    return FileResponse(TALK_PAGE, media_type="text/html")
-
-
-router.raw_route(
-    "/talk", talk_page, methods=["GET"],
-    doc=RawDoc("GET", "/talk", "Browser page: sign in, pick a workflow, talk to it",
-               tags=["webrtc"], responses={"200": "HTML page"}),
-)  # fmt: skip

@@ -63,15 +63,16 @@ async def test_refresh_expiry_switch_and_sign_out(server, client, make_user, ope
     assert after["access"] not in ("stale", before["access"])
     assert after["refresh"] != before["refresh"]  # refresh tokens rotate
 
-    # Switch organization: the switcher asks for the password and mints a token for the other.
+    # Switch organization: no password asked; the old login is revoked, a new one minted.
     switcher = page.get_by_label("Organization")
     await expect(switcher.locator("option")).to_have_count(2)
     await expect(page.get_by_test_id("role")).to_have_text("owner")  # the first organization
+    first_refresh = (await stored_session(page))["refresh"]
     await switcher.select_option(label="Second org (admin)")
-    await page.get_by_label("Confirm your password").fill(user.password)
-    await page.get_by_role("button", name="Switch").click()
     await expect(page.get_by_test_id("role")).to_have_text("admin")
     assert (await stored_session(page))["organizationId"] == other.organization_id
+    old = await client.post("/api/v1/auth/refresh", json={"refresh_token": first_refresh})
+    assert old.status_code == 401
 
     # Sign out revokes the login: its refresh token no longer works.
     refresh_token = (await stored_session(page))["refresh"]

@@ -1,6 +1,6 @@
 """A fake Stripe API on 127.0.0.1, for the real ``stripe`` SDK (``STRIPE_API_BASE``).
 
-Why not ``localstripe`` (a locked dev dependency): its 1.15 release has no Prices (only the
+Why not ``localstripe`` (evaluated, not a dependency): its 1.15 release has no Prices (only the
 legacy Plans), no Checkout Sessions, no Customer Portal, no Billing Meters or meter events,
 ignores ``Idempotency-Key``, and pickles its one global store to ``/tmp/localstripe.pickle``
 on every write (shared by every test run on the machine). This fake covers exactly what
@@ -284,7 +284,9 @@ class FakeStripe(LoopbackServer):
         """The customer paid: the session completes with a new subscription and a paid
         invoice. Returns the session (the ``checkout.session.completed`` object)."""
         session = self.state.sessions[session_id]
-        now = self._now()
+        created = self._now()
+        # a period starts at the real time (``created`` may run ahead of it: see ``_now``)
+        now = min(created, int(time.time()))
         sub_id = new_id("sub")
         items = [{"id": new_id("si"), "object": "subscription_item",
                   "price": self.state.prices[item["price"]],
@@ -293,7 +295,7 @@ class FakeStripe(LoopbackServer):
                  for item in session["_line_items"]]  # fmt: skip
         self.state.subscriptions[sub_id] = {
             "id": sub_id, "object": "subscription", "customer": session["customer"],
-            "status": status, "created": now, "cancel_at_period_end": False,
+            "status": status, "created": created, "cancel_at_period_end": False,
             "metadata": session["_subscription_data"].get("metadata", {}),
             "items": {"object": "list", "data": items, "has_more": False,
                       "url": f"/v1/subscription_items?subscription={sub_id}"},

@@ -33,7 +33,7 @@ async def test_production_does_not_serve_metrics_without_a_token(database_url, d
 
 
 async def test_security_headers_on_pages_and_api(client):
-    for path in ("/docs", "/talk", "/api/v1/auth/me", "/health/live", "/static/talk.js"):
+    for path in ("/docs", "/talk", "/test", "/api/v1/auth/me", "/health/live", "/static/docs.js"):
         r = await client.get(path)
         csp = r.headers.get("content-security-policy", "")
         assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path

@@ -95,6 +95,17 @@ export async function api(path, options = {}) {
   }
 }
 
+// A streamed response (Server-Sent Events) with this session's token; refreshes once on a 401.
+// EventSource cannot send an Authorization header, so the Live page reads the stream itself.
+export async function openStream(path, signal) {
+  if (!session) throw new ApiError(401, "unauthorized", "not signed in");
+  const get = () => fetch(path, { headers: { Authorization: `Bearer ${session.access}`, Accept: "text/event-stream" }, signal });
+  let response = await get();
+  if (response.status === 401) { await refreshNow(); response = await get(); }
+  if (!response.ok) throw new ApiError(response.status, "http_" + response.status, response.statusText || `HTTP ${response.status}`);
+  return response;
+}
+
 // The server's own OpenAPI description (fetched once): what this server offers.
 let openapi = null;
 export function openapiDoc() {
@@ -109,6 +120,13 @@ export async function signIn(email, password, organizationId) {
   const body = { email, password };
   if (organizationId) body.organization_id = organizationId;
   save(fromTokens(await raw("/api/v1/auth/login", { method: "POST", body })));
+}
+
+// Move this session to another of the user's organizations (no password: the user is signed
+// in); the login it replaces is revoked.
+export async function switchOrganization(organizationId) {
+  const tokens = await api("/api/v1/auth/switch-organization", { method: "POST", body: { organization_id: organizationId, refresh_token: session.refresh } });
+  save(fromTokens(tokens));
 }
 
 // Returns null when signed up and in; else the API's "pending" answer (202: the email may

@@ -1,14 +1,15 @@
 // The console's shell: routing, navigation, organization switcher, sign out.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api, currentSession, onSession, signOut } from "./api.js";
+import { api, currentSession, onSession, signOut, switchOrganization } from "./api.js";
 import { html, render, Link, navigate, useLocation, Loading, ErrorNote } from "./ui.js";
-import { SignIn, SignUp, AcceptInvitation, SwitchOrganization } from "./auth.js";
+import { SignIn, SignUp, AcceptInvitation } from "./auth.js";
 import { Home } from "./home.js";
 import { WorkflowList, WorkflowNew, WorkflowEditor } from "./workflows.js";
 import { TestPage } from "./test_page.js";
 import { CallList } from "./calls.js";
 import { CallPage } from "./call_page.js";
-import { UsagePage, BillingPage } from "./usage.js";
+import { UsagePage } from "./usage.js";
+import { BillingPage } from "./billing.js";
 import { LivePage } from "./live.js";
 import { SettingsPage } from "./settings.js";
 
@@ -40,7 +41,7 @@ function Shell({ path }) {
   const [me, setMe] = useState(null);
   const [error, setError] = useState(null);
   const [menuOpen, setMenuOpen] = useState(false);
-  const [switching, setSwitching] = useState(null);
+  const [switchError, setSwitchError] = useState(null);
   const org = currentSession()?.organizationId;
   useEffect(() => {
     api("/api/v1/auth/me").then(setMe, setError);
@@ -56,7 +57,10 @@ function Shell({ path }) {
   const top = "/" + (path.split("?")[0].split("/")[1] || "home");
   const onOrgChange = (event) => {
     const target = me.memberships.find((m) => m.organization_id === event.target.value);
-    if (target && target.organization_id !== me.organization_id) setSwitching(target);
+    if (!target || target.organization_id === me.organization_id) return;
+    setSwitchError(null);
+    // The shell is keyed by the session's organization: it reloads for the new one.
+    switchOrganization(target.organization_id).then(() => navigate("/home"), setSwitchError);
   };
   const membership = me.memberships.find((m) => m.organization_id === me.organization_id);
   return html`<a class="skip" href="#main">Skip to content</a>
@@ -72,7 +76,7 @@ function Shell({ path }) {
       </ul></nav>
       <div class="who">
         ${me.memberships.length > 1
-          ? html`<label>Organization <select key=${switching ? "switching" : "current"} onChange=${onOrgChange} value=${me.organization_id}>
+          ? html`<label>Organization <select onChange=${onOrgChange} value=${me.organization_id}>
               ${me.memberships.map((m) => html`<option value=${m.organization_id}>${m.organization_name} (${m.role})</option>`)}
             </select></label>`
           : html`<span>${membership?.organization_name || "Organization"}</span>`}
@@ -81,7 +85,7 @@ function Shell({ path }) {
       </div>
     </header>
     <main class="content" id="main" tabindex="-1">
-      ${switching ? html`<${SwitchOrganization} me=${me} target=${switching} onDone=${(ok) => { setSwitching(null); if (ok) navigate("/home"); }} />` : ""}
+      <${ErrorNote} error=${switchError} />
       ${route(path, me)}
     </main>
   </div>`;

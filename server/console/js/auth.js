@@ -1,4 +1,4 @@
-// Sign in, sign up, accept an invitation; the organization switcher's password prompt.
+// Sign in, sign up, accept an invitation.
 import { useState } from "preact/hooks";
 import { signIn, signUp, acceptInvitation, currentSession, takeExpiredNotice } from "./api.js";
 import { html, Link, ErrorNote, navigate, formData } from "./ui.js";
@@ -124,20 +124,3 @@ export function AcceptInvitation() {
   </${AuthFrame}>`;
 }
 
-// Switching organization mints a token for the other membership: the API asks for the password.
-export function SwitchOrganization({ me, target, onDone }) {
-  const [error, setError] = useState(null);
-  const submit = async (event) => {
-    const data = formData(event);
-    try { await signIn(me.email, data.password, target.organization_id); onDone(true); } catch (e) { setError(e); }
-  };
-  return html`<div class="panel" role="dialog" aria-modal="false" aria-labelledby="switch-title">
-    <h2 id="switch-title">Switch to ${target.organization_name}</h2>
-    <form class="stack" onSubmit=${submit}>
-      <label>Confirm your password <input name="password" type="password" autocomplete="current-password" required autofocus /></label>
-      <${ErrorNote} error=${error} />
-      <div class="row"><button type="submit">Switch</button>
-        <button type="button" class="secondary" onClick=${() => onDone(false)}>Cancel</button></div>
-    </form>
-  </div>`;
-}

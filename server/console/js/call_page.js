@@ -2,7 +2,7 @@
 // and time, latency waterfall, events, extracted variables, usage.
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "./api.js";
-import { html, Link, Page, useLoad, ErrorNote, Loading, can, fmtDate, fmtTime, fmtDuration, fmtMs, fmtNumber, statusBadge } from "./ui.js";
+import { html, Link, Page, useLoad, ErrorNote, Loading, can, fmtDate, fmtTime, fmtDuration, fmtMs, fmtNumber, fmtMoney, statusBadge } from "./ui.js";
 import { Timeline, Waterfall } from "./charts.js";
 
 function Player({ call }) {
@@ -33,7 +33,7 @@ function Player({ call }) {
     ${url && html`<audio ref=${audio} controls src=${url} style="width:100%" data-testid="recording"
       onTimeUpdate=${(e) => setPosition(e.target.currentTime)}
       onLoadedMetadata=${(e) => Number.isFinite(e.target.duration) && setDuration(e.target.duration)}></audio>`}
-    ${call.turns.length > 0 && html`<div class="scroll-x"><${Timeline} turns=${call.turns} t0=${t0} duration=${Math.max(duration, 1)} position=${position} onSeek=${seek} /></div>`}
+    ${call.turns.length > 0 && html`<div class="scroll-x" tabindex="0"><${Timeline} turns=${call.turns} t0=${t0} duration=${Math.max(duration, 1)} position=${position} onSeek=${seek} /></div>`}
     <p class="hint">Left channel: caller · right channel: agent. Click a turn to play from there.</p>
   </div>`;
 }
@@ -52,6 +52,17 @@ function Kv({ value }) {
   const entries = Object.entries(value || {});
   if (!entries.length) return html`<p class="hint">None.</p>`;
   return html`<dl class="kv">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${v == null ? "–" : typeof v === "string" ? v : JSON.stringify(v)}</dd>`)}</dl>`;
+}
+
+function Deliveries({ id }) {
+  const { data, error } = useLoad(() => api(`/api/v1/calls/${id}/webhook-deliveries`), [id]);
+  if (error) return html`<${ErrorNote} error=${error} />`;
+  if (!data) return html`<${Loading} />`;
+  if (!data.length) return html`<p class="hint">No webhook deliveries for this call (none subscribed to call.ended or call.analyzed, or not sent yet).</p>`;
+  return html`<div class="table-wrap" tabindex="0"><table data-testid="deliveries"><thead><tr><th scope="col">Event</th><th scope="col">Endpoint</th><th scope="col">Status</th><th scope="col">Attempts</th></tr></thead>
+    <tbody>${data.map((d) => html`<tr><td>${d.event}</td><td><code>${d.url}</code></td>
+      <td><span class="badge ${d.status === "delivered" ? "ok" : d.status === "failed" ? "bad" : "warn"}">${d.status}</span></td>
+      <td><ol class="attempts">${d.attempts.map((a) => html`<li>${fmtTime(a.at)}: ${a.status_code ? `HTTP ${a.status_code}` : a.error || "no answer"}${a.error && a.status_code ? ` (${a.error})` : ""} · ${a.duration_ms} ms</li>`)}</ol></td></tr>`)}</tbody></table></div>`;
 }
 
 export function CallPage({ id, me }) {
@@ -76,6 +87,7 @@ export function CallPage({ id, me }) {
       <div class="card"><div class="label">Status</div><div class="value">${statusBadge(call.status)}</div><div class="sub">${call.end_reason || ""}</div></div>
       <div class="card"><div class="label">Duration</div><div class="value">${fmtDuration(call.duration_seconds) || "–"}</div></div>
       <div class="card"><div class="label">Turns</div><div class="value">${call.turns.length}</div><div class="sub">${call.turns.filter((t) => t.interrupted).length} interrupted</div></div>
+      <div class="card"><div class="label">Estimated cost</div><div class="value" data-testid="call-cost">${fmtMoney(call.cost, call.currency)}</div></div>
       <div class="card"><div class="label">Voice-to-voice</div><div class="value">${v2v.length ? fmtMs(Math.min(...v2v)) : "–"}</div><div class="sub">${v2v.length ? `best · worst ${fmtMs(Math.max(...v2v))}` : "no agent turns"}</div></div>
     </div>
     <dl class="kv panel">
@@ -89,7 +101,7 @@ export function CallPage({ id, me }) {
     <${Player} call=${call} />
     <div class="grid2">
       <section><h2>Transcript</h2><${Transcript} call=${call} /></section>
-      <section><h2>Latency per turn</h2><p class="hint">Milliseconds from the end of the caller's speech.</p><div class="scroll-x"><${Waterfall} turns=${call.turns} /></div></section>
+      <section><h2>Latency per turn</h2><p class="hint">Milliseconds from the end of the caller's speech.</p><div class="scroll-x" tabindex="0"><${Waterfall} turns=${call.turns} /></div></section>
     </div>
     <div class="grid2">
       <section><h2>Summary and extracted variables</h2>
@@ -97,14 +109,15 @@ export function CallPage({ id, me }) {
         <${Kv} value=${call.extracted} />
         <h3>Input variables</h3><${Kv} value=${call.variables} /></section>
       <section><h2>Usage</h2>
-        ${call.usage.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">Kind</th><th scope="col">Provider</th><th scope="col">Model</th><th scope="col" class="num">Quantity</th></tr></thead>
-          <tbody>${call.usage.map((u) => html`<tr><td>${u.kind}</td><td>${u.provider}</td><td>${u.model || ""}</td><td class="num">${fmtNumber(u.quantity, 2)}</td></tr>`)}</tbody></table></div>`
+        ${call.usage.length ? html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Kind</th><th scope="col">Provider</th><th scope="col">Model</th><th scope="col" class="num">Quantity</th><th scope="col" class="num">Cost</th></tr></thead>
+          <tbody>${call.usage.map((u) => html`<tr><td>${u.kind}</td><td>${u.provider}</td><td>${u.model || ""}</td><td class="num">${fmtNumber(u.quantity, 2)}</td><td class="num">${fmtMoney(u.cost, call.currency)}</td></tr>`)}</tbody></table></div>`
           : html`<p class="hint">No usage recorded.</p>`}
-        <p class="hint">Cost in money needs prices per provider, which this server does not have yet.</p></section>
+        <p class="hint">Estimated from the server's unit prices (PRICING); unpriced usage counts as 0.</p></section>
     </div>
     <h2>Events</h2>
-    ${call.events.length ? html`<div class="table-wrap"><table><thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">Data</th></tr></thead>
+    ${call.events.length ? html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Time</th><th scope="col">Kind</th><th scope="col">Data</th></tr></thead>
       <tbody>${call.events.map((e) => html`<tr><td>${fmtTime(e.at)}</td><td>${e.kind}</td><td><code>${JSON.stringify(e.data)}</code></td></tr>`)}</tbody></table></div>`
       : html`<p class="hint">No events (failover, transfer, DTMF, handoffs) in this call.</p>`}
+    ${can.manage(me.role) ? html`<h2>Webhook deliveries</h2><${Deliveries} key=${call.ended_at || "live"} id=${id} />` : ""}
   </${Page}>`;
 }

@@ -56,8 +56,9 @@ export function Graph({ definition, selected, onSelect }) {
       const p = pos.get(n.id);
       const label = (n.name || n.id).slice(0, 20);
       return html`<g class="node ${n.type || ""} ${selected === n.id ? "selected" : ""}" transform="translate(${p.x},${p.y})"
-          tabindex="0" role="button" aria-pressed=${selected === n.id} aria-label="Node ${n.name || n.id} (${n.type || "node"})"
+          tabindex="0" role="button" aria-pressed=${selected === n.id}
           onClick=${() => onSelect(n.id)} onKeyDown=${(ev) => key(ev, n.id)} data-node=${n.id}>
+        <title>Node ${n.name || n.id} (${n.type || "node"})</title>
         <rect width=${W} height=${H} rx="8" />
         <text x="10" y="19" font-weight="600">${label}</text>
         <text x="10" y="36" class="hint" opacity="0.75">${n.type || ""}</text>

@@ -36,7 +36,7 @@ function ApiKeys({ me }) {
       <button type="submit">Create API key</button>
     </form>
     <${ErrorNote} error=${error || keys.error} />
-    ${keys.data ? html`<div class="table-wrap"><table><thead><tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
+    ${keys.data ? html`<div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Name</th><th scope="col">Prefix</th><th scope="col">Role</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">Actions</th></tr></thead>
       <tbody>${keys.data.map((k) => html`<tr><td>${k.name}</td><td><code>${k.prefix}…</code></td><td>${k.role}</td><td>${fmtDate(k.created_at)}</td><td>${fmtDate(k.last_used_at) || "never"}</td>
         <td>${k.revoked_at ? html`<span class="badge">revoked</span>` : html`<button class="danger" onClick=${() => revoke(k)}>Revoke</button>`}</td></tr>`)}</tbody></table></div>` : html`<${Loading} />`}`;
 }
@@ -70,13 +70,13 @@ function Members({ me }) {
       (shown once; it expires). New or existing accounts join through it.</p><code class="secret">${link.url}</code></div>`}
     <${ErrorNote} error=${error || members.error} />
     <h2>Members</h2>
-    ${members.data ? html`<div class="table-wrap"><table data-testid="members"><thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Joined</th><th scope="col">Actions</th></tr></thead>
+    ${members.data ? html`<div class="table-wrap" tabindex="0"><table data-testid="members"><thead><tr><th scope="col">Email</th><th scope="col">Name</th><th scope="col">Role</th><th scope="col">Joined</th><th scope="col">Actions</th></tr></thead>
       <tbody>${members.data.map((m) => html`<tr><td>${m.email}${m.user_id === me.user_id ? " (you)" : ""}</td><td>${m.name || ""}</td>
         <td>${can.own(me.role) && m.user_id !== me.user_id ? html`<label class="sr-only" for=${"role-" + m.user_id}>Role of ${m.email}</label>
           <select id=${"role-" + m.user_id} value=${m.role} onChange=${(e) => setRole(m, e.target.value)}><option>member</option><option>admin</option><option>owner</option></select>` : m.role}</td>
         <td>${fmtDate(m.created_at)}</td>
         <td>${canRemove(m) ? html`<button class="danger" onClick=${() => remove(m)}>${m.user_id === me.user_id ? "Leave" : "Remove"}</button>` : ""}</td></tr>`)}</tbody></table></div>` : html`<${Loading} />`}
-    ${can.manage(me.role) && invites.data?.length ? html`<h2>Pending invitations</h2><div class="table-wrap"><table><thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Expires</th></tr></thead>
+    ${can.manage(me.role) && invites.data?.length ? html`<h2>Pending invitations</h2><div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Expires</th></tr></thead>
       <tbody>${invites.data.map((i) => html`<tr><td>${i.email}</td><td>${i.role}</td><td>${fmtDate(i.expires_at)}</td></tr>`)}</tbody></table></div>` : ""}`;
 }
 

@@ -22,7 +22,7 @@ async function openapiEnum(schema, field) {
 
 function table(headers, rows, empty = "None yet.") {
   if (!rows.length) return html`<p class="hint">${empty}</p>`;
-  return html`<div class="table-wrap"><table><thead><tr>${headers.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead><tbody>${rows}</tbody></table></div>`;
+  return html`<div class="table-wrap" tabindex="0"><table><thead><tr>${headers.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead><tbody>${rows}</tbody></table></div>`;
 }
 
 export function Providers({ me }) {

@@ -92,6 +92,10 @@ export function fmtMs(value) { return value == null ? "–" : `${Math.round(valu
 export function fmtNumber(value, digits = 0) {
   return value == null ? "–" : Number(value).toLocaleString(undefined, { maximumFractionDigits: digits });
 }
+export function fmtMoney(value, currency) {
+  if (value == null) return "–";
+  return new Intl.NumberFormat(undefined, { style: "currency", currency: currency || "USD", maximumFractionDigits: value && Math.abs(value) < 1 ? 4 : 2 }).format(value);
+}
 export function statusBadge(status) {
   const kind = status === "completed" ? "ok" : ["failed", "busy", "no-answer", "canceled"].includes(status) ? "bad" : "warn";
   return html`<span class="badge ${kind}">${status}</span>`;

@@ -1,7 +1,7 @@
-// Usage per day or per workflow (GET /api/v1/usage), CSV export; Billing (not configured yet).
+// Usage and its estimated cost per day, workflow or call (GET /api/v1/usage), the server's CSV export.
 import { useState } from "preact/hooks";
 import { api } from "./api.js";
-import { html, Link, Page, useLoad, ErrorNote, Loading, fmtNumber } from "./ui.js";
+import { html, Link, Page, useLoad, ErrorNote, Loading, fmtNumber, fmtMoney } from "./ui.js";
 
 const KINDS = ["call_seconds", "stt_seconds", "llm_input_tokens", "llm_output_tokens", "tts_characters"];
 
@@ -21,52 +21,45 @@ function Bars({ groups }) {
   </svg>`;
 }
 
-function csv(summary) {
-  const rows = [["group", "kind", "provider", "quantity"]];
-  for (const g of summary.groups) for (const l of g.lines) rows.push([g.key, l.kind, l.provider, l.quantity]);
-  return rows.map((r) => r.map((v) => `"${String(v).replace(/"/g, '""')}"`).join(",")).join("\n") + "\n";
+// The server's CSV export (GET /api/v1/usage?format=csv), downloaded with this session's token.
+async function downloadCsv(query, name) {
+  const blob = await api(`/api/v1/usage?${query}&format=csv`, { blob: true });
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
 export function UsagePage() {
   const [groupBy, setGroupBy] = useState("day");
   const [days, setDays] = useState("30");
-  const from = new Date(Date.now() - Number(days) * 86_400_000).toISOString();
-  const usage = useLoad(() => api(`/api/v1/usage?group_by=${groupBy}&from=${encodeURIComponent(from)}`), [groupBy, days]);
+  const [error, setError] = useState(null);
+  const [from] = useState(() => Date.now());
+  const query = `group_by=${groupBy}&from=${encodeURIComponent(new Date(from - Number(days) * 86_400_000).toISOString())}&to=${encodeURIComponent(new Date(from).toISOString())}`;
+  const usage = useLoad(() => api(`/api/v1/usage?${query}`), [query]);
   const workflows = useLoad(() => api("/api/v1/workflows?limit=100&include_archived=true"), []);
   const names = new Map((workflows.data?.items || []).map((w) => [w.id, w.name]));
-  const download = () => {
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(new Blob([csv(usage.data)], { type: "text/csv" }));
-    a.download = `usage-${groupBy}.csv`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
-  };
+  const download = () => downloadCsv(query, `usage-${groupBy}.csv`).catch(setError);
   const u = usage.data;
+  const label = { day: "Day", workflow: "Workflow", call: "Call" }[groupBy];
+  const providers = (g) => g.lines.map((l) => `${l.kind.replace(/_/g, " ")} ${l.provider}${l.model ? "/" + l.model : ""}: ${fmtNumber(l.quantity, 1)}${l.cost ? ` (${fmtMoney(l.cost, u.currency)})` : ""}`).join(" · ");
   return html`<${Page} title="Usage" actions=${u ? html`<button class="secondary" onClick=${download}>Export CSV</button>` : null}>
     <div class="row" style="margin-bottom: 1rem">
-      <label>Group by <select value=${groupBy} onChange=${(e) => setGroupBy(e.target.value)}><option value="day">Day</option><option value="workflow">Workflow</option></select></label>
+      <label>Group by <select value=${groupBy} onChange=${(e) => setGroupBy(e.target.value)}><option value="day">Day</option><option value="workflow">Workflow</option><option value="call">Call</option></select></label>
       <label>Period <select value=${days} onChange=${(e) => setDays(e.target.value)}><option value="7">Last 7 days</option><option value="30">Last 30 days</option><option value="90">Last 90 days</option></select></label>
     </div>
-    <${ErrorNote} error=${usage.error} />
+    <${ErrorNote} error=${usage.error || error} />
     ${!u ? html`<${Loading} />` : html`
-      <div class="cards">${KINDS.map((k) => html`<div class="card"><div class="label">${k === "call_seconds" ? "call minutes" : k.replace(/_/g, " ")}</div><div class="value">${fmtNumber(k === "call_seconds" ? (u.totals[k] || 0) / 60 : u.totals[k] || 0, 1)}</div><div class="sub">${k === "call_seconds" ? `${fmtNumber(u.totals[k] || 0)} s` : ""}</div></div>`)}</div>
-      ${u.groups.length ? html`<${Bars} groups=${u.groups} />
-      <div class="table-wrap"><table><thead><tr><th scope="col">${groupBy === "day" ? "Day" : "Workflow"}</th><th scope="col" class="num">Calls</th><th scope="col" class="num">Minutes</th><th scope="col">By provider</th></tr></thead>
-        <tbody>${u.groups.map((g) => html`<tr><td>${groupBy === "workflow" ? names.get(g.key) || g.key : g.key}</td><td class="num">${g.calls}</td>
+      <div class="cards"><div class="card"><div class="label">Estimated cost</div><div class="value" data-testid="usage-cost">${fmtMoney(u.cost, u.currency)}</div><div class="sub">${u.currency}</div></div>
+        ${KINDS.map((k) => html`<div class="card"><div class="label">${k === "call_seconds" ? "call minutes" : k.replace(/_/g, " ")}</div><div class="value">${fmtNumber(k === "call_seconds" ? (u.totals[k] || 0) / 60 : u.totals[k] || 0, 1)}</div><div class="sub">${k === "call_seconds" ? `${fmtNumber(u.totals[k] || 0)} s` : ""}</div></div>`)}</div>
+      ${u.groups.length ? html`${groupBy !== "call" ? html`<${Bars} groups=${u.groups} />` : ""}
+      <div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">${label}</th><th scope="col" class="num">Calls</th><th scope="col" class="num">Minutes</th><th scope="col" class="num">Cost</th><th scope="col">By provider</th></tr></thead>
+        <tbody>${u.groups.map((g) => html`<tr><td>${groupBy === "workflow" ? names.get(g.key) || g.key || "(no workflow)" : groupBy === "call" ? html`<${Link} href=${`/calls/${g.key}`}>${g.key.slice(0, 8)}</${Link}>` : g.key}</td><td class="num">${g.calls}</td>
           <td class="num">${fmtNumber((g.totals.call_seconds || 0) / 60, 1)}</td>
-          <td>${g.lines.map((l) => `${l.kind.replace(/_/g, " ")} ${l.provider}: ${fmtNumber(l.quantity, 1)}`).join(" · ")}</td></tr>`)}</tbody></table></div>`
+          <td class="num">${fmtMoney(g.cost, u.currency)}</td>
+          <td>${providers(g)}</td></tr>`)}</tbody></table></div>`
       : html`<p>No usage in this period.</p>`}
-      <p class="hint">Quantities, not money: this server has no price list yet.</p>`}
-  </${Page}>`;
-}
-
-export function BillingPage() {
-  const org = useLoad(() => api("/api/v1/organization"), []);
-  return html`<${Page} title="Billing">
-    <${ErrorNote} error=${org.error} />
-    ${org.data && html`<dl class="kv panel"><dt>Organization</dt><dd>${org.data.name}</dd><dt>Plan</dt><dd>${org.data.plan}</dd>
-      <dt>Concurrent calls</dt><dd>${org.data.max_concurrent_calls}</dd></dl>`}
-    <div class="notice warn" role="status">Billing is not configured on this server: there are no invoices,
-      included minutes, Checkout or Portal yet. The <${Link} href="/usage">Usage</${Link}> page shows what your calls used.</div>
+      <p class="hint">Costs are estimates from this server's unit prices per provider (the PRICING setting); usage without a price counts as 0.</p>`}
   </${Page}>`;
 }

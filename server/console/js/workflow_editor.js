@@ -37,7 +37,7 @@ function Versions({ wf, versions, draftText, editable, onRollback }) {
   };
   if (!versions.length) return html`<p class="hint">Not published yet.</p>`;
   return html`<${ErrorNote} error=${error} />
-    <div class="table-wrap"><table><thead><tr><th scope="col">Version</th><th scope="col">Published</th><th scope="col">Note</th><th scope="col">Actions</th></tr></thead>
+    <div class="table-wrap" tabindex="0"><table><thead><tr><th scope="col">Version</th><th scope="col">Published</th><th scope="col">Note</th><th scope="col">Actions</th></tr></thead>
     <tbody>${versions.map((v) => html`<tr>
       <td>v${v.version} ${wf.published_version === v.version ? html`<span class="badge ok">live</span>` : ""}</td>
       <td>${fmtDate(v.created_at)}</td><td>${v.note}</td>

@@ -37,7 +37,7 @@ export function WorkflowList({ me }) {
     <${ErrorNote} error=${page.error} />
     ${page.loading && !page.data ? html`<${Loading} />` : page.data && html`
       ${page.data.items.length === 0 ? html`<p>No workflows yet.${can.manage(me.role) ? html` <${Link} href="/workflows/new">Create one from a template</${Link}>.` : ""}</p>` : html`
-      <div class="table-wrap"><table>
+      <div class="table-wrap" tabindex="0"><table>
         <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Updated</th><th scope="col">Actions</th></tr></thead>
         <tbody>${page.data.items.map((wf) => html`<tr>
           <td><${Link} href=${`/workflows/${wf.id}`}>${wf.name}</${Link}><div class="hint">${wf.description}</div></td>

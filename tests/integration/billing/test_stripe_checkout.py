@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 
 from db import billing_accounts as accounts_db
 from server.billing import stripe_sync
@@ -27,6 +28,10 @@ async def test_without_a_key_every_billing_route_says_billing_disabled(client, m
         assert r.json()["error"]["code"] == "billing_disabled"
     r = await client.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=x"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "billing_disabled"
+
+
+def _ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 async def test_checkout_then_payment_changes_the_plan(http, billing_server, fake_stripe):
@@ -62,6 +67,14 @@ async def test_checkout_then_payment_changes_the_plan(http, billing_server, fake
     view = await stripe_sync.subscription_of(billing_server.services.db, org)
     assert (view.status, view.cancel_at_period_end) == ("active", False)
     assert view.current_period_end == account["current_period_end"]
+    # GET /billing shows the subscription, and its period is the subscription's
+    billing = (await http.get("/api/v1/billing", headers=headers)).json()
+    assert billing["plan"]["name"] == "pro"
+    assert billing["subscription"]["status"] == "active"
+    assert billing["subscription"]["cancel_at_period_end"] is False
+    assert _ts(billing["subscription"]["current_period_end"]) == account["current_period_end"]
+    assert _ts(billing["period"]["start"]) == account["current_period_start"]
+    assert _ts(billing["period"]["end"]) == account["current_period_end"]
     audit = await billing_server.services.db.fetch(
         "SELECT details FROM audit_log WHERE organization_id = $1 AND action = $2", org,
         "organization.plan_changed")  # fmt: skip

@@ -1,4 +1,4 @@
-"""WebRTC signalling extras: ICE servers (TURN REST credentials) and the /talk page."""
+"""WebRTC signalling extras: ICE servers (TURN REST credentials) and /talk (now the console's Test page)."""
 
 from __future__ import annotations
 
@@ -40,11 +40,9 @@ async def test_ice_servers_route_and_talk_page(client, make_user):
     assert response.status_code == 200
     assert response.json() == {"ice_servers": []}  # the test server configures none
 
-    page = await client.get("/talk")
-    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
-    assert "/static/talk.js" in page.text
-    script = await client.get("/static/talk.js")
-    assert script.status_code == 200
-    for needle in ("/api/v1/auth/login", "/api/v1/workflows", "/api/v1/webrtc/offer", "PATCH"):
-        assert needle in script.text
-    assert (await client.get("/static/talk.css")).status_code == 200
+    # /talk is the console's Test page now (the old URL keeps working, query included)
+    page = await client.get("/talk", params={"workflow": "w1"}, follow_redirects=False)
+    assert page.status_code == 308 and page.headers["location"] == "/test?workflow=w1"
+    followed = await client.get("/talk", follow_redirects=True)
+    assert followed.status_code == 200 and 'id="app"' in followed.text
+    assert (await client.get("/static/talk.js")).status_code == 404

@@ -158,8 +158,10 @@ async def _ended_browser_call(client, owner):
     return {"call_id": call_id}, None
 
 
-for _path in ("/api/v1/calls/{call_id:uuid}", "/api/v1/calls/{call_id:uuid}/recording"):
+for _path in ("/api/v1/calls/{call_id:uuid}", "/api/v1/calls/{call_id:uuid}/recording",
+              "/api/v1/calls/{call_id:uuid}/webhook-deliveries"):
     case("GET", _path)(_ended_browser_call)
+case("DELETE", "/api/v1/calls/{call_id:uuid}/recording")(_ended_browser_call)
 
 async def _carrier_account(client, owner):
     r = await client.post("/api/v1/carriers", headers=owner.headers, json={

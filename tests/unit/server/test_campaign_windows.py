@@ -48,9 +48,11 @@ def test_midnight_end_span_and_no_window_days() -> None:
     assert next_open(late, ZoneInfo("UTC"), sunday) == datetime(2026, 12, 12, 20, 0, tzinfo=UTC)
     s = schedule(starts_at="2026-12-01T00:00:00Z", ends_at="2026-12-01T10:00:00Z")
     assert next_open(s, PARIS, datetime(2026, 11, 30, 9, 0, tzinfo=UTC)) == datetime(
-        2026, 12, 1, 8, 0, tzinfo=UTC)  # not before the start
+        2026, 12, 1, 8, 0, tzinfo=UTC
+    )  # not before the start
     assert next_open(s, PARIS, datetime(2026, 12, 1, 9, 30, tzinfo=UTC)) == datetime(
-        2026, 12, 1, 9, 30, tzinfo=UTC)
+        2026, 12, 1, 9, 30, tzinfo=UTC
+    )
     assert next_open(s, PARIS, datetime(2026, 12, 1, 11, 0, tzinfo=UTC)) is None  # ended
     anytime = CampaignSchedule()
     now = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)

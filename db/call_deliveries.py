@@ -1,0 +1,30 @@
+"""A call's customer-webhook deliveries (events whose ``data.call_id`` is the call), each
+with every attempt: the console's call page. Org-scoped."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+Conn = asyncpg.Pool | asyncpg.Connection
+
+
+async def for_call(conn: Conn, organization_id: UUID, call_id: UUID, *,
+                   limit: int = 100) -> list[asyncpg.Record]:  # fmt: skip
+    """Oldest first (the order they were sent in), with the webhook's URL."""
+    return await conn.fetch(
+        """SELECT d.id, d.webhook_id, w.url, d.event, d.status, d.created_at, d.delivered_at,
+                  COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                                'attempt', a.attempt, 'status_code', a.status_code,
+                                'error', a.error, 'duration_ms', a.duration_ms,
+                                'at', a.created_at) ORDER BY a.attempt)
+                              FROM webhook_attempts a WHERE a.delivery_id = d.id),
+                           '[]'::jsonb) AS attempt_log
+             FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+            WHERE d.organization_id = $1 AND w.organization_id = $1
+              AND (d.payload -> 'data' ->> 'call_id') = $2::text
+         ORDER BY d.created_at, d.id
+            LIMIT $3""",
+        organization_id, str(call_id), limit,
+    )  # fmt: skip
