@@ -214,6 +214,7 @@ async def _json(ctx: ApiContext, target: ContactImport) -> ImportReport:
 
 @router.get(
     f"{_PATH}/contacts",
+    errors=[400],
     query=ContactQuery,
     response=ContactPage,
     summary="The campaign's contacts in import order, filterable by state or number, "

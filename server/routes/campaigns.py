@@ -98,6 +98,7 @@ async def create_campaign(ctx: ApiContext) -> CampaignOut:
 
 @router.get(
     "/api/v1/campaigns",
+    errors=[400],
     query=CampaignListQuery,
     response=CampaignPage,
     summary="The organization's campaigns, newest first",

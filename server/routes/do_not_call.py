@@ -76,6 +76,7 @@ async def add_number(ctx: ApiContext) -> DoNotCallOut | JSONResponse:
 
 @router.get(
     "/api/v1/do-not-call",
+    errors=[400],
     query=DoNotCallQuery,
     response=DoNotCallPage,
     summary="The do-not-call list, newest first",
@@ -102,6 +103,7 @@ async def list_numbers(ctx: ApiContext) -> DoNotCallPage:
 
 @router.get(
     "/api/v1/do-not-call/{phone_number}",
+    errors=[400],
     response=DoNotCallOut,
     summary="Whether a number is on the list (404 when not)",
 )
@@ -114,6 +116,7 @@ async def get_number(ctx: ApiContext) -> DoNotCallOut:
 
 @router.delete(
     "/api/v1/do-not-call/{phone_number}",
+    errors=[400],
     status=204,
     summary="Take a number off the list (contacts it stopped stay opted-out)",
 )
