@@ -43,6 +43,7 @@ lint: install
 bench: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
 	$(PY) -m bench.run --leak-calls 500
+	$(PY) -m server.cli eval turns
 
 # The same, bounded to ~20 minutes: coarser levels, 2 turns per call, 100-call leak check.
 bench-quick: $(UV)

@@ -90,7 +90,7 @@ _COLUMNS = (
     "id, organization_id, workflow_id, workflow_version, channel, direction, from_number, "
     "to_number, status, carrier, carrier_call_id, test, engine, started_at, answered_at, "
     "ended_at, end_reason, duration_seconds, recording_path, variables, extracted, summary, "
-    "metadata, created_at"
+    "metadata, created_at, trace_id"
 )
 _TURN_COLUMNS = (
     "idx, speaker, text, started_at, ended_at, interrupted, node, tool, stt_final_ms, "

@@ -102,6 +102,11 @@ async def claim(conn: Conn, worker_id: str, *, limit: int, lease_seconds: float,
                                OR (d.status = 'running'
                                    AND d.locked_at < now() - make_interval(secs => $3))
                           ) due ON due.id = j.id
+                    -- again on the locked row: a job another worker claimed (and committed)
+                    -- after this snapshot is re-checked here, and skipped
+                    WHERE (j.status = 'queued' AND j.run_at <= now())
+                       OR (j.status = 'running'
+                           AND j.locked_at < now() - make_interval(secs => $3))
                  ORDER BY due.priority DESC, due.turn, due.run_at
                     LIMIT $2
                       FOR UPDATE OF j SKIP LOCKED)

@@ -178,6 +178,26 @@ class AgentProcessor(FrameProcessor):
         self._emit("end_requested", {"reason": "caller_idle"})
         await self.push_frame(EndWorkerFrame(reason="caller_idle"))
 
+    async def say_goodbye(self, text: str, reason: str) -> None:
+        """End the call on the server's behalf (shutdown): stop the reply in flight, speak
+        ``text``, then end the pipeline once it was played."""
+        if self._ending:
+            return
+        await self._interrupt()
+        self._ending = True
+        self.end_reason = reason
+        self._emit("end_requested", {"reason": reason})
+        self._reply_task = self.create_task(self._goodbye(text, reason), name=f"{self}::goodbye")
+
+    async def _goodbye(self, text: str, reason: str) -> None:
+        self._transcript.agent_reply_started(self._session.current_node)
+        await self.push_frame(LLMFullResponseStartFrame())
+        self._transcript.agent_reply_text(text)
+        await self.push_frame(LLMTextFrame(text))
+        await self.push_frame(LLMFullResponseEndFrame())
+        self._transcript.agent_reply_generated()
+        await self.push_frame(EndWorkerFrame(reason=reason))
+
     # -- replies ---------------------------------------------------------------------------
     def _start_reply(self, user_text: str | None, fixed_text: str | None) -> None:
         if self._reply_task and not self._reply_task.done():

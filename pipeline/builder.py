@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
@@ -32,16 +33,12 @@ from pipecat.processors.aggregators.llm_response_universal import (
 )
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport
-from pipecat.turns.user_start import VADUserTurnStartStrategy
-from pipecat.turns.user_stop import (
-    SpeechTimeoutUserTurnStopStrategy,
-    TurnAnalyzerUserTurnStopStrategy,
-)
+from pipecat.turns.user_stop import SpeechTimeoutUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies, UserTurnStrategies
 
 from pipeline.agent_processor import DTMF_PREFIX, AgentProcessor
 from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
-from pipeline.barge_in import NonInterruptibleNodeMuteStrategy
+from pipeline.barge_in import BackchannelFilterStartStrategy, NonInterruptibleNodeMuteStrategy
 from pipeline.call_worker import CallWorker
 from pipeline.events import CallEvent, CallEventSink
 from pipeline.observers.call_observer import CallObserver
@@ -51,7 +48,12 @@ from pipeline.observers.usage import UsageTracker
 from pipeline.providers import ProviderFailover, build_stt_stage, build_tts_stage
 from pipeline.recording import CallRecorder
 from pipeline.spec import CallSpec
-from pipeline.turn_models import SharedSileroVADAnalyzer, SharedSmartTurnAnalyzer
+from pipeline.turn_models import (
+    SMART_TURN_FALLBACK_SECS,
+    ConfirmingSmartTurnStopStrategy,
+    SharedSileroVADAnalyzer,
+    SharedSmartTurnAnalyzer,
+)
 from runtime import tracing
 
 
@@ -76,7 +78,8 @@ def user_turn_strategies(spec: CallSpec) -> UserTurnStrategies:
     # Turns start on voice activity only: a final transcript that arrives after the turn was
     # answered (segmenting STTs such as PocketSphinx do that) must not start a new turn and
     # interrupt the reply; it is kept for the next turn instead.
-    start = [VADUserTurnStartStrategy()]
+    # While the agent speaks, back-channels ("uh-huh", "okay") do not start a turn.
+    start = [BackchannelFilterStartStrategy()]
     if mode == "speech-timeout":
         return UserTurnStrategies(
             start=start,
@@ -84,7 +87,8 @@ def user_turn_strategies(spec: CallSpec) -> UserTurnStrategies:
         )
     return UserTurnStrategies(
         start=start,
-        stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=SharedSmartTurnAnalyzer())],
+        stop=[ConfirmingSmartTurnStopStrategy(turn_analyzer=SharedSmartTurnAnalyzer(
+            params=SmartTurnParams(stop_secs=SMART_TURN_FALLBACK_SECS)))],
     )
 
 
@@ -110,6 +114,7 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         spec.credentials,
         sample_rate=spec.audio_in_sample_rate,
         on_failover=on_failover,
+        vocabulary=spec.vocabulary,
     )
     tts: FrameProcessor = spec.tts_service or build_tts_stage(
         spec.providers,

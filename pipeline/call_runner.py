@@ -42,6 +42,15 @@ class CallControl:
         if self._built is not None:
             await self._built.worker.cancel(reason=reason)
 
+    async def say_goodbye(self, text: str, reason: EndReason) -> None:
+        """Speak ``text``, then end the call (it ends once the words were played; the caller
+        may still hang up first). Before the pipeline is built only the reason is recorded:
+        the caller of this hangs up what still runs later (``server.calls.drain``)."""
+        self.ending(reason)
+        if self._built is None:
+            return
+        await self._built.agent.say_goodbye(text, reason)
+
 
 async def run_call(
     spec: CallSpec,

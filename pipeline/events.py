@@ -35,6 +35,10 @@ class EndReason(StrEnum):
     CONCURRENCY_LIMIT = "concurrency_limit"
     DIAL_FAILED = "dial_failed"
     NEVER_CONNECTED = "never_connected"  # the caller's media never arrived
+    # the fleet: a draining instance ended the call after SHUTDOWN_GRACE_SECONDS (with a
+    # spoken goodbye); the sweeper ended the call of an instance that stopped heartbeating
+    SERVER_SHUTDOWN = "server_shutdown"
+    INSTANCE_LOST = "instance_lost"
     # the carrier's final status, for calls that end on a status callback
     BUSY = "busy"
     NO_ANSWER = "no-answer"

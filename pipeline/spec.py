@@ -44,6 +44,8 @@ class CallSpec:
     user_idle_timeout_secs: float | None = None  # caller silent after the agent spoke
     idle_prompts: list[str] = field(default_factory=list)  # then the call ends
     max_duration_secs: float | None = None
+    #: Phrases the workflow's callers are likely to say (biases the offline recogniser).
+    vocabulary: tuple[str, ...] = ()
     stt_service: FrameProcessor | None = None
     tts_service: FrameProcessor | None = None
 

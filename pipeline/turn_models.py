@@ -22,6 +22,8 @@ from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTu
 from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
+from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
 _lock = threading.Lock()
 _silero_session: ort.InferenceSession | None = None
@@ -105,3 +107,53 @@ class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         BaseSmartTurn.__init__(self, sample_rate=sample_rate, params=params)
         self._log_data = False
         self._session = smart_turn_session()
+
+
+_INCOMPLETE_ENDINGS = frozenset(
+    """a an the and or but if of to in on at for with about from by is are was were my your
+    um uh er think so because that which who when like""".split()  # noqa: SIM905
+)
+
+
+def complete_short_answer(transcript: str, *, max_words: int = 5) -> bool:
+    """Whether a final transcript is a short, complete answer ("Yes.", "Tuesday", "four four
+    seven one", "Maria Gonzalez") that should not wait for Smart Turn's fallback: at most
+    ``max_words`` words, not ending on a word that announces more ("I'd like to", "um")."""
+    words = [w.strip(".,!?'\"") for w in transcript.lower().split()]
+    words = [w for w in words if w]
+    return 0 < len(words) <= max_words and words[-1] not in _INCOMPLETE_ENDINGS
+
+
+#: Silence after which a turn Smart Turn judged incomplete ends anyway (pipecat: 3 s). The
+#: eval's incomplete answers pause up to 1.2 s mid-sentence; see docs/TURN_TAKING.md.
+SMART_TURN_FALLBACK_SECS = 1.5
+
+
+class ConfirmingSmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
+    """Smart Turn's stop strategy, with the STT's final transcript as a second opinion.
+
+    Smart Turn v3 judges prosody; on a short complete answer ("Yes.", "Tuesday.") it often
+    says "incomplete", which left the caller waiting for the whole fallback (~3 s). Here a
+    finalized transcript that is a complete short answer (:func:`complete_short_answer`)
+    ends such a turn once the caller has stopped speaking.
+    """
+
+    async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
+        await super()._handle_transcription(frame)
+        await self._confirm()
+
+    async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        await super()._handle_vad_user_stopped_speaking(frame)
+        await self._confirm()
+
+    async def _confirm(self) -> None:
+        if (
+            self._turn_complete
+            or self._vad_user_speaking
+            or not self._vad_stopped
+            or not self._transcript_finalized
+            or not complete_short_answer(self._text)
+        ):
+            return
+        self._turn_complete = True
+        await self._maybe_trigger_user_turn_stopped()

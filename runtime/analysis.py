@@ -18,6 +18,7 @@ from pydantic import Field, create_model
 
 from runtime.models import ModelConfig, model_settings, shared_model
 from runtime.offline_model import OFFLINE_ENGINE
+from runtime.offline_understanding import spoken_numbers
 from runtime.workflow import ExtractVariable
 
 _TYPES: dict[str, type] = {"string": str, "number": float, "integer": int, "boolean": bool}
@@ -127,7 +128,7 @@ def offline_analysis(variables: list[ExtractVariable], history: list[dict[str, A
             if isinstance(args, dict):
                 tool_args.update(args)
     said = [str(i.get("content", "")) for i in history if i.get("role") == "user"]
-    numbers = [m for text in said for m in _NUMBER_RE.findall(text)]
+    numbers = [m for text in said for m in _NUMBER_RE.findall(spoken_numbers(text))]
     extracted: dict[str, Any] = {}
     for var in variables:
         value: Any = tool_args.get(var.name)

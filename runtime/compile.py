@@ -14,7 +14,7 @@ from typing import Any
 
 from agents import Agent, Handoff, RunContextWrapper, handoff
 
-from runtime.offline_model import OFFLINE_ENGINE
+from runtime.offline_model import OFFLINE_ENGINE, offline_line
 from runtime.tools import CallContext, function_tool_for
 from runtime.workflow import Edge, Node, Workflow, render
 
@@ -44,8 +44,8 @@ def _instructions(workflow: Workflow, node: Node):
     def build(wrapper: RunContextWrapper[CallContext], agent: Agent[CallContext]) -> str:
         ctx = wrapper.context
         if ctx.engine == OFFLINE_ENGINE:
-            # The offline scripted engine speaks this text verbatim.
-            text = node.say or node.prompt or node.greeting or ""
+            # The offline scripted engine speaks this text verbatim (never the prompt).
+            text = offline_line(node)
             return render(text, ctx.variables)
         parts = [VOICE_STYLE]
         if workflow.global_prompt:

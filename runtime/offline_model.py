@@ -5,17 +5,18 @@ It lets the server run whole calls with no network and no API key. Labelled
 LLM. Behaviour, fully deterministic:
 
 * After the caller speaks, it compares the caller's words with each handoff's description
-  (the edge condition) and each tool's description; the best match (at least one shared
-  content word, or a quoted phrase in the condition said verbatim) is called. Handoffs win ties.
-* Otherwise — and right after a handoff — it speaks the node's text, which the compiled agent
-  passes as its instructions (``say`` or the node prompt, templated).
+  (the edge condition) and each tool's description as intents (keywords, synonyms, quoted
+  example phrases, fuzzy/phonetic closeness: :mod:`runtime.offline_understanding`); the
+  best match is called. Handoffs win ties. Numbers said as words become digits.
+* Otherwise — and right after a handoff — it speaks the node's line, which the compiled agent
+  passes as its instructions (``say``, else a neutral line from :func:`offline_line`; never
+  the node's prompt, which is an instruction to a model, not words for the caller).
 * After a tool ran it speaks the tool's result (``end_call``/``transfer_call``: a short line).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncIterator, Iterable
 from itertools import count
 from typing import Any
@@ -38,46 +39,43 @@ from openai.types.responses import (
 )
 from openai.types.responses.response_usage import InputTokensDetails, OutputTokensDetails
 
+from runtime.offline_understanding import Intent, intent_of, numbers_in, score, weights
+from runtime.workflow import Node
+
 OFFLINE_ENGINE = "offline-scripted"
 
-_STOPWORDS = frozenset(
-    """a an the and or but if of to in on at for with about from by is are was were be been
-    am do does did has have had i me my you your we our they them it its this that these those
-    caller user customer person wants want wanting asks ask asking says say said mentions
-    mention would like could should can will please just some any there their then than
-    when what which who whom how why where so not no yes agent call""".split()  # noqa: SIM905
-)
-_BUILTIN_TRIGGERS = {
-    "end_call": {"bye", "goodbye", "hang"},
-    "transfer_call": {"human", "operator", "representative", "transfer", "someone"},
-    "opt_out": {"stop", "unsubscribe", "remove"},
+_BUILTIN_INTENTS = {
+    "end_call": Intent(frozenset({"bye", "hang"}), ()),
+    "transfer_call": Intent(frozenset({"human", "transfer"}), ()),
+    "opt_out": Intent(frozenset({"stop", "unsubscribe", "remove"}), ()),
 }
 _BUILTIN_LINES = {"end_call": "Goodbye.", "transfer_call": "Transferring you now.",
                   "opt_out": "Understood, we will not call you again."}
-_WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_QUOTED_RE = re.compile(r"[\"“']([^\"”']{2,})[\"”']")
-_NUMBER_RE = re.compile(r"\d[\d\-]*")
-
-
-def _stem(word: str) -> str:
-    word = word.removesuffix("'s")
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+#: Below this an utterance matches nothing (one keyword heard only approximately, and
+#: shared with another intent, is 0.35).
+MIN_SCORE = 0.5
+_CODE_HINTS = ("id", "number", "code", "digits")
 
 
 def content_words(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD_RE.findall(text.lower()) if w not in _STOPWORDS}
+    return set(intent_of(text).concepts)
 
 
-def match_score(condition: str, utterance: str) -> int:
-    """How well ``utterance`` matches ``condition`` (0 = no match)."""
-    said = utterance.lower()
-    quoted = _QUOTED_RE.findall(condition)
-    if quoted:  # explicit phrases: only those count
-        return sum(10 for phrase in quoted if phrase.lower() in said)
-    return len(content_words(condition) & content_words(utterance))
+def match_score(condition: str, utterance: str) -> float:
+    """How well ``utterance`` matches ``condition`` on its own (0 = no match)."""
+    return score(intent_of(condition), utterance)
+
+
+def offline_line(node: Node) -> str:
+    """What the scripted engine says at ``node``: its ``say``, else a neutral line. Never
+    the prompt (instructions for a model: callers heard "Find out what the caller wants")."""
+    if node.say:
+        return node.say
+    if node.type == "end":
+        return "Thank you for calling. Goodbye."
+    if node.type == "start" and node.greeting:
+        return node.greeting
+    return "Okay. How can I help you with that?"
 
 
 def _message_text(item: Any) -> str:
@@ -91,29 +89,27 @@ def _message_text(item: Any) -> str:
 
 def _arguments_for(schema: dict[str, Any], utterance: str) -> dict[str, Any]:
     args: dict[str, Any] = {}
-    numbers = _NUMBER_RE.findall(utterance)
+    numbers = numbers_in(utterance)
     for name, prop in (schema.get("properties") or {}).items():
         kind = prop.get("type") if isinstance(prop, dict) else None
         if kind in ("integer", "number") and numbers:
-            digits = numbers[0].replace("-", "")
+            digits = numbers[0]
             args[name] = int(digits) if kind == "integer" else float(digits)
         elif kind == "boolean":
             args[name] = True
         elif kind == "string":
-            wants_code = any(k in name for k in ("id", "number", "code", "digits"))
+            wants_code = any(k in name for k in _CODE_HINTS)
             args[name] = numbers[0] if wants_code and numbers else utterance
     return args
 
 
 def _fills_codes(schema: dict[str, Any], utterance: str) -> int:
     """1 when the caller said a number and the tool wants an id/number-like argument."""
-    if not _NUMBER_RE.search(utterance):
+    if not numbers_in(utterance):
         return 0
     for name, prop in (schema.get("properties") or {}).items():
         kind = prop.get("type") if isinstance(prop, dict) else None
-        if kind in ("integer", "number") or any(
-            k in name for k in ("id", "number", "code", "digits")
-        ):
+        if kind in ("integer", "number") or any(k in name for k in _CODE_HINTS):
             return 1
     return 0
 
@@ -206,28 +202,12 @@ class OfflineScriptedModel(Model):
             return self._say(_BUILTIN_LINES.get(name) or _speakable_result(last.get("output")))
         utterance = _message_text(last) if isinstance(last, dict) else ""
         if utterance:
-            best: tuple[int, Any] = (0, None)
-            for handoff in handoffs:
-                score = match_score(handoff.tool_description, utterance)
-                if score > best[0]:
-                    best = (score, handoff)
-            for tool in tools:
-                name = getattr(tool, "name", "")
-                if name in _BUILTIN_TRIGGERS:
-                    score = len(_BUILTIN_TRIGGERS[name] & content_words(utterance))
-                elif name == "send_dtmf":
-                    continue
-                else:
-                    score = match_score(getattr(tool, "description", ""), utterance)
-                    schema = getattr(tool, "params_json_schema", {}) or {}
-                    score += _fills_codes(schema, utterance)
-                if score > best[0]:
-                    best = (score, tool)
-            if isinstance(best[1], Handoff):
-                return self._call(best[1].tool_name, {})
-            if best[1] is not None:
-                schema = getattr(best[1], "params_json_schema", {}) or {}
-                return self._call(best[1].name, _arguments_for(schema, utterance))
+            choice = _best_match(utterance, tools, handoffs)
+            if isinstance(choice, Handoff):
+                return self._call(choice.tool_name, {})
+            if choice is not None:
+                schema = getattr(choice, "params_json_schema", {}) or {}
+                return self._call(choice.name, _arguments_for(schema, utterance))
         return self._say(node_text)
 
     def _say(self, text: str) -> ResponseOutputMessage:
@@ -245,6 +225,28 @@ class OfflineScriptedModel(Model):
             id=call_id, call_id=call_id, type="function_call", name=name,
             arguments=json.dumps(arguments), status="completed",
         )
+
+
+def _best_match(utterance: str, tools: list[Tool], handoffs: list[Handoff]) -> Any:
+    """The handoff or tool ``utterance`` means, or ``None``. Handoffs win ties."""
+    candidates: list[tuple[Any, Intent, int]] = [
+        (h, intent_of(h.tool_description), 0) for h in handoffs
+    ]
+    for tool in tools:
+        name = getattr(tool, "name", "")
+        if name in _BUILTIN_INTENTS:
+            candidates.append((tool, _BUILTIN_INTENTS[name], 0))
+        elif name != "send_dtmf":
+            schema = getattr(tool, "params_json_schema", {}) or {}
+            bonus = _fills_codes(schema, utterance)
+            candidates.append((tool, intent_of(getattr(tool, "description", "")), bonus))
+    weight = weights(intent for _, intent, _ in candidates)
+    best: tuple[float, Any] = (MIN_SCORE - 1e-9, None)
+    for candidate, intent, bonus in candidates:
+        total = score(intent, utterance, weight) + bonus
+        if total > best[0]:
+            best = (total, candidate)
+    return best[1]
 
 
 def _speakable_result(output: Any) -> str:

@@ -239,6 +239,25 @@ class WorkflowSession:
                 out.append({"role": item["role"], "content": _text(item.get("content"))})
         return out
 
+    def snapshot(self) -> dict[str, Any]:
+        """The conversation's state as JSON-able data: ``restore`` continues it in a new
+        session over the same workflow (another process, a later request)."""
+        self._settle_active()
+        return {"node": self._node, "items": self._items, "reply_index": self._reply_index,
+                "greeted": self._greeted, "ended": self._ctx.end_requested}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Continue the conversation ``snapshot`` saved (a node the workflow no longer has
+        falls back to its start)."""
+        node = str(state.get("node") or "")
+        known = {n.id for n in self._compiled.workflow.nodes}
+        self._node = node if node in known else self._compiled.workflow.start.id
+        self._items = [i for i in state.get("items") or [] if isinstance(i, dict)]
+        index = state.get("reply_index")
+        self._reply_index = index if isinstance(index, int) and 0 <= index < len(self._items) else None
+        self._greeted = bool(state.get("greeted"))
+        self._ctx.end_requested = bool(state.get("ended"))
+
     # -- internals --------------------------------------------------------------------
     def _settle_active(self) -> None:
         """Stop an unfinished run: history keeps the user turn and the text emitted so far."""

@@ -2,7 +2,8 @@
 ``POST /api/v1/workflows {"template": ...}`` starts from, plus ``order_desk`` (docs, tests).
 
 Every template is valid, publishes, and runs offline (the scripted engine follows its edges
-by the words of their conditions; ``say`` holds its fixed lines). The order-status template
+by the keywords, synonyms and quoted example phrases of their conditions — the examples also
+bias the offline speech recogniser; ``say`` holds its fixed lines). The order-status template
 calls the demo order service the server itself serves (``GET /demo/orders``), so it works
 with no outside system; point its tool at your own order API to make it real.
 """
@@ -51,11 +52,17 @@ _ORDER_DESK: dict[str, Any] = {
         },
     ],
     "edges": [
-        {"from": "start", "to": "orders", "condition": "The caller asks about an order"},
-        {"from": "start", "to": "billing", "condition": "The caller has a billing question"},
-        {"from": "orders", "to": "goodbye", "condition": "The caller is done, thanks or says bye",
+        {"from": "start", "to": "orders",
+         "condition": 'The caller asks about an order, e.g. "where is my order", '
+                      '"the status of my order", "track a package"'},
+        {"from": "start", "to": "billing",
+         "condition": 'The caller has a billing question, e.g. "billing", '
+                      '"a charge on my bill", "I want a refund"'},
+        {"from": "orders", "to": "goodbye",
+         "condition": 'The caller is done, thanks or says bye, e.g. "that is all, thank you"',
          "say": "Glad I could help."},
-        {"from": "billing", "to": "goodbye", "condition": "The caller is done, thanks or says bye"},
+        {"from": "billing", "to": "goodbye",
+         "condition": 'The caller is done, thanks or says bye, e.g. "that is all, thank you"'},
     ],
     "tools": [
         {
@@ -122,13 +129,16 @@ def receptionist(public_url: str = "") -> dict[str, Any]:
         ],
         "edges": [
             {"from": "start", "to": "booking",
-             "condition": "The caller wants to book or schedule an appointment"},
+             "condition": 'The caller wants to book or schedule an appointment, e.g. '
+                          '"I would like to book an appointment", "I need to see the dentist"'},
             {"from": "start", "to": "questions",
-             "condition": "The caller has a question about hours or location"},
+             "condition": 'The caller has a question about hours or location, e.g. '
+                          '"when are you open", "where are you located"'},
             {"from": "questions", "to": "booking",
              "condition": "The caller wants to book an appointment after all"},
             {"from": "booking", "to": "confirmed",
-             "condition": "The caller confirmed the name, day and time; yes that is right"},
+             "condition": 'The caller confirmed the name, day and time, e.g. "yes that is right", '
+                          '"correct"'},
         ],
         "variables": [
             {"name": "caller_name", "description": "The caller's full name", "required": True},
@@ -159,7 +169,7 @@ def order_status(public_url: str = "http://127.0.0.1:8000") -> dict[str, Any]:
         ],
         "edges": [
             {"from": "start", "to": "goodbye",
-             "condition": "The caller is done, thanks you or says bye"},
+             "condition": 'The caller is done, thanks you or says bye, e.g. "that is all, thank you"'},
         ],
         "tools": [{
             "type": "http", "name": "lookup_order",
@@ -205,9 +215,11 @@ def lead_qualification(public_url: str = "") -> dict[str, Any]:
         ],
         "edges": [
             {"from": "start", "to": "qualify",
-             "condition": "The lead says yes, they have time to talk"},
+             "condition": 'The lead says yes, they have time to talk, e.g. "yes sure", '
+                          '"I have a few minutes"'},
             {"from": "start", "to": "not_now",
-             "condition": "The lead is not interested, busy, or asks not to be called"},
+             "condition": 'The lead is not interested, busy, or asks not to be called, e.g. '
+                          '"no thanks", "I am busy at the moment"'},
             {"from": "qualify", "to": "book",
              "condition": "The lead shared team size or start date and wants a demo"},
             {"from": "qualify", "to": "not_now",

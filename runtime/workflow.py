@@ -46,7 +46,7 @@ class Node(_Model):
         default=None,
         max_length=2_000,
         description="Fixed words the offline scripted engine speaks at this node "
-        "(falls back to the prompt)",
+        "(else a neutral line; never the prompt)",
     )
     tools: list[str] = Field(
         default_factory=list, max_length=32,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import structlog
 from starlette.applications import Starlette
@@ -21,10 +22,12 @@ from db.embedded import EmbeddedPostgres
 from db.migrate import migrate_url
 from db.pool import create_pool
 from server.auth.tokens import TokenSigner, load_private_key
+from server.calls.drain import drain_calls, drain_on_sigterm
 from server.calls.live import LiveCalls
 from server.console_feed import start_console_feed
-from server.coordination import InProcessBus, InProcessLimiter
+from server.coordination import InProcessBus, InProcessLimiter, fleet
 from server.coordination.replay import ReplayGuard
+from server.coordination.shared_keys import KeysDiffer, check_shared_keys
 from server.egress import egress_policy
 from server.errors import (
     ApiError,
@@ -39,7 +42,7 @@ from server.recordings import Recordings
 from server.routes import all_routers
 from server.security_headers import security_headers
 from server.services import Services
-from server.settings import Settings, load_settings
+from server.settings import Settings, SettingsError, load_settings
 from server.tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger(__name__)
@@ -138,13 +141,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 log.info("migrations_applied", migrations=applied)
         pool = await create_pool(url, min_size=settings.db_pool_min, max_size=settings.db_pool_max)
         stack.push_async_callback(pool.close)
+        jwt_key = load_private_key(settings.jwt_private_key, settings.data_dir)
         signer = TokenSigner(
-            load_private_key(settings.jwt_private_key, settings.data_dir),
+            jwt_key,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             ttl=settings.access_token_ttl_seconds,
         )
-        box = SecretBox(load_or_create_key(settings.secrets_key, settings.data_dir))
+        secrets_key = load_or_create_key(settings.secrets_key, settings.data_dir)
+        box = SecretBox(secrets_key)
+        await _check_shared_keys(pool, jwt_key, secrets_key)
         redis, limiter, bus = await _coordination(settings, stack)
         recordings = Recordings(settings, pool)
         stack.push_async_callback(recordings.close)  # after the hooks: uploads may finish
@@ -153,21 +159,27 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             limiter=limiter, bus=bus, redis=redis, egress=egress_policy(settings),
             replay_guard=ReplayGuard(redis, prefix=settings.redis_prefix),
             live_calls=LiveCalls(limit=settings.max_live_calls), recordings=recordings,
+            instance_id=fleet.instance_id(),
         )
         services.console_feed = await start_console_feed(services)
         stack.push_async_callback(services.console_feed.close)
+        await stack.enter_async_context(fleet.instance(services))  # heartbeat, sweeper
         yield services
 
 
+async def _check_shared_keys(pool: Any, jwt_key: Any, secrets_key: str) -> None:
+    """Refuse to start with keys other than the fleet's (docs/FLEET.md)."""
+    try:
+        await check_shared_keys(pool, jwt_key, secrets_key)
+    except KeysDiffer as exc:
+        log.error("shared_keys_differ", detail=str(exc))
+        raise SettingsError(str(exc)) from None
+
+
 async def drain(services: Services) -> None:
-    """Stop taking new calls and wait (up to the grace period) for live calls to end."""
-    services.draining = True
-    live = services.live_calls.running
-    deadline = asyncio.get_running_loop().time() + services.settings.shutdown_grace_seconds
-    if live:
-        log.info("draining_calls", live=len(live))
-    while live and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110 - calls end elsewhere
-        await asyncio.sleep(0.2)
+    """Stop taking new calls, let live ones end (``server.calls.drain``), stop background
+    work."""
+    await drain_calls(services)
     for task in list(services.background):
         task.cancel()
     if services.background:
@@ -186,11 +198,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             services.egress = egress_policy(settings, app)  # + its /demo/ routes in-process
             for hook in LIFESPAN_HOOKS:
                 await hooks.enter_async_context(hook(services))
-            log.info("server_started", version=app_version())
-            try:
-                yield
-            finally:
-                await drain(services)
+            log.info("server_started", version=app_version(), instance=services.instance_id)
+            with drain_on_sigterm(services):  # SIGTERM: drain calls before uvicorn stops
+                try:
+                    yield
+                finally:
+                    await drain(services)
 
     routes = [r for router in routers for r in router.routes()]
     routes.append(Mount("/static", StaticFiles(directory=STATIC), name="static"))

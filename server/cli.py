@@ -27,6 +27,8 @@ EXTRA_COMMANDS: list[tuple[str, str, str, str]] = [
      "run background jobs (post-call analysis, webhooks)"),
     ("rotate-keys", "server.auth.cli", "add_parser",
      "re-encrypt stored secrets with the first key of SECRET_KEYS"),
+    ("eval", "bench.turns.cli", "add_parser",
+     "evaluate conversation quality: 'eval turns' (turn-taking and barge-in)"),
     ("billing", "server.billing.stripe_cli", "add_parser",
      "Stripe billing: reconcile local minutes with the meter (billing reconcile --period)"),
 ]

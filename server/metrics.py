@@ -24,6 +24,19 @@ HTTP_LATENCY = Histogram(
 )
 ACTIVE_CALLS = Gauge("switchboard_active_calls", "Calls live on this instance", ["channel"])
 CALLS_TOTAL = Counter("switchboard_calls_total", "Calls ended", ["channel", "end_reason"])
+# for the autoscaler: calls this instance carries (running pipelines and admitted calls whose
+# media has not arrived) against its MAX_LIVE_CALLS (0: no per-instance cap)
+LIVE_CALLS = Gauge("switchboard_live_calls", "Calls live on this instance (all channels)")
+MAX_LIVE_CALLS = Gauge("switchboard_max_live_calls", "MAX_LIVE_CALLS of this instance (0: none)")
+DRAINING = Gauge("switchboard_draining", "1 while this instance drains (SIGTERM)")
+LOST_CALLS = Counter("switchboard_lost_calls_total", "Calls of lost instances finalized by the sweeper")
+# a 10 ms ticker's lateness: how long the event loop was held up (callers hear gaps)
+LOOP_LAG = Histogram(
+    "switchboard_event_loop_lag_seconds", "Lateness of a 10 ms event-loop ticker",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28),
+)
+LOOP_LAG_MAX = Gauge("switchboard_event_loop_lag_max_seconds",
+                     "Largest event-loop ticker lateness in the last window (10 s)")
 
 
 async def metrics_endpoint(request: Request) -> Response:

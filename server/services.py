@@ -56,6 +56,8 @@ class Services:
     chat_store: ChatStore | None = None
     # this instance's campaign dispatcher (created on first use)
     campaigns: Dispatcher | None = None
+    # this process's name on the calls it heartbeats (server/coordination/fleet.py)
+    instance_id: str = ""
     # wake-ups for the console's live event stream (started with the app)
     console_feed: ConsoleFeed | None = None
     # the Stripe client (server/billing/stripe_client.py; created on first use with a key)

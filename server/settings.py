@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = None
     otel_service_name: str = "switchboard"
     shutdown_grace_seconds: float = Field(default=30.0, ge=0)
+    # spoken to each call still up when the grace period ends ("": hang up silently)
+    shutdown_goodbye: str = Field(default="Sorry, we have to end this call now. Goodbye.",
+                                  max_length=300)
+    # the fleet (docs/FLEET.md): live calls heartbeat; calls silent for CALL_LOST_AFTER are
+    # finalized as instance_lost by the sweeper (any instance, one at a time)
+    call_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    call_lost_after_seconds: float = Field(default=60.0, gt=0, le=3600)
+    call_sweep_seconds: float = Field(default=15.0, gt=0, le=3600)
     warmup: bool = True  # load speech models at start-up instead of on the first call
     gc_freeze: bool = True  # after warm-up, freeze the start-up heap out of the collector
 
@@ -284,6 +292,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "WORKERS > 1 needs REDIS_URL: worker processes share call limits and call "
                 "control only through Redis (set REDIS_URL, or run one worker per instance)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lost_bound(self) -> Settings:
+        if self.call_lost_after_seconds < 2 * self.call_heartbeat_seconds:
+            raise ValueError(
+                "CALL_LOST_AFTER_SECONDS must be at least twice CALL_HEARTBEAT_SECONDS (a "
+                "live call would be swept between two heartbeats)"
             )
         return self
 

@@ -113,6 +113,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "redis_url": None,
         "log_level": "warning",
         "shutdown_grace_seconds": 2.0,
+        # the session's servers do not sweep other tests' unfinished calls (their post-call
+        # jobs would run in later tests' windows); the fleet tests set their own bound
+        "call_lost_after_seconds": 3600.0,
         "public_url": None,
         "allow_private_urls": True,  # providers and tools are fakes on 127.0.0.1
     }

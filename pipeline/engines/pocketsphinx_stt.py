@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 from loguru import logger
@@ -48,6 +48,7 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_stt
 
+from pipeline.engines.sphinx_vocabulary import domain_vocabulary
 from pipeline.engines.sphinx_workers import SphinxWorkers, Utterance, shared_workers
 
 #: Budget from the real end of speech to the final transcript, used by pipecat's turn-stop
@@ -73,6 +74,7 @@ class PocketSphinxSTTService(STTService):
         workers: SphinxWorkers | None = None,
         preroll_secs: float = 1.0,
         sample_rate: int | None = None,
+        vocabulary: Sequence[str] = (),
         **kwargs,
     ) -> None:
         """Create the service.
@@ -81,6 +83,9 @@ class PocketSphinxSTTService(STTService):
             workers: Decoder processes; defaults to the process-wide set.
             preroll_secs: Audio kept from before the VAD start and decoded with the utterance.
             sample_rate: Input rate; defaults to the pipeline's input rate.
+            vocabulary: Phrases callers are likely to say (a workflow's); when given, speech
+                is decoded against a small language model of them
+                (:mod:`pipeline.engines.sphinx_vocabulary`) instead of general English.
             **kwargs: Passed to pipecat's ``STTService``.
         """
         kwargs.setdefault("ttfs_p99_latency", TTFS_P99_SECONDS)
@@ -91,6 +96,7 @@ class PocketSphinxSTTService(STTService):
         )
         self._workers = workers or shared_workers
         self._preroll_secs = preroll_secs
+        self._vocabulary = domain_vocabulary(vocabulary) if vocabulary else None
         # Recent frames while nobody speaks (a ring of frames: no copying on the audio path).
         self._preroll: deque[bytes] = deque()
         self._preroll_bytes = 0
@@ -115,6 +121,8 @@ class PocketSphinxSTTService(STTService):
         self._preroll_max = int(self.sample_rate * self._preroll_secs) * 2
         # Starts the decoder processes once per server process (they load in the background).
         await asyncio.to_thread(self._workers.start)
+        if self._vocabulary is not None:
+            self._workers.prepare(self._vocabulary)
         if not self._results_task:
             self._results_task = self.create_task(self._push_results(), name="pocketsphinx")
 
@@ -186,6 +194,7 @@ class PocketSphinxSTTService(STTService):
             self._result_callback(),
             sample_rate=self.sample_rate,
             after=self._last_utterance,
+            vocabulary=self._vocabulary,
         )
         self._last_utterance = self._utterance
         preroll = b"".join(self._preroll)

@@ -14,14 +14,21 @@ start to VAD stop) and returns it, so memory follows the number of callers speak
 same moment, not the number of calls. Idle decoders are kept up to ``max_idle``; a burst
 beyond that creates extra decoders, which are freed when returned to a full pool.
 
+Calls on a workflow decode with its domain model (:mod:`pipeline.engines.sphinx_vocabulary`)
+on separate decoders whose dictionary holds only that model's words: kept idle per model
+(``MAX_DOMAIN_IDLE``) for the ``MAX_DOMAIN_MODELS`` most recently used models.
+
 Note: pocketsphinx holds the GIL in every call, so live calls decode in worker processes
 (:mod:`pipeline.engines.sphinx_workers`), each with its own pool.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import pocketsphinx
@@ -34,6 +41,11 @@ MODEL_SAMPLE_RATE = 16000
 #: without it short words at 8 kHz ("yes") were missed 3-5 times in 10. It costs 50-250 ms
 #: at the end of each utterance, which is why decoding runs in worker processes.
 DECODER_OPTIONS: dict[str, object] = {"maxhmmpf": 3000, "maxwpf": 5}
+
+#: Domain models (``pipeline.engines.sphinx_vocabulary``) whose idle decoders are kept per
+#: process, and idle decoders kept per domain model.
+MAX_DOMAIN_MODELS = 32
+MAX_DOMAIN_IDLE = 2
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,10 @@ class DecoderPool:
         self._created = 0
         self._in_use = 0
         self._initial_cmn = ""
+        # Domain decoders: idle ones per domain model (least recently used first), and the
+        # domain model of every domain decoder alive.
+        self._domain_idle: OrderedDict[str, list[pocketsphinx.Decoder]] = OrderedDict()
+        self._domain_of: dict[int, str] = {}
 
     def _new_decoder(self) -> pocketsphinx.Decoder:
         # Acoustic model and dictionary are per decoder; the LM object is shared.
@@ -76,6 +92,29 @@ class DecoderPool:
         decoder.activate_search("lm")
         return decoder
 
+    def _new_domain_decoder(self, key: str, arpa: str) -> pocketsphinx.Decoder:
+        """A decoder over domain model ``arpa`` with a dictionary of just its words.
+
+        Adding a small LM as a search to a full-dictionary decoder takes ~13 s (the search is
+        built over all 134k dictionary words); a decoder whose dictionary holds only the
+        model's words loads in ~20 ms.
+        """
+        words = {line.split()[1] for line in arpa.splitlines()
+                 if line[:1] in "-0123456789" and len(line.split()) == 3}
+        pronunciations = _dictionary()
+        with tempfile.TemporaryDirectory() as folder:
+            lm_path, dict_path = f"{folder}/lm.arpa", f"{folder}/words.dict"
+            with open(lm_path, "w", encoding="utf-8") as file:
+                file.write(arpa)
+            with open(dict_path, "w", encoding="utf-8") as file:
+                file.writelines(line for w in sorted(words) for line in pronunciations.get(w, ()))
+            decoder = pocketsphinx.Decoder(lm=lm_path, dict=dict_path, samprate=MODEL_SAMPLE_RATE,
+                                           loglevel="FATAL", **DECODER_OPTIONS)
+        with self._lock:
+            self._created += 1
+            self._domain_of[id(decoder)] = key
+        return decoder
+
     @property
     def initial_cmn(self) -> str:
         """The model's starting cepstral mean, for a caller the decoders have not heard yet.
@@ -85,13 +124,22 @@ class DecoderPool:
         """
         return self._initial_cmn
 
-    def acquire(self) -> pocketsphinx.Decoder:
-        """Take an idle decoder, or load a new one (blocking, ~0.3 s). Call from a thread."""
+    def acquire(self, vocabulary: tuple[str, str] | None = None) -> pocketsphinx.Decoder:
+        """Take an idle decoder, or load a new one (blocking, ~0.3 s). Call from a thread.
+
+        ``vocabulary``: ``(key, arpa)`` of a domain language model
+        (:mod:`pipeline.engines.sphinx_vocabulary`) to decode with instead of general English.
+        """
         with self._lock:
             self._in_use += 1
-            if self._idle:
+            if vocabulary is None and self._idle:
                 return self._idle.pop()
+            if vocabulary is not None and self._domain_idle.get(vocabulary[0]):
+                self._domain_idle.move_to_end(vocabulary[0])
+                return self._domain_idle[vocabulary[0]].pop()
         try:
+            if vocabulary is not None:
+                return self._new_domain_decoder(*vocabulary)
             return self._new_decoder()
         except BaseException:
             with self._lock:
@@ -102,13 +150,27 @@ class DecoderPool:
         """Return a decoder (its utterance must be ended). Extra decoders are dropped."""
         with self._lock:
             self._in_use -= 1
-            if len(self._idle) < self._max_idle:
-                self._idle.append(decoder)
+            key = self._domain_of.get(id(decoder))
+            if key is None:
+                if len(self._idle) < self._max_idle:
+                    self._idle.append(decoder)
+                return
+            idle = self._domain_idle.setdefault(key, [])
+            self._domain_idle.move_to_end(key)
+            if len(idle) < MAX_DOMAIN_IDLE:
+                idle.append(decoder)
+            else:
+                self._domain_of.pop(id(decoder), None)
+            while len(self._domain_idle) > MAX_DOMAIN_MODELS:
+                _, dropped = self._domain_idle.popitem(last=False)
+                for old in dropped:
+                    self._domain_of.pop(id(old), None)
 
     def discard(self, decoder: pocketsphinx.Decoder) -> None:
         """Give back a checked-out decoder that failed; it is not reused."""
         with self._lock:
             self._in_use -= 1
+            self._domain_of.pop(id(decoder), None)
 
     def preload(self, count: int = 1) -> None:
         """Load the shared LM and ``count`` idle decoders ahead of the first call (blocking)."""
@@ -121,6 +183,18 @@ class DecoderPool:
     def stats(self) -> DecoderStats:
         with self._lock:
             return DecoderStats(created=self._created, idle=len(self._idle), in_use=self._in_use)
+
+
+@functools.cache
+def _dictionary() -> dict[str, list[str]]:
+    """The bundled pronunciation dictionary: word -> its lines (alternates included)."""
+    entries: dict[str, list[str]] = {}
+    path = pocketsphinx.get_model_path("en-us/cmudict-en-us.dict")
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            word = line.split(" ", 1)[0]
+            entries.setdefault(word.split("(", 1)[0], []).append(line)
+    return entries
 
 
 #: The pool every PocketSphinxSTTService uses unless given another.

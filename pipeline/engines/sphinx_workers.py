@@ -34,6 +34,10 @@ import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipeline.engines.sphinx_vocabulary import Vocabulary
 
 #: Called with (text, final, cepstral_mean); final results carry the caller's updated mean.
 #: A failed utterance reports ("", True, None).
@@ -49,6 +53,7 @@ def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
 
     pool = DecoderPool()
     pool.preload(1)
+    vocabularies: dict[str, str] = {}  # domain model key -> ARPA text (sent once per worker)
     # utterance id -> [decoder, frontend, last interim text, 16 kHz bytes since the last interim]
     active: dict[int, list] = {}
 
@@ -78,8 +83,13 @@ def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
                     if text and text != state[2]:
                         state[2] = text
                         outbox.send(("interim", utt, text))
+            elif kind == "vocabulary":  # a domain model; its first decoder is loaded now
+                vocabularies[message[1]] = message[2]
+                pool.release(pool.acquire((message[1], message[2])))
             elif kind == "start":
-                decoder = pool.acquire()
+                key = message[4] if len(message) > 4 else None
+                arpa = vocabularies.get(key) if key else None
+                decoder = pool.acquire((key, arpa) if key and arpa else None)
                 active[utt] = [decoder, Frontend(message[3]), "", 0]
                 decoder.set_cmn(message[2] or pool.initial_cmn)
                 decoder.start_utt()
@@ -128,6 +138,7 @@ class _Worker:
         self._outbox: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
         self._callbacks: dict[int, ResultCallback] = {}
         self._lock = threading.Lock()
+        self._vocabularies: set[str] = set()
         self.alive = True
         threading.Thread(target=self._send_loop, daemon=True, name="sphinx-send").start()
         threading.Thread(target=self._receive_loop, daemon=True, name="sphinx-recv").start()
@@ -136,10 +147,21 @@ class _Worker:
     def load(self) -> int:
         return len(self._callbacks)
 
-    def open(self, utt: int, cmn: str | None, rate: int, on_result: ResultCallback) -> None:
+    def open(self, utt: int, cmn: str | None, rate: int, on_result: ResultCallback,
+             vocabulary: Vocabulary | None = None) -> None:
         with self._lock:
             self._callbacks[utt] = on_result
-        self.send(("start", utt, cmn, rate))
+        if vocabulary is not None:
+            self.prepare(vocabulary)
+        self.send(("start", utt, cmn, rate, vocabulary.key if vocabulary else None))
+
+    def prepare(self, vocabulary: Vocabulary) -> None:
+        """Send a domain model once; the worker loads a decoder for it as it arrives."""
+        with self._lock:
+            if vocabulary.key in self._vocabularies:
+                return
+            self._vocabularies.add(vocabulary.key)
+        self.send(("vocabulary", vocabulary.key, vocabulary.arpa))
 
     def forget(self, utt: int) -> None:
         with self._lock:
@@ -239,12 +261,14 @@ class SphinxWorkers:
         *,
         sample_rate: int = 16000,
         after: Utterance | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> Utterance:
         """Begin an utterance on the least loaded live worker (starting workers if needed).
 
         ``sample_rate``: rate of the audio that will be fed; the worker resamples to 16 kHz.
         ``after``: the same caller's previous utterance. Its worker is reused while alive,
         so one caller's results come back in the order they spoke.
+        ``vocabulary``: a domain language model to decode with (the general one if ``None``).
         """
         if after is not None and after.worker.alive and after.worker.process.poll() is None:
             worker = after.worker
@@ -257,8 +281,16 @@ class SphinxWorkers:
                     live = [w for w in self._workers if w.alive]
             worker = min(live, key=lambda w: w.load)
         utt = next(_ids)
-        worker.open(utt, cmn, sample_rate, on_result)
+        worker.open(utt, cmn, sample_rate, on_result, vocabulary)
         return Utterance(worker, utt)
+
+    def prepare(self, vocabulary: Vocabulary) -> None:
+        """Have every live worker load a decoder for ``vocabulary`` ahead of its first
+        utterance (~0.3 s in the worker, off the caller's first turn). Never blocks."""
+        with self._lock:
+            live = [w for w in self._workers if w.alive]
+        for worker in live:
+            worker.prepare(vocabulary)
 
     def pids(self) -> list[int]:
         with self._lock:

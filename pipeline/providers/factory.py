@@ -10,7 +10,7 @@ engine instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
 from openai import DefaultAsyncHttpxClient
@@ -65,12 +65,17 @@ def _key(credentials: ProviderCredentials, provider: str) -> ProviderKey:
 
 
 def build_stt(
-    choice: STTChoice, credentials: ProviderCredentials, *, sample_rate: int | None = None
+    choice: STTChoice,
+    credentials: ProviderCredentials,
+    *,
+    sample_rate: int | None = None,
+    vocabulary: Sequence[str] = (),
 ) -> STTService:
     """A speech-to-text service for ``choice`` (offline when no key exists for it).
 
     ``sample_rate`` is the rate of the audio the service will receive; ``None`` takes the
-    pipeline's input rate at start.
+    pipeline's input rate at start. ``vocabulary``: phrases the workflow's callers are
+    likely to say; the offline engine decodes against a language model of them.
     """
     choice = effective_stt(choice, credentials)
     if choice.provider == "deepgram":
@@ -111,7 +116,7 @@ def build_stt(
         )
 
         stt_class = TracedPocketSphinxSTTService if tracing.enabled() else PocketSphinxSTTService
-        return stt_class(sample_rate=sample_rate)
+        return stt_class(sample_rate=sample_rate, vocabulary=vocabulary)
     raise ProviderUnavailable(f"unknown speech-to-text provider {choice.provider!r}")
 
 

@@ -7,7 +7,7 @@ organization configured a fallback that resolves to a different provider.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipecat.processors.frame_processor import FrameProcessor
@@ -47,6 +47,7 @@ def build_stt_stage(
     *,
     sample_rate: int | None = None,
     on_failover: FailoverHandler | None = None,
+    vocabulary: Sequence[str] = (),
 ) -> FrameProcessor:
     """Speech-to-text for a call: the primary, wrapped with its fallback when set."""
     fallback = settings.fallback_stt
@@ -54,7 +55,8 @@ def build_stt_stage(
         "stt",
         effective_stt(settings.stt, credentials),
         effective_stt(fallback, credentials) if fallback is not None else None,
-        lambda choice: build_stt(choice, credentials, sample_rate=sample_rate),
+        lambda choice: build_stt(choice, credentials, sample_rate=sample_rate,
+                                 vocabulary=vocabulary),
         on_failover,
     )
 

@@ -12,16 +12,20 @@ def cmd_rotate_keys(args: argparse.Namespace) -> int:
     from db.migrate import migrate_url
     from db.pool import create_pool
     from server.cli import _settings, _with_database
+    from server.coordination.shared_keys import record_rotated
 
     settings = _settings(args)
-    box = SecretBox(load_or_create_key(settings.secrets_key, settings.data_dir))
+    key = load_or_create_key(settings.secrets_key, settings.data_dir)
+    box = SecretBox(key)
 
     async def work(url: str) -> Any:
         await migrate_url(url)
         pool = await create_pool(url, min_size=1, max_size=2)
         try:
             async with pool.acquire() as conn:
-                return await rotate_stored_secrets(conn, box)
+                counts = await rotate_stored_secrets(conn, box)
+                await record_rotated(conn, key)  # docs/FLEET.md
+                return counts
         finally:
             await pool.close()
 

@@ -45,6 +45,11 @@ class LiveCalls:
             del self._pending[call_id]
         return len(self.running) + len(self._pending)
 
+    def reserved(self) -> list[str]:
+        """Calls admitted here whose media has not arrived (lapsed ones included until the
+        next ``count``)."""
+        return list(self._pending)
+
     def has_room(self) -> bool:
         return self.limit is None or self.count() < self.limit
 

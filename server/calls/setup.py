@@ -25,6 +25,7 @@ from pipeline.providers import (
 from pipeline.providers.config import STTChoice, TTSChoice
 from pipeline.spec import CallSpec
 from runtime.models import ModelConfig, model_config_for
+from runtime.offline_understanding import caller_phrases
 from runtime.sessions import create_session
 from runtime.workflow import CallSettings, ServiceChoice, Workflow
 from server.billing.catalog import Feature
@@ -130,4 +131,5 @@ async def build_spec(
         max_duration_secs=float(call_settings.max_duration_seconds) if call_settings else None,
         user_idle_timeout_secs=call_settings.idle_timeout_seconds if call_settings else None,
         idle_prompts=list(call_settings.idle_prompts) if call_settings else [],
+        vocabulary=tuple(caller_phrases(workflow)) if workflow else (),
     )

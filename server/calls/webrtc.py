@@ -60,6 +60,9 @@ class Peer:
     organization_id: UUID
     call_id: UUID
     connection: SmallWebRTCConnection
+    #: A renegotiation is under way: with ``restart_pc`` the old peer connection reads
+    #: "closed" until its replacement exists, which is no reason to end the call.
+    renegotiating: bool = False
 
 
 @dataclass(slots=True)
@@ -130,8 +133,8 @@ async def start_browser_call(services: Services, new: NewCall, sdp: str, sdp_typ
         audio_in_sample_rate=AUDIO_IN_RATE, audio_out_sample_rate=AUDIO_OUT_RATE,
     ))  # fmt: skip
     pc_id = str(answer["pc_id"])
-    _peers(services).peers[pc_id] = Peer(new.organization_id, handle.call_id, connection)
-    services.spawn(_run(services, handle, transport, connection, pc_id), name=f"call:{handle.call_id}")
+    peer = _peers(services).peers[pc_id] = Peer(new.organization_id, handle.call_id, connection)
+    services.spawn(_run(services, handle, transport, peer, pc_id), name=f"call:{handle.call_id}")
     return Answer(sdp=answer["sdp"], type=answer["type"], pc_id=pc_id, call_id=handle.call_id)
 
 
@@ -144,10 +147,13 @@ async def renegotiate(services: Services, organization_id: UUID, pc_id: str, sdp
                       sdp_type: str, restart: bool) -> Answer:  # fmt: skip
     check_offer(sdp)
     key, peer = _peers(services).owned(organization_id, pc_id)
+    peer.renegotiating = True
     try:
         await peer.connection.renegotiate(sdp=sdp, type=sdp_type, restart_pc=restart)
     except Exception:
         raise BadOffer("could not renegotiate with this offer") from None
+    finally:
+        peer.renegotiating = False
     answer = peer.connection.get_answer()
     if answer is None:
         raise BadOffer("the offer produced no answer")
@@ -174,30 +180,30 @@ async def add_candidates(services: Services, organization_id: UUID, pc_id: str,
         await peer.connection.add_ice_candidate(candidate)
 
 
-async def _connected(connection: SmallWebRTCConnection, control: CallControl,
-                     within_seconds: float) -> bool:  # fmt: skip
+async def _connected(peer: Peer, control: CallControl, within_seconds: float) -> bool:
     """Whether the peer connects (ICE and DTLS) within ``within_seconds``, before the call
-    is hung up."""
+    is hung up (a connection closed by a renegotiation's restart is not a failure)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within_seconds
     while loop.time() < deadline and control.end_reason is None:
-        state = connection.pc.connectionState
+        state = peer.connection.pc.connectionState
         if state == "connected":
             return True
-        if state in ("failed", "closed"):
+        if state in ("failed", "closed") and not peer.renegotiating:
             return False
         await asyncio.sleep(CONNECTED_POLL_SECONDS)
     return False
 
 
 async def _run(services: Services, handle: CallHandle, transport: SmallWebRTCTransport,
-               connection: SmallWebRTCConnection, pc_id: str) -> None:  # fmt: skip
+               peer: Peer, pc_id: str) -> None:  # fmt: skip
+    connection = peer.connection
     control = CallControl()
     target = BrowserCall(control)
     unsubscribe = await services.bus.subscribe(str(handle.call_id), target.handle)
     try:
         timeout = services.settings.webrtc_connect_timeout_seconds
-        if not await _connected(connection, control, timeout):
+        if not await _connected(peer, control, timeout):
             if control.end_reason is not None:  # hung up before the peer connected
                 await end_call(services, handle.call_id, control.end_reason, CallStatus.CANCELED)
                 return

@@ -95,6 +95,9 @@ class CallOut(BaseModel):
     extracted: dict[str, Any] | None
     summary: str | None
     created_at: datetime
+    trace_id: str | None = Field(
+        default=None, description="The call's OpenTelemetry trace id (hex) when tracing is on"
+    )
 
     @classmethod
     def of(cls, row: Any) -> CallOut:
@@ -108,6 +111,7 @@ class CallOut(BaseModel):
             duration_seconds=row["duration_seconds"],
             has_recording=bool(row["recording_path"]), variables=row["variables"] or {},
             extracted=row["extracted"], summary=row["summary"], created_at=row["created_at"],
+            trace_id=row["trace_id"],
         )  # fmt: skip
 
 

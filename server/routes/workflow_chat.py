@@ -1,28 +1,29 @@
 """Text chat with a workflow: the same agent runtime as calls, without audio.
 
-Chat sessions live in this process's memory (a ``ChatStore`` in
-``services.chat_store``), keyed by an unguessable id, bound to one organization
-and workflow, and dropped after ``CHAT_TTL_SECONDS`` idle (or when the process restarts).
-Turns of one session run one at a time. Behind a load balancer, use sticky sessions for
-this endpoint.
+Chat sessions live in PostgreSQL (``db/chat_sessions.py``), keyed by an unguessable id,
+bound to one organization and workflow, and dropped after ``CHAT_TTL_SECONDS`` idle: any
+instance of a fleet continues a session (no sticky sessions needed). Each turn rebuilds the
+agent session from the stored definition and conversation state. Turns of one session run
+one at a time: on one instance they wait for each other, across instances the later save
+loses (409 ``chat_busy``: retry).
 
-Bounds: at most ``MAX_CHAT_SESSIONS`` per process and ``MAX_CHAT_SESSIONS_PER_ORG`` per
-organization (429 with ``Retry-After``); a session holds at most ``MAX_CHAT_TURNS`` caller
-turns (then 409 ``chat_too_long``: start a new session), which bounds its history; an
-organization whose plan allows no calls (``suspended``) cannot chat either (403).
+Bounds: at most ``MAX_CHAT_SESSIONS_PER_ORG`` live sessions per organization (429 with
+``Retry-After``); a session holds at most ``MAX_CHAT_TURNS`` caller turns (then 409
+``chat_too_long``: start a new session), which bounds its history; an organization whose
+plan allows no calls (``suspended``) cannot chat either (403).
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from db import chat_sessions as chats_db
 from db import organizations as orgs_db
 from db import workflows as workflows_db
 from runtime.contract import EndCall, HandedOff, SendDtmf, TextDelta, ToolCalled, TransferCall
@@ -37,43 +38,29 @@ from server.json_body import INT32_MAX
 
 router = Router(tags=["workflows"])
 CHAT_TTL_SECONDS = 30 * 60
-MAX_CHAT_SESSIONS = 1_000
 MAX_CHAT_SESSIONS_PER_ORG = 20
 MAX_CHAT_TURNS = 50
 
 
 @dataclass
-class ChatSession:
-    organization_id: UUID
-    workflow_id: UUID
-    session: WorkflowSession
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_used: float = field(default_factory=time.monotonic)
-    turns: int = 0
-
-
-@dataclass
 class ChatStore:
-    """This process's chat sessions, with the per-process and per-organization caps."""
+    """This process's per-session locks (the sessions themselves are in PostgreSQL)."""
 
-    sessions: dict[str, ChatSession] = field(default_factory=dict)
+    locks: weakref.WeakValueDictionary[str, asyncio.Lock] = field(
+        default_factory=weakref.WeakValueDictionary)
 
-    def expire(self, now: float) -> None:
-        for key in [k for k, v in self.sessions.items() if now - v.last_used > CHAT_TTL_SECONDS]:
-            del self.sessions[key]
+    def lock(self, session_id: str) -> asyncio.Lock:
+        found = self.locks.get(session_id)
+        if found is None:
+            found = self.locks[session_id] = asyncio.Lock()
+        return found
 
-    def admit(self, organization_id: UUID) -> None:
-        """429 when the process or the organization has no room for another session."""
-        retry = {"Retry-After": "60"}
-        if len(self.sessions) >= MAX_CHAT_SESSIONS:
-            raise ApiError(429, "too_many_sessions", "too many chat sessions; retry later",
-                           headers=retry)
-        owned = sum(1 for s in self.sessions.values() if s.organization_id == organization_id)
-        if owned >= MAX_CHAT_SESSIONS_PER_ORG:
-            raise ApiError(429, "too_many_sessions",
-                           f"the organization has {owned} open chat sessions (at most "
-                           f"{MAX_CHAT_SESSIONS_PER_ORG}); idle ones expire after "
-                           f"{CHAT_TTL_SECONDS // 60} minutes", headers=retry)
+
+def _too_many(owned: int) -> ApiError:
+    return ApiError(429, "too_many_sessions",
+                    f"the organization has {owned} open chat sessions (at most "
+                    f"{MAX_CHAT_SESSIONS_PER_ORG}); idle ones expire after "
+                    f"{CHAT_TTL_SECONDS // 60} minutes", headers={"Retry-After": "60"})
 
 
 class ChatIn(BaseModel):
@@ -116,7 +103,6 @@ def _store(ctx: ApiContext) -> ChatStore:
     if ctx.services.chat_store is None:
         ctx.services.chat_store = ChatStore()
     store: ChatStore = ctx.services.chat_store
-    store.expire(time.monotonic())
     return store
 
 
@@ -128,7 +114,7 @@ async def _check_plan(ctx: ApiContext) -> None:
                        f"the organization's plan ({plan}) does not allow calls or chats")
 
 
-async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
+async def _definition(ctx: ApiContext, body: ChatIn) -> tuple[dict[str, Any], int | None]:
     org, workflow_id = ctx.caller.organization_id, ctx.path["workflow_id"]
     if body.version is None:
         found = await workflows_db.definition_for_call(ctx.db, org, workflow_id, draft=True)
@@ -138,23 +124,29 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
         definition, version = (row["definition"], row["version"]) if row else (None, None)
     if definition is None:
         raise not_found("workflow" if body.version is None else "workflow version")
-    from server.calls.setup import load_call_providers, load_tool_secrets
-
-    _, credentials = await load_call_providers(ctx.services, org)
-    secrets_for_tools = await load_tool_secrets(ctx.services, org)
     problems = validate_definition(definition)
     if problems:
         raise ApiError(422, "workflow_invalid", "the workflow cannot run until it is valid",
                        [p.to_json() for p in problems])
+    return definition, version
+
+
+async def _session(ctx: ApiContext, definition: dict[str, Any], version: int | None,
+                   variables: dict[str, str]) -> WorkflowSession:  # fmt: skip
+    """The agent session over ``definition`` with the organization's keys and secrets."""
+    from server.calls.setup import load_call_providers, load_tool_secrets
+
+    org, workflow_id = ctx.caller.organization_id, ctx.path["workflow_id"]
+    _, credentials = await load_call_providers(ctx.services, org)
+    secrets_for_tools = await load_tool_secrets(ctx.services, org)
     llm = Workflow.model_validate(definition).settings.llm
-    session = create_session(
-        definition, variables=body.variables,
+    return create_session(
+        definition, variables=variables,
         model=model_config_for(llm, credentials.openai, egress=credentials.egress),
         workflow_id=str(workflow_id) if version else None, version=version,
         secrets=secrets_for_tools,
         egress=ctx.services.egress,
-    )
-    return ChatSession(org, workflow_id, session)
+    )  # fmt: skip
 
 
 @router.post(
@@ -163,39 +155,58 @@ async def _new_session(ctx: ApiContext, body: ChatIn) -> ChatSession:
     summary="Chat with a workflow over text to test it: runs the same agent runtime as calls "
             "(draft by default, or a published version) and returns the reply, the active "
             "node, tool calls and handoffs",
-    description=f"Sessions are in-memory, expire after {CHAT_TTL_SECONDS // 60} minutes idle "
+    description=f"Sessions are stored server-side (any instance continues them), expire after "
+                f"{CHAT_TTL_SECONDS // 60} minutes idle "
                 "and are bound to the organization and workflow. At most "
                 f"{MAX_CHAT_SESSIONS_PER_ORG} open sessions per organization (429 with "
                 f"Retry-After) and {MAX_CHAT_TURNS} turns per session (409 `chat_too_long`); "
                 "403 `plan_suspended` when the organization's plan allows no calls; 409 "
-                "`conversation_ended` after the agent ended the conversation.",
+                "`conversation_ended` after the agent ended the conversation; 409 `chat_busy` "
+                "when another turn of the session ran at the same time.",
 )
 async def chat(ctx: ApiContext) -> ChatOut:
     await limit_organization(ctx, Rule.CHAT_ORG)
     body: ChatIn = ctx.body
     await _check_plan(ctx)
-    store = _store(ctx)
+    org, workflow_id = ctx.caller.organization_id, ctx.path["workflow_id"]
     if body.session_id is None:
-        store.admit(ctx.caller.organization_id)
-        chat_session = await _new_session(ctx, body)
+        owned = await chats_db.count_live(ctx.db, org)
+        if owned >= MAX_CHAT_SESSIONS_PER_ORG:
+            raise _too_many(owned)
+        definition, version = await _definition(ctx, body)
+        session = await _session(ctx, definition, version, body.variables)
         session_id = "chat_" + secrets.token_urlsafe(18)
-        store.admit(ctx.caller.organization_id)  # others may have started sessions meanwhile
-        store.sessions[session_id] = chat_session
-    else:
-        session_id = body.session_id
-        found = store.sessions.get(session_id)
-        if (found is None or found.organization_id != ctx.caller.organization_id
-                or found.workflow_id != ctx.path["workflow_id"]):
+        out = await _turn(session, session_id, body.message)
+        created = await chats_db.create(
+            ctx.db, session_id, org, workflow_id, version=version, definition=definition,
+            variables=body.variables, state=session.snapshot(),
+            turns=0 if body.message is None else 1, ttl_seconds=CHAT_TTL_SECONDS,
+            max_per_org=MAX_CHAT_SESSIONS_PER_ORG,
+        )  # fmt: skip
+        if not created:  # others started sessions meanwhile
+            raise _too_many(MAX_CHAT_SESSIONS_PER_ORG)
+        return out
+    session_id = body.session_id
+    async with _store(ctx).lock(session_id):
+        row = await chats_db.get(ctx.db, org, workflow_id, session_id)
+        if row is None:
             raise not_found("chat session")
-        chat_session = found
-    async with chat_session.lock:
-        chat_session.last_used = time.monotonic()
+        turns = row.turns
         if body.message is not None:
-            if chat_session.turns >= MAX_CHAT_TURNS:
+            if turns >= MAX_CHAT_TURNS:
                 raise ApiError(409, "chat_too_long", f"a chat session holds at most "
                                f"{MAX_CHAT_TURNS} turns; start a new session")
-            chat_session.turns += 1
-        return await _turn(chat_session.session, session_id, body.message)
+            turns += 1
+        session = await _session(ctx, row.definition, row.workflow_version, row.variables)
+        session.restore(row.state)
+        out = await _turn(session, session_id, body.message)
+        saved = await chats_db.save(ctx.db, org, session_id, revision=row.revision,
+                                    state=session.snapshot(), turns=turns,
+                                    ttl_seconds=CHAT_TTL_SECONDS)  # fmt: skip
+        if not saved:
+            raise ApiError(409, "chat_busy", "another turn of this chat session ran at the same "
+                           "time; send the message again")
+        return out
 
 
 async def _turn(session: WorkflowSession, session_id: str, message: str | None) -> ChatOut:

@@ -108,7 +108,7 @@ async def admit_inbound(services: Services, carrier: str, number: Any, inbound: 
     try:
         handle = await start_call(services, new)
     except InstanceUnavailable as exc:
-        raise CallRejected(exc.reason, "busy" if exc.reason == "instance_full" else "unavailable") from exc
+        raise CallRejected(exc.reason, "busy") from exc  # full or draining: busy markup
     except QuotaExceeded as exc:  # a hard-capped plan's minutes are used: reject, not busy
         raise CallRejected("quota_exceeded", "rejected") from exc
     except CallLimitExceeded as exc:

@@ -25,6 +25,9 @@ export class VoiceCall {
     const pc = (this.pc = new RTCPeerConnection({ iceServers: servers }));
     const channel = pc.createDataChannel("chat");
     channel.onmessage = (event) => this.onMessage(event);
+    // the server closes the peer when the call ends (hang-up, shutdown): the data channel
+    // closes at once, long before the connection state notices
+    channel.onclose = () => { if (this.pc === pc) this.stop(); };
     pc.addTransceiver(this.stream.getAudioTracks()[0], { direction: "sendrecv" });
     pc.ontrack = (event) => this.on.audio(event.streams[0] || new MediaStream([event.track]));
     pc.onicecandidate = (event) => {
@@ -76,11 +79,12 @@ export class VoiceCall {
   }
 
   stop() {
-    if (!this.pc) return;
-    this.pc.onconnectionstatechange = null;
-    this.pc.close();
+    const pc = this.pc;
+    if (!pc) return;
+    this.pc = null; // first: closing fires the data channel's onclose
+    pc.onconnectionstatechange = null;
+    pc.close();
     if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
-    this.pc = null;
     this.stream = null;
     this.on.ended(this.callId);
   }

@@ -57,7 +57,7 @@ async def test_offline_engine_walks_the_workflow_and_calls_the_tool() -> None:
         turn2 = await _turn(session, "it is 4 4 7 1")
         tool = next(e for e in turn2 if isinstance(e, ToolCalled))
         assert tool.name == "lookup_order" and tool.error is None
-        assert api.queries == [{"order_number": "4"}]
+        assert api.queries == [{"order_number": "4471"}]  # spaced digits are one number
         assert _spoken(turn2) == "status: shipped"
 
         turn3 = await _turn(session, "thanks, bye")
@@ -107,8 +107,9 @@ async def test_offline_cancellation_keeps_history_consistent() -> None:
 def test_condition_matching() -> None:
     assert match_score("The caller asks about an order", "where is my order") == 1
     assert match_score("The caller asks about an order", "billing please") == 0
-    assert match_score('Caller says "speak to sales"', "can I speak to sales now") == 10
-    assert match_score('Caller says "speak to sales"', "sales") == 0
+    # A quoted example phrase said (nearly) verbatim counts 3 on top of its keywords.
+    assert match_score('Caller says "speak to sales"', "can I speak to sales now") == 5
+    assert match_score('Caller says "speak to sales"', "sales") == 1
 
 
 def test_speakable_filter_streams_words_and_strips_markdown() -> None:

@@ -79,6 +79,8 @@ async def test_a_browser_call_is_traced_per_turn_and_service(
         "SELECT trace_id FROM calls WHERE id = $1", UUID(call_id)
     )
     assert row_trace_id is not None and len(row_trace_id) == 32
+    shown = await client.get(f"/api/v1/calls/{call_id}", headers=user.headers)
+    assert shown.json()["trace_id"] == row_trace_id  # the API shows it, for the trace viewer
 
     spans = [s for s in exported.get_finished_spans() if format(s.context.trace_id, "032x") == row_trace_id]
     by_id = {s.context.span_id: s for s in spans}

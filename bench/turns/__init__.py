@@ -1,0 +1,1 @@
+"""Turn-taking evaluation: ``switchboard eval turns`` (see docs/TURN_TAKING.md)."""
