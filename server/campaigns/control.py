@@ -33,10 +33,13 @@ def _invalid(*details: ErrorDetail) -> ApiError:
 async def require_campaigns_feature(services: Services, organization_id: UUID) -> None:
     """THE single place the plan's campaign feature is checked (create and start call it).
 
-    PLAN FEATURE HOOK: once plan feature flags land (billing), this becomes
-    ``require_feature(plan, Feature.CAMPAIGNS)`` on the organization's plan (a 402/403 the
-    billing package defines). Until then every plan that allows calls may run campaigns (the
-    calls themselves are admitted against the plan and its concurrency as any call)."""
+    PLAN FEATURE HOOK (for the lead): plan feature flags have landed; plugging them in is
+    ``require_feature(await plan_of(services, organization_id), Feature.CAMPAIGNS)``
+    (``server.billing.entitlements``, ``server.billing.catalog``: a 403
+    ``feature_not_in_plan``). Not wired here: the built-in free plan excludes campaigns, so
+    the tests' organizations would need a plan that includes them. Until then every plan
+    that allows calls may run campaigns (each call is still admitted against the plan and
+    its concurrency)."""
     return None
 
 
