@@ -47,8 +47,10 @@ OFFLINE_ENGINE = "offline-scripted"
 _BUILTIN_INTENTS = {
     "end_call": Intent(frozenset({"bye", "hang"}), ()),
     "transfer_call": Intent(frozenset({"human", "transfer"}), ()),
+    "opt_out": Intent(frozenset({"stop", "unsubscribe", "remove"}), ()),
 }
-_BUILTIN_LINES = {"end_call": "Goodbye.", "transfer_call": "Transferring you now."}
+_BUILTIN_LINES = {"end_call": "Goodbye.", "transfer_call": "Transferring you now.",
+                  "opt_out": "Understood, we will not call you again."}
 #: Below this an utterance matches nothing (one keyword heard only approximately, and
 #: shared with another intent, is 0.35).
 MIN_SCORE = 0.5

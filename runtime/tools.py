@@ -4,7 +4,7 @@ HTTP tools call the configured URL with the model's arguments (query string for 
 body otherwise) under a hard timeout, through the call's egress policy (runtime/egress.py:
 non-public addresses refused, no redirects). A refusal, timeout or HTTP error becomes a
 short error result the model can talk about, never an exception that kills the turn. Built-ins only record an
-intent on the ``CallContext`` (``end_call``, ``transfer_call``, ``send_dtmf``); the session
+intent on the ``CallContext`` (``end_call``, ``transfer_call``, ``send_dtmf``, ``opt_out``); the session
 turns those into contract events.
 """
 
@@ -27,6 +27,7 @@ from runtime.workflow import (
     TEMPLATE_RE,
     EndCallTool,
     HttpTool,
+    OptOutTool,
     SendDtmfTool,
     TransferCallTool,
 )
@@ -53,6 +54,7 @@ class CallContext:
     end_requested: bool = False
     transfer_to: str | None = None
     dtmf: list[str] = field(default_factory=list)
+    opt_out_requested: bool = False
     tool_records: dict[str, ToolRecord] = field(default_factory=dict)
     egress: EgressPolicy = field(default_factory=EgressPolicy)  # refuses non-public hosts
 
@@ -188,12 +190,27 @@ def send_dtmf_tool(spec: SendDtmfTool) -> FunctionTool:
     )
 
 
+def opt_out_tool(spec: OptOutTool) -> FunctionTool:
+    # Only the intent is recorded (a tool turn): the server lists the number once the call
+    # has ended (server/campaigns/opt_out.py), never from inside the agent run.
+    async def invoke(tool_ctx: ToolContext[Any], raw_args: str) -> str:
+        tool_ctx.context.opt_out_requested = True
+        return _record(tool_ctx, spec.name, _parse_args(raw_args),
+                       "Noted: this number will not be called again. Confirm it to the person.")
+
+    return FunctionTool(
+        name=spec.name, description=spec.description, on_invoke_tool=invoke,
+        params_json_schema={"type": "object", "properties": {}, "additionalProperties": False},
+    )
+
+
 def function_tool_for(spec: Any) -> FunctionTool:
     builders = {
         "http": http_function_tool,
         "end_call": end_call_tool,
         "transfer_call": transfer_call_tool,
         "send_dtmf": send_dtmf_tool,
+        "opt_out": opt_out_tool,
     }
     return builders[spec.type](spec)
 

@@ -19,7 +19,7 @@ from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from runtime import supported
-from runtime.workflow import ServiceChoice, Workflow, template_names
+from runtime.workflow import BUILTIN_TOOLS, ServiceChoice, Workflow, template_names
 
 # A definition nested deeper than this is refused (a JSON schema of tool parameters is the
 # only free-form part; real ones stay far below it).
@@ -52,7 +52,7 @@ def _shape_problems(exc: ValidationError) -> list[Problem]:
     problems = []
     for err in exc.errors():
         # Discriminated unions add the tag to the location; it is not part of the document.
-        loc = [p for p in err["loc"] if p not in ("http", "end_call", "transfer_call", "send_dtmf")]
+        loc = [p for p in err["loc"] if p not in ("http", *BUILTIN_TOOLS)]
         problems.append(Problem(_pointer(*loc), "invalid_" + err["type"], err["msg"]))
     return problems
 

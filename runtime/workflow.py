@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,47}$"
 TEMPLATE_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}")
-BUILTIN_TOOLS = ("end_call", "transfer_call", "send_dtmf")
+BUILTIN_TOOLS = ("end_call", "transfer_call", "send_dtmf", "opt_out")
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower_snake_case identifier")]
 
@@ -51,7 +51,7 @@ class Node(_Model):
     tools: list[str] = Field(
         default_factory=list, max_length=32,
         description="Tools usable at this node: names from `tools`, or the built-ins "
-        "end_call and send_dtmf",
+        "end_call, send_dtmf and opt_out",
     )
     interruptible: bool = Field(default=True, description="The caller may barge in")
 
@@ -119,8 +119,20 @@ class SendDtmfTool(_Model):
         max_length=1_000, description="When the model should use it")
 
 
+class OptOutTool(_Model):
+    """Built-in: the person asks not to be called again; once the call ends their number
+    goes on the organization's do-not-call list (campaigns skip it)."""
+
+    type: Literal["opt_out"] = Field(default="opt_out", description="Tool kind")
+    name: Name = "opt_out"
+    description: str = Field(
+        default="Use when the person asks not to be called again (stop calling, remove me "
+        "from your list).", max_length=1_000, description="When the model should use it")
+
+
 Tool = Annotated[
-    HttpTool | EndCallTool | TransferCallTool | SendDtmfTool, Field(discriminator="type")
+    HttpTool | EndCallTool | TransferCallTool | SendDtmfTool | OptOutTool,
+    Field(discriminator="type"),
 ]
 
 
@@ -261,7 +273,7 @@ class Workflow(_Model):
     def edges_from(self, node_id: str) -> list[Edge]:
         return [e for e in self.edges if e.source == node_id]
 
-    def tool(self, name: str) -> HttpTool | EndCallTool | TransferCallTool | SendDtmfTool | None:
+    def tool(self, name: str) -> HttpTool | EndCallTool | TransferCallTool | SendDtmfTool | OptOutTool | None:
         for tool in self.tools:
             if tool.name == name:
                 return tool
@@ -269,6 +281,8 @@ class Workflow(_Model):
             return EndCallTool()
         if name == "send_dtmf":
             return SendDtmfTool()
+        if name == "opt_out":
+            return OptOutTool()
         return None
 
     def to_json(self) -> dict[str, Any]:

@@ -70,6 +70,7 @@ class Endpoint:
     auth: Auth = "any"
     role: Role = "member"
     raw: bool = False  # handler gets the ApiContext and returns a Starlette Response
+    stream_body: bool = False  # the handler reads the body itself (streamed uploads)
 
     errors: Sequence[int] = ()  # other statuses the handler answers (documented in OpenAPI)
     also: Mapping[int, Any] = field(default_factory=dict)  # other success statuses -> model
@@ -88,7 +89,7 @@ class Endpoint:
         limit = services.settings.max_body_bytes
         if self.body is not None:
             ctx.body = await parse_body(request, self.body, limit)
-        elif request.method in _BODY_METHODS:
+        elif request.method in _BODY_METHODS and not self.stream_body:
             await refuse_body_fields(request, limit)
         result = await self.handler(ctx)
         if isinstance(result, Response):

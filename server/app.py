@@ -63,6 +63,22 @@ def _job_worker(services: Services) -> AbstractAsyncContextManager[object]:
 LIFESPAN_HOOKS.append(_job_worker)
 
 
+@contextlib.asynccontextmanager
+async def _campaigns(services: Services) -> AsyncIterator[None]:
+    """Every instance dispatches campaigns from start-up; the dispatcher stops with the
+    server (its dials in flight are re-sent, with their keys, by any instance once their
+    lease ends)."""
+    from server.campaigns.dispatcher import dispatcher_for
+
+    dispatcher_for(services).ensure_running()
+    yield
+    if services.campaigns is not None:
+        await services.campaigns.stop()
+
+
+LIFESPAN_HOOKS.append(_campaigns)
+
+
 def _warmup(services: Services) -> AbstractAsyncContextManager[object]:
     from server.warmup import warmup  # speech models loaded before the first call
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from db.crypto import SecretBox
     from server.auth.tokens import TokenSigner
     from server.calls.webrtc import WebRTCPeers
+    from server.campaigns.dispatcher import Dispatcher
     from server.console_feed import ConsoleFeed
     from server.coordination import ConcurrencyLimiter, ControlBus
     from server.coordination.rate_limit import RateLimits
@@ -53,6 +54,8 @@ class Services:
     rate_limits: RateLimits | None = None
     # text chat sessions of ``POST /api/v1/workflows/{id}/chat`` (created on first use)
     chat_store: ChatStore | None = None
+    # this instance's campaign dispatcher (created on first use)
+    campaigns: Dispatcher | None = None
     # this process's name on the calls it heartbeats (server/coordination/fleet.py)
     instance_id: str = ""
     # wake-ups for the console's live event stream (started with the app)

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     job_retry_base_seconds: float = Field(default=10.0, gt=0)  # backoff: base * 2^(attempt-1)
     jobs_drain_seconds: float = Field(default=20.0, ge=0, le=600)  # then unfinished are released
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # campaigns (docs/CAMPAIGNS.md): how often a running campaign's dispatcher ticks, and how
+    # long a dial may stay unanswered before another instance re-sends it (same key)
+    campaign_tick_seconds: float = Field(default=1.0, gt=0, le=60)
+    campaign_dial_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    campaign_import_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)  # one CSV upload
     # Egress (runtime/egress.py): tools, webhooks, tenant provider URLs to non-public
     # addresses. Off in every environment; true only for local development.
     allow_private_urls: bool = False

@@ -81,6 +81,10 @@ class DialRequest:
     # request instead of fetching markup (Telnyx Call Control)
     stream_url: str | None = None
     machine_detection: bool = False
+    # the same key for every send of one dial attempt: a carrier that supports idempotent
+    # requests places the call once however often the request is re-sent (campaigns re-send
+    # an attempt whose outcome a crash left unknown); carriers without it ignore the key
+    idempotency_key: str | None = None
 
 
 class CarrierProvider(ABC):

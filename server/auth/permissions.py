@@ -100,6 +100,22 @@ MATRIX: dict[tuple[str, str], Access] = {
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/recording"): "member",
     ("DELETE", f"{_V1}/calls/{{call_id:uuid}}/recording"): "admin",
     ("GET", f"{_V1}/calls/{{call_id:uuid}}/webhook-deliveries"): "admin",  # URLs: as webhooks
+    # campaigns: members read progress and results; creating, importing and controlling
+    # (which places calls) is admin; the do-not-call list is read by members, changed by admins
+    ("POST", f"{_V1}/campaigns"): "admin",
+    ("GET", f"{_V1}/campaigns"): "member",
+    ("GET", f"{_V1}/campaigns/{{campaign_id:uuid}}"): "member",
+    ("POST", f"{_V1}/campaigns/{{campaign_id:uuid}}/start"): "admin",
+    ("POST", f"{_V1}/campaigns/{{campaign_id:uuid}}/pause"): "admin",
+    ("POST", f"{_V1}/campaigns/{{campaign_id:uuid}}/resume"): "admin",
+    ("POST", f"{_V1}/campaigns/{{campaign_id:uuid}}/cancel"): "admin",
+    ("POST", f"{_V1}/campaigns/{{campaign_id:uuid}}/contacts"): "admin",
+    ("GET", f"{_V1}/campaigns/{{campaign_id:uuid}}/contacts"): "member",
+    ("GET", f"{_V1}/campaigns/{{campaign_id:uuid}}/results.csv"): "member",
+    ("POST", f"{_V1}/do-not-call"): "admin",
+    ("GET", f"{_V1}/do-not-call"): "member",
+    ("GET", f"{_V1}/do-not-call/{{phone_number}}"): "member",
+    ("DELETE", f"{_V1}/do-not-call/{{phone_number}}"): "admin",
     ("GET", f"{_V1}/usage"): "member",
     # Stripe billing: buying and managing the subscription, and its invoices, are admin
     ("POST", f"{_V1}/billing/checkout"): "admin",

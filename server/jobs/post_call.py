@@ -25,6 +25,7 @@ from runtime.models import model_config_for
 from runtime.workflow import ServiceChoice, Workflow
 from server.billing import stripe_meter
 from server.billing.usage import USAGE_CHECK_JOB
+from server.campaigns.opt_out import apply_opt_out
 from server.jobs.webhooks import emit_event
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ async def handle_call_ended(services: Services, job: asyncpg.Record) -> None:
         await jobs_db.enqueue(conn, USAGE_CHECK_JOB, {"call_id": str(call_id)},
                               organization_id=org, max_attempts=5)
     await emit_event(services, org, "call.ended", call_event_data(call))
+    await apply_opt_out(services, call)  # the agent's opt_out tool → the do-not-call list
 
 
 async def _definition(services: Services, call: Any) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from db import carriers as carriers_db
 from db import jobs as jobs_db
 from server.billing import alerts as billing_alerts
 from server.billing import stripe_meter, stripe_sync, stripe_webhooks
+from server.campaigns.dispatcher import scheduled_tick as campaigns_tick
 from server.jobs import post_call, webhooks
 from server.jobs.worker import JobHandler, Schedule
 from server.recordings.retention import SWEEP_EVERY_SECONDS, sweep_expired_recordings
@@ -46,6 +47,8 @@ async def purge_stream_tokens(services: Services) -> int:
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule("jobs.purge_finished", 3600.0, purge_finished_jobs),
     Schedule("calls.purge_stream_tokens", 600.0, purge_stream_tokens),
+    # every instance dispatches campaigns: this (re)starts the local loop while any runs
+    Schedule("campaigns.dispatch", 5.0, campaigns_tick),
     # past-due subscriptions past BILLING_PAST_DUE_GRACE_DAYS: suspended
     Schedule("billing.past_due_grace", 3600.0, stripe_sync.suspend_past_grace),
     # RECORDING_RETENTION_DAYS: delete expired recordings from the store, mark their calls

@@ -16,7 +16,8 @@ from server.errors import ApiError, detail, not_found
 
 router = Router(tags=["webhooks"])
 
-Event = Literal["call.ended", "call.analyzed", "usage.threshold"]
+Event = Literal["call.ended", "call.analyzed", "usage.threshold", "campaign.started",
+                "campaign.completed", "campaign.contact_completed"]
 SIGNING = (
     "Each delivery is a JSON POST {id, type, created_at, organization_id, data} with headers "
     "X-Switchboard-Timestamp (unix seconds) and X-Switchboard-Signature: "

@@ -200,11 +200,11 @@ class TwilioProvider(CarrierProvider):
         )
 
     # -- REST -------------------------------------------------------------------------
-    def _client(self) -> Client:
+    def _client(self, headers: Mapping[str, str] | None = None) -> Client:
         client = Client(
             str(self.credentials["account_sid"]),
             str(self.credentials["auth_token"]),
-            http_client=AsyncTwilioHttpClient(pool_connections=False, timeout=10),
+            http_client=_HeadersHttpClient(dict(headers or {}), pool_connections=False, timeout=10),
         )
         if self.api_base_url:
             client.api.base_url = self.api_base_url.rstrip("/")
@@ -227,8 +227,9 @@ class TwilioProvider(CarrierProvider):
                 async_amd_status_callback=request.status_url,
                 async_amd_status_callback_method="POST",
             )
+        headers = {IDEMPOTENCY_HEADER: request.idempotency_key} if request.idempotency_key else None
         async with _carrier_errors():
-            call = await self._client().calls.create_async(**kwargs)
+            call = await self._client(headers).calls.create_async(**kwargs)
         return str(call.sid)
 
     async def hangup(self, carrier_call_id: str) -> None:
@@ -271,6 +272,25 @@ class TwilioProvider(CarrierProvider):
         response.say(text)
         response.hangup()
         await self.update_twiml(carrier_call_id, str(response))
+
+
+# Twilio places a call once per token: a dial re-sent with the same token returns the call
+# the first request created
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+
+
+class _HeadersHttpClient(AsyncTwilioHttpClient):
+    """The SDK's async client, adding fixed headers (the SDK's ``create`` takes none)."""
+
+    def __init__(self, headers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.extra_headers = headers
+
+    async def request(self, method: str, url: str, params: Any = None, data: Any = None,
+                      headers: dict[str, str] | None = None, **kwargs: Any) -> Any:  # fmt: skip
+        merged = {**(headers or {}), **self.extra_headers}
+        return await super().request(method, url, params=params, data=data, headers=merged,
+                                     **kwargs)  # fmt: skip
 
 
 @contextlib.asynccontextmanager

@@ -21,12 +21,17 @@ from server.calls.phone.carriers import (
 )
 from server.calls.phone.streams import expire_unconnected, mint_stream_token, stream_markup
 from server.calls.phone.webhooks import CarrierWebhook, WebhookReply, callback_call
-from telephony.contract import DialRequest
+from telephony.contract import CarrierApiError, DialRequest
 
 if TYPE_CHECKING:
     from server.services import Services
 
 log = structlog.get_logger(__name__)
+
+
+class DialInDoubt(Exception):
+    """The carrier did not answer a dial sent with an idempotency key: it may or may not have
+    placed the call. The call row stays open; send the same key again to find out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +60,14 @@ async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
 
     Raises what ``start_call`` raises (nothing is dialed then), or the carrier's error (the
     row is ended as ``dial_failed``)."""
+    call_id = await admit_outbound(services, dial)
+    return await dial_admitted(services, dial, call_id)
+
+
+async def admit_outbound(services: Services, dial: Dial, call_id: UUID | None = None) -> UUID:
+    """Admission and the call row (``call_id`` when the caller chose it first, as a campaign
+    attempt does), with its carrier account attached; nothing is dialed yet."""
     carrier = str(dial.caller["carrier"])
-    provider = provider_for(services, carrier, dial.caller["credentials"])
     ttl = services.settings.outbound_stream_token_ttl_seconds
     metadata: dict[str, Any] = {"machine_detection": dial.machine_detection}
     if dial.voicemail:
@@ -65,12 +76,24 @@ async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
         organization_id=dial.organization_id, workflow_id=dial.workflow_id, channel=carrier,
         direction="outbound", from_number=dial.caller["number"], to_number=dial.to_number,
         variables=dial.variables, carrier=carrier, metadata=metadata,
-        connect_within_seconds=ttl + 5, record=dial.record,
+        connect_within_seconds=ttl + 5, call_id=call_id, record=dial.record,
     ))  # fmt: skip
-    call_id = handle.call_id
     account = dial.caller["carrier_account_id"]
-    await carriers_db.attach_carrier(services.db, dial.organization_id, call_id, carrier=carrier,
-                                     carrier_account_id=account, carrier_call_id=None)  # fmt: skip
+    await carriers_db.attach_carrier(services.db, dial.organization_id, handle.call_id,
+                                     carrier=carrier, carrier_account_id=account,
+                                     carrier_call_id=None)  # fmt: skip
+    return handle.call_id
+
+
+async def dial_admitted(services: Services, dial: Dial, call_id: UUID,
+                        idempotency_key: str | None = None) -> OutboundCall:  # fmt: skip
+    """Ask the carrier to dial the admitted call ``call_id``. Sent again with the same
+    ``idempotency_key`` (a campaign attempt recovered after a crash), a carrier that honours
+    the key answers with the call it placed the first time."""
+    carrier = str(dial.caller["carrier"])
+    provider = provider_for(services, carrier, dial.caller["credentials"])
+    ttl = services.settings.outbound_stream_token_ttl_seconds
+    account = dial.caller["carrier_account_id"]
     stream = None
     if provider.streams_on_dial:  # the media URL (and its token) travel in the dial request
         token = await mint_stream_token(services, dial.organization_id, call_id, ttl)
@@ -80,9 +103,19 @@ async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
         answer_url=answer_url(dial.public_base, carrier, call_id),
         status_url=status_url(dial.public_base, carrier, call_id),
         stream_url=stream, machine_detection=dial.machine_detection,
+        idempotency_key=idempotency_key,
     )  # fmt: skip
     try:
         carrier_call_id = await provider.dial(request)
+    except CarrierApiError as exc:
+        if exc.code == "carrier_unreachable" and idempotency_key:
+            # no answer: the carrier may have placed the call. The row stays; the same key
+            # is sent again later (a carrier that honours it places the call at most once)
+            log.warning("telephony_dial_in_doubt", carrier=carrier, call_id=str(call_id))
+            raise DialInDoubt(str(call_id)) from exc
+        log.warning("telephony_dial_failed", carrier=carrier, call_id=str(call_id), error=str(exc))
+        await end_call(services, call_id, EndReason.DIAL_FAILED)
+        raise
     except Exception as exc:
         log.warning("telephony_dial_failed", carrier=carrier, call_id=str(call_id), error=str(exc))
         await end_call(services, call_id, EndReason.DIAL_FAILED)

@@ -56,8 +56,11 @@ def moves_forward(current: CallStatus, new: CallStatus) -> bool:
 
 async def apply_status(services: Services, call: CarrierCall, provider: CarrierProvider,
                        status: CallStatus, update: StatusUpdate) -> None:  # fmt: skip
-    if update.answered_by == "machine":
-        await _voicemail(services, call, provider)
+    if update.answered_by == "machine" and not await _voicemail(services, call, provider):
+        # no live stream to end with this reason (its media never connected): the row
+        # records the machine answer itself (a campaign reads it as the outcome)
+        await end_call(services, call.id, EndReason.VOICEMAIL, CallStatus.COMPLETED)
+        return
     if status.terminal:
         # a live media stream finalizes its own row when the carrier closes it; a call that
         # never connected (busy, no answer, failed) is ended here
@@ -68,14 +71,15 @@ async def apply_status(services: Services, call: CarrierCall, provider: CarrierP
         await update_status(services, call.id, status)
 
 
-async def _voicemail(services: Services, call: CarrierCall, provider: CarrierProvider) -> None:
+async def _voicemail(services: Services, call: CarrierCall, provider: CarrierProvider) -> bool:
+    """Apply the voicemail policy; whether a live stream took the command."""
     policy = call.metadata.get("voicemail") or await _workflow_voicemail(services, call)
     log.info("telephony_answering_machine", call_id=str(call.id), action=policy.get("action"))
     command: CallCommand = HangUp(reason=EndReason.VOICEMAIL)
     if policy.get("action") == "message" and policy.get("text"):
         command = LeaveVoicemail(text=str(policy["text"])[:1000])
     # the instance holding the stream stops its pipeline; the carrier leg is driven by REST
-    await services.bus.publish(str(call.id), command)
+    delivered = await services.bus.publish(str(call.id), command)
     if call.carrier_call_id:
         leg = CarrierLeg(provider, call.carrier_call_id)
         try:
@@ -84,6 +88,7 @@ async def _voicemail(services: Services, call: CarrierCall, provider: CarrierPro
             if isinstance(command, LeaveVoicemail):  # the carrier cannot speak one: hang up
                 with contextlib.suppress(UnsupportedOperation):
                     await leg.hang_up(EndReason.VOICEMAIL)
+    return delivered > 0
 
 
 async def _workflow_voicemail(services: Services, call: CarrierCall) -> dict[str, Any]:

@@ -4,12 +4,19 @@ Speaks the wire protocol the official ``twilio`` SDK uses: form-encoded POSTs wi
 Basic auth (account SID + auth token), JSON call resources back, Twilio's error JSON
 (``code``/``message``/``status``) on failures. Every request is recorded so tests can
 assert what the server asked Twilio to do; ``wait_for`` lets a test await a request.
+
+Idempotent dials: a create carrying an ``I-Twilio-Idempotency-Token`` already seen answers
+with the call that token created (nothing is dialed again). The fake counts the calls that
+are up (created, not yet ``finish``-ed or hung up) and keeps the highest count in
+``max_active``; ``create_delay`` and ``stall`` (a predicate: the call is created, the answer
+never comes) let tests widen races and simulate a dialer dying mid-request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +32,7 @@ class RecordedRequest:
     method: str
     path: str
     form: dict[str, list[str]]
+    idempotency_token: str | None = None
 
     def get(self, name: str) -> str | None:
         values = self.form.get(name)
@@ -59,6 +67,21 @@ class FakeTwilioRest(LoopbackServer):
         self.app.router.add_get(base + "/IncomingPhoneNumbers.json", self._incoming_numbers)
         # the numbers the account holds (E.164); None: it holds whatever number is asked about
         self.numbers: set[str] | None = None
+        self.by_token: dict[str, FakeCall] = {}
+        self.active: set[str] = set()
+        self.max_active = 0
+        self.create_delay = 0.0
+        self.stall: Any = None  # predicate on the RecordedRequest: never answer it
+        self.unstall = asyncio.Event()  # set: stalled requests answer (their client is gone)
+
+    def dialed(self, to: str) -> list[FakeCall]:
+        """The calls placed to ``to`` (each idempotent create counted once)."""
+        return [c for c in self.calls.values() if c.to == to]
+
+    def finish(self, sid: str, status: str = "completed") -> None:
+        """The call ended on the carrier's side (the test sends its status callback)."""
+        self.calls[sid].status = status
+        self.active.discard(sid)
 
     # -- helpers for tests ----------------------------------------------------------------
     async def wait_for(self, predicate: Any, timeout: float = 10) -> RecordedRequest:
@@ -90,7 +113,8 @@ class FakeTwilioRest(LoopbackServer):
         form: dict[str, list[str]] = {}
         for key, value in parse_qsl(await request.text(), keep_blank_values=True):
             form.setdefault(key, []).append(value)
-        recorded = RecordedRequest(request.method, request.path, form)
+        token = request.headers.get("I-Twilio-Idempotency-Token")
+        recorded = RecordedRequest(request.method, request.path, form, token)
         async with self._changed:
             self.requests.append(recorded)
             self._changed.notify_all()
@@ -117,8 +141,20 @@ class FakeTwilioRest(LoopbackServer):
             return self._error(400, 21201, "No 'To' number is specified")
         if not recorded.get("Url") and not recorded.get("Twiml"):
             return self._error(400, 21205, "Url parameter is required")
-        call = FakeCall("CA" + secrets.token_hex(16), to, from_, params=recorded.form)
-        self.calls[call.sid] = call
+        if recorded.idempotency_token and recorded.idempotency_token in self.by_token:
+            call = self.by_token[recorded.idempotency_token]  # the same call, not a new dial
+        else:
+            call = FakeCall("CA" + secrets.token_hex(16), to, from_, params=recorded.form)
+            self.calls[call.sid] = call
+            if recorded.idempotency_token:
+                self.by_token[recorded.idempotency_token] = call
+            self.active.add(call.sid)
+            self.max_active = max(self.max_active, len(self.active))
+        if self.create_delay:
+            await asyncio.sleep(self.create_delay)
+        if self.stall is not None and self.stall(recorded):
+            with contextlib.suppress(TimeoutError):  # the dialer never hears back
+                await asyncio.wait_for(self.unstall.wait(), 30)
         return web.json_response(self._resource(call), status=201)
 
     async def _update(self, request: web.Request) -> web.Response:
@@ -130,6 +166,7 @@ class FakeTwilioRest(LoopbackServer):
             return self._error(404, 20404, "The requested resource was not found")
         if recorded.get("Status") in ("completed", "canceled"):
             call.status = str(recorded.get("Status"))
+            self.active.discard(call.sid)
         if recorded.get("Twiml"):
             call.twiml_updates.append(str(recorded.get("Twiml")))
         return web.json_response(self._resource(call))

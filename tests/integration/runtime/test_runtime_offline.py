@@ -143,3 +143,20 @@ async def test_workflow_blocked_phrases_refuse_the_turn() -> None:
     assert not any(isinstance(e, HandedOff) for e in events)
     allowed = await _turn(session, "about my order")
     assert HandedOff("start", "orders") in allowed
+
+
+async def test_opt_out_builtin_records_the_intent() -> None:
+    definition = {
+        "nodes": [{"id": "start", "type": "start", "say": "Hi, a reminder about your visit.",
+                   "tools": ["opt_out", "end_call"]},
+                  {"id": "bye", "type": "end", "say": "Goodbye."}],
+        "edges": [{"from": "start", "to": "bye", "condition": "thanks bye"}],
+    }  # fmt: skip
+    from runtime.validation import validate_definition
+
+    assert validate_definition(definition) == []
+    session = create_session(definition, variables={}, model=OFFLINE)
+    events = await _turn(session, "please stop calling me and remove my number")
+    tool = next(e for e in events if isinstance(e, ToolCalled))
+    assert tool.name == "opt_out" and tool.error is None
+    assert _spoken(events) == "Understood, we will not call you again."

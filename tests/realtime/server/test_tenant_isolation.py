@@ -226,6 +226,46 @@ for _path, _body in [("/hangup", None), ("/transfer", {"to": "+14155550155"}),
     case("POST", "/api/v1/calls/{call_id:uuid}" + _path)(_make_call)
 
 
+async def _campaign(client, owner):
+    number = await _phone_number(client, owner, workflow=True)
+    r = await client.post("/api/v1/campaigns", headers=owner.headers, json={
+        "name": "c", "workflow_id": number["workflow_id"], "caller_ids": [number["number"]]})
+    assert r.status_code == 201, r.text
+    campaign_id = r.json()["id"]
+    r = await client.post(f"/api/v1/campaigns/{campaign_id}/contacts", headers=owner.headers,
+                          json={"contacts": [{"phone_number": "+14155550100"}]})
+    assert r.status_code == 200 and r.json()["imported"] == 1, r.text
+    return {"campaign_id": campaign_id}
+
+
+_CAMPAIGN = "/api/v1/campaigns/{campaign_id:uuid}"
+for _method, _path, _body in [
+    ("GET", _CAMPAIGN, None),
+    ("POST", _CAMPAIGN + "/start", None),
+    ("POST", _CAMPAIGN + "/pause", None),
+    ("POST", _CAMPAIGN + "/resume", None),
+    ("POST", _CAMPAIGN + "/cancel", None),
+    ("POST", _CAMPAIGN + "/contacts", {"contacts": [{"phone_number": "+14155550101"}]}),
+    ("GET", _CAMPAIGN + "/contacts", None),
+    ("GET", _CAMPAIGN + "/results.csv", None),
+]:
+    async def _make_campaign(client, owner, _body=_body):
+        return await _campaign(client, owner), _body
+
+    case(_method, _path)(_make_campaign)
+
+
+async def _do_not_call(client, owner):
+    r = await client.post("/api/v1/do-not-call", json={"phone_number": "+14155550177"},
+                          headers=owner.headers)
+    assert r.status_code in (200, 201), r.text
+    return {"phone_number": "+14155550177"}, None
+
+
+case("GET", "/api/v1/do-not-call/{phone_number}")(_do_not_call)
+case("DELETE", "/api/v1/do-not-call/{phone_number}")(_do_not_call)
+
+
 def _scoped_endpoints():
     for router in all_routers():
         for ep in router.endpoints:

@@ -1,0 +1,82 @@
+"""A campaign's progress (counts per contact state, attempts, answer rate, minutes, ETA) and
+its results as CSV, streamed a page of contacts at a time."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from db import campaign_contacts as contacts_db
+from db import campaigns as campaigns_db
+from server.campaigns.models import CONTACT_STATES
+
+FINAL = frozenset(CONTACT_STATES) - {"pending", "calling"}
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    contacts: int
+    states: dict[str, int]
+    attempts: int
+    answered: int
+    answer_rate: float | None
+    minutes: float
+    eta_seconds: float | None
+
+
+async def progress(pool: asyncpg.Pool, campaign: Any) -> Progress:
+    org, campaign_id = campaign["organization_id"], campaign["id"]
+    counts = await campaigns_db.contact_counts(pool, org, campaign_id)
+    stats = await campaigns_db.attempt_stats(pool, org, campaign_id)
+    states = {s: counts.get(s, 0) for s in CONTACT_STATES}
+    ended = int(stats["ended"])
+    answered = int(stats["answered"])
+    done = sum(n for s, n in states.items() if s in FINAL)
+    remaining = states["pending"] + states["calling"]
+    eta = None
+    started = campaign["started_at"]
+    if campaign["state"] == "running" and started is not None and done and remaining:
+        elapsed = (datetime.now(UTC) - started).total_seconds()
+        eta = round(remaining * elapsed / done, 1)  # at the pace so far
+    return Progress(
+        contacts=sum(states.values()), states=states, attempts=int(stats["attempts"]),
+        answered=answered, answer_rate=round(answered / ended, 4) if ended else None,
+        minutes=round(float(stats["seconds"]) / 60, 2), eta_seconds=eta,
+    )  # fmt: skip
+
+
+RESULT_COLUMNS = ("row", "phone_number", "time_zone", "state", "attempts", "last_outcome",
+                  "call_id", "duration_seconds", "finished_at", "variables", "extracted")  # fmt: skip
+
+
+async def results_csv(pool: asyncpg.Pool, organization_id: UUID,
+                      campaign_id: UUID) -> AsyncIterator[bytes]:  # fmt: skip
+    """The results CSV: a header, then one line per contact (its last attempt's call)."""
+    yield _line(RESULT_COLUMNS)
+    async for rows in contacts_db.stream_results(pool, organization_id, campaign_id):
+        out = io.StringIO()
+        writer = csv.writer(out)
+        for r in rows:
+            writer.writerow([
+                r["row_number"], r["phone_number"], r["time_zone"], r["state"], r["attempts"],
+                r["last_outcome"] or "", r["call_id"] or "",
+                "" if r["duration_seconds"] is None else round(r["duration_seconds"], 1),
+                r["finished_at"].isoformat() if r["finished_at"] else "",
+                json.dumps(r["variables"] or {}, sort_keys=True),
+                json.dumps(r["extracted"], sort_keys=True) if r["extracted"] else "",
+            ])  # fmt: skip
+        yield out.getvalue().encode()
+
+
+def _line(values: tuple[str, ...]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerow(values)
+    return out.getvalue().encode()
