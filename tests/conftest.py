@@ -105,6 +105,10 @@ def data_dir(run_dir: Path) -> Path:
     return path
 
 
+CARRIER_APIS = ("twilio", "telnyx", "plivo", "vonage", "exotel")
+CLOSED_PORT_URL = "http://127.0.0.1:9"  # the discard port: nothing listens on it here
+
+
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "env": "test",
@@ -118,6 +122,10 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "call_lost_after_seconds": 3600.0,
         "public_url": None,
         "allow_private_urls": True,  # providers and tools are fakes on 127.0.0.1
+        # no carrier REST request leaves the machine: a test that needs a carrier's API
+        # points it at a fake; others reach a closed port (a phone number's ownership check
+        # then reads as "could not verify") instead of the carrier's real API
+        **{f"{c}_api_base_url": CLOSED_PORT_URL for c in CARRIER_APIS},
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
