@@ -9,6 +9,8 @@ from uuid import UUID
 from db import campaign_contacts as contacts_db
 from db import campaigns as campaigns_db
 from db import workflows as workflows_db
+from server.billing.catalog import Feature
+from server.billing.entitlements import plan_of, require_feature
 from server.campaigns.dispatcher import dispatcher_for
 from server.campaigns.events import emit_campaign
 from server.campaigns.models import CampaignConfig, CampaignIn
@@ -31,16 +33,9 @@ def _invalid(*details: ErrorDetail) -> ApiError:
 
 
 async def require_campaigns_feature(services: Services, organization_id: UUID) -> None:
-    """THE single place the plan's campaign feature is checked (create and start call it).
-
-    PLAN FEATURE HOOK (for the lead): plan feature flags have landed; plugging them in is
-    ``require_feature(await plan_of(services, organization_id), Feature.CAMPAIGNS)``
-    (``server.billing.entitlements``, ``server.billing.catalog``: a 403
-    ``feature_not_in_plan``). Not wired here: the built-in free plan excludes campaigns, so
-    the tests' organizations would need a plan that includes them. Until then every plan
-    that allows calls may run campaigns (each call is still admitted against the plan and
-    its concurrency)."""
-    return None
+    """THE single place the plan's campaign feature is checked (create and start call it):
+    403 ``feature_not_in_plan`` on a plan without ``campaigns``."""
+    require_feature(await plan_of(services, organization_id), Feature.CAMPAIGNS)
 
 
 async def create(services: Services, organization_id: UUID, body: CampaignIn) -> Any:

@@ -88,6 +88,7 @@ _PATH = "/api/v1/campaigns/{campaign_id:uuid}"
     body=CampaignIn,
     response=CampaignOut,
     status=201,
+    errors=[403],
     summary="Create a campaign (draft): workflow, caller ids, schedule and calling "
     "windows, pacing, retry and voicemail policies, shared variables",
 )
@@ -132,7 +133,8 @@ async def _act(ctx: ApiContext, action: str) -> CampaignOut:
 
 
 @router.post(
-    f"{_PATH}/start", response=CampaignOut, errors=[409], summary="Start dialing (a draft with contacts)"
+    f"{_PATH}/start", response=CampaignOut, errors=[403, 409],
+    summary="Start dialing (a draft with contacts)",
 )
 async def start_campaign(ctx: ApiContext) -> CampaignOut:
     return await _act(ctx, "start")

@@ -208,3 +208,24 @@ async def test_outbound_recording_needs_the_feature(env: PhoneEnv) -> None:
                                                  uuid.UUID(r.json()["id"]))  # fmt: skip
     metadata = call["metadata"] if isinstance(call["metadata"], dict) else json.loads(call["metadata"])
     assert metadata["record"] is False
+
+
+async def test_campaigns_need_their_feature(env: PhoneEnv) -> None:
+    # the phone environment's organization (it has a caller-id number) on the PLANS_FILE's
+    # free plan, which has no campaigns
+    headers, org, services = env.headers, uuid.UUID(env.org), env.server.services
+    body = {"name": "reminders", "workflow_id": env.workflow_id}
+    r = await env.http.post("/api/v1/campaigns", headers=headers, json=body)
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["code"] == "feature_not_in_plan"
+    assert "campaigns" in r.json()["error"]["message"]
+    await orgs_db.set_plan(services.db, org, "pro")  # pro has campaigns
+    try:
+        r = await env.http.post("/api/v1/campaigns", headers=headers, json=body)
+        assert r.status_code == 201, r.text
+        campaign = r.json()["id"]
+    finally:
+        await orgs_db.set_plan(services.db, org, "free")  # downgraded before it starts
+    r = await env.http.post(f"/api/v1/campaigns/{campaign}/start", headers=headers, json={})
+    assert r.status_code == 403, r.text
+    assert r.json()["error"]["code"] == "feature_not_in_plan"
