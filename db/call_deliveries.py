@@ -7,6 +7,8 @@ from uuid import UUID
 
 import asyncpg
 
+from db.webhooks import ATTEMPT_LOG
+
 Conn = asyncpg.Pool | asyncpg.Connection
 
 
@@ -14,13 +16,8 @@ async def for_call(conn: Conn, organization_id: UUID, call_id: UUID, *,
                    limit: int = 100) -> list[asyncpg.Record]:  # fmt: skip
     """Oldest first (the order they were sent in), with the webhook's URL."""
     return await conn.fetch(
-        """SELECT d.id, d.webhook_id, w.url, d.event, d.status, d.created_at, d.delivered_at,
-                  COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                                'attempt', a.attempt, 'status_code', a.status_code,
-                                'error', a.error, 'duration_ms', a.duration_ms,
-                                'at', a.created_at) ORDER BY a.attempt)
-                              FROM webhook_attempts a WHERE a.delivery_id = d.id),
-                           '[]'::jsonb) AS attempt_log
+        f"""SELECT d.id, d.webhook_id, w.url, d.event, d.status, d.created_at, d.delivered_at,
+                   {ATTEMPT_LOG}
              FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
             WHERE d.organization_id = $1 AND w.organization_id = $1
               AND (d.payload -> 'data' ->> 'call_id') = $2::text

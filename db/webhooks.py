@@ -113,16 +113,19 @@ async def mark_failed(conn: Conn, delivery_id: UUID) -> None:
     )
 
 
+#: A delivery ``d``'s attempts, oldest first, as one JSON array column ``attempt_log``.
+ATTEMPT_LOG = """COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                     'attempt', a.attempt, 'status_code', a.status_code,
+                     'error', a.error, 'duration_ms', a.duration_ms,
+                     'at', a.created_at) ORDER BY a.attempt)
+                   FROM webhook_attempts a WHERE a.delivery_id = d.id),
+                '[]'::jsonb) AS attempt_log"""
+
+
 async def list_deliveries(conn: Conn, organization_id: UUID, webhook_id: UUID, *,
                           limit: int = 50) -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"""SELECT {_DELIVERY},
-                   COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                                 'attempt', a.attempt, 'status_code', a.status_code,
-                                 'error', a.error, 'duration_ms', a.duration_ms,
-                                 'at', a.created_at) ORDER BY a.attempt)
-                               FROM webhook_attempts a WHERE a.delivery_id = d.id),
-                            '[]'::jsonb) AS attempt_log
+        f"""SELECT {_DELIVERY}, {ATTEMPT_LOG}
               FROM webhook_deliveries d
              WHERE d.organization_id = $1 AND d.webhook_id = $2
           ORDER BY d.created_at DESC LIMIT $3""",
