@@ -58,7 +58,7 @@ async def test_billing_shows_plan_period_minutes_limits(client, make_user, serve
     assert billing["limits"] == {"max_concurrent_calls": 10, "plan_max_concurrent_calls": 10,
                                  "max_workflows": 10, "workflows": 1, "max_phone_numbers": 3,
                                  "phone_numbers": 0}  # fmt: skip
-    assert billing["features"] == {"recording": True, "campaigns": False,
+    assert billing["features"] == {"recording": True, "campaigns": True,
                                    "bring_your_own_keys": True, "cloud_providers": True}  # fmt: skip
     assert billing["subscription"] is None
 

@@ -27,6 +27,7 @@ from tests.integration.server.campaign_carrier import (
     ScriptedCarrier,
     carrier,
     instance,
+    own_database_url,  # noqa: F401  (own database)
 )
 
 MONDAY_NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -13,7 +13,14 @@ import httpx
 import pytest
 
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
-from tests.integration.server.campaign_carrier import SID, TOKEN, Org, carrier, instance
+from tests.integration.server.campaign_carrier import (
+    SID,
+    TOKEN,
+    Org,
+    carrier,
+    instance,
+    own_database_url,  # noqa: F401  (own database)
+)
 
 
 @pytest.fixture

@@ -17,7 +17,15 @@ from db import calls as calls_db
 from tests.fakes import LoopbackServer
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
 from tests.fakes.deepgram_server import FakeDeepgram
-from tests.integration.server.campaign_carrier import SID, TOKEN, WORKFLOW, Org, carrier, instance
+from tests.integration.server.campaign_carrier import (
+    SID,
+    TOKEN,
+    WORKFLOW,
+    Org,
+    carrier,
+    instance,
+    own_database_url,  # noqa: F401  (own database)
+)
 
 OPT_OUT_WORKFLOW = {
     **WORKFLOW,
