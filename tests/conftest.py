@@ -31,6 +31,7 @@ for _name in list(os.environ):
         del os.environ[_name]
 
 from db.embedded import EmbeddedPostgres  # noqa: E402
+from db.migrate import migrate_url  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.services import Services  # noqa: E402
 from server.settings import Settings  # noqa: E402
@@ -73,6 +74,28 @@ def run_dir() -> Iterator[Path]:
     path.chmod(0o755)  # the embedded PostgreSQL runs as an unprivileged user when we are root
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def fresh_database(database_url: str, prefix: str) -> AsyncIterator[str]:
+    """A migrated database of its own beside ``database_url``'s, dropped afterwards: for tests
+    whose data other servers on the shared test database must not see (or touch)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+    await migrate_url(url)
+    try:
+        yield url
+    finally:
+        admin = await asyncpg.connect(database_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
 
 
 @pytest.fixture(scope="session")

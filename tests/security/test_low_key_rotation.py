@@ -4,18 +4,14 @@ every stored secret with the newest key, so the old key can be dropped."""
 
 from __future__ import annotations
 
-import uuid
-from urllib.parse import urlsplit, urlunsplit
-
-import asyncpg
 import pytest
 from cryptography.fernet import Fernet
 
 from db import provider_credentials as creds_db
 from db import tool_secrets as secrets_db
 from db.crypto import SecretBox, rotate_stored_secrets
-from db.migrate import migrate_url
 from server.settings import load_settings
+from tests.conftest import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +20,8 @@ pytestmark = pytest.mark.integration
 async def own_database(database_url):
     """A database of its own: rotation rewrites every secret, which the shared server's key
     could then not read."""
-    name = f"sb_rotate_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    await migrate_url(url)
-    yield url
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with fresh_database(database_url, "sb_rotate") as url:
+        yield url
 
 
 async def test_rotate_then_drop_the_old_key(own_database):

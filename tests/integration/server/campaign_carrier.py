@@ -10,16 +10,13 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 
 from db import carriers as carriers_db
-from db.migrate import migrate_url
 from loadgen.callers.twilio import MediaStream, TwilioEmulator, stream_of
-from tests.conftest import LiveServer, make_settings, run_server
+from tests.conftest import LiveServer, fresh_database, make_settings, run_server
 from tests.fakes.carriers.twilio_rest import FakeCall, FakeTwilioRest
 
 PUBLIC = "https://campaigns.example.test"
@@ -251,13 +248,5 @@ async def own_database_url(database_url: str) -> AsyncIterator[str]:
     instance dispatches every running campaign of its database, so the session's other
     servers (on their own fake-less carrier settings) must never see this module's
     campaigns. The fleet keys are the session's (same data directory)."""
-    name = f"sb_campaigns_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    await migrate_url(url)
-    yield url
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with fresh_database(database_url, "sb_campaigns") as url:
+        yield url

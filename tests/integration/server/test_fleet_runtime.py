@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -20,28 +19,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from db import calls as calls_db
 from db import fleet as fleet_db
-from db.migrate import migrate_url
 from db.pool import create_pool
 from server.app import open_services
 from server.coordination import InProcessBus, InProcessLimiter, fleet
 from server.coordination.shared_keys import KeysDiffer, check_shared_keys, record_rotated
 from server.services import Services
 from server.settings import SettingsError
-from tests.conftest import make_settings
+from tests.conftest import fresh_database, make_settings
 
 
 @pytest.fixture
 async def own_database(database_url: str) -> AsyncIterator[str]:
-    name = f"sb_fleetrt_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    await migrate_url(url)
-    yield url
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with fresh_database(database_url, "sb_fleetrt") as url:
+        yield url
 
 
 @pytest.fixture

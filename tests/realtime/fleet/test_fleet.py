@@ -21,7 +21,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -31,9 +30,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from db import calls as calls_db
-from db.migrate import migrate_url
 from db.pool import create_pool
 from loadgen.callers.twilio import MediaStream, TwilioEmulator, parse_twiml, stream_of
+from tests.conftest import fresh_database
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
 from tests.fakes.s3 import FakeS3, s3_server_fixture  # noqa: F401  (the s3_server fixture)
 from tests.realtime.fleet.harness import Process, Receiver, base_env, free_port
@@ -74,16 +73,8 @@ class Fleet:
 @pytest.fixture(scope="module")
 async def own_database(database_url: str) -> AsyncIterator[str]:
     """The fleet's own database: its key fingerprints must not meet other tests' keys."""
-    name = f"sb_fleet_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    await migrate_url(url)
-    yield url
-    admin = await asyncpg.connect(database_url)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    async with fresh_database(database_url, "sb_fleet") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
