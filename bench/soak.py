@@ -37,6 +37,7 @@ RESULTS = ROOT / "bench" / "results"
 START, END = "<!-- soak:start -->", "<!-- soak:end -->"
 DEFAULT_CALLS = 12
 CAPACITY_SHARE = 0.8
+SAMPLE_SECONDS = 5.0
 
 
 @dataclass
@@ -77,19 +78,72 @@ def open_fds(pid: int) -> int | None:
         return None
 
 
+SCRAPED = ("event_loop_lag", "event_loop_stalls", "gc_pause", "db_pool")
+
+
 def scrape(text: str) -> dict[str, float]:
-    """The event-loop lag and database-pool samples of a Prometheus text page (names with
-    ``event_loop_lag`` or ``db_pool`` in them; histogram buckets left out)."""
+    """The loop-health and database-pool samples of a Prometheus text page (names with one of
+    ``SCRAPED`` in them, labels kept; histogram buckets and ``_created`` left out)."""
     out: dict[str, float] = {}
     for line in text.splitlines():
-        if line.startswith("#") or not ("event_loop_lag" in line or "db_pool" in line):
+        if line.startswith("#") or not any(k in line for k in SCRAPED):
             continue
         name, _, value = line.rpartition(" ")
-        if "_bucket" in name:
+        if "_bucket" in name or name.endswith("_created"):
             continue
         with contextlib.suppress(ValueError):
             out[name] = float(value)
     return out
+
+
+def lag_buckets(text: str) -> dict[float, float]:
+    """Cumulative counts of the event-loop lag histogram by upper bound (seconds)."""
+    out: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith("switchboard_event_loop_lag_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            out[float(le)] = float(line.rpartition(" ")[2])
+    return out
+
+
+def bucket_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """The upper bound of the bucket holding quantile ``q`` of the samples taken between two
+    readings of a cumulative histogram (None without samples)."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return None
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= q * counts[-1]:
+            return bound
+    return bounds[-1]
+
+
+def server_minute(
+    prev: dict[str, Any], cur: dict[str, Any], lag_max: float | None
+) -> dict[str, float | None]:
+    """What the server exported during one minute, from the readings at its start and end:
+    loop lag p99 (bucket bound) and max (largest 10 s window seen), stalls, full (generation
+    2) collections and their longest pause, pool use."""
+    before, after = prev.get("metrics", {}), cur.get("metrics", {})
+
+    def delta(name: str) -> float | None:
+        return None if name not in after else after[name] - before.get(name, 0.0)
+
+    gen2 = 'switchboard_gc_pause_seconds_count{generation="2"}'
+    gen2_sum = 'switchboard_gc_pause_seconds_sum{generation="2"}'
+    p99 = bucket_quantile(prev.get("buckets", {}), cur.get("buckets", {}), 0.99)
+    collections, seconds = delta(gen2), delta(gen2_sum)
+    mean = round(seconds / collections * 1000, 1) if collections and seconds is not None else None
+    return {
+        "loop_lag_p99_ms": None if p99 is None else round(p99 * 1000, 1),
+        "loop_lag_max_ms": None if lag_max is None else round(lag_max * 1000, 1),
+        "loop_stalls": delta("switchboard_event_loop_stalls_total"),
+        "gc_full_collections": collections,
+        "gc_full_ms_mean": mean,
+        "db_pool_in_use": after.get("switchboard_db_pool_in_use"),
+        "db_pool_size": after.get("switchboard_db_pool_size"),
+    }
 
 
 def default_calls() -> int:
@@ -121,16 +175,26 @@ async def soak(url: str, loadtest_args: list[str], pid: int, args: argparse.Name
     def minute_of(t: float) -> Minute:
         return minutes[min(int((t - t0) // 60), len(minutes) - 1)]
 
+    async def read(http: httpx.AsyncClient) -> dict[str, Any]:
+        with contextlib.suppress(httpx.HTTPError):
+            text = (await http.get(f"{url}/metrics", timeout=5.0)).text
+            return {"metrics": scrape(text), "buckets": lag_buckets(text)}
+        return {}
+
     async def sampler(http: httpx.AsyncClient) -> None:
+        prev = await read(http)
         for m in minutes:
-            await asyncio.sleep(max(0.0, t0 + (m.index + 1) * 60 - time.monotonic()))
-            reading: dict[str, float | None] = {
-                "rss_mb": round(rss_bytes(pid) / 2**20, 1),
-                "open_fds": open_fds(pid),
-            }
-            m.server = reading
-            with contextlib.suppress(httpx.HTTPError):
-                reading.update(scrape((await http.get(f"{url}/metrics", timeout=5.0)).text))
+            lag_max: float | None = None
+            end = t0 + (m.index + 1) * 60
+            while (left := end - time.monotonic()) > 0:  # the 10 s lag-max gauge, every 5 s
+                await asyncio.sleep(min(SAMPLE_SECONDS, left))
+                gauge = (await read(http)).get("metrics", {}).get("switchboard_event_loop_lag_max_seconds")
+                if gauge is not None:
+                    lag_max = max(lag_max or 0.0, gauge)
+            cur = await read(http)
+            m.server = {"rss_mb": round(rss_bytes(pid) / 2**20, 1), "open_fds": open_fds(pid),
+                        **server_minute(prev, cur, lag_max)}  # fmt: skip
+            prev = cur
             print(json.dumps(m.figures()), file=sys.stderr, flush=True)
 
     async def caller(http: httpx.AsyncClient, slot: int) -> None:
@@ -151,6 +215,12 @@ async def soak(url: str, loadtest_args: list[str], pid: int, args: argparse.Name
     return [m for m in minutes if m.results or m.server]
 
 
+def _cell(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
 def render(report: dict[str, Any], path: Path) -> None:
     """Replace the soak block of ``path`` with the per-minute table of ``report``."""
     rows = [
@@ -159,16 +229,20 @@ def render(report: dict[str, Any], path: Path) -> None:
         f"(`{report['results_file']}`).",
         "",
         "| minute | calls | failed | lateness p50 / p99 / max (ms) | frames > 100 ms | v2v p95 (ms) "
-        "| RSS (MB) | open fds | loop lag |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| loop lag p99 / max (ms) | stalls > 50 ms | full GCs (mean ms) | RSS (MB) | open fds "
+        "| db pool in use / size |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in report["per_minute"]:
         late, srv = m["lateness_ms"], m["server"]
-        lag = {k: v for k, v in srv.items() if "event_loop_lag" in k}
         rows.append(
             f"| {m['minute']} | {m['calls']} | {m['failed']} | {late['p50']} / {late['p99']} / "
-            f"{late['max']} | {late['over_100ms']} | {m['v2v_p95_ms']} | {srv.get('rss_mb')} | "
-            f"{srv.get('open_fds')} | {', '.join(f'{k}={v:.4g}' for k, v in lag.items()) or '—'} |"
+            f"{late['max']} | {late['over_100ms']} | {m['v2v_p95_ms']} | "
+            f"{_cell(srv.get('loop_lag_p99_ms'))} / {_cell(srv.get('loop_lag_max_ms'))} | "
+            f"{_cell(srv.get('loop_stalls'))} | {_cell(srv.get('gc_full_collections'))} "
+            f"({_cell(srv.get('gc_full_ms_mean'))}) | {_cell(srv.get('rss_mb'))} | "
+            f"{_cell(srv.get('open_fds'))} | {_cell(srv.get('db_pool_in_use'))} / "
+            f"{_cell(srv.get('db_pool_size'))} |"
         )
     text = path.read_text()
     block = f"{START}\n" + "\n".join(rows) + f"\n{END}"

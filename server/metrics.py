@@ -37,6 +37,18 @@ LOOP_LAG = Histogram(
 )
 LOOP_LAG_MAX = Gauge("switchboard_event_loop_lag_max_seconds",
                      "Largest event-loop ticker lateness in the last window (10 s)")
+DB_POOL_SIZE = Gauge("switchboard_db_pool_size", "Open connections of the database pool")
+DB_POOL_IN_USE = Gauge("switchboard_db_pool_in_use", "Database pool connections checked out")
+DB_POOL_MAX = Gauge("switchboard_db_pool_max", "DB_POOL_MAX of this instance")
+LOOP_STALLS = Counter("switchboard_event_loop_stalls_total",
+                      "Event-loop ticks more than 50 ms late (logged as event_loop_stall)")
+# the garbage collector runs on the event-loop thread: a long collection is a loop stall
+GC_PAUSE = Histogram(
+    "switchboard_gc_pause_seconds", "Garbage-collector pauses by generation", ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64),
+)
+GC_COLLECTED = Counter("switchboard_gc_collected_objects_total",
+                       "Objects freed by the garbage collector (cyclic garbage)", ["generation"])
 
 
 async def metrics_endpoint(request: Request) -> Response:

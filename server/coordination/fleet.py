@@ -1,6 +1,7 @@
 """What every process of the fleet runs beside its work (``instance(services)``, entered by
 ``open_services``): the heartbeat of its live calls, the lost-call sweeper, the instance
-gauges and the event-loop lag ticker.
+gauges, the event-loop lag ticker (with the stall log and collector pauses of
+``server.loop_health``) and the database pool gauges.
 
 Heartbeat: every ``CALL_HEARTBEAT_SECONDS`` one batched UPDATE stamps ``heartbeat_at`` and
 this instance's id on every call it carries (running, or admitted and waiting for media).
@@ -24,7 +25,7 @@ from uuid import UUID
 import structlog
 
 from db import fleet as fleet_db
-from server import metrics
+from server import loop_health, metrics
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -82,12 +83,15 @@ async def _every(seconds: float, name: str, work) -> None:  # type: ignore[no-un
 async def _loop_lag() -> None:
     loop = asyncio.get_running_loop()
     window_end, worst = loop.time() + LAG_WINDOW_SECONDS, 0.0
+    pauses = loop_health.GC_PAUSES
     while True:
-        started = loop.time()
+        started, collecting = loop.time(), pauses.total
         await asyncio.sleep(TICK_SECONDS)
         now = loop.time()
         lag = max(0.0, now - started - TICK_SECONDS)
         metrics.LOOP_LAG.observe(lag)
+        if lag >= loop_health.STALL_SECONDS:
+            loop_health.report_stall(lag, pauses.total - collecting)
         worst = max(worst, lag)
         if now >= window_end:
             metrics.LOOP_LAG_MAX.set(worst)
@@ -102,6 +106,11 @@ async def instance(services: Services) -> AsyncIterator[None]:
     metrics.LIVE_CALLS.set_function(live.count)
     metrics.MAX_LIVE_CALLS.set(live.limit or 0)
     metrics.DRAINING.set_function(lambda: 1.0 if services.draining else 0.0)
+    pool = services.db
+    metrics.DB_POOL_SIZE.set_function(pool.get_size)
+    metrics.DB_POOL_IN_USE.set_function(lambda: pool.get_size() - pool.get_idle_size())
+    metrics.DB_POOL_MAX.set(pool.get_max_size())
+    loop_health.GC_PAUSES.install()
     tasks = [
         asyncio.create_task(
             _every(settings.call_heartbeat_seconds, "heartbeat", lambda: beat(services)),

@@ -5,6 +5,7 @@ instances on one database: same keys work across them, different keys are refuse
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -152,3 +153,15 @@ async def test_the_autoscaler_metrics_are_exported(client: Any) -> None:
     first = await ticks()
     await asyncio.sleep(0.3)
     assert await ticks() > first  # the 10 ms ticker runs
+
+
+async def test_collector_pauses_and_pool_use_are_exported(client: Any) -> None:
+    gc.collect()  # the server runs in this process: its collector callback sees this one
+
+    text = (await client.get("/metrics")).text
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert float(samples['switchboard_gc_pause_seconds_count{generation="2"}']) >= 1
+    assert "switchboard_event_loop_stalls_total" in samples
+    assert float(samples["switchboard_db_pool_size"]) >= 1
+    assert float(samples["switchboard_db_pool_max"]) >= float(samples["switchboard_db_pool_size"])
+    assert 0 <= float(samples["switchboard_db_pool_in_use"]) <= float(samples["switchboard_db_pool_size"])
