@@ -78,7 +78,7 @@ def open_fds(pid: int) -> int | None:
         return None
 
 
-SCRAPED = ("event_loop_lag", "event_loop_stalls", "gc_pause", "db_pool")
+SCRAPED = ("event_loop_lag", "event_loop_stalls", "gc_pause", "gc_collected", "db_pool")
 
 
 def scrape(text: str) -> dict[str, float]:
@@ -141,6 +141,7 @@ def server_minute(
         "loop_stalls": delta("switchboard_event_loop_stalls_total"),
         "gc_full_collections": collections,
         "gc_full_ms_mean": mean,
+        "gc_full_collected": delta('switchboard_gc_collected_objects_total{generation="2"}'),
         "db_pool_in_use": after.get("switchboard_db_pool_in_use"),
         "db_pool_size": after.get("switchboard_db_pool_size"),
     }
