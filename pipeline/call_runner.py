@@ -14,6 +14,7 @@ from pipeline import turn_models
 from pipeline.builder import BuiltCall, build_call
 from pipeline.events import CallEvent, CallEventSink, CallResult, EndReason
 from pipeline.spec import CallSpec
+from pipeline.teardown import release
 
 
 class CallControl:
@@ -28,8 +29,8 @@ class CallControl:
     def end_reason(self) -> EndReason | None:
         return self._reason
 
-    def attach(self, built: BuiltCall) -> None:
-        """The running call this control acts on (set by ``run_call``)."""
+    def attach(self, built: BuiltCall | None) -> None:
+        """The running call this control acts on (set by ``run_call``; None once it ended)."""
         self._built = built
 
     def ending(self, reason: EndReason) -> None:
@@ -145,4 +146,7 @@ async def run_call(
             error=error,
         )
         sink.ended(result)
+        control.attach(None)
+        if not any(not t.done() for t in runner.task_manager.current_tasks()):
+            release([runner, built.worker, built.pipeline, transport, built.observer])  # see teardown
     return result
