@@ -216,6 +216,15 @@ async def soak(url: str, loadtest_args: list[str], pid: int, args: argparse.Name
     return [m for m in minutes if m.results or m.server]
 
 
+def _load_line(report: dict[str, Any]) -> list[str]:
+    load = report.get("load_average")
+    if not load:
+        return []
+    start, end = (" / ".join(f"{x:g}" for x in load[k]) for k in ("start", "end"))
+    return [f"Machine load average (1 / 5 / 15 min) at start {start}, at end {end} "
+            f"({report['machine'].get('cores', '?')} cores)."]  # fmt: skip
+
+
 def _cell(v: float | None) -> str:
     if v is None:
         return "—"
@@ -228,6 +237,7 @@ def render(report: dict[str, Any], path: Path) -> None:
         f"Soak of {report['calls']} concurrent {report['pace']} callers ({report['turn']}) for "
         f"{report['minutes']} min on {report['date'][:10]}; `python -m bench.soak` "
         f"(`{report['results_file']}`).",
+        *_load_line(report),
         "",
         "| minute | calls | failed | lateness p50 / p99 / max (ms) | frames > 100 ms | v2v p95 (ms) "
         "| loop lag p99 / max (ms) | stalls > 50 ms | full GCs (mean ms) | RSS (MB) | open fds "
@@ -267,6 +277,7 @@ def main() -> int:
     p.add_argument("--render", default=None, help="update this markdown file's soak block")
     args = p.parse_args()
     args.calls = args.calls or default_calls()
+    load_start = os.getloadavg()
     workdir = Path(tempfile.mkdtemp(prefix="switchboard-soak-"))
     if args.client_core is not None and hasattr(os, "sched_setaffinity"):
         with contextlib.suppress(OSError):
@@ -292,6 +303,8 @@ def main() -> int:
         "turn": args.turn,
         "pace": args.pace,
         "results_file": str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out),
+        "load_average": {"start": [round(x, 2) for x in load_start],
+                         "end": [round(x, 2) for x in os.getloadavg()]},  # fmt: skip
         "per_minute": [m.figures() for m in minutes],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
