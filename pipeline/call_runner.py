@@ -148,5 +148,5 @@ async def run_call(
         sink.ended(result)
         control.attach(None)
         if not any(not t.done() for t in runner.task_manager.current_tasks()):
-            release([runner, built.worker, built.pipeline, transport, built.observer])  # see teardown
+            release([runner, built.worker, built.pipeline, built.observer])  # see teardown
     return result

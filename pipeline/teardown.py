@@ -11,15 +11,20 @@ tens of milliseconds: every live call's audio stalled about every 46 s (BENCHMAR
 nothing of the call runs any more, so the cycles are gone and the objects are freed at once,
 call by call (a millisecond or two each), and full collections stay small.
 
-Only pipecat objects reached from the call's pipeline, worker and transport through other
-pipecat objects are cleared: process-wide things they hold (ONNX sessions, HTTP clients,
-settings) are not pipecat objects and are left alone.
+Only pipecat objects reached from the call's worker and pipeline through other pipecat
+objects are cleared: process-wide things they hold (ONNX sessions, HTTP clients, settings)
+are not pipecat objects and are left alone, and so are the transport's objects (its input
+and output processors, a WebRTC connection, the serializer): the code that ran the call
+still closes them after ``run_call`` returns. They stay for the collector, a few hundred
+objects a call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from pipecat.serializers.base_serializer import FrameSerializer
+from pipecat.transports.base_transport import BaseTransport
 from pipecat.utils.base_object import BaseObject
 
 
@@ -46,10 +51,17 @@ def call_objects(roots: Iterable[object]) -> list[BaseObject]:
     return list(found.values())
 
 
+def _kept(obj: BaseObject) -> bool:
+    """The transport's objects: still used to close the call's connection."""
+    return isinstance(obj, (BaseTransport, FrameSerializer)) or type(obj).__module__.startswith(
+        "pipecat.transports."
+    )
+
+
 def release(roots: Iterable[object]) -> int:
-    """Clear the attributes of the pipecat objects of an ended call (see the module
-    docstring); returns how many. Call it only when none of them runs any more."""
-    objects = call_objects(roots)
+    """Clear the attributes of the pipecat objects of an ended call but the transport's (see
+    the module docstring); returns how many. Call it only when none of them runs any more."""
+    objects = [obj for obj in call_objects(roots) if not _kept(obj)]
     for obj in objects:
         vars(obj).clear()
     return len(objects)

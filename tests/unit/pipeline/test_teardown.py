@@ -58,3 +58,23 @@ def test_without_release_the_cycles_wait_for_the_collector() -> None:
         gc.enable()
     gc.collect()
     assert ref() is None
+
+
+def test_the_transport_is_left_for_the_code_that_closes_it() -> None:
+    from pipecat.transports.base_transport import BaseTransport
+
+    class Transport(BaseTransport):
+        def input(self) -> FrameProcessor:
+            return self._input
+
+        def output(self) -> FrameProcessor:
+            return self._input
+
+    transport = Transport()
+    transport._input = FrameProcessor()
+    shared = Shared()
+    holder = Holder(shared)
+    pipeline = Pipeline([holder])
+    holder.transport = transport  # a processor that holds its transport
+    release([pipeline])
+    assert vars(holder) == {} and vars(transport)  # the transport keeps its attributes
