@@ -181,16 +181,25 @@ def _close(word: str, keyword: str) -> bool:
     return len(word) >= 5 and sound_key(word) == sound_key(keyword)
 
 
-def _phrase_found(phrase: Sequence[str], said: Sequence[str]) -> bool:
-    if not phrase or len(said) < len(phrase) - 1:
-        return False
-    # Every content word of the phrase must be heard ("i want a ..." is not "i want a refund").
-    for word in phrase:
-        if word not in STOPWORDS and not any(s == word or _close(s, word) for s in said):
-            return False
+#: Score of a quoted example phrase heard whole, and of one heard in part (a run of 3+ of
+#: its words in order, 75 % of it, but a content word missing: "when are you ..." for
+#: "when are you open" — less than one keyword, so a real keyword elsewhere wins).
+PHRASE_SCORE = 3.0
+PARTIAL_PHRASE_SCORE = 0.8
+
+
+def _phrase_score(phrase: Sequence[str], said: Sequence[str]) -> float:
+    if not phrase or len(said) < min(3, len(phrase) - 1):
+        return 0.0
     matcher = SequenceMatcher(None, list(phrase), list(said), autojunk=False)
-    matched = sum(block.size for block in matcher.get_matching_blocks())
-    return matched >= max(1, round(0.75 * len(phrase)))
+    blocks = matcher.get_matching_blocks()
+    if sum(block.size for block in blocks) < max(1, round(0.75 * len(phrase))):
+        return 0.0
+    # Every content word of the phrase must be heard ("i want a ..." is not "i want a refund").
+    if all(word in STOPWORDS or any(s == word or _close(s, word) for s in said)
+           for word in phrase):
+        return PHRASE_SCORE
+    return PARTIAL_PHRASE_SCORE if max(block.size for block in blocks) >= 3 else 0.0
 
 
 def weights(intents: Iterable[Intent]) -> dict[str, float]:
@@ -214,7 +223,7 @@ def score(intent: Intent, utterance: str, weight: dict[str, float] | None = None
             total += w
         elif any(_close(word, c) for word in content):
             total += 0.7 * w
-    total += sum(3.0 for phrase in intent.phrases if _phrase_found(phrase, said))
+    total += sum(_phrase_score(phrase, said) for phrase in intent.phrases)
     return total
 
 
@@ -269,11 +278,14 @@ GENERIC_PHRASES: tuple[str, ...] = (
 
 
 def caller_phrases(workflow: Workflow) -> list[str]:
-    """:func:`workflow_phrases` of ``workflow``'s lines, conditions and tool descriptions."""
-    texts: list[str] = []
-    for node in workflow.nodes:
-        texts.extend(t for t in (node.name, node.greeting, node.say) if t)
-    for edge in workflow.edges:
-        texts.extend(t for t in (edge.condition, edge.say) if t)
+    """:func:`workflow_phrases` of what ``workflow``'s callers may say: node names, edge
+    conditions (with their example phrases) and tool descriptions.
+
+    The agent's own lines (greetings, ``say``) are left out: callers do not repeat them, and
+    their words ("you", "are", "glad") crowded the model (measured on 10 espeak callers x 4
+    templates: routing 5.9 -> 6.2 of 10 on average without them).
+    """
+    texts: list[str] = [node.name for node in workflow.nodes if node.name]
+    texts.extend(edge.condition for edge in workflow.edges if edge.condition)
     texts.extend(getattr(tool, "description", "") for tool in workflow.tools)
     return workflow_phrases(texts)
