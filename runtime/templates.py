@@ -58,7 +58,7 @@ _ORDER_DESK: dict[str, Any] = {
                       '"track a package"'},
         {"from": "start", "to": "billing",
          "condition": 'The caller has a billing question, e.g. "billing", '
-                      '"a question about my bill", "a charge on my bill", "I need a refund"'},
+                      '"a charge on my bill", "I need a refund"'},
         {"from": "orders", "to": "goodbye",
          "condition": 'The caller is done, thanks or says bye, e.g. "that is all, thank you"',
          "say": "Glad I could help."},
