@@ -70,12 +70,21 @@ async def progress(pool: asyncpg.Pool, campaign: Any, pricing: Pricing) -> Progr
 
 
 RESULT_COLUMNS = ("row", "phone_number", "time_zone", "state", "attempts", "last_outcome",
-                  "call_id", "duration_seconds", "finished_at", "variables", "extracted")  # fmt: skip
+                  "call_id", "duration_seconds", "finished_at", "variables", "extracted",
+                  "cost")  # fmt: skip
 
 
-async def results_csv(pool: asyncpg.Pool, organization_id: UUID,
-                      campaign_id: UUID) -> AsyncIterator[bytes]:  # fmt: skip
-    """The results CSV: a header, then one line per contact (its last attempt's call)."""
+def _usage_cost(usage: Any, pricing: Pricing) -> float:
+    cost = 0.0
+    for kind, provider, model, quantity in usage or ():
+        cost = add(cost, pricing.cost(kind, provider, model or None, float(quantity)))
+    return cost
+
+
+async def results_csv(pool: asyncpg.Pool, organization_id: UUID, campaign_id: UUID,
+                      pricing: Pricing) -> AsyncIterator[bytes]:  # fmt: skip
+    """The results CSV: a header, then one line per contact (its last attempt's call; cost:
+    every attempt's calls, priced like ``progress``)."""
     yield _line(RESULT_COLUMNS)
     async for rows in contacts_db.stream_results(pool, organization_id, campaign_id):
         out = io.StringIO()
@@ -88,6 +97,7 @@ async def results_csv(pool: asyncpg.Pool, organization_id: UUID,
                 r["finished_at"].isoformat() if r["finished_at"] else "",
                 json.dumps(r["variables"] or {}, sort_keys=True),
                 json.dumps(r["extracted"], sort_keys=True) if r["extracted"] else "",
+                f"{_usage_cost(r['usage'], pricing):.6f}",
             ])  # fmt: skip
         yield out.getvalue().encode()
 

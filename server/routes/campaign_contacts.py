@@ -257,11 +257,12 @@ async def list_contacts(ctx: ApiContext) -> ContactPage:
     f"{_PATH}/results.csv",
     raw=True,
     summary="Every contact's result as CSV (streamed): state, attempts, last outcome, "
-    "call id, duration, variables and extracted variables (JSON)",
+    "call id, duration, variables and extracted variables (JSON), cost of its calls",
 )
 async def results(ctx: ApiContext) -> StreamingResponse:
     campaign = await _campaign(ctx)
     return StreamingResponse(
-        results_csv(ctx.db, ctx.caller.organization_id, campaign["id"]), media_type="text/csv",
+        results_csv(ctx.db, ctx.caller.organization_id, campaign["id"],
+                    ctx.services.settings.pricing), media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="campaign-{campaign["id"]}.csv"'},
     )  # fmt: skip

@@ -141,18 +141,23 @@ def dial_replays(services: Services, dial: Dial) -> bool:
     return provider_for(services, carrier, dial.caller["credentials"]).dial_replays
 
 
+def proves_dial(provider: CarrierProvider, call: CarrierCall, update: StatusUpdate) -> bool:
+    """Whether a verified callback on ``call``'s URL is about the call its keyed dial placed:
+    the carrier signs the URL naming the call, or the callback echoes the dial's key (a
+    signed callback of another call, replayed to this URL, echoes another key)."""
+    key = call.metadata.get("idempotency_key")
+    if not key or call.direction != "outbound" or not update.carrier_call_id:
+        return False
+    return provider.signature_binds_url or update.echoed_key == key
+
+
 async def adopt_carrier_call(services: Services, call: CarrierCall, provider: CarrierProvider,
                              update: StatusUpdate) -> CarrierCall | None:  # fmt: skip
     """A callback for a keyed outbound call whose dial answer never reached us (in doubt:
     the dialer crashed or timed out): the carrier's call is this one when the callback
     proves it (its signature covers our URL naming the call, or it echoes the dial's key).
     The carrier call id is stored and the call returned with it; None when unproven."""
-    key = call.metadata.get("idempotency_key")
-    if key is None or call.direction != "outbound" or not update.carrier_call_id or call.carrier is None:
-        return None
-    if not (provider.signature_binds_url or update.echoed_key == key):
-        return None
-    if call.carrier_account_id is None:
+    if not proves_dial(provider, call, update) or call.carrier is None or call.carrier_account_id is None:
         return None
     await carriers_db.attach_carrier(services.db, call.organization_id, call.id, carrier=call.carrier,
                                      carrier_account_id=call.carrier_account_id,

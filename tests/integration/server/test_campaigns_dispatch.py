@@ -6,8 +6,10 @@ second dial, the contact not lost) and two instances dispatching one campaign.""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections import Counter
 from collections.abc import AsyncIterator
+from csv import DictReader
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -273,3 +275,7 @@ async def test_progress_cost_from_the_calls_usage(env: Env) -> None:
     # the same estimate as each call's own
     call = await env.http.get(f"/api/v1/calls/{call_id}", headers=org.headers)
     assert call.json()["cost"] == pytest.approx(1.2) and call.json()["currency"] == "EUR"
+    # and per contact in the results CSV
+    csv = await env.http.get(f"/api/v1/campaigns/{campaign_id}/results.csv", headers=org.headers)
+    rows = list(DictReader(io.StringIO(csv.text)))
+    assert [float(r["cost"]) for r in rows] == [pytest.approx(1.2)] * 2
