@@ -8,7 +8,9 @@ API, on a database of their own:
   never more than ``max_concurrent_calls`` (3) calls up at the carrier at once.
 
 What the carrier saw is counted at the fake: create requests per idempotency key, calls it
-placed per number, calls up (created, not yet ended) at any moment.
+placed per number, calls up (created, not yet ended) at any moment. The two processes are
+started once for the module (a process start is most of each test's time): the two-process
+test runs first; the SIGKILL test then stops B and kills and restarts A.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,43 +38,41 @@ pytestmark = pytest.mark.redis
 LEASE = 3.0  # a dial unanswered this long is re-sent by whichever instance ticks
 
 
-@pytest.fixture(scope="module")
-async def own_database(database_url: str) -> AsyncIterator[str]:
-    async with fresh_database(database_url, "sb_campproc") as url:
-        yield url
+@dataclass
+class Fleet:
+    a: Process
+    b: Process
+    env: dict[str, str]
+    fake: FakeTwilioRest
+    pool: asyncpg.Pool
+    root: Path
 
 
 @pytest.fixture(scope="module")
-def keys() -> dict[str, str]:
-    """Every process on the module's database signs and encrypts with the same keys."""
-    return shared_keys()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTwilioRest]:
-    async with FakeTwilioRest(SID, TOKEN) as server:
-        yield server
-        server.unstall.set()
-
-
-@pytest.fixture
-async def pool(own_database: str) -> AsyncIterator[asyncpg.Pool]:
-    db = await create_pool(own_database, min_size=1, max_size=2)
-    yield db
-    await db.close()
-
-
-def _env(database_url: str, keys: dict[str, str], fake: FakeTwilioRest,
-         **extra: Any) -> dict[str, str]:  # fmt: skip
-    return base_env(
-        **keys, env="test", database_url=database_url, public_url=PUBLIC,
-        twilio_api_base_url=fake.http_url, allow_private_urls="true", log_level="info",
-        log_format="json", campaign_tick_seconds=0.1, campaign_dial_lease_seconds=LEASE,
-        # the restarted process's sweeper must not end the in-doubt call first (in production
-        # the lease, 30 s, is also shorter than CALL_LOST_AFTER_SECONDS, 60 s)
-        call_heartbeat_seconds=1, call_lost_after_seconds=60, call_sweep_seconds=1,
-        shutdown_grace_seconds=1, **extra,
-    )  # fmt: skip
+async def fleet(database_url: str, run_dir: Path, redis_url: str,
+                redis_prefix: str) -> AsyncIterator[Fleet]:  # fmt: skip
+    root = run_dir / f"campproc-{uuid.uuid4().hex[:6]}"
+    async with fresh_database(database_url, "sb_campproc") as own, \
+            FakeTwilioRest(SID, TOKEN) as fake:  # fmt: skip
+        env = base_env(
+            **shared_keys(), env="test", database_url=own, redis_url=redis_url,
+            redis_prefix=f"{redis_prefix}-cp", public_url=PUBLIC,
+            twilio_api_base_url=fake.http_url, allow_private_urls="true", log_level="info",
+            log_format="json", campaign_tick_seconds=0.1, campaign_dial_lease_seconds=LEASE,
+            # the restarted process's sweeper must not end the in-doubt call first (in
+            # production the lease, 30 s, is also shorter than CALL_LOST_AFTER_SECONDS, 60 s)
+            call_heartbeat_seconds=1, call_lost_after_seconds=60, call_sweep_seconds=1,
+            shutdown_grace_seconds=1,
+        )  # fmt: skip
+        a = Process("A", ["serve"], env, root / "a", free_port())
+        b = Process("B", ["serve"], env, root / "b", free_port())
+        pool = await create_pool(own, min_size=1, max_size=2)
+        try:
+            async with _processes(a, b):
+                yield Fleet(a, b, env, fake, pool, root)
+        finally:
+            fake.unstall.set()
+            await pool.close()
 
 
 @contextlib.asynccontextmanager
@@ -108,17 +109,37 @@ def _assert_each_dialed_once(fake: FakeTwilioRest, contacts: list[dict[str, Any]
         assert contact["calls"][0]["carrier_call_id"] == placed[0].sid
 
 
-async def test_sigkill_mid_dial_then_restart(own_database: str, keys: dict[str, str],
-                                             fake: FakeTwilioRest, pool: asyncpg.Pool,
-                                             run_dir: Path) -> None:  # fmt: skip
+async def test_two_processes_one_campaign(fleet: Fleet) -> None:
+    fake, a, b = fleet.fake, fleet.a, fleet.b
+    numbers = [f"+1718555{i:04d}" for i in range(15)]
+    fake.create_delay = 0.05  # widen the window between a claim and the carrier's answer
+    async with httpx.AsyncClient(base_url=a.url, timeout=30) as http, \
+            carrier(fake, a.url, fleet.pool) as scripted:  # fmt: skip
+        scripted.ringing = 0.3  # calls overlap: the cap of 3 is what holds them back
+        org = await Org(http).setup()
+        campaign_id = await org.campaign([{"phone_number": n} for n in numbers],
+                                         max_concurrent_calls=3, retry={"retry_on": []})  # fmt: skip
+        assert (await org.act(campaign_id, "start")).status_code == 200
+        done = await org.wait_state(campaign_id, "completed", timeout=60)
+        contacts = await org.contacts(campaign_id)
+    fake.create_delay = 0.0
+    assert done["progress"]["states"]["completed"] == len(numbers)
+    _assert_each_dialed_once(fake, contacts)
+    assert 2 <= fake.max_active <= 3
+    # both processes dispatched the campaign (each logs the dials it placed; a dial slower
+    # than its lease under load is re-sent with its key, and counted twice)
+    dials = {p.name: p.count('"telephony_outbound_call"') for p in (a, b)}
+    assert sum(dials.values()) >= len(numbers) and all(dials.values()), dials
+
+
+async def test_sigkill_mid_dial_then_restart(fleet: Fleet) -> None:
+    fake, first = fleet.fake, fleet.a
+    await fleet.b.stop()  # A alone: the restarted A, not B, must carry the campaign on
     numbers = [f"+1646555{i:04d}" for i in range(8)]
     victim = numbers[4]  # its dial reaches the carrier; the answer is held until the kill
     fake.stall = lambda request: request.get("To") == victim
-    port, root = free_port(), run_dir / f"campproc-kill-{uuid.uuid4().hex[:6]}"
-    env = _env(own_database, keys, fake)
-    first = Process("A", ["serve"], env, root / "a", port)
-    async with _processes(first), httpx.AsyncClient(base_url=first.url, timeout=30) as http, \
-            carrier(fake, first.url, pool) as scripted:  # fmt: skip
+    async with httpx.AsyncClient(base_url=first.url, timeout=30) as http, \
+            carrier(fake, first.url, fleet.pool) as scripted:  # fmt: skip
         scripted.redeliver_for = 60  # callbacks of calls up at the kill wait for the restart
         org = await Org(http).setup()
         # no retries: each contact has exactly one attempt, so one call at the carrier
@@ -131,8 +152,9 @@ async def test_sigkill_mid_dial_then_restart(own_database: str, keys: dict[str, 
         fake.stall = None
         before = {q.get("To") for q in _creates(fake, numbers)}
         assert len(before) < len(numbers)  # contacts were left to dial after the restart
-        # the same process restarted on the same port, database and data directory
-        again = Process("A'", ["serve"], env, root / "a", port)
+        # the same process restarted on the same port, database and data directory (and log)
+        mark = len(first.log)
+        again = Process("A'", ["serve"], fleet.env, fleet.root / "a", first.port)
         async with _processes(again):
             done = await org.wait_state(campaign_id, "completed", timeout=60)
             contacts = await org.contacts(campaign_id)
@@ -141,32 +163,4 @@ async def test_sigkill_mid_dial_then_restart(own_database: str, keys: dict[str, 
     assert len(victim_creates) >= 2  # sent before the kill, re-sent after the restart ...
     assert len({q.idempotency_token for q in victim_creates}) == 1  # ... with one key
     _assert_each_dialed_once(fake, contacts)  # so the carrier placed one call per contact
-    assert again.count("campaign_attempt_resent") >= 1
-
-
-async def test_two_processes_one_campaign(own_database: str, keys: dict[str, str],
-                                          fake: FakeTwilioRest,
-                                          pool: asyncpg.Pool, run_dir: Path,
-                                          redis_url: str, redis_prefix: str) -> None:  # fmt: skip
-    numbers = [f"+1718555{i:04d}" for i in range(15)]
-    fake.create_delay = 0.05  # widen the window between a claim and the carrier's answer
-    env = _env(own_database, keys, fake, redis_url=redis_url, redis_prefix=f"{redis_prefix}-cp")
-    root = run_dir / f"campproc-two-{uuid.uuid4().hex[:6]}"
-    a = Process("A", ["serve"], env, root / "a", free_port())
-    b = Process("B", ["serve"], env, root / "b", free_port())
-    async with _processes(a, b), httpx.AsyncClient(base_url=a.url, timeout=30) as http, \
-            carrier(fake, a.url, pool) as scripted:  # fmt: skip
-        scripted.ringing = 0.3  # calls overlap: the cap of 3 is what holds them back
-        org = await Org(http).setup()
-        campaign_id = await org.campaign([{"phone_number": n} for n in numbers],
-                                         max_concurrent_calls=3, retry={"retry_on": []})  # fmt: skip
-        assert (await org.act(campaign_id, "start")).status_code == 200
-        done = await org.wait_state(campaign_id, "completed", timeout=60)
-        contacts = await org.contacts(campaign_id)
-    assert done["progress"]["states"]["completed"] == len(numbers)
-    _assert_each_dialed_once(fake, contacts)
-    assert 2 <= fake.max_active <= 3
-    # both processes dispatched the campaign (each logs the dials it placed)
-    # (a dial slower than its lease under load is re-sent, with its key: counted twice)
-    dials = {p.name: p.count('"telephony_outbound_call"') for p in (a, b)}
-    assert sum(dials.values()) >= len(numbers) and all(dials.values()), dials
+    assert again.log[mark:].count('"campaign_attempt_resent"') >= 1  # by the restarted A
