@@ -135,8 +135,10 @@ async def test_two_processes_one_campaign(fleet: Fleet) -> None:
 async def test_sigkill_mid_dial_then_restart(fleet: Fleet) -> None:
     fake, first = fleet.fake, fleet.a
     await fleet.b.stop()  # A alone: the restarted A, not B, must carry the campaign on
-    numbers = [f"+1646555{i:04d}" for i in range(8)]
-    victim = numbers[4]  # its dial reaches the carrier; the answer is held until the kill
+    numbers = [f"+1646555{i:04d}" for i in range(10)]
+    # its dial reaches the carrier, the answer is held until the kill; the 7 after it need
+    # more than a second on the 2 slots left, so most are dialed by the restarted process
+    victim = numbers[2]
     fake.stall = lambda request: request.get("To") == victim
     async with httpx.AsyncClient(base_url=first.url, timeout=30) as http, \
             carrier(fake, first.url, fleet.pool) as scripted:  # fmt: skip
