@@ -24,6 +24,7 @@ from pipeline.providers import (
 )
 from pipeline.providers.config import STTChoice, TTSChoice
 from pipeline.spec import CallSpec
+from runtime.languages import idle_prompt
 from runtime.models import ModelConfig, model_config_for
 from runtime.offline_understanding import caller_phrases
 from runtime.sessions import create_session
@@ -86,8 +87,7 @@ def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -
     update: dict[str, object] = {}
     if call.stt.provider:
         try:
-            update["stt"] = STTChoice(provider=call.stt.provider, model=call.stt.model,  # type: ignore[arg-type]
-                                      language=call.language)
+            update["stt"] = STTChoice(provider=call.stt.provider, model=call.stt.model)  # type: ignore[arg-type]
         except ValidationError:
             log.warning("workflow_stt_provider_unknown", provider=call.stt.provider)
     if call.tts.provider:
@@ -99,6 +99,20 @@ def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -
     return providers.model_copy(update=update) if update else providers
 
 
+def call_language(handle: CallHandle, call: CallSettings | None) -> str:
+    """The language a call runs in: its workflow's."""
+    return call.language if call else CallSettings().language
+
+
+def idle_prompts(call: CallSettings | None, language: str) -> list[str]:
+    """The workflow's idle prompts, else "Are you still there?" in the call's language."""
+    if call is None:
+        return []
+    if call.idle_prompts is not None:
+        return list(call.idle_prompts)
+    return [idle_prompt(language)]
+
+
 async def build_spec(
     services: Services, handle: CallHandle, *, audio_in_sample_rate: int, audio_out_sample_rate: int
 ) -> CallSpec:
@@ -106,6 +120,8 @@ async def build_spec(
     providers, credentials = await load_call_providers(services, org)
     definition = handle.definition or {}
     workflow = Workflow.model_validate(definition) if definition else None
+    call_settings = workflow.settings if workflow else None
+    language = call_language(handle, call_settings)
     session = create_session(
         definition,
         variables=dict(handle.variables),
@@ -114,9 +130,9 @@ async def build_spec(
         version=handle.workflow_version,
         secrets=await load_tool_secrets(services, org),
         egress=services.egress,
+        language=language,
     )
-    call_settings = workflow.settings if workflow else None
-    providers = workflow_providers(providers, call_settings)
+    providers = workflow_providers(providers, call_settings).in_language(language)
     record = should_record(handle, call_settings)
     return CallSpec(
         call_id=str(handle.call_id),
@@ -130,6 +146,6 @@ async def build_spec(
         record_path=services.recordings.spool_path(org, handle.call_id) if record else None,
         max_duration_secs=float(call_settings.max_duration_seconds) if call_settings else None,
         user_idle_timeout_secs=call_settings.idle_timeout_seconds if call_settings else None,
-        idle_prompts=list(call_settings.idle_prompts) if call_settings else [],
+        idle_prompts=idle_prompts(call_settings, language),
         vocabulary=tuple(caller_phrases(workflow)) if workflow else (),
     )

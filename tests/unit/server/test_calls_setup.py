@@ -1,11 +1,12 @@
-"""A workflow's own STT/TTS choice is laid over the organization's provider settings."""
+"""A workflow's own STT/TTS choice is laid over the organization's provider settings; the
+call's language over every stage; idle prompts in it."""
 
 from __future__ import annotations
 
 from pipeline.providers import ProviderSettings
 from pipeline.providers.config import STTChoice, TTSChoice
 from runtime.workflow import CallSettings
-from server.calls.setup import workflow_providers
+from server.calls.setup import idle_prompts, workflow_providers
 
 ORG = ProviderSettings(
     stt=STTChoice(provider="deepgram"),
@@ -21,10 +22,12 @@ def test_workflow_choice_overrides_the_organization_and_keeps_its_fallbacks():
         "tts": {"provider": "cartesia"},
     })
     merged = workflow_providers(ORG, call)
-    assert merged.stt == STTChoice(provider="deepgram-flux", model="flux-general-en",
-                                   language="en-GB")
+    assert merged.stt == STTChoice(provider="deepgram-flux", model="flux-general-en")
     assert merged.tts == TTSChoice(provider="cartesia", voice="sonic-en")
     assert merged.fallback_tts == ORG.fallback_tts
+    british = merged.in_language(call.language)
+    assert british.stt.language == british.tts.language == "en-GB"
+    assert british.fallback_tts == TTSChoice(provider="offline", language="en-GB")
 
 
 def test_no_choice_or_unknown_names_leave_the_organization_settings():
@@ -32,3 +35,12 @@ def test_no_choice_or_unknown_names_leave_the_organization_settings():
     assert workflow_providers(ORG, CallSettings()) == ORG
     unknown = CallSettings.model_validate({"tts": {"provider": "speakomatic"}})
     assert workflow_providers(ORG, unknown).tts == ORG.tts
+
+
+def test_idle_prompts_default_to_the_calls_language_and_the_workflows_own_win():
+    assert idle_prompts(CallSettings(), "de-DE") == ["Sind Sie noch da?"]
+    assert idle_prompts(CallSettings(), "en-US") == ["Are you still there?"]
+    own = CallSettings.model_validate({"idle_prompts": ["Hallo?", "Noch da?"]})
+    assert idle_prompts(own, "de-DE") == ["Hallo?", "Noch da?"]
+    assert idle_prompts(CallSettings.model_validate({"idle_prompts": []}), "de") == []
+    assert idle_prompts(None, "de") == []  # no workflow: no prompts, as before
