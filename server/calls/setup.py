@@ -17,12 +17,19 @@ from pydantic import ValidationError
 from db import billing as billing_db
 from db import provider_credentials as creds_db
 from db import tool_secrets as secrets_db
+from db import workflows as workflows_db
 from pipeline.providers import (
     ProviderCredentials,
     ProviderSettings,
     resolve_credentials,
 )
-from pipeline.providers.config import STTChoice, TTSChoice
+from pipeline.providers.config import (
+    STTChoice,
+    TTSChoice,
+    effective_stt,
+    effective_tts,
+    language_problems,
+)
 from pipeline.spec import CallSpec
 from runtime.languages import idle_prompt
 from runtime.models import ModelConfig, model_config_for
@@ -100,8 +107,9 @@ def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -
 
 
 def call_language(handle: CallHandle, call: CallSettings | None) -> str:
-    """The language a call runs in: its workflow's."""
-    return call.language if call else CallSettings().language
+    """The language a call runs in: its own (an outbound call's or WebRTC offer's
+    ``language``, kept on the call row), else its workflow's."""
+    return handle.language or (call.language if call else CallSettings().language)
 
 
 def idle_prompts(call: CallSettings | None, language: str) -> list[str]:
@@ -111,6 +119,27 @@ def idle_prompts(call: CallSettings | None, language: str) -> list[str]:
     if call.idle_prompts is not None:
         return list(call.idle_prompts)
     return [idle_prompt(language)]
+
+
+async def language_problem(services: Services, organization_id: UUID, workflow_id: UUID,
+                           language: str, *, draft: bool = False) -> str | None:
+    """Why a call of ``workflow_id`` cannot run in ``language`` (a per-call override), or None:
+    the speech providers it would run on (the workflow's, else the organization's, offline
+    without a key) with their models and voices, each checked against the language."""
+    pinned = await workflows_db.definition_for_call(services.db, organization_id, workflow_id,
+                                                    draft=draft)
+    if pinned is None:
+        return None  # admission answers 404
+    try:
+        call = Workflow.model_validate(pinned[0]).settings
+    except ValidationError:
+        return None  # an invalid draft is refused by admission / the session
+    providers, credentials = await load_call_providers(services, organization_id)
+    chosen = workflow_providers(providers, call).in_language(language)
+    chosen = chosen.model_copy(update={"stt": effective_stt(chosen.stt, credentials),
+                                       "tts": effective_tts(chosen.tts, credentials)})
+    problems = language_problems(chosen)
+    return "; ".join(problem.message for _, problem in problems) or None
 
 
 async def build_spec(
