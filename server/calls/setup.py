@@ -31,7 +31,7 @@ from pipeline.providers.config import (
     language_problems,
 )
 from pipeline.spec import CallSpec
-from runtime.languages import idle_prompt
+from runtime.languages import LanguageProblem, idle_prompt
 from runtime.models import ModelConfig, model_config_for
 from runtime.offline_understanding import caller_phrases
 from runtime.sessions import create_session
@@ -134,12 +134,19 @@ async def language_problem(services: Services, organization_id: UUID, workflow_i
         call = Workflow.model_validate(pinned[0]).settings
     except ValidationError:
         return None  # an invalid draft is refused by admission / the session
+    problems = await speech_language_problems(services, organization_id, call, language)
+    return "; ".join(problem.message for problem in problems) or None
+
+
+async def speech_language_problems(services: Services, organization_id: UUID,
+                                   call: CallSettings, language: str) -> list[LanguageProblem]:
+    """What the speech providers a call would run on cannot do in ``language``: the
+    workflow's choices over the organization's, offline where no key exists."""
     providers, credentials = await load_call_providers(services, organization_id)
     chosen = workflow_providers(providers, call).in_language(language)
     chosen = chosen.model_copy(update={"stt": effective_stt(chosen.stt, credentials),
                                        "tts": effective_tts(chosen.tts, credentials)})
-    problems = language_problems(chosen)
-    return "; ".join(problem.message for _, problem in problems) or None
+    return [problem for _, problem in language_problems(chosen)]
 
 
 async def build_spec(

@@ -112,3 +112,33 @@ async def _offline_tenant(env: PhoneEnv) -> tuple[dict[str, str], str]:
                             json={"email": email, "password": "correct horse battery"})
     assert r.status_code == 201, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}, r.json()["organization_id"]
+
+
+async def test_publish_checks_the_providers_the_workflow_leaves_to_the_organization(
+    env: PhoneEnv,
+) -> None:
+    headers, _ = await _offline_tenant(env)
+    french = {**WORKFLOW, "settings": {"language": "fr-FR"}}
+    wf = await env.http.post("/api/v1/workflows", headers=headers,
+                             json={"name": "fr", "definition": french})
+    workflow_id = wf.json()["id"]
+    # valid as a definition (it names no provider) ...
+    valid = await env.http.post(f"/api/v1/workflows/{workflow_id}/validate", headers=headers)
+    assert valid.json()["valid"] is True
+    # ... but this organization has no keys: its calls would be heard by PocketSphinx
+    refused = await env.http.post(f"/api/v1/workflows/{workflow_id}/publish", headers=headers,
+                                  json={})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "workflow_invalid"
+    [problem] = refused.json()["error"]["details"]
+    assert (problem["pointer"], problem["code"]) == ("/settings/language", "unsupported_language")
+    assert "PocketSphinx" in problem["message"]
+    # with a Deepgram key and Deepgram chosen for speech, French is heard and spoken
+    stored = await env.http.put("/api/v1/provider-credentials/deepgram", headers=headers,
+                                json={"api_key": "dg-key", "base_url": "ws://127.0.0.1:9"})
+    assert stored.status_code in (200, 201), stored.text
+    chosen = await env.http.put("/api/v1/provider-settings", headers=headers, json={
+        "stt": {"provider": "deepgram"}, "tts": {"provider": "deepgram"}})  # fmt: skip
+    assert chosen.status_code == 200, chosen.text
+    published = await env.http.post(f"/api/v1/workflows/{workflow_id}/publish",
+                                    headers=headers, json={})
+    assert published.status_code == 201, published.text
