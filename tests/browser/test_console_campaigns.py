@@ -228,6 +228,11 @@ async def test_admin_creates_uploads_runs_and_reads_a_campaign(env: Env, open_br
     await expect(page.get_by_test_id("attempts")).to_have_text("6")
     rate = f"{final['progress']['answer_rate'] * 100:.1f} %"
     await expect(page.get_by_test_id("answer-rate")).to_have_text(rate)
+    cost = page.get_by_test_id("campaign-cost")
+    if "cost" in final["progress"]:  # the API's estimate (PRICING), when this server reports it
+        await expect(cost).to_contain_text(re.compile(r"\d"))
+    else:
+        await expect(cost).to_have_count(0)
     bar = page.get_by_role("progressbar", name="Contacts done")
     await expect(bar).to_have_attribute("aria-valuenow", "100")
     controls = re.compile("^(Start|Pause|Resume|Cancel campaign)$")

@@ -63,7 +63,7 @@ function Progress({ campaign, onPick }) {
       <div class="card"><div class="label">Attempts</div><div class="value" data-testid="attempts">${fmtNumber(p.attempts)}</div><div class="sub">${fmtNumber(p.answered)} answered</div></div>
       <div class="card"><div class="label">Answer rate</div><div class="value" data-testid="answer-rate">${p.answer_rate == null ? "–" : `${fmtNumber(p.answer_rate * 100, 1)} %`}</div><div class="sub">of ended attempts</div></div>
       <div class="card"><div class="label">Minutes</div><div class="value">${fmtNumber(p.minutes, 1)}</div><div class="sub">call time so far</div></div>
-      ${cost ? html`<div class="card"><div class="label">Estimated cost</div><div class="value" data-testid="campaign-cost">${fmtMoney(cost.amount, cost.currency)}</div></div>` : ""}
+      ${cost ? html`<div class="card"><div class="label">Estimated cost</div><div class="value" data-testid="campaign-cost">${fmtMoney(cost.amount, cost.currency)}</div><div class="sub">server's unit prices; unpriced: 0</div></div>` : ""}
       <div class="card"><div class="label">ETA</div><div class="value">${fmtEta(p.eta_seconds)}</div><div class="sub">${campaign.state === "running" ? "at the pace so far" : "while running"}</div></div>
     </div>
   </section>`;
