@@ -11,9 +11,10 @@ import asyncpg
 
 Conn = asyncpg.Pool | asyncpg.Connection
 
+# a contact never tried is due from '-infinity' (first in the dispatch order); it reads as null
 _COLUMNS = (
-    "id, row_number, phone_number, time_zone, variables, state, attempts, next_attempt_at, "
-    "last_outcome, finished_at, created_at"
+    "id, row_number, phone_number, time_zone, variables, state, attempts, "
+    "NULLIF(next_attempt_at, '-infinity') AS next_attempt_at, last_outcome, finished_at, created_at"
 )
 
 
