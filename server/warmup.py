@@ -37,9 +37,12 @@ def _load_models() -> None:
 
 
 async def _warm(services: Services) -> None:
+    from pipeline.providers.factory import shared_http_client
+
     try:
         await asyncio.to_thread(_load_models)
         services.egress.warm()
+        shared_http_client()  # this loop's HTTP TTS client: its TLS context costs ~25 ms
         await exercise_model_stack()
         await exercise_speech_stack()
     except Exception:
@@ -50,10 +53,13 @@ async def _warm(services: Services) -> None:
         log.info("warmup_done", frozen_objects=gc.get_freeze_count())
     else:
         log.info("warmup_done")
+    services.warm = True
 
 
 @contextlib.asynccontextmanager
 async def warmup(services: Services) -> AsyncIterator[None]:
     if services.settings.warmup:
         services.spawn(_warm(services), name="warmup")
+    else:
+        services.warm = True
     yield
