@@ -27,11 +27,17 @@ log = structlog.get_logger(__name__)
 
 
 def _load_models() -> None:
+    import numpy as np
+
     from pipeline import turn_models
     from pipeline.engines import warm_up
+    from pipeline.inference_pool import inference_pool
     from pipeline.providers.factory import preload_services
 
     turn_models.preload()
+    # the inference threads started and one Smart Turn prediction run (the first is ~15 ms slower)
+    analyzer = turn_models.SharedSmartTurnAnalyzer(sample_rate=16000)
+    inference_pool().submit(analyzer._predict_endpoint, np.zeros(16000, np.float32)).result()
     warm_up()
     preload_services()
 
