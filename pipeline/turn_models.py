@@ -4,8 +4,8 @@ Both models ship inside the pipecat wheel. Loading an ONNX model takes tens of m
 and tens of megabytes, so per call we only create the small per-call state: Silero's
 recurrent state lives in our ``_SharedSileroModel`` wrapper, Smart Turn keeps its audio
 buffer in the analyzer and its ONNX session is stateless. ``onnxruntime.InferenceSession.run``
-is safe to call from several threads at once, which is how pipecat runs Smart Turn (one
-executor thread per analyzer).
+is safe to call from several threads at once; Smart Turn runs on the process's shared,
+low-priority inference threads (``pipeline.inference_pool``), not pipecat's thread per call.
 
 VAD runs inline on the event loop instead: one Silero window (32 ms of 8 kHz audio) takes
 about 0.1 ms, and pipecat's hop to a per-call executor thread for every 20 ms frame cost
@@ -15,6 +15,7 @@ twice the inference itself plus a thread per call (measured: 370 vs 180 µs per 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 
 import onnxruntime as ort
@@ -24,6 +25,8 @@ from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+from pipeline.inference_pool import inference_pool
 
 _lock = threading.Lock()
 _silero_session: ort.InferenceSession | None = None
@@ -107,6 +110,12 @@ class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         BaseSmartTurn.__init__(self, sample_rate=sample_rate, params=params)
         self._log_data = False
         self._session = smart_turn_session()
+
+    @property
+    def _model_executor(self) -> ThreadPoolExecutor:
+        """The process's shared inference threads (``pipeline.inference_pool``) instead of a
+        thread per call: simultaneous turn ends queue rather than share the core with the loop."""
+        return inference_pool()
 
 
 _INCOMPLETE_ENDINGS = frozenset(

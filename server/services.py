@@ -49,6 +49,8 @@ class Services:
     egress: EgressPolicy = field(default_factory=EgressPolicy)  # server/egress.py builds it
     # set on SIGTERM: no new calls are admitted while live ones finish
     draining: bool = False
+    # start-up warm-up finished (server/warmup.py): a call now pays no lazy set-up
+    warm: bool = False
     # the calls this instance carries (MAX_LIVE_CALLS)
     live_calls: LiveCalls = field(default_factory=LiveCalls)
     # browser calls' peer connections (created with the first WebRTC offer)

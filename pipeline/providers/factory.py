@@ -166,6 +166,9 @@ LAZY_SERVICE_MODULES = (
     "pipecat.services.cartesia.tts",
     "pipeline.engines.pocketsphinx_stt",
     "pipeline.engines.espeak_tts",
+    # the Deepgram SDK imports its listen client (websocket client, pydantic types) on the
+    # first Nova connect: ~100 ms of the first Smart Turn call's set-up on a loaded core
+    "deepgram.listen.v1.client",
 )
 
 
