@@ -118,7 +118,7 @@ async def build_spec(
     call_settings = workflow.settings if workflow else None
     providers = workflow_providers(providers, call_settings)
     record = should_record(handle, call_settings)
-    return CallSpec(
+    spec = CallSpec(
         call_id=str(handle.call_id),
         organization_id=str(org),
         channel=handle.channel,
@@ -133,3 +133,7 @@ async def build_spec(
         idle_prompts=list(call_settings.idle_prompts) if call_settings else [],
         vocabulary=tuple(caller_phrases(workflow)) if workflow else (),
     )
+    if call_settings:
+        spec.apply_turn_settings(call_settings.turn)
+        spec.tool_filler = call_settings.tool_filler
+    return spec
