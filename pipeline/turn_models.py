@@ -238,6 +238,7 @@ class ConfirmingSmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             await self._cancel_hold()
             self._hold_task = self.task_manager.create_task(self._hold(remaining), f"{self}::hold")
             return
+        await self._cancel_hold()  # the analyzer's own fallback may get here first
         if self._timeout_task:
             await self.task_manager.cancel_task(self._timeout_task)
             self._timeout_task = None
