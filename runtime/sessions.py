@@ -63,12 +63,14 @@ def create_session(
     input_check: InputCheck | None = None,
     max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
     egress: EgressPolicy | None = None,
+    language: str | None = None,
 ) -> WorkflowSession:
     """Start a conversation with a workflow (raises ``WorkflowInvalid`` for a bad definition).
 
     ``secrets`` fill ``{{secret.NAME}}`` in HTTP tool headers; ``input_check`` is the
     organization's input guardrail (return a reply to refuse a turn, None to allow it);
-    ``egress`` is the policy HTTP tools connect through (default: non-public refused).
+    ``egress`` is the policy HTTP tools connect through (default: non-public refused);
+    ``language`` is the call's (default: the workflow's): the model is told to answer in it.
     """
     compiled = compile_cache.lookup(workflow_id, version)
     if compiled is None:
@@ -78,6 +80,7 @@ def create_session(
         engine=model.engine,
         secrets=dict(secrets or {}),
         egress=egress or EgressPolicy(),
+        language=language,
     )
     settings = compiled.workflow.settings.guardrails
     input_check = combine_checks(

@@ -233,7 +233,9 @@ class CallSettings(_Model):
     """How calls on this workflow sound and behave."""
 
     language: str = Field(default="en-US", max_length=20,
-                          description="BCP-47 language of the call (en-US, es, fr-FR, ...)")
+                          description="BCP-47 language of the call (en-US, es, fr-FR, ...): "
+                          "the STT and TTS models and voices are chosen for it, the agent is "
+                          "told to answer in it; an outbound call or WebRTC offer may override it")
     voice: str | None = Field(default=None, max_length=200,
                               description="TTS voice (tts.voice wins when both are set)")
     stt: ServiceChoice = Field(default_factory=ServiceChoice, description="Speech-to-text")
@@ -242,9 +244,10 @@ class CallSettings(_Model):
     tts: ServiceChoice = Field(default_factory=ServiceChoice, description="Text-to-speech")
     idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
                                         description="Silence before an idle prompt")
-    idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"],
-                                    max_length=20,
-                                    description="Said in turn on silence; then the call ends")
+    idle_prompts: list[str] | None = Field(
+        default=None, max_length=20,
+        description="Said in turn on silence; then the call ends (default: \"Are you still "
+        "there?\" in the call's language)")
     max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400,
                                       description="Hard limit on a call's length")
     guardrails: InputGuardrailSettings = Field(default_factory=InputGuardrailSettings,

@@ -53,6 +53,7 @@ class Dial:
     voicemail: dict[str, Any] | None
     public_base: str
     record: bool | None = None  # None: RECORD_CALLS (within the plan)
+    language: str | None = None  # None: the workflow's settings.language
 
 
 async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
@@ -77,6 +78,7 @@ async def admit_outbound(services: Services, dial: Dial, call_id: UUID | None = 
         direction="outbound", from_number=dial.caller["number"], to_number=dial.to_number,
         variables=dial.variables, carrier=carrier, metadata=metadata,
         connect_within_seconds=ttl + 5, call_id=call_id, record=dial.record,
+        language=dial.language,
     ))  # fmt: skip
     account = dial.caller["carrier_account_id"]
     await carriers_db.attach_carrier(services.db, dial.organization_id, handle.call_id,
