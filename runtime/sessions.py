@@ -31,6 +31,7 @@ from runtime.contract import (
     SessionInfo,
     TextDelta,
     ToolCalled,
+    ToolStarted,
     TransferCall,
 )
 from runtime.egress import EgressPolicy
@@ -180,6 +181,8 @@ class WorkflowSession:
                             if out:
                                 spoken.append(out)
                                 yield TextDelta(out)
+                    elif event.type == "run_item_stream_event" and event.name == "tool_called":
+                        yield ToolStarted(_tool_name(event.item))
                     elif event.type == "run_item_stream_event" and event.name == "tool_output":
                         for ev in self._tool_events(event.item, seen_dtmf):
                             yield ev
@@ -318,6 +321,11 @@ class _ActiveRun:
     result: Any  # RunResultStreaming
     base: list[Any]  # history up to and including this turn's user message
     spoken: list[str]  # reply text emitted so far
+
+
+def _tool_name(item: Any) -> str:
+    raw = item.raw_item
+    return str(raw.get("name", "") if isinstance(raw, dict) else getattr(raw, "name", ""))
 
 
 def _text(content: Any) -> str:

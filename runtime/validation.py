@@ -20,7 +20,13 @@ from pydantic import ValidationError
 
 from runtime import supported
 from runtime.languages import LanguageProblem, stt_setup, tts_setup
-from runtime.workflow import BUILTIN_TOOLS, ServiceChoice, Workflow, template_names
+from runtime.workflow import (
+    BUILTIN_TOOLS,
+    END_OF_TURN_STT,
+    ServiceChoice,
+    Workflow,
+    template_names,
+)
 
 # A definition nested deeper than this is refused (a JSON schema of tool parameters is the
 # only free-form part; real ones stay far below it).
@@ -112,6 +118,7 @@ def graph_problems(wf: Workflow) -> list[Problem]:
         problems += _reachability(wf, wf.nodes[starts[0]].id)
     problems += _template_problems(wf)
     problems += settings_problems(wf)
+    problems += turn_problems(wf)
     return problems
 
 
@@ -171,6 +178,23 @@ def settings_problems(wf: Workflow) -> list[Problem]:
                                 "en-US, es or fr-FR)"))
     else:
         problems += speech_language_problems(wf)
+    return problems
+
+
+def turn_problems(wf: Workflow) -> list[Problem]:
+    """Turn settings that cannot work: the provider strategy with an STT that never says
+    when a turn ends, a timeout the strategy does not use, a blank tool filler."""
+    s, problems = wf.settings, []
+    if s.turn.strategy == "provider" and s.stt.provider not in END_OF_TURN_STT:
+        problems.append(Problem("/settings/turn/strategy", "turn_strategy_unsupported",
+                                "the provider strategy needs an STT that detects the end of "
+                                f"turn: settings.stt.provider {' or '.join(END_OF_TURN_STT)}"))
+    if s.turn.strategy == "provider" and s.turn.stop_timeout_seconds is not None:
+        problems.append(Problem("/settings/turn/stop_timeout_seconds", "timeout_unused",
+                                "the provider strategy's STT decides; remove the timeout"))
+    if s.tool_filler is not None and not s.tool_filler.strip():
+        problems.append(Problem("/settings/tool_filler", "blank_filler",
+                                "say something, or use null for no filler"))
     return problems
 
 

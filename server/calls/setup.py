@@ -170,7 +170,7 @@ async def build_spec(
     )
     providers = workflow_providers(providers, call_settings).in_language(language)
     record = should_record(handle, call_settings)
-    return CallSpec(
+    spec = CallSpec(
         call_id=str(handle.call_id),
         organization_id=str(org),
         channel=handle.channel,
@@ -185,3 +185,7 @@ async def build_spec(
         idle_prompts=idle_prompts(call_settings, language),
         vocabulary=tuple(caller_phrases(workflow)) if workflow else (),
     )
+    if call_settings:
+        spec.apply_turn_settings(call_settings.turn)
+        spec.tool_filler = call_settings.tool_filler
+    return spec
