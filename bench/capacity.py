@@ -22,7 +22,7 @@ from bench.processes import (
     runqueue_wait_seconds,
     start_baseline,
 )
-from bench.switchboard_target import start_switchboard
+from bench.switchboard_target import start_switchboard, wait_warm
 
 #: End-of-turn wait configured in each mode (seconds): silence the server must observe
 #: before it may answer. Server-added latency = voice-to-voice minus this.
@@ -55,9 +55,12 @@ def run_level(
     core: int | None,
     workdir: Path,
     total_calls: int | None = None,
-    ramp: float = 10.0,
+    ramp: float | None = None,
+    pace: str = "dense",
 ) -> dict[str, Any]:
-    """One load-generator run at ``calls`` concurrent calls; returns its summary + RSS."""
+    """One load-generator run at ``calls`` concurrent calls of ``pace`` callers (``dense``:
+    answers 0.3-0.8 s after the bot, 1.5-2.5 s lines, calls started over 5 s; ``sparse``);
+    returns its summary + RSS + the server's CPU (per call and per caller turn)."""
     out = workdir / f"{server.name}-{calls}-{time.monotonic_ns()}.json"
     argv = [
         PY,
@@ -70,8 +73,9 @@ def run_level(
         str(calls),
         "--turns",
         str(turns),
-        "--ramp",
-        str(ramp),
+        "--pace",
+        pace,
+        *(["--ramp", str(ramp)] if ramp else []),
         "--json",
         str(out),
         "--quiet",
@@ -112,6 +116,8 @@ def run_level(
         "core_fraction": round(busy / wall, 3) if wall else None,
         "per_call_core_fraction": round(busy / wall / max(calls, 1), 4) if wall else None,
         "runqueue_wait_seconds": round(waited, 2),
+        # the whole run's CPU (set-up, greetings, hang-ups included) per caller turn
+        "per_turn_ms": round(1000 * busy / summary["turns"], 1) if summary.get("turns") else None,
     }
     summary["machine_load"] = {"before": load_before, "after": load_after}
     return summary
@@ -152,19 +158,20 @@ def capacity_search(
     bisect_steps: int,
     retry_failures: bool = True,
     reference_turns: int = REFERENCE_TURNS,
+    pace: str = "dense",
 ) -> dict[str, Any]:
     runs: dict[int, dict[str, Any]] = {}
 
     def run(n: int) -> tuple[bool, str]:
         # the 1-call figure is the reference for the v2v bound: give it more turns
-        s = run_level(server, n, turns if n > 1 else max(turns, reference_turns), core, workdir)
+        s = run_level(server, n, turns if n > 1 else max(turns, reference_turns), core, workdir, pace=pace)
         ok, why = passes(s, runs[1]["voice_to_voice_ms"]["p95"] if 1 in runs else None)
         if not ok and retry_failures:
             # other work on a shared machine can fail one run: a level fails when it fails twice
             log(f"{server.name} {n:3d} calls: failed once ({why}), running it again")
             first = s
             first["verdict"] = why
-            s = run_level(server, n, turns, core, workdir)
+            s = run_level(server, n, turns, core, workdir, pace=pace)
             ok, why = passes(s, runs[1]["voice_to_voice_ms"]["p95"] if 1 in runs else None)
             s["first_attempt"] = first
         s["pass"], s["verdict"] = ok, why
@@ -207,9 +214,13 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
             turn, fakes, args.server_core, workdir, gc_freeze=name != "switchboard-no-gc-freeze"
         )
     try:
-        time.sleep(1.0)
-        # warm-up call (model loading, first connections) not counted
-        run_level(server, 1, 1, args.client_core, workdir)
+        if name == "baseline":
+            time.sleep(1.0)
+        else:
+            wait_warm(server.url)
+        # the first call after start-up: its set-up is reported; its other figures not counted
+        first = run_level(server, 1, 1, args.client_core, workdir, pace=args.pace)
+        log(f"{name} first call after start-up: setup {first['setup_ms']['p50']} ms")
         levels = args.levels or (QUICK_LEVELS if args.quick else LEVELS)[turn]
         result = capacity_search(
             server,
@@ -219,14 +230,16 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
             workdir,
             args.bisect,
             reference_turns=args.reference_turns,
+            pace=args.pace,
         )
+        result["first_call"] = {"setup_ms": first["setup_ms"], "server_cpu": first["server_cpu"]}
         cap = result["capacity"]
         eot = EOT_WAIT[turn]
         one = result["levels"].get("1")
         at80 = None
         n80 = max(1, int(cap * 0.8))
         if cap >= 2:
-            at80 = run_level(server, n80, args.turns, args.client_core, workdir)
+            at80 = run_level(server, n80, args.turns, args.client_core, workdir, pace=args.pace)
             log(f"{name} at 80% ({n80}): v2v p95 {at80['voice_to_voice_ms']['p95']} ms")
         result["at_80pct"] = {"calls": n80, "summary": at80}
         result["eot_wait_ms"] = eot * 1000
@@ -240,7 +253,10 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
         result["server_added_ms"] = {"1_call": added(one), "80pct": added(at80)}
         if args.leak_calls and name in args.leak_systems.split(","):
             conc = max(1, args.leak_concurrency)  # completion matters here, not quality
-            leak = run_level(server, conc, 1, args.client_core, workdir, total_calls=args.leak_calls)
+            leak = run_level(
+                server, conc, 1, args.client_core, workdir,
+                total_calls=args.leak_calls, ramp=10.0, pace=args.pace,
+            )  # fmt: skip
             result["leak"] = {
                 "calls": args.leak_calls,
                 "concurrency": conc,

@@ -65,6 +65,9 @@ def figures(res: dict[str, Any]) -> dict[str, Any]:
         "rss_idle": _get(at_cap, "rss", "idle_mb"),
         "setup": _get(at_cap, "setup_ms"),
         "setup_1": _get(one, "setup_ms"),
+        "setup_first": _get(res, "first_call", "setup_ms"),
+        "cpu_turn_1": _get(one, "server_cpu", "per_turn_ms"),
+        "cpu_turn_cap": _get(at_cap, "server_cpu", "per_turn_ms"),
         "lateness_cap": _get(at_cap, "lateness_ms"),
         "leak": res.get("leak"),
         "cpu_1": _get(one, "server_cpu", "per_call_core_fraction"),
@@ -112,6 +115,10 @@ ROWS: list[tuple[str, Any, Any]] = [
     ("server core busy at capacity", lambda f: _pct(f["cpu_cap"]), lambda f: None),
     ("server runnable but waiting for the CPU (other load), 1 call / at capacity",
      lambda f: f"{_pct(f['wait_1'])} / {_pct(f['wait_cap'])}", lambda f: None),
+    ("call setup of the first call after start-up (ms)",
+     lambda f: _fmt(_get(f, "setup_first", "p50")), lambda f: _get(f, "setup_first", "p50")),
+    ("server CPU per caller turn, 1 call / at capacity (ms)",
+     lambda f: f"{_fmt(f['cpu_turn_1'])} / {_fmt(f['cpu_turn_cap'])}", lambda f: f["cpu_turn_cap"]),
     ("call setup at 1 call, p50 / p95 (ms)",
      lambda f: _pq(f["setup_1"], ("p50", "p95")), lambda f: _get(f, "setup_1", "p95")),
     ("call setup at capacity, p50 / p95 (ms)",
@@ -131,7 +138,8 @@ def render(data: dict[str, Any]) -> str:
     ref = data.get("reference_turns")
     lines = [
         f"Run {data['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gb']} GB), "
-        f"Python {m['python']}; {data['turns_per_call']} caller turns per call"
+        f"Python {m['python']}; {data.get('pace', 'sparse')} callers, "
+        f"{data['turns_per_call']} caller turns per call"
         + (f" ({ref} in the 1-call reference run)" if ref else "")
         + (f"; {data['mode']} mode" if data.get("mode") else "")
         + ".",

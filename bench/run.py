@@ -64,6 +64,13 @@ def main() -> int:
         help="bounded run (~20 min): coarser levels, 2 turns per call, 1 bisection step, "
         "100-call leak check (explicit options still win)",
     )
+    p.add_argument(
+        "--pace",
+        default="dense",
+        choices=("dense", "sparse"),
+        help="caller profile (loadgen --pace): dense (the headline: answers 0.3-0.8 s after the "
+        "bot, 1.5-2.5 s lines) or sparse (answers 1-2 s after the bot, short lines)",
+    )
     p.add_argument("--turns", type=int, default=None, help="caller turns per call (default 3)")
     p.add_argument("--reference-turns", type=int, default=None, help="turns of the 1-call run (default 6)")
     p.add_argument("--bisect", type=int, default=None, help="bisection steps after a failure (default 2)")
@@ -101,6 +108,7 @@ def main() -> int:
             "v2v_p95_slack_ms": V2V_P95_SLACK_MS,
         },
         "turns_per_call": args.turns,
+        "pace": args.pace,
         "reference_turns": args.reference_turns,
         "mode": "quick" if args.quick else "full",
         "command": " ".join(["python -m bench.run", *sys.argv[1:]]),

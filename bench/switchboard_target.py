@@ -103,6 +103,20 @@ def provision(url: str, turn: str, fakes: str, max_calls: int = 500) -> None:
     asyncio.run(run())
 
 
+def wait_warm(url: str, timeout: float = 120.0) -> float:
+    """Wait until the server's readiness says its start-up warm-up is done (``"warm": true``),
+    as a load balancer would before routing calls to it; returns the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        try:
+            if httpx.get(url + "/health/ready", timeout=5).json().get("warm"):
+                return time.monotonic() - t0
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} not warm after {timeout} s")
+
+
 def start_switchboard(
     turn: str, fakes: str, core: int | None, workdir: Path, *, gc_freeze: bool = True
 ) -> Server:

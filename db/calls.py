@@ -64,6 +64,7 @@ class CallRow:
     metadata: dict[str, Any]
     answered_at: datetime | None
     ended_at: datetime | None
+    language: str | None = None  # BCP-47, decided at admission (NULL: before migration 0023)
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> CallRow:
@@ -72,7 +73,7 @@ class CallRow:
             workflow_version=row["workflow_version"], channel=row["channel"],
             direction=row["direction"], status=CallStatus(row["status"]), test=row["test"],
             variables=dict(row["variables"] or {}), metadata=dict(row["metadata"] or {}),
-            answered_at=row["answered_at"], ended_at=row["ended_at"],
+            answered_at=row["answered_at"], ended_at=row["ended_at"], language=row["language"],
         )  # fmt: skip
 
 
@@ -90,7 +91,7 @@ _COLUMNS = (
     "id, organization_id, workflow_id, workflow_version, channel, direction, from_number, "
     "to_number, status, carrier, carrier_call_id, test, engine, started_at, answered_at, "
     "ended_at, end_reason, duration_seconds, recording_path, variables, extracted, summary, "
-    "metadata, created_at, trace_id"
+    "metadata, created_at, trace_id, language"
 )
 _TURN_COLUMNS = (
     "idx, speaker, text, started_at, ended_at, interrupted, node, tool, stt_final_ms, "
@@ -115,17 +116,19 @@ async def create(
     variables: dict[str, Any],
     metadata: dict[str, Any],
     call_id: UUID | None = None,
+    language: str | None = None,
 ) -> asyncpg.Record:
     """Create the call row (with ``call_id`` when given)."""
     return await conn.fetchrow(
         f"""INSERT INTO calls (id, organization_id, workflow_id, workflow_version, channel,
                    direction, from_number, to_number, status, carrier, carrier_call_id, test,
-                   variables, metadata)
+                   variables, metadata, language)
             VALUES (COALESCE($14, gen_random_uuid()), $1, $2, $3, $4, $5, $6, $7, $8, $9,
-                    $10, $11, $12, $13)
+                    $10, $11, $12, $13, $15)
             RETURNING {_COLUMNS}""",
         organization_id, workflow_id, workflow_version, channel, direction, from_number,
         to_number, status, carrier, carrier_call_id, test, variables, metadata, call_id,
+        language,
     )  # fmt: skip
 
 

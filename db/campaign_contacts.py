@@ -11,9 +11,10 @@ import asyncpg
 
 Conn = asyncpg.Pool | asyncpg.Connection
 
+# a contact never tried is due from '-infinity' (first in the dispatch order); it reads as null
 _COLUMNS = (
-    "id, row_number, phone_number, time_zone, variables, state, attempts, next_attempt_at, "
-    "last_outcome, finished_at, created_at"
+    "id, row_number, phone_number, time_zone, variables, state, attempts, "
+    "NULLIF(next_attempt_at, '-infinity') AS next_attempt_at, last_outcome, finished_at, created_at"
 )
 
 
@@ -67,18 +68,27 @@ async def list_page(conn: Conn, organization_id: UUID, campaign_id: UUID, *,
 async def stream_results(
     pool: asyncpg.Pool, organization_id: UUID, campaign_id: UUID, batch: int = 1000
 ) -> AsyncIterator[list[asyncpg.Record]]:
-    """Every contact with its last attempt's call (status, duration, extracted variables),
-    in row order, a batch at a time (keyset pages: no transaction held while streaming)."""
+    """Every contact with its last attempt's call (status, duration, extracted variables) and
+    the usage of all its attempts' calls (``usage``: [kind, provider, model, quantity] each,
+    or NULL), in row order, a batch at a time (keyset pages: no transaction held)."""
     after = 0
     while True:
         rows = await pool.fetch(
             """SELECT ct.row_number, ct.phone_number, ct.time_zone, ct.state, ct.attempts,
                       ct.last_outcome, ct.variables, ct.finished_at, a.call_id,
-                      c.duration_seconds, c.extracted
+                      c.duration_seconds, c.extracted, us.usage
                  FROM campaign_contacts ct
                  LEFT JOIN campaign_attempts a ON a.contact_id = ct.id
                   AND a.attempt = ct.attempts AND a.organization_id = ct.organization_id
                  LEFT JOIN calls c ON c.id = a.call_id AND c.organization_id = ct.organization_id
+                 LEFT JOIN LATERAL (
+                      SELECT jsonb_agg(jsonb_build_array(u.kind, u.provider, u.model, u.quantity))
+                             AS usage
+                        FROM campaign_attempts every
+                        JOIN usage_records u ON u.call_id = every.call_id
+                         AND u.organization_id = every.organization_id
+                       WHERE every.contact_id = ct.id AND every.organization_id = ct.organization_id
+                 ) us ON true
                 WHERE ct.organization_id = $1 AND ct.campaign_id = $2 AND ct.row_number > $3
                 ORDER BY ct.row_number LIMIT $4""",
             organization_id, campaign_id, after, batch,

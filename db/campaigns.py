@@ -243,7 +243,9 @@ async def link_call(conn: Conn, organization_id: UUID, call_id: UUID, campaign_i
 
 
 async def mark_dialed(conn: Conn, organization_id: UUID, attempt_id: UUID,
-                      carrier_call_id: str) -> None:  # fmt: skip
+                      carrier_call_id: str | None) -> None:  # fmt: skip
+    """The dial is out: with the carrier's call id, or None for an in-doubt dial that is not
+    sent again (its call row's callbacks tell what happened)."""
     await conn.execute(
         """UPDATE campaign_attempts SET state = 'dialed', carrier_call_id = $3
             WHERE organization_id = $1 AND id = $2 AND state = 'dialing'""",
@@ -302,6 +304,19 @@ async def attempt_stats(conn: Conn, organization_id: UUID, campaign_id: UUID) ->
              FROM campaign_attempts a
              LEFT JOIN calls c ON c.id = a.call_id AND c.organization_id = a.organization_id
             WHERE a.organization_id = $1 AND a.campaign_id = $2""",
+        organization_id, campaign_id,
+    )  # fmt: skip
+
+
+async def usage_totals(conn: Conn, organization_id: UUID, campaign_id: UUID) -> list[asyncpg.Record]:
+    """The usage of every call of the campaign, summed per (kind, provider, model): what
+    ``server.pricing`` turns into its cost, as for one call or the usage report."""
+    return await conn.fetch(
+        """SELECT u.kind, u.provider, u.model, sum(u.quantity) AS quantity
+             FROM calls c
+             JOIN usage_records u ON u.call_id = c.id AND u.organization_id = c.organization_id
+            WHERE c.organization_id = $1 AND c.campaign_id = $2
+            GROUP BY u.kind, u.provider, u.model""",
         organization_id, campaign_id,
     )  # fmt: skip
 

@@ -41,6 +41,7 @@ from pipecat.utils.tracing.tracing_context import TracingContext
 from pipeline.events import CallEvent
 from pipeline.observers.transcript import TranscriptTracker
 from pipeline.observers.usage import UsageTracker
+from pipeline.tool_filler import TOOL_FILLER_AFTER_SECS, ToolFiller
 from runtime.contract import (
     AgentSession,
     EndCall,
@@ -49,6 +50,7 @@ from runtime.contract import (
     SendDtmf,
     TextDelta,
     ToolCalled,
+    ToolStarted,
     TransferCall,
 )
 
@@ -73,6 +75,8 @@ class AgentProcessor(FrameProcessor):
         on_event: EventCallback,
         greet: bool = True,
         idle_prompts: list[str] | None = None,
+        tool_filler: str | None = None,
+        tool_filler_after_secs: float = TOOL_FILLER_AFTER_SECS,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -83,6 +87,7 @@ class AgentProcessor(FrameProcessor):
         self._greet = greet
         self._idle_prompts = list(idle_prompts or [])
         self._idle_count = 0
+        self._filler = ToolFiller(self, tool_filler, tool_filler_after_secs)
         self._pending_user_text: list[str] = []
         self._pending_user_started: str | None = None
         self._reply_task: asyncio.Task | None = None
@@ -211,6 +216,7 @@ class AgentProcessor(FrameProcessor):
             otel_context.attach(turn)  # this reply's own task: its context ends with it
         self._transcript.agent_reply_started(self._session.current_node)
         await self.push_frame(LLMFullResponseStartFrame())
+        self._filler.reply_started()
         end: EndCall | None = None
         spoke = fixed_text is not None
         try:
@@ -227,7 +233,10 @@ class AgentProcessor(FrameProcessor):
                             await self.push_frame(LLMTextFrame(event.text))
                     elif isinstance(event, ModelUsage):
                         self._usage.add_llm(event)
+                    elif isinstance(event, ToolStarted):
+                        self._filler.tool_started()
                     elif isinstance(event, ToolCalled):
+                        await self._filler.tool_done()
                         self._transcript.tool_turn(event)
                     elif isinstance(event, HandedOff):
                         self._emit("handoff", {"from": event.from_node, "to": event.to_node})
@@ -242,6 +251,7 @@ class AgentProcessor(FrameProcessor):
         except Exception as exc:  # the agent failed: say nothing more, keep the call up
             logger.exception(f"{self}: agent run failed")
             self._emit("error", {"stage": "agent", "error": f"{type(exc).__name__}: {exc}"})
+        await self._filler.tool_done()
         await self.push_frame(LLMFullResponseEndFrame())
         self._transcript.agent_reply_generated()
         if self._pending_transfer is not None:
@@ -268,6 +278,7 @@ class AgentProcessor(FrameProcessor):
                 logger.exception(f"{self}: session.interrupted failed")
 
     async def _cancel_reply(self) -> None:
+        await self._filler.tool_done()
         if self._reply_task and not self._reply_task.done():
             await self.cancel_task(self._reply_task)
         self._reply_task = None

@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
@@ -45,15 +44,11 @@ from pipeline.observers.call_observer import CallObserver
 from pipeline.observers.latency import LatencyTracker
 from pipeline.observers.transcript import TranscriptTracker
 from pipeline.observers.usage import UsageTracker
-from pipeline.providers import ProviderFailover, build_stt_stage, build_tts_stage
+from pipeline.providers import FailoverSwitcher, ProviderFailover, build_stt_stage, build_tts_stage
 from pipeline.recording import CallRecorder
 from pipeline.spec import CallSpec
-from pipeline.turn_models import (
-    SMART_TURN_FALLBACK_SECS,
-    ConfirmingSmartTurnStopStrategy,
-    SharedSileroVADAnalyzer,
-    SharedSmartTurnAnalyzer,
-)
+from pipeline.tts_replay import TTSReplay
+from pipeline.turn_models import EAGERNESS, SharedSileroVADAnalyzer, TurnTiming, smart_turn_stop_strategy
 from runtime import tracing
 
 
@@ -72,6 +67,7 @@ class BuiltCall:
 
 
 def user_turn_strategies(spec: CallSpec) -> UserTurnStrategies:
+    """The call's turn strategies from its spec (``settings.turn`` of the workflow)."""
     mode = spec.resolved_turn_detection()
     if mode == "provider":
         return ExternalUserTurnStrategies()
@@ -79,23 +75,32 @@ def user_turn_strategies(spec: CallSpec) -> UserTurnStrategies:
     # answered (segmenting STTs such as PocketSphinx do that) must not start a new turn and
     # interrupt the reply; it is kept for the next turn instead.
     # While the agent speaks, back-channels ("uh-huh", "okay") do not start a turn.
-    start = [BackchannelFilterStartStrategy()]
+    start = [
+        BackchannelFilterStartStrategy(
+            filter_backchannels=spec.backchannel_filter, min_words=spec.interruption_min_words
+        )
+    ]
     if mode == "speech-timeout":
         return UserTurnStrategies(
             start=start,
             stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=spec.speech_timeout_secs)],
         )
-    return UserTurnStrategies(
-        start=start,
-        stop=[ConfirmingSmartTurnStopStrategy(turn_analyzer=SharedSmartTurnAnalyzer(
-            params=SmartTurnParams(stop_secs=SMART_TURN_FALLBACK_SECS)))],
-    )
+    timing = EAGERNESS[spec.turn_eagerness]
+    if spec.turn_stop_secs is not None:
+        timing = TurnTiming(
+            confirm_secs=min(timing.confirm_secs, spec.turn_stop_secs), fallback_secs=spec.turn_stop_secs
+        )
+    return UserTurnStrategies(start=start, stop=[smart_turn_stop_strategy(timing)])
 
 
 def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) -> BuiltCall:
     """Assemble processors, observers and the worker for one call (no I/O, no network)."""
 
+    replay = TTSReplay(name=f"tts-replay:{spec.call_id}")
+
     def on_failover(switch: ProviderFailover) -> None:
+        if switch.kind == "tts":
+            replay.tts_failed_over()  # the sentence that failed is spoken on the fallback
         sink.event(
             CallEvent(
                 kind="failover",
@@ -153,6 +158,8 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         on_event=sink.event,
         greet=spec.greet,
         idle_prompts=spec.idle_prompts,
+        tool_filler=spec.tool_filler,
+        tool_filler_after_secs=spec.tool_filler_after_secs,
         name=f"agent:{spec.call_id}",
     )
 
@@ -181,7 +188,8 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         # turn after a pause or '#'; the first digit interrupts the bot like speech does.
         DTMFAggregator(timeout=spec.dtmf_timeout_secs, prefix=DTMF_PREFIX),
         agent,
-        tts,
+        # With a TTS fallback, a ledger around the TTS replays what a failed provider lost.
+        *([replay.before, tts, replay.after] if isinstance(tts, FailoverSwitcher) else [tts]),
         transport.output(),
         AgentAudioEnd(recorder, name="agent-audio-end"),
         aggregators.assistant(),

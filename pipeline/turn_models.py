@@ -4,8 +4,8 @@ Both models ship inside the pipecat wheel. Loading an ONNX model takes tens of m
 and tens of megabytes, so per call we only create the small per-call state: Silero's
 recurrent state lives in our ``_SharedSileroModel`` wrapper, Smart Turn keeps its audio
 buffer in the analyzer and its ONNX session is stateless. ``onnxruntime.InferenceSession.run``
-is safe to call from several threads at once, which is how pipecat runs Smart Turn (one
-executor thread per analyzer).
+is safe to call from several threads at once; Smart Turn runs on the process's shared,
+low-priority inference threads (``pipeline.inference_pool``), not pipecat's thread per call.
 
 VAD runs inline on the event loop instead: one Silero window (32 ms of 8 kHz audio) takes
 about 0.1 ms, and pipecat's hop to a per-call executor thread for every 20 ms frame cost
@@ -14,8 +14,13 @@ twice the inference itself plus a thread per call (measured: 370 vs 180 µs per 
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from importlib import resources
+from typing import Literal
 
 import onnxruntime as ort
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
@@ -24,6 +29,8 @@ from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+
+from pipeline.inference_pool import inference_pool
 
 _lock = threading.Lock()
 _silero_session: ort.InferenceSession | None = None
@@ -108,52 +115,157 @@ class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):
         self._log_data = False
         self._session = smart_turn_session()
 
+    @property
+    def _model_executor(self) -> ThreadPoolExecutor:
+        """The process's shared inference threads (``pipeline.inference_pool``) instead of a
+        thread per call: simultaneous turn ends queue rather than share the core with the loop."""
+        return inference_pool()
 
-_INCOMPLETE_ENDINGS = frozenset(
-    """a an the and or but if of to in on at for with about from by is are was were my your
-    um uh er think so because that which who when like""".split()  # noqa: SIM905
+
+#: Words a complete answer does not end on: a final transcript ending on one announces more
+#: ("My order number is", "I'd like to", "um"), whatever Smart Turn says. Kept to words that
+#: hardly ever close an answer: articles and possessives, conjunctions, prepositions that are
+#: not also particles ("log in", "hold on" end sentences), fillers, "think"/"like" ("let me
+#: think", "I'd like"), and a copula after a noun ("the thing is"; "yes it is" is complete).
+CONTINUATION_WORDS = frozenset(
+    """a an the my your our their and or but because if than of to for with from at about
+    into by as um uh er erm think like""".split()  # noqa: SIM905
+)
+_COPULAS = frozenset({"is", "are", "was", "were"})
+_PRONOUNS = frozenset(
+    {"i", "it", "we", "they", "he", "she", "you", "that", "this", "there", "here", "what", "who"}
 )
 
 
+def _words(transcript: str) -> list[str]:
+    words = [w.strip(".,!?;:'\"") for w in transcript.lower().replace("-", " ").split()]
+    return [w for w in words if w]
+
+
+def announces_more(transcript: str) -> bool:
+    """Whether a final transcript stops where more must follow: on a word of
+    ``CONTINUATION_WORDS``, on a copula after a noun ("my order number is"), or on a
+    trailing comma, dash or ellipsis ("I'd like to book,")."""
+    words = _words(transcript)
+    if not words:
+        return False
+    if words[-1] in CONTINUATION_WORDS or transcript.rstrip().endswith((",", "-", "...")):
+        return True
+    return words[-1] in _COPULAS and len(words) > 1 and words[-2] not in _PRONOUNS
+
+
+def reads_complete(transcript: str) -> bool:
+    """Whether a final transcript reads as a complete answer, of any length: it has words
+    and does not stop on one that announces more."""
+    return bool(_words(transcript)) and not announces_more(transcript)
+
+
 def complete_short_answer(transcript: str, *, max_words: int = 5) -> bool:
-    """Whether a final transcript is a short, complete answer ("Yes.", "Tuesday", "four four
-    seven one", "Maria Gonzalez") that should not wait for Smart Turn's fallback: at most
-    ``max_words`` words, not ending on a word that announces more ("I'd like to", "um")."""
-    words = [w.strip(".,!?'\"") for w in transcript.lower().split()]
-    words = [w for w in words if w]
-    return 0 < len(words) <= max_words and words[-1] not in _INCOMPLETE_ENDINGS
+    """A complete answer of at most ``max_words`` words ("Yes.", "four four seven one")."""
+    return reads_complete(transcript) and len(_words(transcript)) <= max_words
 
 
-#: Silence after which a turn Smart Turn judged incomplete ends anyway (pipecat: 3 s). The
-#: eval's incomplete answers pause up to 1.2 s mid-sentence; see docs/TURN_TAKING.md.
-SMART_TURN_FALLBACK_SECS = 1.5
+@dataclass(frozen=True, slots=True)
+class TurnTiming:
+    """How long the caller's silence must last (seconds after the VAD's stop, which itself
+    comes ``vad_stop_secs`` after the last sound) before the turn ends:
+
+    - Smart Turn "complete" and a transcript that does not announce more: at once;
+    - Smart Turn "incomplete" but a transcript that reads complete: ``confirm_secs``;
+    - otherwise (a transcript that announces more, or none): ``fallback_secs``.
+    """
+
+    confirm_secs: float
+    fallback_secs: float
+
+
+Eagerness = Literal["low", "normal", "high"]
+#: ``settings.turn.eagerness``: how soon an answer Smart Turn doubts is taken as finished.
+#: Measured per level in ``switchboard eval turns`` (docs/TURN_TAKING.md).
+EAGERNESS: dict[str, TurnTiming] = {
+    "low": TurnTiming(confirm_secs=0.8, fallback_secs=2.0),
+    "normal": TurnTiming(confirm_secs=0.3, fallback_secs=1.3),
+    "high": TurnTiming(confirm_secs=0.15, fallback_secs=0.9),
+}
+
+
+def stop_delay(smart_complete: bool, transcript: str, timing: TurnTiming) -> float:
+    """Silence after the VAD stop before the turn ends, given Smart Turn's verdict and the
+    STT's final transcript (see :class:`TurnTiming`)."""
+    if announces_more(transcript) or not transcript.strip():
+        return timing.fallback_secs
+    return 0.0 if smart_complete else timing.confirm_secs
 
 
 class ConfirmingSmartTurnStopStrategy(TurnAnalyzerUserTurnStopStrategy):
-    """Smart Turn's stop strategy, with the STT's final transcript as a second opinion.
+    """Smart Turn's stop strategy with the STT's final transcript as a second opinion, both
+    ways (:func:`stop_delay`):
 
-    Smart Turn v3 judges prosody; on a short complete answer ("Yes.", "Tuesday.") it often
-    says "incomplete", which left the caller waiting for the whole fallback (~3 s). Here a
-    finalized transcript that is a complete short answer (:func:`complete_short_answer`)
-    ends such a turn once the caller has stopped speaking.
+    - a transcript that stops on a word announcing more ("My order number is", "um") holds
+      the turn even when Smart Turn says complete, until ``timing.fallback_secs`` of silence;
+    - a transcript that reads complete ends the turn after ``timing.confirm_secs`` of
+      silence even when Smart Turn says incomplete (it misjudges short answers: "Yes.");
+    - Smart Turn "complete" on a transcript that reads complete ends it at once.
+
+    Silences are counted from the VAD's stop; speech before the turn ends cancels the wait.
     """
 
-    async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
-        await super()._handle_transcription(frame)
-        await self._confirm()
+    def __init__(self, *, turn_analyzer: BaseSmartTurn, timing: TurnTiming | None = None, **kwargs):
+        super().__init__(turn_analyzer=turn_analyzer, **kwargs)
+        self.timing = timing or EAGERNESS["normal"]
+        self._vad_stopped_at = 0.0
+        self._hold_task: asyncio.Task | None = None
 
     async def _handle_vad_user_stopped_speaking(self, frame: VADUserStoppedSpeakingFrame) -> None:
+        self._vad_stopped_at = time.monotonic()  # before Smart Turn's inference
         await super()._handle_vad_user_stopped_speaking(frame)
-        await self._confirm()
 
-    async def _confirm(self) -> None:
-        if (
-            self._turn_complete
-            or self._vad_user_speaking
-            or not self._vad_stopped
-            or not self._transcript_finalized
-            or not complete_short_answer(self._text)
-        ):
+    async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
+        if not frame.finalized and self._timeout_expired and self._turn_complete:
+            self._text = frame.text  # pipecat would end the turn here without asking
+            await self._maybe_trigger_user_turn_stopped()
             return
-        self._turn_complete = True
+        await super()._handle_transcription(frame)
+
+    async def _discard_pending_end_of_turn(self) -> None:
+        await self._cancel_hold()
+        await super()._discard_pending_end_of_turn()
+
+    async def cleanup(self) -> None:
+        await self._cancel_hold()
+        await super().cleanup()
+
+    async def _maybe_trigger_user_turn_stopped(self) -> None:
+        if not self._vad_stopped or self._vad_user_speaking or not self.wait_for_transcript:
+            await super()._maybe_trigger_user_turn_stopped()  # no VAD stop: pipecat's fallback
+            return
+        if not self._text or not (self._transcript_finalized or self._timeout_task is None):
+            return  # the final transcript is not in yet
+        delay = stop_delay(self._turn_complete, self._text, self.timing)
+        remaining = delay - (time.monotonic() - self._vad_stopped_at)
+        if remaining > 0:
+            await self._cancel_hold()
+            self._hold_task = self.task_manager.create_task(self._hold(remaining), f"{self}::hold")
+            return
+        await self._cancel_hold()  # the analyzer's own fallback may get here first
+        if self._timeout_task:
+            await self.task_manager.cancel_task(self._timeout_task)
+            self._timeout_task = None
+        await self.trigger_user_turn_stopped()
+
+    async def _hold(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._hold_task = None
         await self._maybe_trigger_user_turn_stopped()
+
+    async def _cancel_hold(self) -> None:
+        task, self._hold_task = self._hold_task, None
+        if task is not None and task is not asyncio.current_task():
+            await self.task_manager.cancel_task(task)
+
+
+def smart_turn_stop_strategy(timing: TurnTiming) -> ConfirmingSmartTurnStopStrategy:
+    """Switchboard's default stop strategy for one call: Smart Turn v3 (its own silence
+    fallback at ``timing.fallback_secs``) confirmed by the transcript."""
+    analyzer = SharedSmartTurnAnalyzer(params=SmartTurnParams(stop_secs=timing.fallback_secs))
+    return ConfirmingSmartTurnStopStrategy(turn_analyzer=analyzer, timing=timing)

@@ -14,6 +14,7 @@ from typing import Any
 
 from agents import Agent, Handoff, RunContextWrapper, handoff
 
+from runtime.languages import answer_in
 from runtime.offline_model import OFFLINE_ENGINE, offline_line
 from runtime.tools import CallContext, function_tool_for
 from runtime.workflow import Edge, Node, Workflow, render
@@ -48,6 +49,9 @@ def _instructions(workflow: Workflow, node: Node):
             text = offline_line(node)
             return render(text, ctx.variables)
         parts = [VOICE_STYLE]
+        language = answer_in(ctx.language or workflow.settings.language)
+        if language:
+            parts.append(language)
         if workflow.global_prompt:
             parts.append(workflow.global_prompt)
         if node.prompt:

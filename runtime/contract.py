@@ -20,6 +20,13 @@ class TextDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolStarted:
+    """The model called a tool; its result (``ToolCalled``) follows once it ran."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCalled:
     """A tool ran during the turn (recorded as a turn on the call)."""
 
@@ -68,7 +75,9 @@ class ModelUsage:
     output_tokens: int
 
 
-AgentEvent = TextDelta | ToolCalled | HandedOff | EndCall | TransferCall | SendDtmf | ModelUsage
+AgentEvent = (
+    TextDelta | ToolStarted | ToolCalled | HandedOff | EndCall | TransferCall | SendDtmf | ModelUsage
+)
 
 
 @dataclass(slots=True)

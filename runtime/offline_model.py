@@ -103,14 +103,17 @@ def _arguments_for(schema: dict[str, Any], utterance: str) -> dict[str, Any]:
     return args
 
 
-def _fills_codes(schema: dict[str, Any], utterance: str) -> int:
-    """1 when the caller said a number and the tool wants an id/number-like argument."""
-    if not numbers_in(utterance):
+def _fills_codes(schema: dict[str, Any], utterance: str) -> float:
+    """When the caller said a number and the tool wants an id/number-like argument: 1, or
+    1.5 for a number of 3+ digits (a caller reading out an order or account number; a
+    stray word heard near it must not outweigh it)."""
+    numbers = numbers_in(utterance)
+    if not numbers:
         return 0
     for name, prop in (schema.get("properties") or {}).items():
         kind = prop.get("type") if isinstance(prop, dict) else None
         if kind in ("integer", "number") or any(k in name for k in _CODE_HINTS):
-            return 1
+            return 1.5 if max(len(n) for n in numbers) >= 3 else 1
     return 0
 
 
@@ -229,7 +232,7 @@ class OfflineScriptedModel(Model):
 
 def _best_match(utterance: str, tools: list[Tool], handoffs: list[Handoff]) -> Any:
     """The handoff or tool ``utterance`` means, or ``None``. Handoffs win ties."""
-    candidates: list[tuple[Any, Intent, int]] = [
+    candidates: list[tuple[Any, Intent, float]] = [
         (h, intent_of(h.tool_description), 0) for h in handoffs
     ]
     for tool in tools:

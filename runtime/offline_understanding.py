@@ -32,7 +32,7 @@ STOPWORDS = frozenset(
     am do does did has have had i me my you your we our they them it its this that these those
     caller user customer person lead wants want wanting asks ask asking says say said mentions
     mention would like could should can will please just some any there their then than
-    when what which who whom how why where so agent call eg e g example examples""".split()  # noqa: SIM905
+    when what which who whom how why where so agent call eg e g example examples all""".split()  # noqa: SIM905
 )
 
 #: Words that mean the same thing for routing. The first word names the group.
@@ -181,16 +181,28 @@ def _close(word: str, keyword: str) -> bool:
     return len(word) >= 5 and sound_key(word) == sound_key(keyword)
 
 
-def _phrase_found(phrase: Sequence[str], said: Sequence[str]) -> bool:
-    if not phrase or len(said) < len(phrase) - 1:
-        return False
+#: Score of a quoted example phrase heard whole (75 % of its words in order, every content
+#: word among them), and of one heard in part (75 % of its words, a run of 3+ in order, but
+#: a content word missing: "when are you ..." for "when are you open"): less than one
+#: keyword, so a keyword of another intent still wins. (Half of a phrase was tried: the
+#: recogniser's filler "what are you ..." then matched "what are your opening hours".)
+PHRASE_SCORE = 3.0
+PARTIAL_PHRASE_SCORE = 0.8
+
+
+def _phrase_score(phrase: Sequence[str], said: Sequence[str]) -> float:
+    if not phrase or len(said) < min(3, len(phrase) - 1):
+        return 0.0
+    blocks = SequenceMatcher(None, list(phrase), list(said), autojunk=False).get_matching_blocks()
+    matched = sum(block.size for block in blocks)
     # Every content word of the phrase must be heard ("i want a ..." is not "i want a refund").
-    for word in phrase:
-        if word not in STOPWORDS and not any(s == word or _close(s, word) for s in said):
-            return False
-    matcher = SequenceMatcher(None, list(phrase), list(said), autojunk=False)
-    matched = sum(block.size for block in matcher.get_matching_blocks())
-    return matched >= max(1, round(0.75 * len(phrase)))
+    whole = all(word in STOPWORDS or any(s == word or _close(s, word) for s in said)
+                for word in phrase)
+    if whole and matched >= max(1, round(0.75 * len(phrase))):
+        return PHRASE_SCORE
+    if max(block.size for block in blocks) >= 3 and matched >= round(0.75 * len(phrase)):
+        return PARTIAL_PHRASE_SCORE
+    return 0.0
 
 
 def weights(intents: Iterable[Intent]) -> dict[str, float]:
@@ -214,7 +226,7 @@ def score(intent: Intent, utterance: str, weight: dict[str, float] | None = None
             total += w
         elif any(_close(word, c) for word in content):
             total += 0.7 * w
-    total += sum(3.0 for phrase in intent.phrases if _phrase_found(phrase, said))
+    total += sum(_phrase_score(phrase, said) for phrase in intent.phrases)
     return total
 
 
@@ -269,11 +281,14 @@ GENERIC_PHRASES: tuple[str, ...] = (
 
 
 def caller_phrases(workflow: Workflow) -> list[str]:
-    """:func:`workflow_phrases` of ``workflow``'s lines, conditions and tool descriptions."""
-    texts: list[str] = []
-    for node in workflow.nodes:
-        texts.extend(t for t in (node.name, node.greeting, node.say) if t)
-    for edge in workflow.edges:
-        texts.extend(t for t in (edge.condition, edge.say) if t)
+    """:func:`workflow_phrases` of what ``workflow``'s callers may say: node names, edge
+    conditions (with their example phrases) and tool descriptions.
+
+    The agent's own lines (greetings, ``say``) are left out: callers do not repeat them, and
+    their words ("you", "are", "glad") crowded the model (measured on 10 espeak callers x 4
+    templates: routing 5.9 -> 6.2 of 10 on average without them).
+    """
+    texts: list[str] = [node.name for node in workflow.nodes if node.name]
+    texts.extend(edge.condition for edge in workflow.edges if edge.condition)
     texts.extend(getattr(tool, "description", "") for tool in workflow.tools)
     return workflow_phrases(texts)

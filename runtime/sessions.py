@@ -31,6 +31,7 @@ from runtime.contract import (
     SessionInfo,
     TextDelta,
     ToolCalled,
+    ToolStarted,
     TransferCall,
 )
 from runtime.egress import EgressPolicy
@@ -62,12 +63,14 @@ def create_session(
     input_check: InputCheck | None = None,
     max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
     egress: EgressPolicy | None = None,
+    language: str | None = None,
 ) -> WorkflowSession:
     """Start a conversation with a workflow (raises ``WorkflowInvalid`` for a bad definition).
 
     ``secrets`` fill ``{{secret.NAME}}`` in HTTP tool headers; ``input_check`` is the
     organization's input guardrail (return a reply to refuse a turn, None to allow it);
-    ``egress`` is the policy HTTP tools connect through (default: non-public refused).
+    ``egress`` is the policy HTTP tools connect through (default: non-public refused);
+    ``language`` is the call's (default: the workflow's): the model is told to answer in it.
     """
     compiled = compile_cache.lookup(workflow_id, version)
     if compiled is None:
@@ -77,6 +80,7 @@ def create_session(
         engine=model.engine,
         secrets=dict(secrets or {}),
         egress=egress or EgressPolicy(),
+        language=language,
     )
     settings = compiled.workflow.settings.guardrails
     input_check = combine_checks(
@@ -177,6 +181,8 @@ class WorkflowSession:
                             if out:
                                 spoken.append(out)
                                 yield TextDelta(out)
+                    elif event.type == "run_item_stream_event" and event.name == "tool_called":
+                        yield ToolStarted(_tool_name(event.item))
                     elif event.type == "run_item_stream_event" and event.name == "tool_output":
                         for ev in self._tool_events(event.item, seen_dtmf):
                             yield ev
@@ -315,6 +321,11 @@ class _ActiveRun:
     result: Any  # RunResultStreaming
     base: list[Any]  # history up to and including this turn's user message
     spoken: list[str]  # reply text emitted so far
+
+
+def _tool_name(item: Any) -> str:
+    raw = item.raw_item
+    return str(raw.get("name", "") if isinstance(raw, dict) else getattr(raw, "name", ""))
 
 
 def _text(content: Any) -> str:

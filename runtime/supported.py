@@ -13,6 +13,10 @@ server behind ``base_url`` decides).
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
 LLM_PROVIDERS = ("openai", "openai-compatible", "offline")
 STT_PROVIDERS = ("deepgram", "deepgram-flux", "offline")
 TTS_PROVIDERS = ("deepgram", "openai", "elevenlabs", "cartesia", "offline")
@@ -48,6 +52,8 @@ TTS_MODELS: dict[str, tuple[str, ...] | None] = {
 }
 
 # BCP-47 tags (matched case-insensitively) that speech recognition and synthesis cover.
+# Which provider hears and speaks which of them, with which model and voice:
+# runtime/languages.py.
 LANGUAGES = frozenset(tag.lower() for tag in (
     "en", "en-US", "en-GB", "en-AU", "en-CA", "en-IN", "en-IE", "en-NZ", "en-ZA",
     "es", "es-ES", "es-MX", "es-US", "es-419", "fr", "fr-FR", "fr-CA", "de", "de-DE", "de-CH",
@@ -56,6 +62,20 @@ LANGUAGES = frozenset(tag.lower() for tag in (
     "hi-Latn", "ta", "te", "mr", "bn", "ja", "ko", "ko-KR", "zh", "zh-CN", "zh-TW", "zh-HK",
     "id", "ms", "th", "vi", "ar", "he", "lt", "lv", "et", "ca", "multi",
 ))
+
+
+def known_language(tag: str) -> str:
+    """``tag`` when it is one of ``LANGUAGES`` (any case), else ``ValueError``."""
+    if tag.lower() not in LANGUAGES:
+        raise ValueError(f"unsupported language '{tag}' (a BCP-47 tag such as en-US, es or "
+                         "fr-FR)")
+    return tag
+
+
+#: A request field naming a call's language (422 naming the field when it is unknown).
+LanguageTag = Annotated[str, Field(min_length=2, max_length=20,
+                                   description="BCP-47 language, e.g. en-US, es, fr-FR"),
+                        AfterValidator(known_language)]
 
 
 def model_known(families: tuple[str, ...] | None, model: str) -> bool:

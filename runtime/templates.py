@@ -54,10 +54,11 @@ _ORDER_DESK: dict[str, Any] = {
     "edges": [
         {"from": "start", "to": "orders",
          "condition": 'The caller asks about an order, e.g. "where is my order", '
-                      '"the status of my order", "track a package"'},
+                      '"the status of my order", "I want to check my order", '
+                      '"track a package"'},
         {"from": "start", "to": "billing",
          "condition": 'The caller has a billing question, e.g. "billing", '
-                      '"a charge on my bill", "I want a refund"'},
+                      '"a charge on my bill", "I need a refund"'},
         {"from": "orders", "to": "goodbye",
          "condition": 'The caller is done, thanks or says bye, e.g. "that is all, thank you"',
          "say": "Glad I could help."},
@@ -130,10 +131,12 @@ def receptionist(public_url: str = "") -> dict[str, Any]:
         "edges": [
             {"from": "start", "to": "booking",
              "condition": 'The caller wants to book or schedule an appointment, e.g. '
-                          '"I would like to book an appointment", "I need to see the dentist"'},
+                          '"I would like to book an appointment", "can I make an appointment", '
+                          '"I need to see the dentist"'},
             {"from": "start", "to": "questions",
              "condition": 'The caller has a question about hours or location, e.g. '
-                          '"when are you open", "where are you located"'},
+                          '"when are you open", "what are your opening hours", '
+                          '"where are you located"'},
             {"from": "questions", "to": "booking",
              "condition": "The caller wants to book an appointment after all"},
             {"from": "booking", "to": "confirmed",
@@ -216,10 +219,10 @@ def lead_qualification(public_url: str = "") -> dict[str, Any]:
         "edges": [
             {"from": "start", "to": "qualify",
              "condition": 'The lead says yes, they have time to talk, e.g. "yes sure", '
-                          '"I have a few minutes"'},
+                          '"okay go ahead", "I have a few minutes"'},
             {"from": "start", "to": "not_now",
              "condition": 'The lead is not interested, busy, or asks not to be called, e.g. '
-                          '"no thanks", "I am busy at the moment"'},
+                          '"no thanks", "I am busy at the moment", "not interested"'},
             {"from": "qualify", "to": "book",
              "condition": "The lead shared team size or start date and wants a demo"},
             {"from": "qualify", "to": "not_now",

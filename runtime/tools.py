@@ -57,6 +57,7 @@ class CallContext:
     opt_out_requested: bool = False
     tool_records: dict[str, ToolRecord] = field(default_factory=dict)
     egress: EgressPolicy = field(default_factory=EgressPolicy)  # refuses non-public hosts
+    language: str | None = None  # the call's BCP-47 language (None: the workflow's)
 
 
 def _fill(text: str, ctx: CallContext, *, url: bool = False) -> str:

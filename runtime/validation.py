@@ -19,7 +19,14 @@ from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from runtime import supported
-from runtime.workflow import BUILTIN_TOOLS, ServiceChoice, Workflow, template_names
+from runtime.languages import LanguageProblem, stt_setup, tts_setup
+from runtime.workflow import (
+    BUILTIN_TOOLS,
+    END_OF_TURN_STT,
+    ServiceChoice,
+    Workflow,
+    template_names,
+)
 
 # A definition nested deeper than this is refused (a JSON schema of tool parameters is the
 # only free-form part; real ones stay far below it).
@@ -111,6 +118,7 @@ def graph_problems(wf: Workflow) -> list[Problem]:
         problems += _reachability(wf, wf.nodes[starts[0]].id)
     problems += _template_problems(wf)
     problems += settings_problems(wf)
+    problems += turn_problems(wf)
     return problems
 
 
@@ -168,7 +176,47 @@ def settings_problems(wf: Workflow) -> list[Problem]:
         problems.append(Problem("/settings/language", "unknown_language",
                                 f"unsupported language '{s.language}' (a BCP-47 tag such as "
                                 "en-US, es or fr-FR)"))
+    else:
+        problems += speech_language_problems(wf)
     return problems
+
+
+def turn_problems(wf: Workflow) -> list[Problem]:
+    """Turn settings that cannot work: the provider strategy with an STT that never says
+    when a turn ends, a timeout the strategy does not use, a blank tool filler."""
+    s, problems = wf.settings, []
+    if s.turn.strategy == "provider" and s.stt.provider not in END_OF_TURN_STT:
+        problems.append(Problem("/settings/turn/strategy", "turn_strategy_unsupported",
+                                "the provider strategy needs an STT that detects the end of "
+                                f"turn: settings.stt.provider {' or '.join(END_OF_TURN_STT)}"))
+    if s.turn.strategy == "provider" and s.turn.stop_timeout_seconds is not None:
+        problems.append(Problem("/settings/turn/stop_timeout_seconds", "timeout_unused",
+                                "the provider strategy's STT decides; remove the timeout"))
+    if s.tool_filler is not None and not s.tool_filler.strip():
+        problems.append(Problem("/settings/tool_filler", "blank_filler",
+                                "say something, or use null for no filler"))
+    return problems
+
+
+def speech_language_problems(wf: Workflow, language: str | None = None) -> list[Problem]:
+    """The speech providers the workflow names that cannot hear or speak ``language``
+    (default: the workflow's) with its model and voice; each problem names the provider and
+    points at the field to change (``runtime.languages``)."""
+    s = wf.settings
+    language = language or s.language
+    found: list[tuple[str, LanguageProblem]] = []
+    if s.stt.provider in supported.STT_PROVIDERS:
+        setup = stt_setup(s.stt.provider, s.stt.model, language)
+        if isinstance(setup, LanguageProblem):
+            found.append(("stt", setup))
+    if s.tts.provider in supported.TTS_PROVIDERS:
+        setup = tts_setup(s.tts.provider, s.tts.model, s.tts.voice or s.voice, language)
+        if isinstance(setup, LanguageProblem):
+            found.append(("tts", setup))
+    voice = "/settings/tts/voice" if s.tts.voice else "/settings/voice"
+    return [Problem({"language": "/settings/language", "model": _pointer("settings", stage, "model"),
+                     "voice": voice}[problem.field], "unsupported_language", problem.message)
+            for stage, problem in found]
 
 
 def key_problems(wf: Workflow, accounts_with_keys: set[str]) -> list[Problem]:
@@ -302,7 +350,7 @@ def _template_problems(wf: Workflow) -> list[Problem]:
     for i, edge in enumerate(wf.edges):
         texts.append((_pointer("edges", i, "say"), edge.say))
     texts += [(_pointer("settings", "idle_prompts", i), p)
-              for i, p in enumerate(wf.settings.idle_prompts)]
+              for i, p in enumerate(wf.settings.idle_prompts or ())]
     problems = []
     for i, tool in enumerate(wf.tools):
         if tool.type != "http":

@@ -190,11 +190,52 @@ class InputGuardrailSettings(_Model):
                          description="Said instead of a reply")
 
 
+class InterruptionSettings(_Model):
+    """What the caller must say over the agent to stop it (barge-in)."""
+
+    backchannel_filter: bool = Field(
+        default=True, strict=True,
+        description="Only words that are not back-channels (uh-huh, okay, right) stop the "
+        "agent; false: any voice activity does",
+    )
+    min_words: int = Field(default=1, ge=1, le=5,
+                           description="Words (not back-channels) needed to stop the agent")
+
+
+#: STT providers that say themselves when the caller's turn ends (``turn.strategy: provider``).
+END_OF_TURN_STT = ("deepgram-flux",)
+
+
+class TurnSettings(_Model):
+    """When the caller's turn is over (docs/TURN_TAKING.md has the measured figures)."""
+
+    strategy: Literal["smart-turn", "speech-timeout", "provider"] | None = Field(
+        default=None,
+        description="smart-turn: Smart Turn v3 confirmed by the transcript; speech-timeout: "
+        "a fixed silence; provider: the STT decides (deepgram-flux only). Default: provider "
+        "with deepgram-flux, smart-turn otherwise",
+    )
+    stop_timeout_seconds: float | None = Field(
+        default=None, gt=0, le=10,
+        description="speech-timeout: the silence that ends a turn (default 0.6); "
+        "smart-turn: the silence after which any turn ends (default from eagerness)",
+    )
+    eagerness: Literal["low", "normal", "high"] = Field(
+        default="normal",
+        description="smart-turn: how soon an answer Smart Turn doubts ends the turn "
+        "(low 0.8 s, normal 0.3 s, high 0.15 s of silence)",
+    )
+    interruption: InterruptionSettings = Field(default_factory=InterruptionSettings,
+                                               description="Barge-in rules")
+
+
 class CallSettings(_Model):
     """How calls on this workflow sound and behave."""
 
     language: str = Field(default="en-US", max_length=20,
-                          description="BCP-47 language of the call (en-US, es, fr-FR, ...)")
+                          description="BCP-47 language of the call (en-US, es, fr-FR, ...): "
+                          "the STT and TTS models and voices are chosen for it, the agent is "
+                          "told to answer in it; an outbound call or WebRTC offer may override it")
     voice: str | None = Field(default=None, max_length=200,
                               description="TTS voice (tts.voice wins when both are set)")
     stt: ServiceChoice = Field(default_factory=ServiceChoice, description="Speech-to-text")
@@ -203,9 +244,10 @@ class CallSettings(_Model):
     tts: ServiceChoice = Field(default_factory=ServiceChoice, description="Text-to-speech")
     idle_timeout_seconds: float = Field(default=10.0, gt=0, le=600,
                                         description="Silence before an idle prompt")
-    idle_prompts: list[str] = Field(default_factory=lambda: ["Are you still there?"],
-                                    max_length=20,
-                                    description="Said in turn on silence; then the call ends")
+    idle_prompts: list[str] | None = Field(
+        default=None, max_length=20,
+        description="Said in turn on silence; then the call ends (default: \"Are you still "
+        "there?\" in the call's language)")
     max_duration_seconds: int = Field(default=1_800, gt=0, le=86_400,
                                       description="Hard limit on a call's length")
     guardrails: InputGuardrailSettings = Field(default_factory=InputGuardrailSettings,
@@ -216,6 +258,12 @@ class CallSettings(_Model):
     recording: bool = Field(default=True, strict=True,
                             description="Record this workflow's calls (when the server records "
                                         "calls at all: RECORD_CALLS)")
+    turn: TurnSettings = Field(default_factory=TurnSettings,
+                               description="Turn-taking and barge-in")
+    tool_filler: str | None = Field(
+        default="One moment.", max_length=200,
+        description="Said when a tool call takes longer than a second (null: say nothing)",
+    )
 
 
 def _example(schema: dict[str, Any]) -> None:
@@ -234,6 +282,9 @@ def _example(schema: dict[str, Any]) -> None:
                        "refusal": "Sorry, I can't help with that."},
         "voicemail": {"action": "hangup"},
         "recording": True,
+        "turn": {"strategy": "smart-turn", "eagerness": "normal",
+                 "interruption": {"backchannel_filter": True, "min_words": 1}},
+        "tool_filler": "One moment.",
     }
     schema["examples"] = [example]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -180,10 +179,7 @@ async def drain(services: Services) -> None:
     """Stop taking new calls, let live ones end (``server.calls.drain``), stop background
     work."""
     await drain_calls(services)
-    for task in list(services.background):
-        task.cancel()
-    if services.background:
-        await asyncio.gather(*services.background, return_exceptions=True)
+    await services.stop_background()
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -46,7 +46,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.http_limits import bounded_http_options
+    from server.http_protocol import http_protocol_options
 
     settings = _settings(args)
     uvicorn.run(
@@ -60,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         forwarded_allow_ips=args.forwarded_allow_ips,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
         ws_max_size=args.ws_max_size,
-        **bounded_http_options(args.max_header_bytes),
+        **http_protocol_options(args.max_header_bytes),
     )
     return 0
 

@@ -117,13 +117,18 @@ def forbidden(message: str = "insufficient role for this action") -> ApiError:
 _UNION_TAGS = frozenset({"http", "end_call", "transfer_call", "send_dtmf"})
 
 
+def _sentence(message: str) -> str:
+    """A validator's own message, without the "Value error, " pydantic puts before it."""
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
 def validation_error(exc: ValidationError, location: str) -> ApiError:
     """422 listing every invalid field, each with a JSON pointer (``/body/members/0/email``)."""
     details = [
         ErrorDetail(
             json_pointer(location, *(p for p in err["loc"] if p not in _UNION_TAGS)),
             err["type"],
-            err["msg"],
+            _sentence(err["msg"]),
         )
         for err in exc.errors(include_url=False, include_input=False)
     ]

@@ -6,10 +6,15 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from runtime.egress import EgressPolicy
 from server.billing.catalog import PlanCatalog
 from server.calls.live import LiveCalls
 from server.coordination.replay import ReplayGuard
+
+log = structlog.get_logger(__name__)
+STOP_BACKGROUND_SECONDS = 10.0  # background work (WebRTC calls included) gets this to end
 
 if TYPE_CHECKING:
     import asyncpg
@@ -44,6 +49,8 @@ class Services:
     egress: EgressPolicy = field(default_factory=EgressPolicy)  # server/egress.py builds it
     # set on SIGTERM: no new calls are admitted while live ones finish
     draining: bool = False
+    # start-up warm-up finished (server/warmup.py): a call now pays no lazy set-up
+    warm: bool = False
     # the calls this instance carries (MAX_LIVE_CALLS)
     live_calls: LiveCalls = field(default_factory=LiveCalls)
     # browser calls' peer connections (created with the first WebRTC offer)
@@ -75,3 +82,23 @@ class Services:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
         return task
+
+    async def stop_background(self, seconds: float = STOP_BACKGROUND_SECONDS) -> set[str]:
+        """Cancel the background tasks and wait for them, at most ``seconds``. A task that
+        absorbs its cancellation (a pipecat runner whose worker never finishes did, at a
+        test run's shutdown) is cancelled again once, then left behind and logged, so shutdown
+        never hangs on it. Returns the names of the tasks left running."""
+        tasks = set(self.background)
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return set()
+        _, pending = await asyncio.wait(tasks, timeout=seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=1.0)
+        stuck = {task.get_name() for task in pending}
+        if stuck:
+            log.error("background_tasks_stuck_at_shutdown", tasks=sorted(stuck))
+        return stuck

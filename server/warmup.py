@@ -27,19 +27,28 @@ log = structlog.get_logger(__name__)
 
 
 def _load_models() -> None:
+    import numpy as np
+
     from pipeline import turn_models
     from pipeline.engines import warm_up
+    from pipeline.inference_pool import inference_pool
     from pipeline.providers.factory import preload_services
 
     turn_models.preload()
+    # the inference threads started and one Smart Turn prediction run (the first is ~15 ms slower)
+    analyzer = turn_models.SharedSmartTurnAnalyzer(sample_rate=16000)
+    inference_pool().submit(analyzer._predict_endpoint, np.zeros(16000, np.float32)).result()
     warm_up()
     preload_services()
 
 
 async def _warm(services: Services) -> None:
+    from pipeline.providers.factory import shared_http_client
+
     try:
         await asyncio.to_thread(_load_models)
         services.egress.warm()
+        shared_http_client()  # this loop's HTTP TTS client: its TLS context costs ~25 ms
         await exercise_model_stack()
         await exercise_speech_stack()
     except Exception:
@@ -50,10 +59,13 @@ async def _warm(services: Services) -> None:
         log.info("warmup_done", frozen_objects=gc.get_freeze_count())
     else:
         log.info("warmup_done")
+    services.warm = True
 
 
 @contextlib.asynccontextmanager
 async def warmup(services: Services) -> AsyncIterator[None]:
     if services.settings.warmup:
         services.spawn(_warm(services), name="warmup")
+    else:
+        services.warm = True
     yield

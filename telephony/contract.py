@@ -69,6 +69,9 @@ class StatusUpdate:
     status: str  # a db.calls.CallStatus value (queued, ringing, in-progress, completed, ...)
     duration_seconds: int | None = None
     answered_by: str | None = None  # AMD result: human|machine|unknown
+    # the dial's ``DialRequest.idempotency_key`` as the carrier echoed it back in this
+    # callback (carriers that echo a value of the dial request in every callback)
+    echoed_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +84,9 @@ class DialRequest:
     # request instead of fetching markup (Telnyx Call Control)
     stream_url: str | None = None
     machine_detection: bool = False
-    # the same key for every send of one dial attempt: a carrier that supports idempotent
-    # requests places the call once however often the request is re-sent (campaigns re-send
-    # an attempt whose outcome a crash left unknown); carriers without it ignore the key
+    # the same key for every send of one dial attempt: each carrier sends it where its API
+    # takes one (``CarrierProvider.dial_replays`` says whether a re-send is then safe); the
+    # call's own id travels in ``answer_url``/``status_url``, so its callbacks name it anyway
     idempotency_key: str | None = None
 
 
@@ -103,6 +106,14 @@ class CarrierProvider(ABC):
     # True: the dial request carries the media websocket URL (with its token) and the call
     # streams as soon as it is answered; False: the carrier fetches markup from our answer URL
     streams_on_dial: ClassVar[bool] = False
+    # True: a dial re-sent with the same ``DialRequest.idempotency_key`` is answered with the
+    # call the first request placed (the carrier documents idempotent creates), so a dial
+    # whose answer was lost may be sent again. False: a re-send could place a second call;
+    # an in-doubt dial is resolved from the call's callbacks, never sent again
+    dial_replays: ClassVar[bool] = False
+    # True: the webhook signature covers the full URL we gave (query included), so a
+    # verified callback on ``status_url?call=<id>`` was sent for that call's dial
+    signature_binds_url: ClassVar[bool] = False
     # what the carrier's REST API can do (see ``Capability``)
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP})
 

@@ -33,6 +33,7 @@ for _name in list(os.environ):
 from db.embedded import EmbeddedPostgres  # noqa: E402
 from db.migrate import migrate_url  # noqa: E402
 from server.app import create_app  # noqa: E402
+from server.http_protocol import http_protocol_options  # noqa: E402
 from server.services import Services  # noqa: E402
 from server.settings import Settings  # noqa: E402
 
@@ -184,8 +185,9 @@ async def run_server(settings: Settings) -> AsyncIterator[LiveServer]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_config=None, lifespan="on", ws_max_size=262_144, timeout_graceful_shutdown=5
+    config = uvicorn.Config(  # the HTTP protocol production runs (server/http_protocol.py)
+        app, log_config=None, lifespan="on", ws_max_size=262_144, timeout_graceful_shutdown=5,
+        **http_protocol_options(),
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -119,9 +119,12 @@ class MediaStream(RealtimeMediaSocket):
         return stream
 
     # -- caller side ----------------------------------------------------------------------
-    async def say(self, text: str, *, wait: bool = True) -> None:
-        """Queue ``text`` as real speech (espeak-ng), sent at real-time pace."""
-        ulaw = pcm_to_ulaw(speech_pcm(text, RATE))  # the caller's voice
+    async def say(self, text: str, *, wait: bool = True, voice: str | None = None,
+                  rate_wpm: int | None = None) -> None:
+        """Queue ``text`` as real speech (espeak-ng), sent at real-time pace; ``voice`` and
+        ``rate_wpm`` pick another espeak voice/speed than the caller's default."""
+        options = {k: v for k, v in (("voice", voice), ("rate_wpm", rate_wpm)) if v is not None}
+        ulaw = pcm_to_ulaw(speech_pcm(text, RATE, **options))  # the caller's voice
         self._sent_speech.clear()
         self._speech.extend(frames(ulaw, RATE, sample_width=1))
         if wait:

@@ -14,6 +14,7 @@ worker thread leaves the event loop free.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,6 +156,28 @@ def _configure(engine: _Engine, voice: str, rate_wpm: int) -> None:
     if engine.rate_wpm != rate:
         engine.lib.espeak_SetParameter(_PARAM_RATE, rate, 0)
         engine.rate_wpm = rate
+
+
+def languages() -> frozenset[str]:
+    """Every language espeak-ng has a voice for, lower case (``en-us``, ``fr``, ``pt-br``,
+    ``zh``, ...): what the offline voice can speak (``runtime.languages.ESPEAK_LANGUAGES``
+    names the ones a workflow may choose)."""
+    with _lock:
+        engine = _load()
+        engine.lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        engine.lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+        voices = engine.lib.espeak_ListVoices(None)
+        found: set[str] = set()
+        for i in itertools.count():
+            if not voices[i]:
+                break
+            # ``languages`` is a list of (priority byte, NUL-terminated name), ending in 0
+            at = ctypes.cast(voices[i], ctypes.POINTER(ctypes.c_void_p))[1]
+            while at and ctypes.c_ubyte.from_address(at).value:  # the priority byte
+                name = ctypes.string_at(at + 1)
+                found.add(name.decode("ascii", "replace").lower())
+                at += len(name) + 2
+        return frozenset(found)
 
 
 def has_voice(voice: str) -> bool:

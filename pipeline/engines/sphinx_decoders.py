@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import pocketsphinx
 
+from pipeline.engines.sphinx_vocabulary import DIGITS_SEARCH, digits_grammar
+
 #: Decoding sample rate of the bundled English acoustic model.
 MODEL_SAMPLE_RATE = 16000
 
@@ -110,6 +112,8 @@ class DecoderPool:
                 file.writelines(line for w in sorted(words) for line in pronunciations.get(w, ()))
             decoder = pocketsphinx.Decoder(lm=lm_path, dict=dict_path, samprate=MODEL_SAMPLE_RATE,
                                            loglevel="FATAL", **DECODER_OPTIONS)
+        if grammar := digits_grammar({w for w in words if w in pronunciations}):
+            decoder.add_jsgf_string(DIGITS_SEARCH, grammar)
         with self._lock:
             self._created += 1
             self._domain_of[id(decoder)] = key

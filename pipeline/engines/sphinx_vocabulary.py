@@ -69,3 +69,34 @@ def _arpa(sentences: list[list[str]]) -> str:
         lines.append(f"{math.log10(_BIGRAM_SHARE * n / unigrams[first]):.4f} {first} {second}")
     lines += ["", "\\end\\", ""]
     return "\n".join(lines)
+
+
+#: Digit words, and what callers say before a number (``[lead] digit+`` is the grammar of
+#: the second pass over utterances the domain model heard digits in).
+DIGIT_WORDS = ("zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight",
+               "nine")
+NUMBER_LEADS = ("my order number is", "my order number", "my order is", "my order",
+                "order number", "order", "the number is", "my number is", "number", "it is",
+                "that is", "yes", "yes it is")
+#: The name of the digit grammar search on domain decoders.
+DIGITS_SEARCH = "digits"
+
+
+def digits_grammar(known: set[str]) -> str | None:
+    """A JSGF grammar ``[lead] digit+`` over the words a decoder knows (``None`` without
+    digits): a number read out, and nothing else, so "four" cannot become "all or"."""
+    digits = [w for w in DIGIT_WORDS if w in known]
+    if len(digits) < 10:
+        return None
+    leads = [lead for lead in NUMBER_LEADS if all(w in known for w in lead.split())]
+    body = "<digit>+" if not leads else "[<lead>] <digit>+"
+    lines = ["#JSGF V1.0;", "grammar digits;", "<digit> = " + " | ".join(digits) + ";"]
+    if leads:
+        lines.append("<lead> = " + " | ".join(leads) + ";")
+    lines.append(f"public <number> = {body};")
+    return "\n".join(lines) + "\n"
+
+
+def reads_digits(hypothesis: str) -> bool:
+    """Whether the domain model heard a number (2+ digit words): worth the digit pass."""
+    return sum(word in DIGIT_WORDS and word != "oh" for word in hypothesis.split()) >= 2

@@ -50,11 +50,13 @@ def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
     """Worker process main loop: decode utterances as their messages arrive."""
     from pipeline.engines.sphinx_decoders import DecoderPool
     from pipeline.engines.sphinx_frontend import Frontend
+    from pipeline.engines.sphinx_vocabulary import reads_digits
 
     pool = DecoderPool()
     pool.preload(1)
     vocabularies: dict[str, str] = {}  # domain model key -> ARPA text (sent once per worker)
-    # utterance id -> [decoder, frontend, last interim text, 16 kHz bytes since the last interim]
+    # utterance id -> [decoder, frontend, last interim text, 16 kHz bytes since the last
+    # interim, the utterance's 16 kHz audio (domain decoders: for the digit pass) or None]
     active: dict[int, list] = {}
 
     def hypothesis(decoder) -> str:
@@ -76,6 +78,8 @@ def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
                 if not pcm:
                     continue
                 state[0].process_raw(pcm, False, False)
+                if state[4] is not None:
+                    state[4].append(pcm)
                 state[3] += len(pcm)
                 if state[3] >= interim_bytes:
                     state[3] = 0
@@ -90,7 +94,7 @@ def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
                 key = message[4] if len(message) > 4 else None
                 arpa = vocabularies.get(key) if key else None
                 decoder = pool.acquire((key, arpa) if key and arpa else None)
-                active[utt] = [decoder, Frontend(message[3]), "", 0]
+                active[utt] = [decoder, Frontend(message[3]), "", 0, [] if arpa else None]
                 decoder.set_cmn(message[2] or pool.initial_cmn)
                 decoder.start_utt()
             elif kind in ("end", "cancel"):
@@ -100,9 +104,14 @@ def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
                 decoder = state[0]
                 if kind == "end" and (tail := state[1].process(b"", last=True)):
                     decoder.process_raw(tail, False, False)
+                    if state[4] is not None:
+                        state[4].append(tail)
                 decoder.end_utt()
                 if kind == "end":
-                    outbox.send(("final", utt, hypothesis(decoder), decoder.get_cmn(False)))
+                    text, cmn = hypothesis(decoder), decoder.get_cmn(False)
+                    if state[4] is not None and reads_digits(text):
+                        text = _digit_pass(decoder, b"".join(state[4]), cmn) or text
+                    outbox.send(("final", utt, text, cmn))
                 pool.release(decoder)
             elif kind == "stop":
                 return
@@ -111,6 +120,33 @@ def _serve(inbox: Connection, outbox: Connection, interim_bytes: int) -> None:
             if state is not None:
                 pool.discard(state[0])
             outbox.send(("final", utt, "", None))
+
+
+def _digit_pass(decoder, pcm: bytes, cmn: str) -> str:
+    """Decode ``pcm`` again with the domain decoder's ``[lead] digit+`` grammar.
+
+    The domain model hears espeak's "it is four four seven one" as "it is all or four seven
+    one" when other words of the workflow compete; the grammar allows nothing but a number
+    (there: "it is four four seven one"). Only run when the first pass heard 2+ digit
+    words, so sentences are never forced into digits. It does not rescue 8 kHz audio, where
+    the digits' fricatives are gone (docs/TURN_TAKING.md).
+    """
+    from pipeline.engines.sphinx_vocabulary import DIGITS_SEARCH
+
+    main = decoder.current_search()
+    try:
+        decoder.activate_search(DIGITS_SEARCH)
+    except Exception:  # a model without digits has no grammar
+        return ""
+    try:
+        decoder.set_cmn(cmn)
+        decoder.start_utt()
+        decoder.process_raw(pcm, False, True)
+        decoder.end_utt()
+        hyp = decoder.hyp()
+        return hyp.hypstr.strip() if hyp else ""
+    finally:
+        decoder.activate_search(main)
 
 
 class _Worker:

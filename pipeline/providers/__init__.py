@@ -9,7 +9,6 @@ Typical use (server/calls)::
 
 from pipeline.providers.config import (
     CLOUD_PROVIDERS,
-    STT_LANGUAGES,
     STT_MODELS,
     STT_PROVIDERS,
     TTS_MODELS,
@@ -30,7 +29,6 @@ from pipeline.providers.stages import build_stt_stage, build_tts_stage
 
 __all__ = [
     "CLOUD_PROVIDERS",
-    "STT_LANGUAGES",
     "STT_MODELS",
     "STT_PROVIDERS",
     "TTS_MODELS",

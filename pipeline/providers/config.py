@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol, get_args
+from typing import Literal, Protocol, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from runtime import languages
 from runtime.egress import EgressPolicy
+from runtime.languages import LanguageProblem, SpeechSetup
 
 CloudProvider = Literal["deepgram", "openai", "elevenlabs", "cartesia"]
 CLOUD_PROVIDERS: tuple[CloudProvider, ...] = ("deepgram", "openai", "elevenlabs", "cartesia")
@@ -34,23 +36,14 @@ TTSProvider = Literal["deepgram", "openai", "elevenlabs", "cartesia", "offline"]
 # The same names as sets, for validating workflow settings (runtime/validation.py).
 STT_PROVIDERS: frozenset[str] = frozenset(get_args(STTProvider))
 TTS_PROVIDERS: frozenset[str] = frozenset(get_args(TTSProvider))
-# Languages the speech-to-text providers take (BCP-47 as the workflow writes them;
-# the offline engine recognises English only and ignores the setting).
-STT_LANGUAGES: dict[STTProvider, frozenset[str]] = {
-    "deepgram": frozenset({
-        "en", "en-US", "en-GB", "en-AU", "en-IN", "en-NZ", "es", "es-419", "fr", "fr-CA",
-        "de", "it", "pt", "pt-BR", "pt-PT", "nl", "hi", "ja", "ko", "zh", "zh-CN", "zh-TW",
-        "ru", "pl", "tr", "uk", "sv", "da", "no", "fi", "id", "vi", "multi",
-    }),
-    "deepgram-flux": frozenset({"en", "en-US"}),
-    "offline": frozenset({"en", "en-US", "en-GB"}),
-}
+# Which languages each provider speaks, and the model and voice for each, are data in
+# runtime/languages.py (shared with workflow validation); ``stt_setup``/``tts_setup`` apply them.
 # Models known to work (advisory: providers add models; warn on others, do not refuse).
 # The factory's defaults (pipeline/providers/factory.py) are in these sets.
 STT_MODELS: dict[STTProvider, frozenset[str]] = {
     "deepgram": frozenset({"nova-3", "nova-3-general", "nova-3-medical", "nova-2",
                            "nova-2-general", "nova-2-phonecall"}),
-    "deepgram-flux": frozenset({"flux-general-en"}),
+    "deepgram-flux": frozenset({"flux-general-en", "flux-general-multi"}),
     "offline": frozenset(),
 }
 TTS_MODELS: dict[TTSProvider, frozenset[str]] = {
@@ -91,13 +84,18 @@ class STTChoice(BaseModel):
 
 
 class TTSChoice(BaseModel):
-    """A text-to-speech provider, voice and model (``None`` = the provider's default)."""
+    """A text-to-speech provider, voice, model and language (``None`` = the provider's
+    default; an explicit voice or model wins over the one chosen for the language)."""
 
     model_config = ConfigDict(extra="forbid")
 
     provider: TTSProvider = "offline"
     voice: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=20)
+
+
+_Choice = TypeVar("_Choice", STTChoice, TTSChoice)
 
 
 class ProviderSettings(BaseModel):
@@ -109,6 +107,16 @@ class ProviderSettings(BaseModel):
     tts: TTSChoice = Field(default_factory=TTSChoice)
     fallback_stt: STTChoice | None = None
     fallback_tts: TTSChoice | None = None
+
+    def in_language(self, language: str) -> ProviderSettings:
+        """The same providers for a call in ``language`` (fallbacks included)."""
+        def put(choice: _Choice | None) -> _Choice | None:
+            return choice.model_copy(update={"language": language}) if choice else None
+
+        return self.model_copy(update={
+            "stt": put(self.stt), "tts": put(self.tts),
+            "fallback_stt": put(self.fallback_stt), "fallback_tts": put(self.fallback_tts),
+        })
 
 
 class ProviderKey(BaseModel):
@@ -205,5 +213,30 @@ def effective_stt(choice: STTChoice, credentials: ProviderCredentials) -> STTCho
 def effective_tts(choice: TTSChoice, credentials: ProviderCredentials) -> TTSChoice:
     """The choice that will actually run: the offline engine when no key exists for it."""
     if choice.provider != "offline" and credentials.for_provider(choice.provider) is None:
-        return TTSChoice(provider="offline")
+        return TTSChoice(provider="offline", language=choice.language)
     return choice
+
+
+def stt_setup(choice: STTChoice) -> SpeechSetup | LanguageProblem:
+    """The model and language code ``choice`` runs with (``runtime.languages``); without a
+    language, the provider's defaults (English)."""
+    if choice.language is None:
+        return SpeechSetup(choice.model, None, None)
+    return languages.stt_setup(choice.provider, choice.model, choice.language)
+
+
+def tts_setup(choice: TTSChoice) -> SpeechSetup | LanguageProblem:
+    """The model, voice and language code ``choice`` runs with (``runtime.languages``)."""
+    if choice.language is None:
+        return SpeechSetup(choice.model, choice.voice, None)
+    return languages.tts_setup(choice.provider, choice.model, choice.voice, choice.language)
+
+
+def language_problems(settings: ProviderSettings) -> list[tuple[str, LanguageProblem]]:
+    """The primary providers of ``settings`` that cannot hear or speak its language, with
+    their stage (``stt`` / ``tts``)."""
+    found: list[tuple[str, LanguageProblem]] = []
+    for stage, setup in (("stt", stt_setup(settings.stt)), ("tts", tts_setup(settings.tts))):
+        if isinstance(setup, LanguageProblem):
+            found.append((stage, setup))
+    return found

@@ -13,11 +13,13 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from typing import Any
 
+from loguru import logger
 from openai import DefaultAsyncHttpxClient
 from pipecat.frames.frames import ErrorFrame, Frame, StartFrame
 from pipecat.services.openai.tts import OpenAITTSService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
+from pipecat.transcriptions.language import Language
 
 from pipeline.providers.config import (
     DEFAULT_BASE_URLS,
@@ -27,9 +29,19 @@ from pipeline.providers.config import (
     TTSChoice,
     effective_stt,
     effective_tts,
+    stt_setup,
+    tts_setup,
 )
 from pipeline.providers.guarded import check_deepgram_sdk_connects, guarded_websocket_service
 from runtime import tracing
+from runtime.languages import (
+    FLUX_HINT_MODELS,
+    OPENAI_INSTRUCTION_MODELS,
+    LanguageProblem,
+    SpeechSetup,
+    language_name,
+    primary,
+)
 
 DEEPGRAM_STT_MODEL = "nova-3-general"
 DEEPGRAM_FLUX_MODEL = "flux-general-en"
@@ -57,6 +69,25 @@ def _ws_base(url: str) -> str:
     return url
 
 
+def _stt_setup(choice: STTChoice) -> SpeechSetup:
+    """Model and language for ``choice``; a language the provider lacks (validation refuses
+    it; a fallback provider may still meet one) runs on the provider's defaults, logged."""
+    setup = stt_setup(choice)
+    if isinstance(setup, LanguageProblem):
+        logger.warning(f"speech language unsupported, using the provider's default: {setup.message}")
+        return SpeechSetup(choice.model, None, None)
+    return setup
+
+
+def _tts_setup(choice: TTSChoice) -> SpeechSetup:
+    """Model, voice and language for ``choice`` (see ``_stt_setup``)."""
+    setup = tts_setup(choice)
+    if isinstance(setup, LanguageProblem):
+        logger.warning(f"speech language unsupported, using the provider's default: {setup.message}")
+        return SpeechSetup(choice.model, choice.voice, None)
+    return setup
+
+
 def _key(credentials: ProviderCredentials, provider: str) -> ProviderKey:
     key = credentials.for_provider(provider)
     if key is None:  # effective_* turned key-less choices into "offline" already
@@ -78,13 +109,14 @@ def build_stt(
     likely to say; the offline engine decodes against a language model of them.
     """
     choice = effective_stt(choice, credentials)
+    setup = _stt_setup(choice)
     if choice.provider == "deepgram":
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
         key = _key(credentials, "deepgram")
         settings = DeepgramSTTService.Settings(
-            model=choice.model or DEEPGRAM_STT_MODEL,
-            language=choice.language or "en",
+            model=setup.model or DEEPGRAM_STT_MODEL,
+            language=setup.language or "en",
             interim_results=True,
             smart_format=True,
         )
@@ -100,13 +132,17 @@ def build_stt(
 
         key = _key(credentials, "deepgram")
         base = _ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"])
+        model = setup.model or DEEPGRAM_FLUX_MODEL
+        flux = DeepgramFluxSTTService.Settings(model=model)
+        if setup.language and model in FLUX_HINT_MODELS:  # the multilingual model: a hint
+            flux.language_hints = [Language(primary(setup.language))]
         return guarded_websocket_service(
             DeepgramFluxSTTService,
             key.egress,
             api_key=key.api_key,
             url=f"{base}/v2/listen",
             sample_rate=sample_rate,
-            settings=DeepgramFluxSTTService.Settings(model=choice.model or DEEPGRAM_FLUX_MODEL),
+            settings=flux,
         )
     if choice.provider == "offline":
         # Lazy: the decoder model loads only for calls that use the offline engine.
@@ -130,6 +166,9 @@ LAZY_SERVICE_MODULES = (
     "pipecat.services.cartesia.tts",
     "pipeline.engines.pocketsphinx_stt",
     "pipeline.engines.espeak_tts",
+    # the Deepgram SDK imports its listen client (websocket client, pydantic types) on the
+    # first Nova connect: ~100 ms of the first Smart Turn call's set-up on a loaded core
+    "deepgram.listen.v1.client",
 )
 
 
@@ -147,6 +186,7 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
     Falls back to the offline engine when no key exists for the chosen provider.
     """
     choice = effective_tts(choice, credentials)
+    setup = _tts_setup(choice)
     if choice.provider == "deepgram":
         from pipecat.services.deepgram.tts import DeepgramTTSService
 
@@ -157,16 +197,21 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
             api_key=key.api_key,
             base_url=_ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"]),
             sample_rate=sample_rate,
-            settings=DeepgramTTSService.Settings(voice=choice.voice or DEEPGRAM_TTS_VOICE),
+            settings=DeepgramTTSService.Settings(voice=setup.voice or DEEPGRAM_TTS_VOICE),
         )
     if choice.provider == "openai":
         key = _key(credentials, "openai")
+        model = setup.model or OPENAI_TTS_MODEL
         return ResamplingOpenAITTSService(
             api_key=key.api_key,
             base_url=key.base_url or DEFAULT_BASE_URLS["openai"],
             sample_rate=sample_rate,
-            voice=choice.voice or OPENAI_TTS_VOICE,
-            model=choice.model or OPENAI_TTS_MODEL,
+            voice=setup.voice or OPENAI_TTS_VOICE,
+            model=model,
+            # OpenAI's voices speak the text's language; the models that take instructions
+            # are also told which one (tts-1 takes none)
+            instructions=_speak_in(setup.language) if model.startswith(OPENAI_INSTRUCTION_MODELS)
+            else None,
             # a tenant's endpoint: the policy's client, every connection checked
             http_client=(key.egress.shared_openai_http_client() if key.egress is not None else None),
         )
@@ -180,8 +225,10 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
             api_key=key.api_key,
             url=_ws_base(key.base_url or DEFAULT_BASE_URLS["elevenlabs"]),
             sample_rate=sample_rate,
+            # the language goes on the URL as language_code (models that take one)
             settings=ElevenLabsTTSService.Settings(
-                voice=choice.voice or ELEVENLABS_VOICE, model=choice.model or ELEVENLABS_MODEL
+                voice=setup.voice or ELEVENLABS_VOICE, model=setup.model or ELEVENLABS_MODEL,
+                language=setup.language,
             ),
         )
     if choice.provider == "cartesia":
@@ -195,8 +242,9 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
             api_key=key.api_key,
             url=f"{base}/tts/websocket",
             sample_rate=sample_rate,
-            settings=CartesiaTTSService.Settings(
-                voice=choice.voice or CARTESIA_VOICE, model=choice.model or CARTESIA_MODEL
+            settings=CartesiaTTSService.Settings(  # language: in every generation request
+                voice=setup.voice or CARTESIA_VOICE, model=setup.model or CARTESIA_MODEL,
+                language=setup.language or "en",
             ),
         )
     if choice.provider == "offline":
@@ -206,10 +254,18 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
         )
 
         tts_class = TracedEspeakTTSService if tracing.enabled() else EspeakTTSService
-        if choice.voice:
-            return tts_class(voice=choice.voice, sample_rate=sample_rate)
+        if setup.voice:  # the workflow's voice, else espeak-ng's voice for the language
+            return tts_class(voice=setup.voice, sample_rate=sample_rate)
         return tts_class(sample_rate=sample_rate)
     raise ProviderUnavailable(f"unknown text-to-speech provider {choice.provider!r}")
+
+
+def _speak_in(language: str | None) -> str | None:
+    """OpenAI speech instructions naming the language (none for English or no language)."""
+    name = language_name(language) if language else None
+    if name is None or primary(language or "") == "en":
+        return None
+    return f"Speak in {name}."
 
 
 _shared_http: tuple[asyncio.AbstractEventLoop | None, DefaultAsyncHttpxClient] | None = None
@@ -247,6 +303,7 @@ class ResamplingOpenAITTSService(OpenAITTSService):
         base_url: str,
         voice: str,
         model: str,
+        instructions: str | None = None,
         sample_rate: int | None = None,
         **kwargs: Any,
     ) -> None:
@@ -255,7 +312,8 @@ class ResamplingOpenAITTSService(OpenAITTSService):
         super().__init__(
             api_key=api_key,
             base_url=base_url,
-            settings=OpenAITTSService.Settings(voice=voice, model=model),
+            settings=OpenAITTSService.Settings(voice=voice, model=model,
+                                               instructions=instructions),
             http_client=kwargs.pop("http_client", None) or shared_http_client(),
             **kwargs,
         )

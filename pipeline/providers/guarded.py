@@ -32,7 +32,20 @@ from runtime.egress import EgressPolicy
 T = TypeVar("T")
 
 
-class EgressWebsocketMixin:
+class UncompressedWebsocketMixin:
+    """For pipecat ``WebsocketService`` subclasses: connect without permessage-deflate.
+
+    The websockets client offers it by default and a server that accepts it makes every
+    20 ms audio message go through zlib: ~45 µs of CPU per message sent, against ~7 µs
+    uncompressed (measured: BENCHMARKS.md, issue 15 step 3); audio hardly compresses.
+    """
+
+    async def _websocket_connect(self, uri: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("compression", None)
+        return await super()._websocket_connect(uri, **kwargs)  # type: ignore[misc]
+
+
+class EgressWebsocketMixin(UncompressedWebsocketMixin):
     """For pipecat ``WebsocketService`` subclasses: connect through ``_egress_policy``."""
 
     _egress_policy: EgressPolicy | None = None
@@ -51,10 +64,15 @@ def _guarded_class(cls: type[Any]) -> type[Any]:
     return type(cls.__name__, (EgressWebsocketMixin, cls), {"__qualname__": cls.__qualname__})
 
 
+@functools.cache
+def _uncompressed_class(cls: type[Any]) -> type[Any]:
+    return type(cls.__name__, (UncompressedWebsocketMixin, cls), {"__qualname__": cls.__qualname__})
+
+
 def guarded_websocket_service(cls: type[T], policy: EgressPolicy | None, **kwargs: Any) -> T:
-    """``cls(**kwargs)``, connecting through ``policy`` when one is given."""
+    """``cls(**kwargs)``, connecting through ``policy`` when one is given; never compressed."""
     if policy is None:
-        return cls(**kwargs)
+        return _uncompressed_class(cls)(**kwargs)  # type: ignore[no-any-return]
     service = _guarded_class(cls)(**kwargs)
     service._egress_policy = policy
     return service  # type: ignore[no-any-return]

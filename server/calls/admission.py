@@ -21,6 +21,7 @@ from db import calls as calls_db
 from db import workflows as workflows_db
 from db.calls import CallStatus
 from pipeline.events import EndReason
+from runtime.workflow import CallSettings
 from server.billing.catalog import Feature
 from server.billing.entitlements import require_feature
 from server.billing.plans import concurrent_call_limit
@@ -76,6 +77,7 @@ class NewCall:
     call_id: UUID | None = None  # the row's id, when the caller needs it before admission
     # record this call: None follows RECORD_CALLS; either way only when the plan includes it
     record: bool | None = None
+    language: str | None = None  # BCP-47 for this call; None: the workflow's settings.language
 
 
 @dataclass(slots=True)
@@ -90,6 +92,7 @@ class CallHandle:
     variables: dict[str, str]
     definition: dict[str, Any] | None = None
     record: bool = True  # decided at admission (settings, plan, request): metadata["record"]
+    language: str | None = None  # the call's own language (calls.language); None: the workflow's
 
 
 def check_instance(services: Services) -> None:
@@ -126,6 +129,7 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
     if pinned is None:
         raise CallUnavailable("workflow not found or not published")
     definition, version = pinned
+    language = new.language or workflow_language(definition)
     call_id = new.call_id or uuid4()
     key = str(call_id)
     if not services.live_calls.reserve(key, new.connect_within_seconds):
@@ -137,7 +141,7 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
             direction=new.direction, from_number=new.from_number, to_number=new.to_number,
             status=new.status, carrier=new.carrier, carrier_call_id=new.carrier_call_id,
             test=new.test, variables=dict(new.variables),
-            metadata={**new.metadata, "record": record},
+            metadata={**new.metadata, "record": record}, language=language,
         )  # fmt: skip
         limit = concurrent_call_limit(org, services.plans)  # the organization's, within its plan's ceiling
         admitted = await services.limiter.acquire(str(new.organization_id), key, limit)
@@ -152,7 +156,7 @@ async def start_call(services: Services, new: NewCall) -> CallHandle:
     return CallHandle(
         call_id=call_id, organization_id=new.organization_id, workflow_id=new.workflow_id,
         workflow_version=version, channel=new.channel, direction=new.direction, test=new.test,
-        variables=dict(new.variables), definition=definition, record=record,
+        variables=dict(new.variables), definition=definition, record=record, language=language,
     )  # fmt: skip
 
 
@@ -170,8 +174,15 @@ async def load_call(services: Services, call_id: UUID) -> CallHandle:
         call_id=call_id, organization_id=row.organization_id, workflow_id=row.workflow_id,
         workflow_version=row.workflow_version, channel=row.channel, direction=row.direction,
         test=row.test, variables=dict(row.variables), definition=definition,
-        record=bool(row.metadata.get("record", True)),
+        record=bool(row.metadata.get("record", True)), language=row.language,
     )  # fmt: skip
+
+
+def workflow_language(definition: dict[str, Any]) -> str:
+    """A definition's ``settings.language`` (the default, en-US, when it does not say)."""
+    settings = definition.get("settings")
+    language = settings.get("language") if isinstance(settings, dict) else None
+    return language if isinstance(language, str) else CallSettings().language
 
 
 async def pinned_definition(services: Services, organization_id: UUID, workflow_id: UUID,

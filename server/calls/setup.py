@@ -17,13 +17,21 @@ from pydantic import ValidationError
 from db import billing as billing_db
 from db import provider_credentials as creds_db
 from db import tool_secrets as secrets_db
+from db import workflows as workflows_db
 from pipeline.providers import (
     ProviderCredentials,
     ProviderSettings,
     resolve_credentials,
 )
-from pipeline.providers.config import STTChoice, TTSChoice
+from pipeline.providers.config import (
+    STTChoice,
+    TTSChoice,
+    effective_stt,
+    effective_tts,
+    language_problems,
+)
 from pipeline.spec import CallSpec
+from runtime.languages import LanguageProblem, idle_prompt
 from runtime.models import ModelConfig, model_config_for
 from runtime.offline_understanding import caller_phrases
 from runtime.sessions import create_session
@@ -86,8 +94,7 @@ def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -
     update: dict[str, object] = {}
     if call.stt.provider:
         try:
-            update["stt"] = STTChoice(provider=call.stt.provider, model=call.stt.model,  # type: ignore[arg-type]
-                                      language=call.language)
+            update["stt"] = STTChoice(provider=call.stt.provider, model=call.stt.model)  # type: ignore[arg-type]
         except ValidationError:
             log.warning("workflow_stt_provider_unknown", provider=call.stt.provider)
     if call.tts.provider:
@@ -99,6 +106,49 @@ def workflow_providers(providers: ProviderSettings, call: CallSettings | None) -
     return providers.model_copy(update=update) if update else providers
 
 
+def call_language(handle: CallHandle, call: CallSettings | None) -> str:
+    """The language a call runs in: its own (an outbound call's or WebRTC offer's
+    ``language``, kept on the call row), else its workflow's."""
+    return handle.language or (call.language if call else CallSettings().language)
+
+
+def idle_prompts(call: CallSettings | None, language: str) -> list[str]:
+    """The workflow's idle prompts, else "Are you still there?" in the call's language."""
+    if call is None:
+        return []
+    if call.idle_prompts is not None:
+        return list(call.idle_prompts)
+    return [idle_prompt(language)]
+
+
+async def language_problem(services: Services, organization_id: UUID, workflow_id: UUID,
+                           language: str, *, draft: bool = False) -> str | None:
+    """Why a call of ``workflow_id`` cannot run in ``language`` (a per-call override), or None:
+    the speech providers it would run on (the workflow's, else the organization's, offline
+    without a key) with their models and voices, each checked against the language."""
+    pinned = await workflows_db.definition_for_call(services.db, organization_id, workflow_id,
+                                                    draft=draft)
+    if pinned is None:
+        return None  # admission answers 404
+    try:
+        call = Workflow.model_validate(pinned[0]).settings
+    except ValidationError:
+        return None  # an invalid draft is refused by admission / the session
+    problems = await speech_language_problems(services, organization_id, call, language)
+    return "; ".join(problem.message for problem in problems) or None
+
+
+async def speech_language_problems(services: Services, organization_id: UUID,
+                                   call: CallSettings, language: str) -> list[LanguageProblem]:
+    """What the speech providers a call would run on cannot do in ``language``: the
+    workflow's choices over the organization's, offline where no key exists."""
+    providers, credentials = await load_call_providers(services, organization_id)
+    chosen = workflow_providers(providers, call).in_language(language)
+    chosen = chosen.model_copy(update={"stt": effective_stt(chosen.stt, credentials),
+                                       "tts": effective_tts(chosen.tts, credentials)})
+    return [problem for _, problem in language_problems(chosen)]
+
+
 async def build_spec(
     services: Services, handle: CallHandle, *, audio_in_sample_rate: int, audio_out_sample_rate: int
 ) -> CallSpec:
@@ -106,6 +156,8 @@ async def build_spec(
     providers, credentials = await load_call_providers(services, org)
     definition = handle.definition or {}
     workflow = Workflow.model_validate(definition) if definition else None
+    call_settings = workflow.settings if workflow else None
+    language = call_language(handle, call_settings)
     session = create_session(
         definition,
         variables=dict(handle.variables),
@@ -114,11 +166,11 @@ async def build_spec(
         version=handle.workflow_version,
         secrets=await load_tool_secrets(services, org),
         egress=services.egress,
+        language=language,
     )
-    call_settings = workflow.settings if workflow else None
-    providers = workflow_providers(providers, call_settings)
+    providers = workflow_providers(providers, call_settings).in_language(language)
     record = should_record(handle, call_settings)
-    return CallSpec(
+    spec = CallSpec(
         call_id=str(handle.call_id),
         organization_id=str(org),
         channel=handle.channel,
@@ -130,6 +182,10 @@ async def build_spec(
         record_path=services.recordings.spool_path(org, handle.call_id) if record else None,
         max_duration_secs=float(call_settings.max_duration_seconds) if call_settings else None,
         user_idle_timeout_secs=call_settings.idle_timeout_seconds if call_settings else None,
-        idle_prompts=list(call_settings.idle_prompts) if call_settings else [],
+        idle_prompts=idle_prompts(call_settings, language),
         vocabulary=tuple(caller_phrases(workflow)) if workflow else (),
     )
+    if call_settings:
+        spec.apply_turn_settings(call_settings.turn)
+        spec.tool_filler = call_settings.tool_filler
+    return spec

@@ -14,7 +14,8 @@ from db import calls as calls_db
 from db import campaigns as campaigns_db
 from db import phone_numbers as numbers_db
 from server.calls.admission import CallLimitExceeded, CallUnavailable, InstanceUnavailable
-from server.calls.phone.outbound import Dial, DialInDoubt, admit_outbound, dial_admitted
+from server.calls.phone.outbound import Dial, DialInDoubt, admit_outbound, dial_admitted, dial_replays
+from server.calls.phone.streams import expire_unconnected
 from server.campaigns.models import CampaignConfig
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ async def _dial_of(services: Services, campaign: Any, config: CampaignConfig,
         machine_detection=voicemail.detect,
         voicemail={"action": voicemail.action, "text": voicemail.text} if voicemail.detect else None,
         public_base=config.public_base or services.settings.public_base_url(""),
+        idempotency_key=attempt.idempotency_key,
     )  # fmt: skip
 
 
@@ -73,15 +75,16 @@ async def dial(services: Services, campaign: Any, config: CampaignConfig,
 
 async def resend(services: Services, campaign: Any, config: CampaignConfig,
                  row: Any) -> bool:  # fmt: skip
-    """An attempt left ``dialing`` by a dialer that died: sent again with the SAME key (the
-    carrier answers with the call the first request placed, if it got that far). True when
-    it had died before admission and admission now refuses it (as ``dial``)."""
+    """An attempt left ``dialing`` by a dialer that died (or whose dial got no answer): in
+    doubt. A carrier that replays keyed dials gets the request again with the SAME key (it
+    answers with the call the first request placed, if it got that far); with any other
+    carrier it is never sent again: the attempt waits for the call's callbacks
+    (``adopt_carrier_call``), and a call no callback claims ends when its stream token
+    expires. True when it had died before admission and admission now refuses it."""
     attempt = Attempt(row["id"], row["contact_id"], row["attempt"], row["idempotency_key"],
                       row["call_id"], row["caller_id"], row["phone_number"],
                       dict(row["variables"] or {}))  # fmt: skip
     org = campaign["organization_id"]
-    log.warning("campaign_attempt_resent", campaign_id=str(campaign["id"]),
-                attempt_id=str(attempt.id))  # fmt: skip
     call = await calls_db.get_by_id(services.db, attempt.call_id)
     if call is None:  # it died before admission: this is the first send
         try:
@@ -102,7 +105,15 @@ async def resend(services: Services, campaign: Any, config: CampaignConfig,
     # (the call may already be ringing; refusing it now would not un-dial it)
     await services.limiter.acquire(str(org), str(call.id), 1_000_000)
     await campaigns_db.link_call(services.db, org, call.id, campaign["id"], attempt.contact_id)
-    await _send(services, org, request, attempt)
+    if dial_replays(services, request):
+        log.warning("campaign_attempt_resent", campaign_id=str(campaign["id"]),
+                    attempt_id=str(attempt.id))  # fmt: skip
+        await _send(services, org, request, attempt)
+        return False
+    log.warning("campaign_attempt_in_doubt", campaign_id=str(campaign["id"]),
+                attempt_id=str(attempt.id))  # fmt: skip
+    await campaigns_db.mark_dialed(services.db, org, attempt.id, None)  # the outcome: the call row
+    services.spawn(expire_unconnected(services, call.id, ttl + 5), name=f"expire-{call.id}")
     return False
 
 

@@ -10,7 +10,8 @@ carriers asked to dial (off the tick), each request carrying its attempt's key: 
 dies half-way is re-sent with the same key after its lease, and the carrier places it once.
 
 Every server instance runs the loop from start-up (``server/app.py``): a tick every
-``CAMPAIGN_TICK_SECONDS`` while campaigns run, a look every ``IDLE_POLL_SECONDS`` otherwise,
+``CAMPAIGN_TICK_SECONDS`` while campaigns run, a look every ``IDLE_TICKS`` ticks (at most
+``IDLE_POLL_SECONDS``) otherwise,
 and at once on start/resume. (Job-queue schedules run once per interval across the fleet, so
 they cannot be what every instance relies on; ``campaigns.dispatch`` only restarts a loop.)
 """
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 REFUSED_RETRY_SECONDS = 5.0  # admission refused (org concurrency, plan): try again after
-IDLE_POLL_SECONDS = 5.0  # how often an instance with no running campaign looks for one
+IDLE_TICKS, IDLE_POLL_SECONDS = 10, 5.0  # an idle instance looks for work every 10 ticks, <= 5 s
 
 
 @dataclass
@@ -79,9 +80,10 @@ class Dispatcher:
             except Exception as exc:  # noqa: BLE001 - the loop outlives one bad tick
                 log.warning("campaign_tick_failed", error=f"{type(exc).__name__}: {exc}"[:300])
                 busy = True
-            # idle: a cheap look every IDLE_POLL_SECONDS (start/resume wake it at once)
+            # idle: a cheap look now and then (start/resume wake it at once)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), every if busy else IDLE_POLL_SECONDS)
+                idle = min(every * IDLE_TICKS, IDLE_POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), every if busy else idle)
 
     async def stop(self) -> None:
         """Stop ticking and abandon in-flight dials (they are re-sent after their lease)."""

@@ -1,5 +1,8 @@
-"""A campaign's progress (counts per contact state, attempts, answer rate, minutes, ETA) and
-its results as CSV, streamed a page of contacts at a time."""
+"""A campaign's progress (counts per contact state, attempts, answer rate, minutes, cost,
+ETA) and its results as CSV, streamed a page of contacts at a time.
+
+Cost is the estimate every call gets (``server/pricing.py``, the ``PRICING`` setting) over
+the usage of the campaign's calls; 0 when nothing is priced."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import asyncpg
 from db import campaign_contacts as contacts_db
 from db import campaigns as campaigns_db
 from server.campaigns.models import CONTACT_STATES
+from server.pricing import Pricing, add
 
 FINAL = frozenset(CONTACT_STATES) - {"pending", "calling"}
 
@@ -29,10 +33,20 @@ class Progress:
     answered: int
     answer_rate: float | None
     minutes: float
+    cost: float
+    currency: str
     eta_seconds: float | None
 
 
-async def progress(pool: asyncpg.Pool, campaign: Any) -> Progress:
+async def campaign_cost(pool: asyncpg.Pool, organization_id: UUID, campaign_id: UUID,
+                        pricing: Pricing) -> float:  # fmt: skip
+    cost = 0.0
+    for u in await campaigns_db.usage_totals(pool, organization_id, campaign_id):
+        cost = add(cost, pricing.cost(u["kind"], u["provider"], u["model"] or None, float(u["quantity"])))
+    return cost
+
+
+async def progress(pool: asyncpg.Pool, campaign: Any, pricing: Pricing) -> Progress:
     org, campaign_id = campaign["organization_id"], campaign["id"]
     counts = await campaigns_db.contact_counts(pool, org, campaign_id)
     stats = await campaigns_db.attempt_stats(pool, org, campaign_id)
@@ -49,17 +63,28 @@ async def progress(pool: asyncpg.Pool, campaign: Any) -> Progress:
     return Progress(
         contacts=sum(states.values()), states=states, attempts=int(stats["attempts"]),
         answered=answered, answer_rate=round(answered / ended, 4) if ended else None,
-        minutes=round(float(stats["seconds"]) / 60, 2), eta_seconds=eta,
+        minutes=round(float(stats["seconds"]) / 60, 2),
+        cost=await campaign_cost(pool, org, campaign_id, pricing), currency=pricing.currency,
+        eta_seconds=eta,
     )  # fmt: skip
 
 
 RESULT_COLUMNS = ("row", "phone_number", "time_zone", "state", "attempts", "last_outcome",
-                  "call_id", "duration_seconds", "finished_at", "variables", "extracted")  # fmt: skip
+                  "call_id", "duration_seconds", "finished_at", "variables", "extracted",
+                  "cost")  # fmt: skip
 
 
-async def results_csv(pool: asyncpg.Pool, organization_id: UUID,
-                      campaign_id: UUID) -> AsyncIterator[bytes]:  # fmt: skip
-    """The results CSV: a header, then one line per contact (its last attempt's call)."""
+def _usage_cost(usage: Any, pricing: Pricing) -> float:
+    cost = 0.0
+    for kind, provider, model, quantity in usage or ():
+        cost = add(cost, pricing.cost(kind, provider, model or None, float(quantity)))
+    return cost
+
+
+async def results_csv(pool: asyncpg.Pool, organization_id: UUID, campaign_id: UUID,
+                      pricing: Pricing) -> AsyncIterator[bytes]:  # fmt: skip
+    """The results CSV: a header, then one line per contact (its last attempt's call; cost:
+    every attempt's calls, priced like ``progress``)."""
     yield _line(RESULT_COLUMNS)
     async for rows in contacts_db.stream_results(pool, organization_id, campaign_id):
         out = io.StringIO()
@@ -72,6 +97,7 @@ async def results_csv(pool: asyncpg.Pool, organization_id: UUID,
                 r["finished_at"].isoformat() if r["finished_at"] else "",
                 json.dumps(r["variables"] or {}, sort_keys=True),
                 json.dumps(r["extracted"], sort_keys=True) if r["extracted"] else "",
+                f"{_usage_cost(r['usage'], pricing):.6f}",
             ])  # fmt: skip
         yield out.getvalue().encode()
 

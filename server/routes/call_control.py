@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field, field_validator
 from db import carriers as carriers_db
 from db import phone_numbers as numbers_db
 from db.calls import CallStatus
+from runtime.supported import LanguageTag
 from server import audit
 from server.api import ApiContext, Router
 from server.calls.admission import (
@@ -35,7 +36,8 @@ from server.calls.commands import CallCommand, HangUp, SendDtmf, Transfer
 from server.calls.control import CallEnded, deliver
 from server.calls.phone.carriers import public_base
 from server.calls.phone.outbound import Dial, start_outbound_call
-from server.errors import ApiError, conflict, not_found
+from server.calls.setup import language_problem
+from server.errors import ApiError, conflict, not_found, unprocessable
 from server.routes.carriers import carrier_failed
 from telephony.contract import UnsupportedOperation
 from telephony.numbers import normalize_e164
@@ -85,6 +87,10 @@ class OutboundCallIn(BaseModel):
     record: bool | None = Field(
         default=None, description="Record this call (default: RECORD_CALLS); true on a plan "
         "without the recording feature is a 403 feature_not_in_plan")
+    language: LanguageTag | None = Field(
+        default=None, description="This call's language (default: the workflow's "
+        "settings.language); 422 when it is unknown or a speech provider the call would use "
+        "cannot hear or speak it")
 
     @field_validator("to", "from_")
     @classmethod
@@ -145,12 +151,14 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
             [{"pointer": "/body/from", "code": "not_caller_id",
               "message": "not a caller-id number"}],
         )  # fmt: skip
+    if body.language is not None:
+        await check_call_language(ctx, body.workflow_id, body.language)
     request_base = f"{ctx.request.url.scheme}://{ctx.request.url.netloc}"
     dial = Dial(
         organization_id=org, workflow_id=body.workflow_id, to_number=body.to, caller=caller,
         variables=body.variables, machine_detection=body.machine_detection,
         voicemail=body.voicemail.model_dump() if body.voicemail else None, record=body.record,
-        public_base=public_base(ctx.services, request_base),
+        public_base=public_base(ctx.services, request_base), language=body.language,
     )  # fmt: skip
     try:
         placed = await start_outbound_call(ctx.services, dial)
@@ -168,6 +176,16 @@ async def create_outbound_call(ctx: ApiContext) -> OutboundCallOut:
         carrier_call_id=placed.carrier_call_id, from_number=placed.from_number,
         to_number=body.to,
     )  # fmt: skip
+
+
+async def check_call_language(ctx: ApiContext, workflow_id: UUID, language: str, *,
+                              draft: bool = False) -> None:
+    """422 at ``/body/language`` when the speech providers the call would use cannot hear
+    or speak ``language`` (the message names the provider)."""
+    problem = await language_problem(ctx.services, ctx.caller.organization_id, workflow_id,
+                                     language, draft=draft)
+    if problem is not None:
+        raise unprocessable("body", "language", code="unsupported_language", message=problem)
 
 
 async def _control(ctx: ApiContext, command: CallCommand) -> ControlOut:

@@ -98,6 +98,9 @@ class CallOut(BaseModel):
     trace_id: str | None = Field(
         default=None, description="The call's OpenTelemetry trace id (hex) when tracing is on"
     )
+    language: str | None = Field(
+        default=None, description="BCP-47 language the call ran in: the `language` of the "
+        "outbound call or WebRTC offer, else the workflow's settings.language")
 
     @classmethod
     def of(cls, row: Any) -> CallOut:
@@ -111,7 +114,7 @@ class CallOut(BaseModel):
             duration_seconds=row["duration_seconds"],
             has_recording=bool(row["recording_path"]), variables=row["variables"] or {},
             extracted=row["extracted"], summary=row["summary"], created_at=row["created_at"],
-            trace_id=row["trace_id"],
+            trace_id=row["trace_id"], language=row.get("language"),
         )  # fmt: skip
 
 

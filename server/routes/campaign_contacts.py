@@ -67,6 +67,7 @@ class AttemptOut(BaseModel):
     state: str
     outcome: str | None
     carrier_call_id: str | None
+    idempotency_key: str = Field(description="Sent with every dial request of this attempt")
     dialed_at: datetime
     ended_at: datetime | None
     duration_seconds: float | None
@@ -239,7 +240,7 @@ async def list_contacts(ctx: ApiContext) -> ContactPage:
         by_contact.setdefault(a["contact_id"], []).append(AttemptOut(
             attempt=a["attempt"], call_id=a["call_id"], caller_id=a["caller_id"],
             state=a["state"], outcome=a["outcome"], carrier_call_id=a["carrier_call_id"],
-            dialed_at=a["dialed_at"], ended_at=a["ended_at"],
+            idempotency_key=a["idempotency_key"], dialed_at=a["dialed_at"], ended_at=a["ended_at"],
             duration_seconds=a["duration_seconds"], extracted=a["extracted"]))  # fmt: skip
     items = [ContactOut(
         id=r["id"], row=r["row_number"], phone_number=r["phone_number"],
@@ -256,11 +257,12 @@ async def list_contacts(ctx: ApiContext) -> ContactPage:
     f"{_PATH}/results.csv",
     raw=True,
     summary="Every contact's result as CSV (streamed): state, attempts, last outcome, "
-    "call id, duration, variables and extracted variables (JSON)",
+    "call id, duration, variables and extracted variables (JSON), cost of its calls",
 )
 async def results(ctx: ApiContext) -> StreamingResponse:
     campaign = await _campaign(ctx)
     return StreamingResponse(
-        results_csv(ctx.db, ctx.caller.organization_id, campaign["id"]), media_type="text/csv",
+        results_csv(ctx.db, ctx.caller.organization_id, campaign["id"],
+                    ctx.services.settings.pricing), media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="campaign-{campaign["id"]}.csv"'},
     )  # fmt: skip

@@ -35,6 +35,9 @@ class ProgressOut(BaseModel):
     answered: int = Field(description="Attempts a person answered")
     answer_rate: float | None = Field(description="answered / attempts ended")
     minutes: float = Field(description="Call minutes so far")
+    cost: float = Field(description="Estimated cost of the campaign's calls so far (PRICING: "
+                                    "carrier minutes, speech, LLM; 0 when nothing is priced)")
+    currency: str = Field(description="Currency of cost (the PRICING setting)")
     eta_seconds: float | None = Field(description="At the pace so far (running campaigns)")
 
 
@@ -122,7 +125,7 @@ async def get_campaign(ctx: ApiContext) -> CampaignOut:
     row = await campaigns_db.get(ctx.db, ctx.caller.organization_id, ctx.path["campaign_id"])
     if row is None:
         raise not_found("campaign")
-    return CampaignOut.of(row, await progress(ctx.db, row))
+    return CampaignOut.of(row, await progress(ctx.db, row, ctx.services.settings.pricing))
 
 
 async def _act(ctx: ApiContext, action: str) -> CampaignOut:

@@ -30,8 +30,8 @@ _IMPORT_MAP = re.compile(r'<script type="importmap">(.*?)</script>', re.DOTALL)
 
 # Client-side pages (the console's router draws them); each gets index.html.
 PAGES = ("/", "/signin", "/signup", "/invitation", "/home", "/workflows", "/workflows/{rest:path}",
-         "/test", "/calls", "/calls/{rest:path}", "/live", "/usage", "/billing", "/settings",
-         "/settings/{rest:path}")  # fmt: skip
+         "/test", "/calls", "/calls/{rest:path}", "/live", "/campaigns", "/campaigns/{rest:path}",
+         "/usage", "/billing", "/settings", "/settings/{rest:path}")  # fmt: skip
 
 
 @cache

@@ -31,7 +31,7 @@ async def ready(request: Request) -> Response:
         return JSONResponse(
             {"status": "unavailable", "database": type(exc).__name__}, status_code=503
         )
-    return JSONResponse({"status": "ok", "database": "ok"})
+    return JSONResponse({"status": "ok", "database": "ok", "warm": services.warm})
 
 
 async def jwks(request: Request) -> Response:

@@ -13,13 +13,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from runtime.supported import LanguageTag
 from server.api import ApiContext, Router
 from server.calls import webrtc as browser
 from server.calls.admission import NewCall
 from server.calls.ice import ice_servers
 from server.coordination.rate_limit import Rule, limit_organization
 from server.errors import ApiError, detail, not_found
-from server.routes.call_control import admission_error
+from server.routes.call_control import admission_error, check_call_language
 
 router = Router(tags=["webrtc"])
 
@@ -35,6 +36,10 @@ class OfferIn(BaseModel):
     record: bool | None = Field(
         default=None, description="Record this call (default: RECORD_CALLS); true on a plan "
         "without the recording feature is a 403 feature_not_in_plan")
+    language: LanguageTag | None = Field(
+        default=None, description="This call's language (default: the workflow's "
+        "settings.language); 422 when it is unknown or a speech provider the call would use "
+        "cannot hear or speak it")
 
 
 class AnswerOut(BaseModel):
@@ -91,9 +96,12 @@ async def offer(ctx: ApiContext) -> AnswerOut:
         if body.pc_id:
             return _answer(await browser.renegotiate(ctx.services, org, body.pc_id, body.sdp,
                                                      body.type, body.restart_pc))  # fmt: skip
+        if body.language is not None:
+            await check_call_language(ctx, body.workflow_id, body.language, draft=body.test)
         new = NewCall(
             organization_id=org, workflow_id=body.workflow_id, channel="webrtc",
             direction="browser", variables=body.variables, test=body.test, record=body.record,
+            language=body.language,
             metadata={"user_id": str(ctx.caller.user_id) if ctx.caller.user_id else None},
             connect_within_seconds=ctx.services.settings.webrtc_connect_timeout_seconds + 5,
         )  # fmt: skip

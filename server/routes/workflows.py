@@ -163,12 +163,20 @@ def _public_base(ctx: ApiContext) -> str:
 
 
 async def _key_problems(ctx: ApiContext, definition: dict[str, Any]) -> list[Problem]:
-    from server.calls.setup import load_call_providers
+    from server.calls.setup import load_call_providers, speech_language_problems
 
     _, credentials = await load_call_providers(ctx.services, ctx.caller.organization_id)
     accounts = {name for name in ("deepgram", "openai", "elevenlabs", "cartesia")
                 if credentials.for_provider(name) is not None}
-    return key_problems(Workflow.model_validate(definition), accounts)
+    workflow = Workflow.model_validate(definition)
+    problems = key_problems(workflow, accounts)
+    if problems:
+        return problems
+    # the providers the workflow leaves to the organization must speak its language too
+    language = workflow.settings.language
+    unsupported = await speech_language_problems(ctx.services, ctx.caller.organization_id,
+                                                 workflow.settings, language)
+    return [Problem("/settings/language", "unsupported_language", p.message) for p in unsupported]
 
 
 @router.post("/api/v1/workflows", body=WorkflowIn, response=WorkflowOut, status=201,

@@ -99,7 +99,8 @@ class ExotelProvider(CarrierProvider):
         if not raw:
             raise WebhookRejected("Status is required")
         duration = form.ConversationDuration or form.Duration
-        return StatusUpdate(form.CallSid, _STATUS.get(raw, "failed"), int(duration) if duration else None)
+        return StatusUpdate(form.CallSid, _STATUS.get(raw, "failed"), int(duration) if duration else None,
+                            echoed_key=form.CustomField or None)  # fmt: skip
 
     def answer_markup(self, stream_url: str, params: Mapping[str, str]) -> tuple[str, str]:
         return "application/json", json.dumps({"url": with_query(stream_url, params)})
@@ -162,6 +163,8 @@ class ExotelProvider(CarrierProvider):
             "StatusCallbackEvents[0]": "terminal",
             "StatusCallbackEvents[1]": "answered",
         }
+        if request.idempotency_key:  # no idempotent create: CustomField comes back in callbacks
+            data["CustomField"] = request.idempotency_key
         url = f"{self._base()}/v1/Accounts/{quote(sid, safe='')}/Calls/connect.json"
         response = await send("POST", url, client=self.http_client, data=data, auth=self._auth())
         payload = json_of(check(response))

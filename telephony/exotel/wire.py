@@ -29,6 +29,7 @@ class StatusForm(CarrierModel):
     CallStatus: Word = ""
     ConversationDuration: Digits = ""
     Duration: Digits = ""
+    CustomField: Party = ""  # the dial's idempotency key (telephony/exotel/provider.py)
 
 
 def _lower(value: Any) -> Any:

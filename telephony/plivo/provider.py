@@ -89,6 +89,7 @@ class PlivoProvider(CarrierProvider):
     sample_rate: ClassVar[int] = 8000
     media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP, Capability.SEND_DTMF, Capability.MACHINE_DETECTION})  # noqa: E501
+    signature_binds_url: ClassVar[bool] = True  # X-Plivo-Signature-V3: URL + params + nonce
 
     @classmethod
     def credential_problems(cls, credentials: Mapping[str, Any]) -> dict[str, str]:

@@ -12,6 +12,7 @@ import hashlib
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 from xml.sax.saxutils import escape, quoteattr
 
@@ -116,6 +117,10 @@ class TelnyxProvider(CarrierProvider):
                 int(form.CallDuration) if form.CallDuration else None,
             )
         kind, payload = event
+        update = self._status_of(kind, payload)
+        return replace(update, echoed_key=_client_state(payload.client_state))
+
+    def _status_of(self, kind: str, payload: wire.Payload) -> StatusUpdate:
         call_id = payload.call_control_id
         if not call_id:
             raise WebhookRejected("call_control_id is required")
@@ -217,6 +222,12 @@ class TelnyxProvider(CarrierProvider):
             )
         if request.machine_detection:
             payload["answering_machine_detection"] = "detect"
+        if request.idempotency_key:
+            # Dial's command_id: Telnyx ignores other Dial commands with the same id (its
+            # answer to one is not documented to be the first call, so no re-send relies on
+            # it); client_state comes back in every webhook of the call
+            payload["command_id"] = request.idempotency_key
+            payload["client_state"] = base64.b64encode(request.idempotency_key.encode()).decode()
         data = await self._post("/v2/calls", payload)
         try:
             return str(data["data"]["call_control_id"])
@@ -231,3 +242,14 @@ class TelnyxProvider(CarrierProvider):
 
     async def send_dtmf(self, carrier_call_id: str, digits: str) -> None:
         await self._post(f"/v2/calls/{carrier_call_id}/actions/send_dtmf", {"digits": digits})
+
+
+def _client_state(value: str) -> str | None:
+    """The dial's idempotency key from a webhook's ``client_state`` (None when absent or not
+    what a dial of ours sent)."""
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -19,6 +19,7 @@ class Payload(CarrierModel):
     from_: Party = Field(default="", alias="from")
     hangup_cause: Word = ""
     result: Word = ""
+    client_state: Party = ""  # base64: the dial's idempotency key (telephony/telnyx/provider.py)
 
 
 class EventData(CarrierModel):

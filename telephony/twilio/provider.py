@@ -96,6 +96,10 @@ class TwilioProvider(CarrierProvider):
     sample_rate: ClassVar[int] = 8000
     media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
+    # I-Twilio-Idempotency-Token: a create re-sent with the same token answers with the call
+    # the first one created
+    dial_replays: ClassVar[bool] = True
+    signature_binds_url: ClassVar[bool] = True  # X-Twilio-Signature: HMAC of URL + params
 
     @classmethod
     def credential_problems(cls, credentials: Mapping[str, Any]) -> dict[str, str]:

@@ -28,7 +28,8 @@ PUBLIC_PAGES = ["/signin", "/signup"]
 PAGES = ["/home", "/workflows", "/workflows/new", "/workflows/{workflow}", "/test", "/calls",
          "/calls/{call}", "/live", "/usage", "/billing", "/settings/keys", "/settings/members",
          "/settings/providers", "/settings/telephony", "/settings/webhooks", "/settings/secrets",
-         "/settings/audit", "/settings/account"]  # fmt: skip
+         "/settings/audit", "/settings/account", "/campaigns", "/campaigns/new", "/campaigns/{campaign}",
+         "/campaigns/do-not-call"]  # fmt: skip
 
 
 async def _ended_call(server, org: str, workflow_id: str) -> str:
@@ -52,6 +53,30 @@ async def _ended_call(server, org: str, workflow_id: str) -> str:
     await usage_db.upsert_for_call(db, UUID(org), call["id"], UUID(workflow_id),
                                    [("call_seconds", "webrtc", "", 42.0)])  # fmt: skip
     return str(call["id"])
+
+
+async def _draft_campaign(client, headers: dict[str, str], workflow_id: str) -> str:
+    """A draft campaign with two contacts (drafts are not dialed), and a do-not-call entry."""
+    credentials = {"account_sid": "AC" + "a" * 32, "auth_token": "a11y-token"}
+    body = {"carrier": "twilio", "name": "Main", "credentials": credentials}
+    account = await client.post("/api/v1/carriers", headers=headers, json=body)
+    assert account.status_code == 201, account.text
+    body = {"number": f"+1415555{uuid.uuid4().int % 10000:04d}", "carrier_account_id": account.json()["id"]}
+    number = await client.post("/api/v1/phone-numbers", headers=headers, json=body)
+    assert number.status_code == 201, number.text
+    schedule = {"time_zone": "Europe/Paris", "windows": {"mon": [{"start": "09:00", "end": "18:00"}]}}
+    campaign = await client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "Reminders", "workflow_id": workflow_id, "variables": {"company": "Acme"},
+        "schedule": schedule})  # fmt: skip
+    assert campaign.status_code == 201, campaign.text
+    contacts = [{"phone_number": "+33123456789"}, {"phone_number": "+442071234567"}]
+    added = await client.post(f"/api/v1/campaigns/{campaign.json()['id']}/contacts", headers=headers,
+                              json={"contacts": contacts})  # fmt: skip
+    assert added.status_code == 200 and added.json()["imported"] == 2, added.text
+    listed = await client.post("/api/v1/do-not-call", headers=headers,
+                               json={"phone_number": "+14155550199", "reason": "asked"})  # fmt: skip
+    assert listed.status_code == 201, listed.text
+    return str(campaign.json()["id"])
 
 
 async def _audit(page) -> list[str]:
@@ -82,6 +107,7 @@ async def test_no_serious_accessibility_violations(server, client, make_user, op
     user = await make_user(organization_name=f"A11y {uuid.uuid4().hex[:6]}")
     workflow = await publish_workflow(client, user.headers, WORKFLOW)
     call = await _ended_call(server, user.organization_id, workflow)
+    campaign = await _draft_campaign(client, user.headers, workflow)
     page, watch = await open_browser(width=width, height=900 if width > 400 else 844, dark=dark)
     found: dict[str, list[str]] = {}
     for path in PUBLIC_PAGES:
@@ -90,7 +116,7 @@ async def test_no_serious_accessibility_violations(server, client, make_user, op
         found[path] = await _audit(page)
     await sign_in(page, server.url, user.email, user.password)
     for path in PAGES:
-        await page.goto(f"{server.url}{path.format(workflow=workflow, call=call)}")
+        await page.goto(f"{server.url}{path.format(workflow=workflow, call=call, campaign=campaign)}")
         await _settled(page)
         found[path] = await _audit(page)
     problems = {path: lines for path, lines in found.items() if lines}

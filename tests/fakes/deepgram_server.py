@@ -43,6 +43,8 @@ class ConnectionInfo:
     path: str
     query: dict[str, str]
     authorization: str | None
+    language: str | None = None  # Nova's ``language`` query parameter
+    language_hints: list[str] = field(default_factory=list)  # Flux's ``language_hint``s
     audio_messages: int = 0
     audio_bytes: int = 0
     control: list[dict[str, Any]] = field(default_factory=list)
@@ -97,6 +99,8 @@ class FakeDeepgram(LoopbackServer):
             path=request.path,
             query=dict(request.query),
             authorization=request.headers.get("Authorization"),
+            language=request.query.get("language"),
+            language_hints=request.query.getall("language_hint", []),
         )
         self.connections.append(info)
         if self.reject_status is not None and self._fails(info):

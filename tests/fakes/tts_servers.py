@@ -14,7 +14,11 @@ text and rate) at the rate the client asked for; each request is ``mark``ed ``tt
 Injectable failures: ``fail_status`` (HTTP status for the handshake / request),
 ``close_after_messages`` (drop a websocket with code 1011 after that many client messages),
 ``delay`` (seconds before each synthesized utterance). ``api_key`` when set is checked in
-the provider's own auth header. ``texts`` records what was spoken.
+the provider's own auth header. ``texts`` records what was spoken, ``languages`` the
+language each request asked for as the provider reads it: Aura the voice model's suffix
+(``aura-2-agathe-fr`` -> ``fr``), ElevenLabs the ``language_code`` query parameter,
+Cartesia each generation message's ``language`` (OpenAI speech has no language parameter:
+its ``voice``/``instructions`` are in ``requests[i]["body"]``).
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ class _FakeTTS(LoopbackServer):
         self.close_after_messages = close_after_messages
         self.delay = delay
         self.texts: list[str] = []
+        self.languages: list[str | None] = []
         self.requests: list[dict[str, Any]] = []  # path, query, auth of each connection
 
     def _refuse(self, request: web.Request) -> web.Response | None:
@@ -99,6 +104,7 @@ class FakeDeepgramAura(_FakeTTS):
         if refused is not None:
             return refused
         rate = int(request.query.get("sample_rate", "24000"))
+        self.languages.append(request.query.get("model", "aura-2-helena-en").rsplit("-", 1)[-1])
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         request_id = str(uuid.uuid4())
@@ -197,6 +203,7 @@ class FakeElevenLabs(_FakeTTS):
             return refused
         output_format = request.query.get("output_format", "pcm_24000")
         rate = int(output_format.split("_")[1])
+        self.languages.append(request.query.get("language_code"))
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         received = 0
@@ -283,6 +290,7 @@ class FakeCartesia(_FakeTTS):
             text = data.get("transcript", "")
             rate = int(data.get("output_format", {}).get("sample_rate", 24000))
             if text.strip():
+                self.languages.append(data.get("language"))
                 pcm = await self._speech(text, rate)
                 words = text.split()
                 seconds = len(pcm) / (rate * 2)

@@ -12,7 +12,7 @@ import uvicorn
 
 from server.app import create_app
 from server.cli import build_parser
-from server.http_limits import bounded_http_options
+from server.http_protocol import http_protocol_options
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +55,7 @@ async def _send(port: int, header_bytes: int) -> bytes:
 @pytest.mark.parametrize("parser", ["httptools", "h11"])
 async def test_serve_refuses_huge_headers(settings, parser):
     serve_args = build_parser(["serve"]).parse_args(["serve"])
-    options = bounded_http_options(serve_args.max_header_bytes)
+    options = http_protocol_options(serve_args.max_header_bytes)
     if parser == "h11":
         options["http"] = "h11"
     async with _serve(settings, **options) as port:

@@ -4,13 +4,14 @@ connects."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import structlog
 
 from db import carriers as carriers_db
+from db.carriers import CarrierCall
 from pipeline.events import EndReason
 from server.calls.admission import NewCall, end_call, start_call
 from server.calls.phone.carriers import (
@@ -21,7 +22,7 @@ from server.calls.phone.carriers import (
 )
 from server.calls.phone.streams import expire_unconnected, mint_stream_token, stream_markup
 from server.calls.phone.webhooks import CarrierWebhook, WebhookReply, callback_call
-from telephony.contract import CarrierApiError, DialRequest
+from telephony.contract import CarrierApiError, CarrierProvider, DialRequest, StatusUpdate
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -53,6 +54,10 @@ class Dial:
     voicemail: dict[str, Any] | None
     public_base: str
     record: bool | None = None  # None: RECORD_CALLS (within the plan)
+    language: str | None = None  # None: the workflow's settings.language
+    # a campaign attempt's key: sent with the dial, kept in the call's metadata (callbacks
+    # echoing it prove the carrier's call is this one: ``adopt_carrier_call``)
+    idempotency_key: str | None = None
 
 
 async def start_outbound_call(services: Services, dial: Dial) -> OutboundCall:
@@ -72,11 +77,14 @@ async def admit_outbound(services: Services, dial: Dial, call_id: UUID | None = 
     metadata: dict[str, Any] = {"machine_detection": dial.machine_detection}
     if dial.voicemail:
         metadata["voicemail"] = dial.voicemail
+    if dial.idempotency_key:
+        metadata["idempotency_key"] = dial.idempotency_key
     handle = await start_call(services, NewCall(
         organization_id=dial.organization_id, workflow_id=dial.workflow_id, channel=carrier,
         direction="outbound", from_number=dial.caller["number"], to_number=dial.to_number,
         variables=dial.variables, carrier=carrier, metadata=metadata,
         connect_within_seconds=ttl + 5, call_id=call_id, record=dial.record,
+        language=dial.language,
     ))  # fmt: skip
     account = dial.caller["carrier_account_id"]
     await carriers_db.attach_carrier(services.db, dial.organization_id, handle.call_id,
@@ -126,6 +134,38 @@ async def dial_admitted(services: Services, dial: Dial, call_id: UUID,
     services.spawn(expire_unconnected(services, call_id, ttl + 5), name=f"expire-{call_id}")
     log.info("telephony_outbound_call", carrier=carrier, call_id=str(call_id))
     return OutboundCall(call_id, carrier, carrier_call_id, dial.caller["number"])
+
+
+def dial_replays(services: Services, dial: Dial) -> bool:
+    """Whether the caller id's carrier answers a dial re-sent with the same idempotency key
+    with the call the first one placed (else a re-send could place a second call)."""
+    carrier = str(dial.caller["carrier"])
+    return provider_for(services, carrier, dial.caller["credentials"]).dial_replays
+
+
+def proves_dial(provider: CarrierProvider, call: CarrierCall, update: StatusUpdate) -> bool:
+    """Whether a verified callback on ``call``'s URL is about the call its keyed dial placed:
+    the carrier signs the URL naming the call, or the callback echoes the dial's key (a
+    signed callback of another call, replayed to this URL, echoes another key)."""
+    key = call.metadata.get("idempotency_key")
+    if not key or call.direction != "outbound" or not update.carrier_call_id:
+        return False
+    return provider.signature_binds_url or update.echoed_key == key
+
+
+async def adopt_carrier_call(services: Services, call: CarrierCall, provider: CarrierProvider,
+                             update: StatusUpdate) -> CarrierCall | None:  # fmt: skip
+    """A callback for a keyed outbound call whose dial answer never reached us (in doubt:
+    the dialer crashed or timed out): the carrier's call is this one when the callback
+    proves it (its signature covers our URL naming the call, or it echoes the dial's key).
+    The carrier call id is stored and the call returned with it; None when unproven."""
+    if not proves_dial(provider, call, update) or call.carrier is None or call.carrier_account_id is None:
+        return None
+    await carriers_db.attach_carrier(services.db, call.organization_id, call.id, carrier=call.carrier,
+                                     carrier_account_id=call.carrier_account_id,
+                                     carrier_call_id=update.carrier_call_id)  # fmt: skip
+    log.info("telephony_in_doubt_call_adopted", carrier=call.carrier, call_id=str(call.id))
+    return replace(call, carrier_call_id=update.carrier_call_id)
 
 
 async def answer_webhook(services: Services, hook: CarrierWebhook) -> WebhookReply:

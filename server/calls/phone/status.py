@@ -3,7 +3,8 @@ statuses and answering-machine results.
 
 A callback is bound to its call: the carrier call id in the body must be the call's (a
 signed callback for one call, replayed against another call's URL, changes nothing; so
-does a callback arriving before the dial returned the carrier's call id).
+does a callback arriving before the dial returned the carrier's call id, unless the call's
+dial is in doubt and the callback proves it is this call's: ``adopt_carrier_call``).
 Progress never moves a call backwards; a final status ends a call that never connected its
 media (a live stream is ended through the control bus and finalizes its own row); a machine
 answer applies the voicemail policy.
@@ -22,6 +23,7 @@ from pipeline.events import EndReason
 from server.calls.admission import end_call, pinned_definition, update_status
 from server.calls.commands import CallCommand, CarrierEnded, HangUp, LeaveVoicemail, dispatch
 from server.calls.control import CarrierLeg
+from server.calls.phone.outbound import adopt_carrier_call
 from server.calls.phone.webhooks import NO_CONTENT, CarrierWebhook, WebhookReply, callback_call
 from telephony.contract import CarrierProvider, StatusUpdate, UnsupportedOperation, WebhookRejected
 
@@ -42,6 +44,8 @@ async def status_webhook(services: Services, hook: CarrierWebhook) -> WebhookRep
     except (WebhookRejected, ValueError) as exc:
         log.info("telephony_status_ignored", carrier=hook.carrier, detail=str(exc))
         return NO_CONTENT
+    if not call.carrier_call_id:  # an in-doubt dial's call, when the callback proves it
+        call = await adopt_carrier_call(services, call, provider, update) or call
     if not call.carrier_call_id or update.carrier_call_id != call.carrier_call_id:
         log.warning("telephony_status_for_another_call", carrier=hook.carrier, call_id=str(call.id))
         return NO_CONTENT

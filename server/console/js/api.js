@@ -69,11 +69,13 @@ export function takeExpiredNotice() {
   return expired;
 }
 
-async function raw(path, { method = "GET", body, token, blob = false } = {}) {
+// ``body``: a value sent as JSON, or a Blob/File sent as is with ``contentType`` (an upload).
+async function raw(path, { method = "GET", body, token, blob = false, contentType } = {}) {
   const headers = {};
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const upload = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = upload ? contentType || body.type || "application/octet-stream" : "application/json";
   if (token) headers.Authorization = `Bearer ${token}`;
-  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(path, { method, headers, body: body === undefined || upload ? body : JSON.stringify(body) });
   if (!response.ok) {
     let error = { code: "http_" + response.status, message: response.statusText || `HTTP ${response.status}`, details: [] };
     try { error = { ...error, ...((await response.json()).error || {}) }; } catch (_) { /* not JSON */ }

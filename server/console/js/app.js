@@ -12,10 +12,14 @@ import { UsagePage } from "./usage.js";
 import { BillingPage } from "./billing.js";
 import { LivePage } from "./live.js";
 import { SettingsPage } from "./settings.js";
+import { CampaignList } from "./campaigns.js";
+import { CampaignNew } from "./campaign_form.js";
+import { CampaignPage } from "./campaign_page.js";
+import { DoNotCallPage } from "./do_not_call.js";
 
 const NAV = [
   ["/home", "Home"], ["/workflows", "Workflows"], ["/test", "Test"], ["/calls", "Calls"], ["/live", "Live"],
-  ["/usage", "Usage"], ["/billing", "Billing"], ["/settings", "Settings"],
+  ["/campaigns", "Campaigns"], ["/usage", "Usage"], ["/billing", "Billing"], ["/settings", "Settings"],
 ];
 const PUBLIC = new Set(["/signin", "/signup", "/invitation"]);
 
@@ -30,6 +34,10 @@ function route(path, me) {
     case "test": return html`<${TestPage} me=${me} />`;
     case "calls": return id ? html`<${CallPage} key=${id} id=${id} me=${me} />` : html`<${CallList} me=${me} />`;
     case "live": return html`<${LivePage} me=${me} />`;
+    case "campaigns":
+      if (id === "new") return html`<${CampaignNew} me=${me} />`;
+      if (id === "do-not-call") return html`<${DoNotCallPage} me=${me} />`;
+      return id ? html`<${CampaignPage} key=${id} id=${id} me=${me} />` : html`<${CampaignList} me=${me} />`;
     case "usage": return html`<${UsagePage} me=${me} />`;
     case "billing": return html`<${BillingPage} me=${me} />`;
     case "settings": return html`<${SettingsPage} tab=${id || "keys"} sub=${sub} me=${me} />`;

@@ -1,10 +1,18 @@
 """Fake REST APIs of Telnyx (Call Control v2), Plivo (Call API), Vonage (Voice API v1) and
 Exotel (Calls connect) on 127.0.0.1. Each checks the carrier's authentication scheme,
-records requests and answers with the carrier's response shape."""
+records requests and answers with the carrier's response shape.
+
+Dials: every create that places a call is in ``placed`` (carrier call id → request). Telnyx
+ignores a Dial whose ``command_id`` it has seen (nothing is placed; the fake answers with the
+first call's id, an answer Telnyx does not document); the others have no idempotent create:
+each request places a call. ``stall`` (a predicate on the request) holds a create's answer
+back after the call is placed, as when the dialer's connection dies mid-request."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -23,6 +31,9 @@ class Recorded:
     path: str
     body: Any  # parsed JSON or form dict
 
+    def get(self, name: str) -> Any:
+        return self.body.get(name) if isinstance(self.body, dict) else None
+
 
 class FakeCarrierRest(LoopbackServer):
     """``auth`` checks the Authorization header; ``routes`` maps (method, path pattern) to a
@@ -37,6 +48,10 @@ class FakeCarrierRest(LoopbackServer):
         # (a listing API that cannot be asked, Exotel's, then lists the ``held`` numbers)
         self.numbers: set[str] | None = None
         self.held: set[str] = set()
+        self.placed: dict[str, Recorded] = {}  # calls placed: carrier call id -> the create
+        self._commands: dict[str, str] = {}  # Telnyx Dial command_id -> call placed
+        self.stall: Any = None  # predicate on a create: placed, its answer held back
+        self.unstall = asyncio.Event()
         self.app.router.add_route("*", "/{tail:.*}", self._handle)
 
     def _authorized(self, request: web.Request) -> bool:
@@ -70,12 +85,44 @@ class FakeCarrierRest(LoopbackServer):
             body: Any = json.loads(raw)
         else:
             body = dict(parse_qsl(raw))
-        self.requests.append(Recorded(request.method, request.path, body))
+        recorded = Recorded(request.method, request.path, body)
+        self.requests.append(recorded)
         if request.method == "GET":
             listed = self._numbers(request)
             if listed is not None:
                 return listed
-        return self._respond(request.method, request.path)
+        command = recorded.get("command_id") if self.carrier == "telnyx" else None
+        new_id = self._commands.get(command) if command else None
+        response = self._respond(request.method, request.path, new_id)
+        if self._creates(request.method, request.path) and new_id is None:
+            placed = self._placed_id(response)
+            self.placed[placed] = recorded
+            if command:
+                self._commands[command] = placed
+            if self.stall is not None and self.stall(recorded):
+                with contextlib.suppress(TimeoutError):  # the dialer never hears back
+                    await asyncio.wait_for(self.unstall.wait(), 30)
+        return response
+
+    def _creates(self, method: str, path: str) -> bool:
+        creates = ("/v2/calls", "/v1/calls")
+        return method == "POST" and (path in creates or path.endswith(("/Call/", "/Calls/connect.json")))
+
+    def _placed_id(self, response: web.Response) -> str:
+        assert isinstance(response.body, bytes)
+        data = json.loads(response.body)
+        if self.carrier == "telnyx":
+            return str(data["data"]["call_control_id"])
+        if self.carrier == "plivo":
+            return str(data["request_uuid"])
+        if self.carrier == "vonage":
+            return str(data["uuid"])
+        return str(data["Call"]["Sid"])
+
+    def dialed(self, to: str) -> list[Recorded]:
+        """The calls placed to ``to`` (E.164; each carrier's own number format accepted)."""
+        bare = to.lstrip("+")
+        return [r for r in self.placed.values() if _to(r).lstrip("+") == bare]
 
     def hold(self, number: str) -> None:
         """The account holds ``number`` (E.164) from now on."""
@@ -109,8 +156,10 @@ class FakeCarrierRest(LoopbackServer):
                 for i, n in enumerate(held)]})  # fmt: skip
         return None
 
-    def _respond(self, method: str, path: str) -> web.Response:
+    def _respond(self, method: str, path: str, same: str | None = None) -> web.Response:
         new_id = uuid.uuid4().hex
+        if same is not None:  # a Telnyx Dial with a command_id seen: no new call
+            return web.json_response({"data": {"call_control_id": same, "record_type": "call"}})
         if self.carrier == "telnyx" and path == "/v2/calls":
             return web.json_response({"data": {"call_control_id": "v3:" + new_id,
                                                "record_type": "call"}})  # fmt: skip
@@ -127,3 +176,11 @@ class FakeCarrierRest(LoopbackServer):
         if self.carrier == "vonage":
             return web.Response(status=204)
         return web.json_response({"data": {"result": "ok"}} if self.carrier == "telnyx" else {})
+
+
+def _to(request: Recorded) -> str:
+    """The number a create dials, in any carrier's request shape."""
+    to = request.get("to") or request.get("From") or ""  # Exotel dials ``From`` first
+    if isinstance(to, list):  # Vonage: [{"type": "phone", "number": ...}]
+        to = to[0].get("number", "") if to else ""
+    return str(to)

@@ -57,6 +57,7 @@ class ScriptedCarrier:
     # the server's database: a call is played once the server has stored its carrier call id
     # (Twilio's own callbacks come seconds later; the fake's would otherwise race the dial)
     db: Any = None
+    redeliver_for: int = 0  # seconds a callback is re-sent while the server is down
 
     def next_outcome(self, number: str) -> str:
         played = sum(1 for n, _ in self.outcomes if n == number)
@@ -89,7 +90,7 @@ class ScriptedCarrier:
         self.outcomes.append((call.to, outcome))
         status_url = call.params["StatusCallback"][0]
         await asyncio.sleep(self.ringing)
-        post = self.twilio.signed_post
+        post = self.post
         base = {"CallSid": call.sid, "AccountSid": SID}
         if outcome in ("busy", "no-answer", "failed"):
             await post(status_url, {**base, "CallStatus": outcome})
@@ -105,6 +106,16 @@ class ScriptedCarrier:
             await asyncio.sleep(self.ringing)
             await post(status_url, {**base, "CallStatus": "completed"})
         self.fake.finish(call.sid, "completed" if outcome in ("answered", "voicemail") else outcome)
+
+    async def post(self, public_url: str, form: dict[str, str]) -> httpx.Response:
+        """A signed callback, sent again while the server does not answer (a process being
+        restarted): the carrier keeps the call's events until someone hears them."""
+        for _ in range(self.redeliver_for * 5):
+            try:
+                return await self.twilio.signed_post(public_url, form)
+            except httpx.TransportError:
+                await asyncio.sleep(0.2)
+        return await self.twilio.signed_post(public_url, form)
 
     async def _media(self, call: FakeCall, status_url: str, base: dict[str, str],
                      outcome: str) -> None:  # fmt: skip

@@ -173,6 +173,7 @@ async def test_contacts_import_report_csv_multipart_json(client: httpx.AsyncClie
     filtered = await client.get(url, params={"phone_number": "+14155550106"}, headers=h)
     [gus] = filtered.json()["items"]
     assert gus["row"] > 8 and gus["state"] == "pending" and gus["calls"] == []
+    assert gus["next_attempt_at"] is None  # never tried: due now, not "year 1"
     pending = await client.get(url, params={"state": "pending", "limit": 2}, headers=h)
     assert len(pending.json()["items"]) == 2 and pending.json()["next_cursor"]
     page2 = await client.get(url, params={"state": "pending", "limit": 2,

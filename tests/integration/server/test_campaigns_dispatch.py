@@ -6,8 +6,10 @@ second dial, the contact not lost) and two instances dispatching one campaign.""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections import Counter
 from collections.abc import AsyncIterator
+from csv import DictReader
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -16,6 +18,7 @@ import httpx
 import pytest
 
 from db import calls as calls_db
+from db import usage as usage_db
 from server.campaigns.dispatcher import Dispatcher
 from server.campaigns.windows import ManualClock
 from tests.conftest import LiveServer
@@ -31,6 +34,8 @@ from tests.integration.server.campaign_carrier import (
 )
 
 MONDAY_NOON = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+PRICING = {"currency": "EUR", "providers": {"twilio": {"carrier_per_minute": 0.6},
+                                            "deepgram": {"stt_per_minute": 0.3}}}  # fmt: skip
 
 
 class Env:
@@ -46,7 +51,8 @@ class Env:
 
 @pytest.fixture(scope="module")
 async def env(database_url: str, data_dir: Any) -> AsyncIterator[Env]:
-    async with FakeTwilioRest(SID, TOKEN) as fake, instance(database_url, data_dir, fake) as live:
+    async with FakeTwilioRest(SID, TOKEN) as fake, \
+            instance(database_url, data_dir, fake, pricing=PRICING) as live:  # fmt: skip
         clock = ManualClock(MONDAY_NOON)
         old = live.services.campaigns
         if old is not None:
@@ -247,3 +253,29 @@ async def _until(predicate: Any, timeout: float = 30) -> None:
 
 
 del Counter
+
+
+async def test_progress_cost_from_the_calls_usage(env: Env) -> None:
+    org = await Org(env.http).setup()
+    numbers = _numbers("+1302555", 2)
+    campaign_id = await org.campaign([{"phone_number": n} for n in numbers])
+    assert (await org.act(campaign_id, "start")).status_code == 200
+    done = await org.wait_state(campaign_id, "completed", timeout=60)
+    assert done["progress"]["cost"] == 0 and done["progress"]["currency"] == "EUR"
+    # the usage the calls recorded (a media call records its own; these calls had none)
+    db, org_id = env.live.services.db, UUID(org.org)
+    for contact in await org.contacts(campaign_id):
+        call_id = UUID(contact["calls"][0]["call_id"])
+        await usage_db.upsert_for_call(db, org_id, call_id, None, [
+            ("call_seconds", "twilio", "", 90.0), ("stt_seconds", "deepgram", "nova-3", 60.0),
+            ("tts_characters", "unpriced", "", 500.0)])  # fmt: skip
+    progress = (await org.get(campaign_id))["progress"]
+    # per call: 1.5 min x 0.6 + 1 min x 0.3 = 1.2 (the unpriced provider adds 0)
+    assert progress["cost"] == pytest.approx(2.4)
+    # the same estimate as each call's own
+    call = await env.http.get(f"/api/v1/calls/{call_id}", headers=org.headers)
+    assert call.json()["cost"] == pytest.approx(1.2) and call.json()["currency"] == "EUR"
+    # and per contact in the results CSV
+    csv = await env.http.get(f"/api/v1/campaigns/{campaign_id}/results.csv", headers=org.headers)
+    rows = list(DictReader(io.StringIO(csv.text)))
+    assert [float(r["cost"]) for r in rows] == [pytest.approx(1.2)] * 2

@@ -3,6 +3,9 @@ servers speaking each carrier's API (auth scheme, paths, bodies, response shapes
 
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import (
@@ -115,3 +118,21 @@ async def test_exotel_connect_api() -> None:
         assert sid
         await p.hangup(sid)  # no REST hang-up inside a Voicebot applet: nothing is sent
         assert len(fake.requests) == 1
+
+
+async def test_keyed_dials_carry_the_key_where_each_carrier_takes_it() -> None:
+    keyed = replace(REQUEST, idempotency_key="sb-" + "d" * 32)
+    creds = {"api_key": "KEY1", "public_key": "", "connection_id": "conn-9"}
+    async with FakeCarrierRest("telnyx", creds) as fake:
+        p = TelnyxProvider(creds, api_base_url=fake.http_url)
+        first, again = await p.dial(keyed), await p.dial(keyed)
+        for dial in fake.requests:
+            assert dial.body["command_id"] == keyed.idempotency_key
+            assert base64.b64decode(dial.body["client_state"]).decode() == keyed.idempotency_key
+        assert first == again and len(fake.dialed(REQUEST.to_number)) == 1  # Dial ignored
+        await p.dial(REQUEST)  # unkeyed: neither field
+        assert "command_id" not in fake.requests[-1].body and "client_state" not in fake.requests[-1].body
+    creds = {"account_sid": "acme", "api_key": "k", "api_token": "t", "app_id": "777"}
+    async with FakeCarrierRest("exotel", creds) as fake:
+        await ExotelProvider(creds, api_base_url=fake.http_url).dial(keyed)
+        assert fake.requests[-1].body["CustomField"] == keyed.idempotency_key

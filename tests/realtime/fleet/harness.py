@@ -15,6 +15,9 @@ from typing import Any
 
 import httpx
 from aiohttp import web
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fakes import LoopbackServer
 
@@ -34,6 +37,15 @@ def base_env(**values: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED)}
     env.update({k.upper(): str(v) for k, v in values.items()})
     return env
+
+
+def shared_keys() -> dict[str, str]:
+    """Keys every instance of one fleet shares (a database refuses instances with others):
+    ``JWT_PRIVATE_KEY`` and ``SECRET_KEYS``, for ``base_env(**shared_keys(), ...)``."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()  # fmt: skip
+    return {"jwt_private_key": pem, "secret_keys": Fernet.generate_key().decode()}
 
 
 class Process:
@@ -97,6 +109,14 @@ class Process:
         except TimeoutError:
             log = self.log[-3000:]
             raise AssertionError(f"{self.name} still running after {timeout} s:\n{log}") from None
+
+    def kill(self) -> None:
+        """SIGKILL: the process dies at once, mid-whatever (no shutdown, no drain)."""
+        self.signal(signal.SIGKILL)
+
+    def count(self, text: str) -> int:
+        """How often ``text`` occurs in the process's log (e.g. a log event's name)."""
+        return self.log.count(text)
 
     async def stop(self) -> None:
         if self.proc is None or self.proc.returncode is not None:

@@ -36,7 +36,7 @@ def test_typos_are_problems_with_pointers() -> None:
     assert _problems({"tts": {"model": "eleven_flash_v2_5"}}) == {
         ("/settings/tts/model", "model_without_provider")}
     assert _problems({"llm": {"model": "gpt-4.1-mini"}, "language": "es-MX",
-                      "stt": {"provider": "deepgram-flux", "model": "flux-general-en"},
+                      "stt": {"provider": "deepgram-flux", "model": "flux-general-multi"},
                       "tts": {"provider": "cartesia", "model": "sonic-3.6"}}) == set()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from server.errors import ApiError, ErrorDetail, conflict, json_pointer, validation_error
 from server.json_body import MAX_BODY_DEPTH, check_int32, parse_json
@@ -29,6 +29,23 @@ def test_every_details_form_renders_the_same_shape() -> None:
     error = validation_error(caught.value, "body")
     assert [d.pointer for d in error.details] == ["/body/email", "/body/items/0"]
     assert all(d.code and d.message for d in error.details)
+
+
+class _Number(BaseModel):
+    number: str
+
+    @field_validator("number")
+    @classmethod
+    def _e164(cls, value: str) -> str:
+        raise ValueError("not an E.164 number")
+
+
+def test_a_validators_message_is_its_own_sentence() -> None:
+    with pytest.raises(ValidationError) as caught:
+        _Number.model_validate({"number": "12"})
+    detail = validation_error(caught.value, "body").details[0]
+    assert (detail.pointer, detail.code) == ("/body/number", "value_error")
+    assert detail.message == "not an E.164 number"  # pydantic says "Value error, not an ..."
 
 
 def _status(raw: bytes) -> tuple[int, str]:
