@@ -46,7 +46,7 @@ def call_objects(roots: Iterable[object]) -> list[BaseObject]:
         if id(obj) in found:
             continue
         found[id(obj)] = obj  # type: ignore[assignment]
-        for value in list(vars(obj).values()):
+        for value in list(getattr(obj, "__dict__", {}).values()):
             stack.extend(_children(value))
     return list(found.values())
 
@@ -63,5 +63,5 @@ def release(roots: Iterable[object]) -> int:
     the module docstring); returns how many. Call it only when none of them runs any more."""
     objects = [obj for obj in call_objects(roots) if not _kept(obj)]
     for obj in objects:
-        vars(obj).clear()
+        getattr(obj, "__dict__", {}).clear()
     return len(objects)
