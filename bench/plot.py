@@ -72,9 +72,16 @@ def plot_soak(results_path: Path, out: Path | None = None) -> Path:
     for q, ls in (("p50", ":"), ("p99", "-"), ("max", "--")):
         lat.plot(xs, [m["lateness_ms"][q] for m in rows], ls, marker="o", label=f"lateness {q}")
     lat.plot(xs, [m["v2v_p95_ms"] for m in rows], "-", color="tab:purple", label="v2v p95")
+    for key, style, label in (("loop_lag_max_ms", "k-.", "server loop lag max"),
+                              ("gc_full_ms_mean", "k:", "server full GC pause (mean)")):  # fmt: skip
+        pts = [(x, m["server"].get(key)) for x, m in zip(xs, rows, strict=True)]
+        pts = [(x, y) for x, y in pts if y is not None]
+        if pts:
+            lat.plot([x for x, _ in pts], [y for _, y in pts], style, marker=".", label=label)
     lat.axhline(40, color="black", lw=0.8, alpha=0.5)
     lat.set_ylabel("ms")
     lat.set_yscale("symlog", linthresh=10)
+    lat.set_ylim(bottom=0)
     lat.legend(fontsize=7)
     lat.grid(alpha=0.3)
     mem.plot(xs, [m["server"].get("rss_mb") for m in rows], marker="o", label="server RSS (MB)")
