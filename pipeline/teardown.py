@@ -15,8 +15,8 @@ Only pipecat objects reached from the call's worker and pipeline through other p
 objects are cleared: process-wide things they hold (ONNX sessions, HTTP clients, settings)
 are not pipecat objects and are left alone, and so are the transport's objects (its input
 and output processors, a WebRTC connection, the serializer): the code that ran the call
-still closes them after ``run_call`` returns. They stay for the collector, a few hundred
-objects a call.
+still closes them after ``run_call`` returns. They stay for the collector (the soak's full
+passes free 3,500-23,000 objects a minute at 12 calls, against 33,000-43,000 before).
 """
 
 from __future__ import annotations
