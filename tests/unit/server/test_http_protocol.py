@@ -49,6 +49,30 @@ async def test_connections_on_a_proto_0_socket_set_tcp_nodelay() -> None:
     assert flags and all(flags), flags
 
 
+async def test_a_whole_request_in_one_read_is_not_counted_as_its_head() -> None:
+    # a 100 KB body arriving in the same read as its head was answered 431 "request headers
+    # are too large" (the chunk ended after the request, which reset the count to "in a head")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(_app, log_config=None, lifespan="off",
+                                           **http_protocol_options()))  # fmt: skip
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for size in (70_000, 100_000, 200_000):
+                response = await http.post("/", content=b"a" * size)
+                assert (response.status_code, response.text) == (200, "ok"), size
+            too_big = await http.get("/", headers={"x-big": "a" * 70_000})
+            assert too_big.status_code == 431
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
 async def test_without_the_options_such_a_connection_keeps_nagle() -> None:
     # what the options fix: plain uvicorn on the same socket leaves Nagle's algorithm on
     assert await _nodelay_of_connections() == [0]
