@@ -115,7 +115,10 @@ async def test_two_processes_one_campaign(fleet: Fleet) -> None:
     fake.create_delay = 0.05  # widen the window between a claim and the carrier's answer
     async with httpx.AsyncClient(base_url=a.url, timeout=30) as http, \
             carrier(fake, a.url, fleet.pool) as scripted:  # fmt: skip
-        scripted.ringing = 0.3  # calls overlap: the cap of 3 is what holds them back
+        # calls overlap (the cap of 3 is what holds them back), and the campaign outlasts B's
+        # idle look (10 ticks: 1 s): the start request wakes only A; at 0.3 s a quiet machine
+        # let A finish before B looked
+        scripted.ringing = 1.0
         org = await Org(http).setup()
         campaign_id = await org.campaign([{"phone_number": n} for n in numbers],
                                          max_concurrent_calls=3, retry={"retry_on": []})  # fmt: skip
