@@ -31,6 +31,7 @@ from db.calls import CallStatus
 from db.carriers import CarrierCall
 from pipeline.call_runner import CallControl
 from pipeline.events import EndReason
+from pipeline.teardown import release_transport
 from server.calls.admission import CallUnavailable, end_call, load_call
 from server.calls.commands import CallCommand, dispatch
 from server.calls.phone.carriers import provider_for, stream_url
@@ -218,8 +219,10 @@ async def _run(services: Services, websocket: WebSocket, provider: CarrierProvid
     finally:
         await unsubscribe()
         await close(websocket, 1000)
-        if serializer.dropped:
-            log.warning("telephony_media_messages_dropped", call_id=str(call_id), count=serializer.dropped)
+        dropped = serializer.dropped
+        release_transport(transport)  # freed now, not by a full GC pass (pipeline/teardown.py)
+        if dropped:
+            log.warning("telephony_media_messages_dropped", call_id=str(call_id), count=dropped)
 
 
 class LivePhoneCall:

@@ -78,3 +78,30 @@ def test_the_transport_is_left_for_the_code_that_closes_it() -> None:
     holder.transport = transport  # a processor that holds its transport
     release([pipeline])
     assert vars(holder) == {} and vars(transport)  # the transport keeps its attributes
+
+
+def test_a_closed_transport_is_freed_without_the_collector() -> None:
+    # a phone call's websocket transport, once its stream is closed (server/calls/phone/streams.py)
+    from pipecat.transports.base_transport import BaseTransport
+
+    from pipeline.teardown import release_transport
+
+    class Transport(BaseTransport):
+        def input(self) -> FrameProcessor:
+            return self._input
+
+        def output(self) -> FrameProcessor:
+            return self._output
+
+    transport = Transport()
+    transport._input, transport._output = FrameProcessor(), FrameProcessor()
+    transport._input.link(transport._output)  # linked both ways: a cycle
+    transport._output.transport = transport  # and back to the transport
+    gone = [weakref.ref(o) for o in (transport, transport._input, transport._output)]
+    gc.disable()
+    try:
+        assert release_transport(transport) >= 3
+        del transport
+        assert all(ref() is None for ref in gone)  # reference counting freed them
+    finally:
+        gc.enable()
