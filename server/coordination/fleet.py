@@ -28,9 +28,14 @@ from db import fleet as fleet_db
 from server import loop_health, metrics
 
 if TYPE_CHECKING:
+    import asyncpg
+
     from server.services import Services
 
 log = structlog.get_logger(__name__)
+# the database pools of this process's running apps (one in production; tests run several):
+# a closed app's pool leaves the gauges instead of reading 0 for the apps still running
+_POOLS: list[asyncpg.Pool] = []
 TICK_SECONDS = 0.01  # the event-loop lag ticker
 LAG_WINDOW_SECONDS = 10.0
 
@@ -106,10 +111,11 @@ async def instance(services: Services) -> AsyncIterator[None]:
     metrics.LIVE_CALLS.set_function(live.count)
     metrics.MAX_LIVE_CALLS.set(live.limit or 0)
     metrics.DRAINING.set_function(lambda: 1.0 if services.draining else 0.0)
-    pool = services.db
-    metrics.DB_POOL_SIZE.set_function(pool.get_size)
-    metrics.DB_POOL_IN_USE.set_function(lambda: pool.get_size() - pool.get_idle_size())
-    metrics.DB_POOL_MAX.set(pool.get_max_size())
+    _POOLS.append(services.db)  # the gauges sum this process's pools (one per app)
+    metrics.DB_POOL_SIZE.set_function(lambda: sum(p.get_size() for p in _POOLS))
+    metrics.DB_POOL_IN_USE.set_function(
+        lambda: sum(p.get_size() - p.get_idle_size() for p in _POOLS))
+    metrics.DB_POOL_MAX.set_function(lambda: sum(p.get_max_size() for p in _POOLS))
     loop_health.GC_PAUSES.install()
     tasks = [
         asyncio.create_task(
@@ -124,6 +130,7 @@ async def instance(services: Services) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        _POOLS.remove(services.db)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

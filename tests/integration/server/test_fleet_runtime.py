@@ -165,3 +165,22 @@ async def test_collector_pauses_and_pool_use_are_exported(client: Any) -> None:
     assert float(samples["switchboard_db_pool_size"]) >= 1
     assert float(samples["switchboard_db_pool_max"]) >= float(samples["switchboard_db_pool_size"])
     assert 0 <= float(samples["switchboard_db_pool_in_use"]) <= float(samples["switchboard_db_pool_size"])
+
+
+async def test_a_stopped_apps_pool_leaves_the_gauges(client: Any, server: Any, run_dir: Path,
+                                                    database_url: str) -> None:  # fmt: skip
+    # tests (and a process embedding two apps) run several apps: the pool gauges read the
+    # pools of the apps still running, not the last one started (closed: it read 0)
+    from tests.conftest import make_settings, run_server
+
+    base = server.services.settings.data_dir
+    keys = {"jwt_private_key": (base / "jwt_ed25519.pem").read_text(),
+            "secrets_key": (base / "secrets.key").read_text().strip()}  # fmt: skip
+    data_dir = run_dir / f"second-app-{uuid.uuid4().hex[:6]}"
+    data_dir.mkdir()
+    async with run_server(make_settings(database_url, data_dir, **keys)):
+        pass
+    text = (await client.get("/metrics")).text
+    samples = dict(line.rsplit(" ", 1) for line in text.splitlines() if not line.startswith("#"))
+    assert float(samples["switchboard_db_pool_size"]) >= 1
+    assert float(samples["switchboard_db_pool_max"]) >= server.services.db.get_max_size()
