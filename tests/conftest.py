@@ -77,26 +77,35 @@ def run_dir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+async def _admin(database_url: str, sql: str) -> None:
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def own_database(database_url: str, prefix: str, *, migrate: bool = True) -> AsyncIterator[str]:
+    """A database of its own beside ``database_url``'s (migrated unless told not to), dropped
+    afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    await _admin(database_url, f'CREATE DATABASE "{name}"')
+    url = _with_database(database_url, name)
+    try:
+        if migrate:
+            await migrate_url(url)
+        yield url
+    finally:
+        await _admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @contextlib.asynccontextmanager
 async def fresh_database(database_url: str, prefix: str) -> AsyncIterator[str]:
     """A migrated database of its own beside ``database_url``'s, dropped afterwards: for tests
     whose data other servers on the shared test database must not see (or touch)."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
-    await migrate_url(url)
-    try:
+    async with own_database(database_url, prefix) as url:
         yield url
-    finally:
-        admin = await asyncpg.connect(database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 @pytest.fixture(scope="session")
@@ -106,18 +115,8 @@ async def database_url(run_dir: Path) -> AsyncIterator[str]:
     if not base:
         embedded = EmbeddedPostgres(run_dir / "postgres")
         base = await embedded.start()
-    name = f"sb_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(base)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield _with_database(base, name)
-    admin = await asyncpg.connect(base)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with own_database(base, "sb_test", migrate=False) as url:  # the app migrates it
+        yield url
     if embedded is not None:
         await embedded.stop()
 

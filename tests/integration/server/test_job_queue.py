@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from db import jobs as jobs_db
@@ -24,29 +23,15 @@ from server.jobs.post_call import CALL_ENDED_JOB, enqueue_call_ended
 from server.jobs.registry import HANDLERS
 from server.jobs.worker import JobWorker, Schedule
 from server.services import Services
-from tests.conftest import _with_database, make_settings
+from tests.conftest import make_settings, own_database
 
 
 @pytest.fixture(scope="module")
 async def services(database_url: str, data_dir: Path) -> AsyncIterator[Services]:
-    name = f"sb_jobs_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(database_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    settings = make_settings(
-        _with_database(database_url, name), data_dir, jobs_enabled=False, jobs_drain_seconds=0.2
-    )
-    try:
+    async with own_database(database_url, "sb_jobs", migrate=False) as url:
+        settings = make_settings(url, data_dir, jobs_enabled=False, jobs_drain_seconds=0.2)
         async with open_services(settings) as opened:
             yield opened
-    finally:
-        admin = await asyncpg.connect(database_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def _eventually(predicate: Any, timeout: float = 30.0) -> None:
