@@ -105,6 +105,12 @@ class AgentProcessor(FrameProcessor):
         self._transfer_timer: asyncio.Task | None = None
         self._tracing: TracingContext | None = None  # the worker's turn spans, when tracing
 
+    @property
+    def interruptible(self) -> bool:
+        """Whether the caller may barge in now: never once the call is ending (its goodbye
+        plays out), else as the session's current node says."""
+        return not self._ending and getattr(self._session, "interruptible", True)
+
     async def setup(self, setup: FrameProcessorSetup) -> None:
         await super().setup(setup)
         self._tracing = setup.tracing_context if setup.enable_tracing else None

@@ -1,6 +1,7 @@
 """Barge-in policy: what the caller must say to stop the agent.
 
-- A workflow node may be marked non-interruptible. While the agent speaks at such a node,
+- A workflow node may be marked non-interruptible, and a goodbye (an end node, ``end_call``,
+  the server's shutdown line, the idle give-up) never is. While the agent speaks there,
   :class:`NonInterruptibleNodeMuteStrategy` (pipecat's user-mute API on the user
   aggregator) mutes the caller: their audio, VAD events and transcripts are dropped there,
   so no interruption is raised and nothing said over the agent becomes a turn.
@@ -13,6 +14,8 @@
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -27,15 +30,21 @@ from pipecat.turns.types import ProcessFrameResult
 from pipecat.turns.user_mute import BaseUserMuteStrategy
 from pipecat.turns.user_start import BaseUserTurnStartStrategy
 
-from runtime.contract import AgentSession
+
+class Interruptible(Protocol):
+    """What the mute strategy asks: may the caller barge in right now?"""
+
+    @property
+    def interruptible(self) -> bool: ...
 
 
 class NonInterruptibleNodeMuteStrategy(BaseUserMuteStrategy):
-    """Mute the caller while the agent speaks at a node with ``interruptible: false``."""
+    """Mute the caller while the agent speaks where it may not be interrupted: a node with
+    ``interruptible: false``, and every goodbye (the call ends after it either way)."""
 
-    def __init__(self, session: AgentSession, **kwargs):
+    def __init__(self, agent: Interruptible, **kwargs):
         super().__init__(**kwargs)
-        self._session = session
+        self._agent = agent
         self._bot_speaking = False
 
     async def process_frame(self, frame: Frame) -> bool:
@@ -44,8 +53,7 @@ class NonInterruptibleNodeMuteStrategy(BaseUserMuteStrategy):
             self._bot_speaking = True
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._bot_speaking = False
-        # Sessions that do not say (the contract does not require it) are interruptible.
-        return self._bot_speaking and not getattr(self._session, "interruptible", True)
+        return self._bot_speaking and not self._agent.interruptible
 
 
 #: What callers say to show they are listening, not to take the turn.

@@ -138,19 +138,6 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         on_usage_changed=lambda: sink.usage(usage.records()),
     )
 
-    provider_turns = spec.resolved_turn_detection() == "provider"
-    aggregators = LLMContextAggregatorPair(
-        LLMContext(),
-        user_params=LLMUserAggregatorParams(
-            vad_analyzer=None
-            if provider_turns
-            else SharedSileroVADAnalyzer(params=VADParams(stop_secs=spec.vad_stop_secs)),
-            user_turn_strategies=user_turn_strategies(spec),
-            empty_user_turn=None,  # a cough or noise gets no answer
-            user_idle_timeout=spec.user_idle_timeout_secs or 0,
-            user_mute_strategies=[NonInterruptibleNodeMuteStrategy(spec.agent)],
-        ),
-    )
     agent = AgentProcessor(
         spec.agent,
         transcript=transcript,
@@ -161,6 +148,20 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         tool_filler=spec.tool_filler,
         tool_filler_after_secs=spec.tool_filler_after_secs,
         name=f"agent:{spec.call_id}",
+    )
+
+    provider_turns = spec.resolved_turn_detection() == "provider"
+    aggregators = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=None
+            if provider_turns
+            else SharedSileroVADAnalyzer(params=VADParams(stop_secs=spec.vad_stop_secs)),
+            user_turn_strategies=user_turn_strategies(spec),
+            empty_user_turn=None,  # a cough or noise gets no answer
+            user_idle_timeout=spec.user_idle_timeout_secs or 0,
+            user_mute_strategies=[NonInterruptibleNodeMuteStrategy(agent)],
+        ),
     )
 
     @aggregators.user().event_handler("on_user_turn_idle")

@@ -125,7 +125,11 @@ class WorkflowSession:
 
     @property
     def interruptible(self) -> bool:
-        """Whether the caller may barge in at the current node (the node's setting)."""
+        """Whether the caller may barge in: the current node's setting, and never once the
+        call is ending (an end node or ``end_call``: the goodbye is heard in full, the call
+        ends after it either way)."""
+        if self._ctx.end_requested:
+            return False
         return self._compiled.workflow.node(self._node).interruptible
 
     def greeting(self) -> str | None:

@@ -71,8 +71,7 @@ async def _campaigns(services: Services) -> AsyncIterator[None]:
 
     dispatcher_for(services).ensure_running()
     yield
-    if services.campaigns is not None:
-        await services.campaigns.stop()
+    await _stop_campaigns(services)
 
 
 LIFESPAN_HOOKS.append(_campaigns)
@@ -160,10 +159,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             live_calls=LiveCalls(limit=settings.max_live_calls), recordings=recordings,
             instance_id=fleet.instance_id(),
         )
+        # A campaign dispatcher started by anything (the lifespan, the job worker's schedule
+        # in ``switchboard worker``) stops before the pool closes, never ticks against it.
+        stack.push_async_callback(_stop_campaigns, services)
         services.console_feed = await start_console_feed(services)
         stack.push_async_callback(services.console_feed.close)
         await stack.enter_async_context(fleet.instance(services))  # heartbeat, sweeper
         yield services
+
+
+async def _stop_campaigns(services: Services) -> None:
+    if services.campaigns is not None:
+        await services.campaigns.stop()
 
 
 async def _check_shared_keys(pool: Any, jwt_key: Any, secrets_key: str) -> None:

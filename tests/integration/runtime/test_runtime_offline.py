@@ -83,6 +83,18 @@ async def test_offline_billing_branch_and_end_call_builtin() -> None:
     assert session.ended
 
 
+async def test_goodbye_is_never_interruptible() -> None:
+    """Once the agent has decided to end the call, its last words play out: the caller
+    still finishing a sentence ("that is all, thank you very much") must not cut the
+    goodbye and leave the call to end in silence."""
+    session = create_session(order_desk(), variables={}, model=OFFLINE)
+    await _turn(session, "I have a billing question")
+    assert session.interruptible  # every node of the template is interruptible
+    events = await _turn(session, "no that's it, goodbye")
+    assert "EndCall" in [type(e).__name__ for e in events]
+    assert not session.interruptible
+
+
 async def test_offline_cancellation_keeps_history_consistent() -> None:
     session = create_session(order_desk(), variables={}, model=OFFLINE)
     started = asyncio.Event()

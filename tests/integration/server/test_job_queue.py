@@ -215,3 +215,21 @@ async def test_post_call_work_is_queued_once_per_call(services: Services) -> Non
         )
         == 1
     )
+
+
+async def test_leaving_open_services_stops_the_dispatcher_the_schedule_started(
+    database_url: str, data_dir: Path
+) -> None:
+    """``switchboard worker`` runs the fleet schedule, whose campaign tick starts this
+    process's dispatcher; leaving ``open_services`` stops that dispatcher before the pool
+    closes (it used to tick on against a closed pool, once a second, forever)."""
+    async with own_database(database_url, "sb_jobs_stop", migrate=False) as url:
+        settings = make_settings(url, data_dir, jobs_enabled=False)
+        async with open_services(settings) as services, run_worker(services):
+            async with asyncio.timeout(30):  # the worker runs every schedule once at start
+                while services.campaigns is None or services.campaigns._loop is None:
+                    await asyncio.sleep(0.02)
+            dispatcher = services.campaigns
+            loop = dispatcher._loop
+            assert not loop.done()
+        assert dispatcher.stopped and loop.done()

@@ -244,6 +244,42 @@ async def test_agent_ends_the_call_after_its_goodbye_is_heard(tmp_path):
     assert caller.speech_frames(mark + 1) > 50  # the goodbye was played before hanging up
 
 
+async def test_caller_talking_over_the_goodbye_does_not_cut_it(tmp_path):
+    """The caller still talking as the agent says goodbye ("that is all, thank you very
+    much" split at the comma) does not interrupt it: the call ends after it either way, and
+    cutting it left callers with a call that ended in silence."""
+    workflow = {
+        "nodes": [
+            {"id": "start", "type": "start", "greeting": "Hello.", "say": "How can I help?"},
+            {"id": "bye", "type": "end", "say": "Thank you for calling. Have a lovely day. Goodbye."},
+        ],
+        "edges": [{"from": "start", "to": "bye", "condition": "the caller says goodbye"}],
+        "settings": {"idle_timeout_seconds": 600},
+    }
+    speech_pcm(ASK)
+    speech_pcm(BARGE)
+    async with FakeDeepgram(transcripts=["okay goodbye then", "wait I have one more question"]) as dg:
+        caller, sink, control, task = await start_call(
+            tmp_path,
+            workflow=workflow,
+            providers=ProviderSettings(stt=STTChoice(provider="deepgram")),
+            credentials=ProviderCredentials(deepgram=ProviderKey(api_key="k", base_url=dg.ws_url)),
+        )
+        try:
+            await caller.wait_for_speech(frames=10, timeout=60)
+            await caller.wait_for_silence(frames=40, timeout=60)
+            mark = len(caller.levels)
+            await caller.say(ASK)
+            await caller.wait_for_speech(start=mark + 1, frames=5, timeout=60)  # goodbye starts
+            await caller.say(BARGE)  # and the caller talks over it
+            result = await asyncio.wait_for(task, 60)
+        finally:
+            await caller.close()
+    assert result.end_reason == "agent_ended", sink.turns
+    last = [t for t in sink.turns if t.speaker == "agent"][-1]
+    assert last.text == workflow["nodes"][1]["say"] and not last.interrupted, sink.turns
+
+
 class _StubTransport(BaseTransport):
     """Only what ``build_call`` asks of a transport: its two ends."""
 

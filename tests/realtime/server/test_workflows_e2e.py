@@ -76,6 +76,12 @@ class Backend(LoopbackServer):
         return web.Response(status=204)
 
 
+async def _call_state(client: Any, headers: dict[str, str], call_id: str) -> str:
+    call = (await client.get(f"/api/v1/calls/{call_id}", headers=headers)).json()
+    turns = [(t["speaker"], t["text"], t["node"]) for t in call.get("turns", [])]
+    return f"call {call.get('status')} end_reason={call.get('end_reason')} turns={turns}"
+
+
 async def test_published_workflow_answers_a_browser_call(client, make_user) -> None:  # type: ignore[no-untyped-def]
     for text in (ASK, PARTY, BYE):
         speech_pcm(text)  # synthesize before the call starts
@@ -102,7 +108,11 @@ async def test_published_workflow_answers_a_browser_call(client, make_user) -> N
             for text in (ASK, PARTY, BYE):
                 mark = len(caller.levels)
                 await caller.say(text)
-                await caller.wait_for_speech(start=mark, frames=15, timeout=40)
+                try:
+                    await caller.wait_for_speech(start=mark, frames=15, timeout=40)
+                except AssertionError as exc:  # say where the call was, not only "no speech"
+                    raise AssertionError(f"after {text!r}: {exc}; "
+                                         f"{await _call_state(client, user.headers, call_id)}") from None
                 await caller.wait_for_silence(frames=40)
             call = await wait_for_end(client, user.headers, call_id)
         finally:
