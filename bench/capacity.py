@@ -43,6 +43,11 @@ QUICK_LEVELS = {
     "flux": [1, 4, 8, 12, 16, 24, 32, 48, 64],
     "smart-turn": [1, 2, 4, 6, 8, 12, 16],
 }
+#: WebRTC callers (``switchboard-webrtc``, Flux only): aiortc peers on the load generator's
+#: core cost far more than a Twilio websocket, so its steps are finer and stop sooner.
+WEBRTC_LEVELS = [1, 3, 5, 8, 12, 16, 20, 24, 32]
+#: The turn modes the WebRTC system is measured in.
+WEBRTC_TURNS = ("flux",)
 QUICK = {"turns": 2, "reference_turns": 4, "bisect": 1, "leak_calls": 100}
 #: The 1-call run is the reference for the v2v bound: it gets more turns (more samples).
 REFERENCE_TURNS = 6
@@ -211,8 +216,9 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
         server = start_baseline(turn, fakes, args.server_core, workdir)
     else:
         server = start_switchboard(
-            turn, fakes, args.server_core, workdir, gc_freeze=name != "switchboard-no-gc-freeze"
-        )
+            turn, fakes, args.server_core, workdir, gc_freeze=name != "switchboard-no-gc-freeze",
+            webrtc=name == "switchboard-webrtc",
+        )  # fmt: skip
     try:
         if name == "baseline":
             time.sleep(1.0)
@@ -221,7 +227,10 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
         # the first call after start-up: its set-up is reported; its other figures not counted
         first = run_level(server, 1, 1, args.client_core, workdir, pace=args.pace)
         log(f"{name} first call after start-up: setup {first['setup_ms']['p50']} ms")
-        levels = args.levels or (QUICK_LEVELS if args.quick else LEVELS)[turn]
+        levels = args.levels or (
+            WEBRTC_LEVELS if name == "switchboard-webrtc"
+            else (QUICK_LEVELS if args.quick else LEVELS)[turn]
+        )  # fmt: skip
         result = capacity_search(
             server,
             levels,

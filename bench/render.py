@@ -86,6 +86,7 @@ def _wait_fraction(level: dict | None) -> float | None:
 LABELS = {
     "switchboard": "Switchboard",
     "switchboard-no-gc-freeze": "Switchboard, GC_FREEZE=false",
+    "switchboard-webrtc": "Switchboard, WebRTC callers",
     "baseline": "bare pipecat",
 }
 
@@ -157,16 +158,17 @@ def render(data: dict[str, Any]) -> str:
             + "."
         )
     lines.append("")
-    systems = [s for s in LABELS if s in data["results"]]
     modes = sorted({mode for r in data["results"].values() for mode in r})
     for mode in modes:
+        systems = [s for s in LABELS if mode in data["results"].get(s, {})]
         f = {s: figures(data["results"].get(s, {}).get(mode) or {}) for s in systems}
         lines += [f"### Turn detection: {mode}", ""]
         for s in systems:
             err = _get(data["results"], s, mode, "error")
             if err:
                 lines.append(f"- {LABELS[s]}: run failed: `{err}`")
-        others = [s for s in systems if s != "baseline"]
+        # the bare bot takes Twilio-like callers only: no ratio for the WebRTC column
+        others = [s for s in systems if s not in ("baseline", "switchboard-webrtc")]
         ratio_heads = [f"{LABELS[s]} / bare pipecat" for s in others] if "baseline" in f else []
         lines.append(
             "| figure | "

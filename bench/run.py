@@ -37,6 +37,7 @@ from bench.capacity import (
     QUICK,
     REFERENCE_TURNS,
     V2V_P95_SLACK_MS,
+    WEBRTC_TURNS,
     bench_system,
     log,
 )
@@ -45,12 +46,22 @@ from bench.processes import ROOT, machine, start_fakes
 RESULTS = ROOT / "bench" / "results"
 
 
+def merge_earlier(report: dict[str, Any], earlier: dict[str, Any]) -> None:
+    """``--merge``: keep the systems and modes of the results file being rewritten that this
+    run does not measure again; the command line says both runs."""
+    for system, modes in earlier.get("results", {}).items():
+        for mode, res in modes.items():
+            report["results"].setdefault(system, {}).setdefault(mode, res)
+    report["command"] = f"{earlier.get('command')}; then {report['command']}"
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--systems",
-        default="baseline,switchboard",
-        help="comma-separated: baseline, switchboard, switchboard-no-gc-freeze (GC_FREEZE=false)",
+        default="baseline,switchboard,switchboard-webrtc",
+        help="comma-separated: baseline, switchboard, switchboard-webrtc (browser peers, Flux "
+        "only), switchboard-no-gc-freeze (GC_FREEZE=false)",
     )
     p.add_argument("--turn", default="flux,smart-turn")
     p.add_argument(
@@ -82,6 +93,12 @@ def main() -> int:
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--out", default=None)
+    p.add_argument(
+        "--merge",
+        action="store_true",
+        help="add this run's systems to the results file it writes (e.g. a WebRTC run after "
+        "make bench) instead of replacing it",
+    )
     p.add_argument(
         "--render",
         default=None,
@@ -116,9 +133,13 @@ def main() -> int:
         "results": {},
     }
     out = Path(args.out) if args.out else RESULTS / f"{dt.datetime.now(dt.UTC).date().isoformat()}.json"
+    if args.merge and out.exists():
+        merge_earlier(report, json.loads(out.read_text()))
     try:
         for turn in args.turn.split(","):
             for name in args.systems.split(","):
+                if name == "switchboard-webrtc" and turn not in WEBRTC_TURNS:
+                    continue
                 log(f"=== {name} / {turn} ===")
                 try:
                     res = bench_system(name, turn, args, workdir, fakes)

@@ -16,6 +16,7 @@ import os
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -48,11 +49,20 @@ def _check(resp: httpx.Response) -> dict:
     return resp.json() if resp.content else {}
 
 
+@dataclass(frozen=True)
+class Provisioned:
+    """What the load generator needs to call the benchmark's tenant over WebRTC."""
+
+    workflow_id: str
+    api_key: str
+
+
 async def provision_async(
     http: httpx.AsyncClient, turn: str, fakes: str, *, number: str = NUMBER, max_calls: int = 500
-) -> None:
+) -> Provisioned:
     """Sign up an organization on the server ``http`` points at and route ``number`` to a
-    published workflow on the fake providers (``turn``: "smart-turn" or "flux")."""
+    published workflow on the fake providers (``turn``: "smart-turn" or "flux"); an API key
+    for its WebRTC offers."""
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     tok = _check(
         await http.post("/api/v1/auth/signup", json={"email": email, "password": "bench password 123"})
@@ -93,14 +103,16 @@ async def provision_async(
             json={"stt": {"provider": stt}, "tts": {"provider": "openai"}},
         )
     )
+    key = _check(await http.post("/api/v1/api-keys", headers=h, json={"name": "bench"}))
+    return Provisioned(workflow_id=wf["id"], api_key=key["key"])
 
 
-def provision(url: str, turn: str, fakes: str, max_calls: int = 500) -> None:
-    async def run() -> None:
+def provision(url: str, turn: str, fakes: str, max_calls: int = 500) -> Provisioned:
+    async def run() -> Provisioned:
         async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-            await provision_async(http, turn, fakes, max_calls=max_calls)
+            return await provision_async(http, turn, fakes, max_calls=max_calls)
 
-    asyncio.run(run())
+    return asyncio.run(run())
 
 
 def wait_warm(url: str, timeout: float = 120.0) -> float:
@@ -118,11 +130,13 @@ def wait_warm(url: str, timeout: float = 120.0) -> float:
 
 
 def start_switchboard(
-    turn: str, fakes: str, core: int | None, workdir: Path, *, gc_freeze: bool = True
+    turn: str, fakes: str, core: int | None, workdir: Path, *, gc_freeze: bool = True,
+    webrtc: bool = False,
 ) -> Server:
     """A plain ``switchboard serve`` with its default settings (models warmed at start-up,
     start-up heap frozen out of the collector). ``gc_freeze=False`` sets ``GC_FREEZE=false``
-    (the ``switchboard-no-gc-freeze`` comparison of ``bench/run.py``)."""
+    (the ``switchboard-no-gc-freeze`` comparison of ``bench/run.py``); ``webrtc=True`` has
+    the load generator call it as browser peers (``switchboard-webrtc``)."""
     port = free_port()
     data = workdir / f"switchboard-{turn}-{port}"
     data.mkdir(parents=True, exist_ok=True)
@@ -160,11 +174,16 @@ def start_switchboard(
     try:
         wait_port(port, timeout=120, proc=proc)
         time.sleep(0.5)
-        provision(url, turn, fakes)
+        tenant = provision(url, turn, fakes)
     except BaseException:
         proc.terminate()
         proc.wait(30)
         raise
-    args = ["--auth-token", AUTH_TOKEN, "--account-sid", ACCOUNT_SID, "--to", NUMBER]
-    name = "switchboard" if gc_freeze else "switchboard-no-gc-freeze"
+    if webrtc:
+        args = ["--channel", "webrtc", "--workflow-id", tenant.workflow_id,
+                "--api-key", tenant.api_key]  # fmt: skip
+        name = "switchboard-webrtc"
+    else:
+        args = ["--auth-token", AUTH_TOKEN, "--account-sid", ACCOUNT_SID, "--to", NUMBER]
+        name = "switchboard" if gc_freeze else "switchboard-no-gc-freeze"
     return Server(name, proc, url, args, log)

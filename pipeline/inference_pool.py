@@ -34,12 +34,31 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + INFERENCE_NICE))
 
 
-def workers() -> int:
-    """One inference at a time per core this process may run on."""
+_threads: int | None = None
+
+
+def cores() -> int:
+    """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+def configure(threads: int | None) -> None:
+    """Set the pool's size before its first use (``None``: one per core). A server of N
+    worker processes gives each cores ÷ N, so the machine runs at most one inference per
+    core, not N per core."""
+    global _threads
+    with _lock:
+        if _pool is not None and threads != _threads:
+            raise RuntimeError("the inference pool is already running")
+        _threads = threads
+
+
+def workers() -> int:
+    """One inference at a time per core this process may run on, unless configured."""
+    return _threads if _threads is not None else cores()
 
 
 def inference_pool() -> ThreadPoolExecutor:

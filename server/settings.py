@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    # Smart Turn inference threads per worker process (docs/PERFORMANCE.md); default: the
+    # process's cores ÷ WORKERS, at least 1
+    smart_turn_threads: int | None = Field(default=None, ge=1, le=64)
     public_url: AnyHttpUrl | None = None
     data_dir: Path = Path(".data")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

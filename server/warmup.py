@@ -22,6 +22,7 @@ import structlog
 
 from runtime.warm_up import exercise_model_stack, exercise_speech_stack
 from server.services import Services
+from server.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -62,8 +63,20 @@ async def _warm(services: Services) -> None:
     services.warm = True
 
 
+def inference_threads(settings: Settings) -> int:
+    """Smart Turn threads of this process: ``SMART_TURN_THREADS``, else its share of the
+    cores among the server's ``WORKERS`` processes."""
+    from pipeline.inference_pool import cores
+
+    return settings.smart_turn_threads or max(1, cores() // settings.workers)
+
+
 @contextlib.asynccontextmanager
 async def warmup(services: Services) -> AsyncIterator[None]:
+    from pipeline.inference_pool import configure
+
+    with contextlib.suppress(RuntimeError):  # a second app in this process (tests): as set
+        configure(inference_threads(services.settings))
     if services.settings.warmup:
         services.spawn(_warm(services), name="warmup")
     else:

@@ -56,3 +56,22 @@ async def test_inference_threads_run_below_the_event_loop_priority():
     await _end_of_turn(call)
     loop_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert call.ran_on[-1][1] == min(19, loop_nice + INFERENCE_NICE)
+
+
+def test_configured_size_wins_until_the_pool_runs():
+    from pipeline import inference_pool as pool
+
+    running, before = pool._pool, pool._threads
+    pool._pool = None  # as in a fresh process (another test's app may have started it)
+    try:
+        pool.configure(3)
+        assert workers() == 3
+        pool.configure(None)
+        assert workers() == pool.cores()
+        pool._pool = running or pool.ThreadPoolExecutor(max_workers=1)
+        with pytest.raises(RuntimeError, match="already running"):
+            pool.configure(7)
+    finally:
+        if running is None and pool._pool is not None:
+            pool._pool.shutdown()
+        pool._pool, pool._threads = running, before
