@@ -30,6 +30,7 @@ from server.calls.admission import CallHandle, NewCall, check_instance, end_call
 from server.calls.commands import CallCommand, dispatch
 from server.calls.ice import ice_servers
 from server.calls.session import run_call_on_transport
+from server.calls.webrtc_audio import hear_sooner
 from telephony.contract import UnsupportedOperation
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ async def start_browser_call(services: Services, new: NewCall, sdp: str, sdp_typ
     connection = SmallWebRTCConnection(ice_servers=_ice(services, new.call_id))
     try:
         await connection.initialize(sdp=sdp, type=sdp_type)
+        hear_sooner(connection.pc)  # before any media: the caller heard 60 ms sooner
         answer = connection.get_answer()
     except Exception:
         answer = None
@@ -150,6 +152,7 @@ async def renegotiate(services: Services, organization_id: UUID, pc_id: str, sdp
     peer.renegotiating = True
     try:
         await peer.connection.renegotiate(sdp=sdp, type=sdp_type, restart_pc=restart)
+        hear_sooner(peer.connection.pc)  # a restarted peer connection has new receivers
     except Exception:
         raise BadOffer("could not renegotiate with this offer") from None
     finally:
