@@ -13,6 +13,7 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.base_transport import BaseTransport, TransportParams
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
@@ -211,53 +212,23 @@ async def test_caller_cannot_barge_in_at_a_non_interruptible_node(tmp_path):
     assert first.text == greeting  # heard to the end
 
 
-async def test_agent_ends_the_call_after_its_goodbye_is_heard(tmp_path):
+@pytest.mark.parametrize("talks_over", [False, True], ids=["quiet", "caller-talks-over"])
+async def test_agent_ends_the_call_after_its_goodbye_is_heard(tmp_path, talks_over):
+    """The agent hangs up once its goodbye was played. The caller still talking as it starts
+    ("that is all, thank you very much" split at the comma) does not cut it: the call ends
+    after it either way, and cutting it left callers with a call that ended in silence."""
+    goodbye = "Thank you for calling. Have a lovely day. Goodbye."
     workflow = {
         "nodes": [
             {"id": "start", "type": "start", "greeting": "Hello.", "say": "How can I help?"},
-            {"id": "bye", "type": "end", "say": "Thank you for calling. Goodbye."},
-        ],
-        "edges": [{"from": "start", "to": "bye", "condition": "the caller says goodbye"}],
-        "settings": {"idle_timeout_seconds": 600},
-    }
-    speech_pcm(ASK)
-    # Deepgram (the fake) recognizes the caller deterministically: "goodbye".
-    async with FakeDeepgram(transcripts=["okay goodbye then"]) as dg:
-        caller, sink, control, task = await start_call(
-            tmp_path,
-            workflow=workflow,
-            providers=ProviderSettings(stt=STTChoice(provider="deepgram")),
-            credentials=ProviderCredentials(deepgram=ProviderKey(api_key="k", base_url=dg.ws_url)),
-        )
-        try:
-            await caller.wait_for_speech(frames=10, timeout=60)
-            await caller.wait_for_silence(frames=40, timeout=60)
-            mark = len(caller.levels)
-            await caller.say(ASK)
-            result = await asyncio.wait_for(task, 60)  # nobody hangs up: the agent does
-        finally:
-            await caller.close()
-    assert result.end_reason == "agent_ended", sink.turns
-    assert [t.text for t in sink.turns if t.speaker == "user"] == ["okay goodbye then"]
-    last = [t for t in sink.turns if t.speaker == "agent"][-1]
-    assert last.text == "Thank you for calling. Goodbye." and not last.interrupted
-    assert caller.speech_frames(mark + 1) > 50  # the goodbye was played before hanging up
-
-
-async def test_caller_talking_over_the_goodbye_does_not_cut_it(tmp_path):
-    """The caller still talking as the agent says goodbye ("that is all, thank you very
-    much" split at the comma) does not interrupt it: the call ends after it either way, and
-    cutting it left callers with a call that ended in silence."""
-    workflow = {
-        "nodes": [
-            {"id": "start", "type": "start", "greeting": "Hello.", "say": "How can I help?"},
-            {"id": "bye", "type": "end", "say": "Thank you for calling. Have a lovely day. Goodbye."},
+            {"id": "bye", "type": "end", "say": goodbye},
         ],
         "edges": [{"from": "start", "to": "bye", "condition": "the caller says goodbye"}],
         "settings": {"idle_timeout_seconds": 600},
     }
     speech_pcm(ASK)
     speech_pcm(BARGE)
+    # Deepgram (the fake) recognizes the caller deterministically: "goodbye".
     async with FakeDeepgram(transcripts=["okay goodbye then", "wait I have one more question"]) as dg:
         caller, sink, control, task = await start_call(
             tmp_path,
@@ -270,14 +241,17 @@ async def test_caller_talking_over_the_goodbye_does_not_cut_it(tmp_path):
             await caller.wait_for_silence(frames=40, timeout=60)
             mark = len(caller.levels)
             await caller.say(ASK)
-            await caller.wait_for_speech(start=mark + 1, frames=5, timeout=60)  # goodbye starts
-            await caller.say(BARGE)  # and the caller talks over it
-            result = await asyncio.wait_for(task, 60)
+            if talks_over:
+                await caller.wait_for_speech(start=mark + 1, frames=5, timeout=60)  # it starts
+                await caller.say(BARGE)
+            result = await asyncio.wait_for(task, 60)  # nobody hangs up: the agent does
         finally:
             await caller.close()
     assert result.end_reason == "agent_ended", sink.turns
+    assert [t.text for t in sink.turns if t.speaker == "user"] == ["okay goodbye then"]
     last = [t for t in sink.turns if t.speaker == "agent"][-1]
-    assert last.text == workflow["nodes"][1]["say"] and not last.interrupted, sink.turns
+    assert last.text == goodbye and not last.interrupted, sink.turns
+    assert caller.speech_frames(mark + 1) > 50  # the goodbye was played before hanging up
 
 
 class _StubTransport(BaseTransport):
