@@ -63,16 +63,16 @@ def release_transport(transport: BaseTransport) -> int:
     serializer) once its connection is closed and nothing uses it any more: a phone call's
     websocket transport after the stream is closed (``server/calls/phone/streams.py``).
     Returns how many."""
-    objects = call_objects([transport])
-    for obj in objects:
-        getattr(obj, "__dict__", {}).clear()
-    return len(objects)
+    return _clear(call_objects([transport]))
 
 
 def release(roots: Iterable[object]) -> int:
     """Clear the attributes of the pipecat objects of an ended call but the transport's (see
     the module docstring); returns how many. Call it only when none of them runs any more."""
-    objects = [obj for obj in call_objects(roots) if not _kept(obj)]
+    return _clear([obj for obj in call_objects(roots) if not _kept(obj)])
+
+
+def _clear(objects: list[object]) -> int:
     for obj in objects:
         getattr(obj, "__dict__", {}).clear()
     return len(objects)

@@ -8,6 +8,7 @@ import weakref
 
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_transport import BaseTransport
 
 from pipeline.teardown import call_objects, release
 
@@ -60,18 +61,19 @@ def test_without_release_the_cycles_wait_for_the_collector() -> None:
     assert ref() is None
 
 
+class _Transport(BaseTransport):
+    """Only a transport's two ends."""
+
+    def input(self) -> FrameProcessor:
+        return self._input
+
+    def output(self) -> FrameProcessor:
+        return self._output
+
+
 def test_the_transport_is_left_for_the_code_that_closes_it() -> None:
-    from pipecat.transports.base_transport import BaseTransport
-
-    class Transport(BaseTransport):
-        def input(self) -> FrameProcessor:
-            return self._input
-
-        def output(self) -> FrameProcessor:
-            return self._input
-
-    transport = Transport()
-    transport._input = FrameProcessor()
+    transport = _Transport()
+    transport._input = transport._output = FrameProcessor()
     shared = Shared()
     holder = Holder(shared)
     pipeline = Pipeline([holder])
@@ -82,18 +84,9 @@ def test_the_transport_is_left_for_the_code_that_closes_it() -> None:
 
 def test_a_closed_transport_is_freed_without_the_collector() -> None:
     # a phone call's websocket transport, once its stream is closed (server/calls/phone/streams.py)
-    from pipecat.transports.base_transport import BaseTransport
-
     from pipeline.teardown import release_transport
 
-    class Transport(BaseTransport):
-        def input(self) -> FrameProcessor:
-            return self._input
-
-        def output(self) -> FrameProcessor:
-            return self._output
-
-    transport = Transport()
+    transport = _Transport()
     transport._input, transport._output = FrameProcessor(), FrameProcessor()
     transport._input.link(transport._output)  # linked both ways: a cycle
     transport._output.transport = transport  # and back to the transport
