@@ -49,7 +49,10 @@ from pipeline.recording import CallRecorder
 from pipeline.spec import CallSpec
 from pipeline.tts_replay import TTSReplay
 from pipeline.turn_models import EAGERNESS, SharedSileroVADAnalyzer, TurnTiming, smart_turn_stop_strategy
+from pipeline.wait_for import install as install_wait_for
 from runtime import tracing
+
+install_wait_for()  # pipecat's per-frame wait_for without a task per frame (pipeline/wait_for.py)
 
 
 @dataclass
