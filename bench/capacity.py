@@ -17,6 +17,7 @@ from bench.processes import (
     RssSampler,
     Server,
     cpu_seconds,
+    helper_cpu_seconds,
     pinned,
     rss_bytes,
     runqueue_wait_seconds,
@@ -92,11 +93,13 @@ def run_level(
     sampler.start()
     load_before = os.getloadavg()[0]
     cpu0 = cpu_seconds(server.proc.pid)
+    children0 = helper_cpu_seconds(server)
     wait0 = runqueue_wait_seconds(server.proc.pid)
     t0 = time.monotonic()
     proc = subprocess.run(pinned(core, argv), cwd=ROOT, capture_output=True, text=True, timeout=1800)
     peak = sampler.stop()
     busy = cpu_seconds(server.proc.pid) - cpu0
+    children = helper_cpu_seconds(server) - children0
     waited = runqueue_wait_seconds(server.proc.pid) - wait0
     wall = time.monotonic() - t0
     load_after = os.getloadavg()[0]
@@ -123,6 +126,12 @@ def run_level(
         "runqueue_wait_seconds": round(waited, 2),
         # the whole run's CPU (set-up, greetings, hang-ups included) per caller turn
         "per_turn_ms": round(1000 * busy / summary["turns"], 1) if summary.get("turns") else None,
+        # the processes working for the server on its core (embedded PostgreSQL, offline
+        # engine workers; none for the bare bot), not in the figures above
+        "children_seconds": round(children, 2),
+        "children_per_turn_ms": (
+            round(1000 * children / summary["turns"], 1) if summary.get("turns") else None
+        ),
     }
     summary["machine_load"] = {"before": load_before, "after": load_after}
     return summary

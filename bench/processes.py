@@ -54,6 +54,24 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / ticks
 
 
+def descendants(pid: int) -> list[int]:
+    """The live processes below ``pid`` (children of any of its threads, recursively)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            threads = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for thread in threads:
+            with contextlib.suppress(OSError, ValueError):
+                kids = [int(c) for c in (thread / "children").read_text().split()]
+                found += kids
+                todo += kids
+    return found
+
+
 def runqueue_wait_seconds(pid: int) -> float:
     """Time the server's threads spent runnable but waiting for a CPU (schedstat field 2):
     how much other work on the machine took the server's core away from it."""
@@ -115,6 +133,8 @@ class Server:
     loadtest_args: list[str]
     log: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``DATA_DIR`` of a Switchboard server (its embedded PostgreSQL is under it)
+    data_dir: Path | None = None
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -124,6 +144,26 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The embedded PostgreSQL's postmaster, from its ``postmaster.pid``."""
+    try:
+        return int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def helper_cpu_seconds(server: Server) -> float:
+    """CPU time of the processes that work for ``server`` on its core but are not it (and
+    of the ones they reaped): its child processes (offline engine workers) and its embedded
+    PostgreSQL with its backends. ``pg_ctl`` leaves the postmaster parented to init, but it
+    inherits the server's pinning; ``cpu_seconds(server)`` sees none of them."""
+    pids = descendants(server.proc.pid)
+    postmaster = postmaster_pid(server.data_dir) if server.data_dir else None
+    if postmaster is not None:
+        pids += [postmaster, *descendants(postmaster)]
+    return sum(cpu_seconds(pid) for pid in set(pids))
 
 
 def start_fakes(core: int | None, workdir: Path) -> tuple[subprocess.Popen, str]:

@@ -68,6 +68,7 @@ def figures(res: dict[str, Any]) -> dict[str, Any]:
         "setup_first": _get(res, "first_call", "setup_ms"),
         "cpu_turn_1": _get(one, "server_cpu", "per_turn_ms"),
         "cpu_turn_cap": _get(at_cap, "server_cpu", "per_turn_ms"),
+        "child_turn_cap": _get(at_cap, "server_cpu", "children_per_turn_ms"),
         "lateness_cap": _get(at_cap, "lateness_ms"),
         "leak": res.get("leak"),
         "cpu_1": _get(one, "server_cpu", "per_call_core_fraction"),
@@ -120,6 +121,9 @@ ROWS: list[tuple[str, Any, Any]] = [
      lambda f: _fmt(_get(f, "setup_first", "p50")), lambda f: _get(f, "setup_first", "p50")),
     ("server CPU per caller turn, 1 call / at capacity (ms)",
      lambda f: f"{_fmt(f['cpu_turn_1'])} / {_fmt(f['cpu_turn_cap'])}", lambda f: f["cpu_turn_cap"]),
+    ("CPU of the processes working for the server on its core, per caller turn at capacity: "
+     "embedded PostgreSQL, offline engine workers (ms)",
+     lambda f: _fmt(f["child_turn_cap"]), lambda f: None),
     ("call setup at 1 call, p50 / p95 (ms)",
      lambda f: _pq(f["setup_1"], ("p50", "p95")), lambda f: _get(f, "setup_1", "p95")),
     ("call setup at capacity, p50 / p95 (ms)",

@@ -186,4 +186,4 @@ def start_switchboard(
     else:
         args = ["--auth-token", AUTH_TOKEN, "--account-sid", ACCOUNT_SID, "--to", NUMBER]
         name = "switchboard" if gc_freeze else "switchboard-no-gc-freeze"
-    return Server(name, proc, url, args, log)
+    return Server(name, proc, url, args, log, data_dir=data)

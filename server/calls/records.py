@@ -7,6 +7,12 @@ soon as they complete (a crash loses at most the turn in flight) while a busy ca
 costs one round trip per batch, not per record. A batch that fails is retried
 (``WRITE_ATTEMPTS``) before it is given up with one log line; usage is written as running
 totals, so the next batch carries the latest totals anyway.
+
+Usage totals change many times a turn (each TTS sentence, each STT segment, each agent
+run). A change does not wake the writer: every batch carries the latest totals, and a
+change with nothing else to write is written alone ``USAGE_DELAY_SECONDS`` later, so a
+turn's changes are one write, not one transaction each (BENCHMARKS.md, issue 15 step 6).
+``close`` writes whatever is pending at once; a crash loses at most that delay's changes.
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ class _Flushed:
         self.done = asyncio.Event()
 WRITE_ATTEMPTS = 3  # a batch is written in one transaction; retried on transient errors
 RETRY_SECONDS = 0.5
+#: Usage totals changed with nothing else to write are written this much later: they ride
+#: along with the next turn or event batch, or go alone after this delay.
+USAGE_DELAY_SECONDS = 2.0
 
 EventRow = tuple[str, datetime, dict[str, Any]]
 
@@ -90,13 +99,16 @@ class CallRecordWriter:
     """The ``CallEventSink`` of a call run by the server."""
 
     def __init__(self, store: RecordStore, call_id: UUID, *, billable_provider: str,
-                 retry_seconds: float = RETRY_SECONDS) -> None:  # fmt: skip
+                 retry_seconds: float = RETRY_SECONDS,
+                 usage_delay_seconds: float = USAGE_DELAY_SECONDS) -> None:  # fmt: skip
         self._store = store
         self._call = call_id
         self._billable_provider = billable_provider
         self._retry_seconds = retry_seconds
+        self._usage_delay = usage_delay_seconds
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._usage: list[UsageRecord] | None = None
+        self._usage_timer: asyncio.TimerHandle | None = None
         self._task: asyncio.Task[None] | None = None
         self.result: CallResult | None = None
         self.turns_written = 0
@@ -111,8 +123,15 @@ class CallRecordWriter:
         self._queue.put_nowait(event)
 
     def usage(self, records: list[UsageRecord]) -> None:
-        self._usage = list(records)
-        self._queue.put_nowait(None)  # wake the writer; it writes the latest totals
+        self._usage = list(records)  # every batch carries the latest totals
+        if self._usage_timer is None:  # nothing else written by then: wake the writer
+            self._usage_timer = asyncio.get_running_loop().call_later(
+                self._usage_delay, self._wake_for_usage
+            )
+
+    def _wake_for_usage(self) -> None:
+        self._usage_timer = None
+        self._queue.put_nowait(None)
 
     def ended(self, result: CallResult) -> None:
         self.result = result
@@ -132,6 +151,9 @@ class CallRecordWriter:
 
     async def close(self, billable_seconds: float | None = None) -> None:
         """Write everything still queued (plus the billable seconds) and stop the writer."""
+        if self._usage_timer is not None:
+            self._usage_timer.cancel()
+            self._usage_timer = None
         if billable_seconds is not None:
             self._usage = [
                 *(self._usage or []),

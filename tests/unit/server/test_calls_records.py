@@ -136,3 +136,55 @@ async def test_flush_returns_when_a_batch_is_given_up() -> None:
     await asyncio.wait_for(writer.flush(), timeout=5)
     assert writer.batches_lost == 1
     await writer.close()
+
+
+def _usage(quantity: float) -> list[UsageRecord]:
+    return [UsageRecord("tts_characters", "espeak", None, quantity)]
+
+
+async def _written(store: MemoryStore, batches: int) -> None:
+    async with asyncio.timeout(10):
+        while len(store.batches) < batches:
+            await asyncio.sleep(0.01)
+
+
+async def test_usage_changes_alone_are_one_write_of_the_latest_totals_after_the_delay() -> None:
+    """Each TTS sentence and STT segment changes the usage totals; a change with nothing
+    else to write waits ``usage_delay_seconds`` so the changes of a turn are one write."""
+    store = MemoryStore()
+    writer = CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc",
+                              retry_seconds=0.0, usage_delay_seconds=0.2)  # fmt: skip
+    writer.start()
+    for n in range(1, 11):
+        writer.usage(_usage(10.0 * n))
+        await asyncio.sleep(0.001)
+    assert store.batches == []  # not yet: within the delay
+    await _written(store, 1)
+    await asyncio.sleep(0.3)  # and nothing more after it
+    assert [batch[2] for batch in store.batches] == [_usage(100.0)]
+    await writer.close()
+
+
+async def test_usage_rides_along_with_the_next_turn_and_is_not_written_again() -> None:
+    store = MemoryStore()
+    writer = CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc",
+                              retry_seconds=0.0, usage_delay_seconds=0.2)  # fmt: skip
+    writer.start()
+    writer.usage(_usage(5.0))
+    writer.turn(_turn(0))
+    await _written(store, 1)
+    await asyncio.sleep(0.3)  # the delayed wake finds nothing left to write
+    assert len(store.batches) == 1
+    assert [t["idx"] for t in store.batches[0][0]] == [0] and store.batches[0][2] == _usage(5.0)
+    await writer.close()
+
+
+async def test_close_writes_pending_usage_without_waiting_for_the_delay() -> None:
+    store = MemoryStore()
+    writer = CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc",
+                              retry_seconds=0.0, usage_delay_seconds=3600)  # fmt: skip
+    writer.start()
+    writer.usage(_usage(7.0))
+    async with asyncio.timeout(10):
+        await writer.close()
+    assert [u.quantity for batch in store.batches for u in batch[2]] == [7.0]
