@@ -83,7 +83,10 @@ def main() -> int:
         "bot, 1.5-2.5 s lines) or sparse (answers 1-2 s after the bot, short lines)",
     )
     p.add_argument("--turns", type=int, default=None, help="caller turns per call (default 3)")
-    p.add_argument("--reference-turns", type=int, default=None, help="turns of the 1-call run (default 6)")
+    p.add_argument(
+        "--reference-turns", type=int, default=None,
+        help=f"turns of the 1-call run (default {REFERENCE_TURNS})",
+    )
     p.add_argument("--bisect", type=int, default=None, help="bisection steps after a failure (default 2)")
     p.add_argument(
         "--leak-calls", type=int, default=None, help="sequential calls for the leak check (0: skip)"
