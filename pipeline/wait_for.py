@@ -110,6 +110,44 @@ def deadlines(loop: asyncio.AbstractEventLoop) -> Deadlines:
     return found
 
 
+class SharedTimeout:
+    """``asyncio.timeout(seconds)`` on the loop's shared timer: ``async with SharedTimeout(s)``
+    raises ``TimeoutError`` when the block outlives ``s`` (at most ``SLACK`` late), with
+    ``asyncio.Timeout``'s bookkeeping (``Task.cancelling``/``uncancel``: a cancellation
+    someone else asked for stays a cancellation). Inside a task only."""
+
+    __slots__ = ("_cancelling", "_pending", "_seconds", "_wait")
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+
+    async def __aenter__(self) -> SharedTimeout:
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("SharedTimeout should be used inside a task")
+        loop = asyncio.get_running_loop()
+        self._wait = _Wait(task)
+        self._cancelling = task.cancelling()
+        self._pending = deadlines(loop)
+        self._pending.add(self._wait, loop.time() + self._seconds)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: object) -> None:  # fmt: skip
+        self._pending.discard(self._wait)
+        # once expired, our cancel request is taken back (uncancel) whatever the block raised
+        if (
+            self._wait.expired
+            and self._wait.task.uncancel() <= self._cancelling
+            and exc_type is asyncio.CancelledError
+        ):
+            raise TimeoutError from exc
+
+    def expired(self) -> bool:
+        """Whether the deadline passed (and cancelled the block)."""
+        return self._wait.expired
+
+
 async def wait_for(fut: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109
     """``asyncio.wait_for`` as in Python 3.12 (the awaitable runs in the calling task),
     with the loop's one shared timer for timeouts of ``PRECISE_BELOW`` or more."""
@@ -125,27 +163,11 @@ async def wait_for(fut: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYN
             return task.result()
         except asyncio.CancelledError as exc:
             raise TimeoutError from exc
-    current = asyncio.current_task()
-    if timeout < PRECISE_BELOW or current is None:
+    if timeout < PRECISE_BELOW or asyncio.current_task() is None:
         async with asyncio.timeout(timeout):  # (outside a task: asyncio's RuntimeError)
             return await fut
-    loop = asyncio.get_running_loop()
-    pending = deadlines(loop)
-    wait = _Wait(current)
-    cancelling = current.cancelling()
-    pending.add(wait, loop.time() + timeout)
-    try:
-        result = await fut
-    except asyncio.CancelledError as exc:
-        # as asyncio.Timeout: ours, unless someone else asked to cancel the task meanwhile
-        if wait.expired and current.uncancel() <= cancelling:
-            raise TimeoutError from exc
-        raise
-    finally:
-        pending.discard(wait)
-    if wait.expired:  # the awaitable swallowed our cancellation: take the request back
-        current.uncancel()
-    return result
+    async with SharedTimeout(timeout):
+        return await fut
 
 
 def install() -> None:

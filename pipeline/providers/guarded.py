@@ -27,21 +27,26 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypeVar
 
+from pipeline.providers.bounded_send import SharedTimerConnection
 from runtime.egress import EgressPolicy
 
 T = TypeVar("T")
 
 
 class UncompressedWebsocketMixin:
-    """For pipecat ``WebsocketService`` subclasses: connect without permessage-deflate.
+    """For pipecat ``WebsocketService`` subclasses: connect without permessage-deflate, and
+    with the send bound on the loop's shared timer.
 
-    The websockets client offers it by default and a server that accepts it makes every
-    20 ms audio message go through zlib: ~45 µs of CPU per message sent, against ~7 µs
-    uncompressed (measured: BENCHMARKS.md, issue 15 step 3); audio hardly compresses.
+    The websockets client offers permessage-deflate by default and a server that accepts it
+    makes every 20 ms audio message go through zlib: ~45 µs of CPU per message sent, against
+    ~7 µs uncompressed (measured: BENCHMARKS.md, issue 15 step 3); audio hardly compresses.
+    pipecat bounds every send with a timer of its own; ``SharedTimerConnection`` keeps the
+    bound without one (``pipeline/providers/bounded_send.py``).
     """
 
     async def _websocket_connect(self, uri: str, **kwargs: Any) -> Any:
         kwargs.setdefault("compression", None)
+        kwargs.setdefault("create_connection", SharedTimerConnection)
         return await super()._websocket_connect(uri, **kwargs)  # type: ignore[misc]
 
 

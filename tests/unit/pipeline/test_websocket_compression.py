@@ -46,3 +46,33 @@ async def test_flux_audio_websocket_is_not_deflated(tenant_url: bool, monkeypatc
 
 async def _direct(uri: str) -> tuple[str, dict]:
     return uri, {}  # the loopback fake is allowed here; the egress check has its own tests
+
+
+async def test_a_send_to_a_peer_that_stopped_reading_drops_the_connection_on_the_shared_timer(
+) -> None:
+    """The send bound (pipecat's ``ws_send_timeout``) holds with the shared timer: a peer
+    that stops reading drops the connection within the bound instead of stalling the call,
+    and the send fails as a closed connection does (``pipeline/providers/bounded_send.py``)."""
+    import asyncio
+
+    from websockets.exceptions import ConnectionClosed
+
+    from pipeline.providers.bounded_send import SharedTimerConnection
+
+    async def handler(ws) -> None:
+        ws.transport.pause_reading()  # a peer that has stopped reading
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0, close_timeout=0.5) as server:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        creds = resolve_credentials({}, _operator_env(deepgram_api_key="k", deepgram_base_url=url))
+        stt = build_stt(STTChoice(provider="deepgram-flux"), creds, sample_rate=8000)
+        ws = await stt._websocket_connect(url + "/v2/listen")  # type: ignore[attr-defined]
+        assert isinstance(ws, SharedTimerConnection) and ws.send_timeout
+        ws.send_timeout = 0.2
+        await ws.send(b"\x00" * 320)  # a peer that reads or not: the first sends fit the buffers
+        async with asyncio.timeout(30):  # a guard: without the bound this would never end
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await ws.send(b"\x00" * 65536)
+        assert ws.state.name == "CLOSED"
