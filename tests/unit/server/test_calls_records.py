@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.events import CallEvent, TurnRecord, UsageRecord
-from server.calls.records import WRITE_ATTEMPTS, CallRecordWriter, EventRow
+from server.calls.records import USAGE_DELAY_SECONDS, WRITE_ATTEMPTS, CallRecordWriter, EventRow
 
 
 class MemoryStore:
@@ -36,8 +36,9 @@ def _turn(i: int) -> TurnRecord:
     return TurnRecord(index=i, speaker="user", text=f"turn {i}", started_at=now, ended_at=now)
 
 
-def _writer(store: MemoryStore) -> CallRecordWriter:
-    return CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc", retry_seconds=0.0)
+def _writer(store: MemoryStore, usage_delay_seconds: float = USAGE_DELAY_SECONDS) -> CallRecordWriter:
+    return CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc", retry_seconds=0.0,
+                            usage_delay_seconds=usage_delay_seconds)  # fmt: skip
 
 
 async def test_records_queued_together_are_one_batch() -> None:
@@ -152,8 +153,7 @@ async def test_usage_changes_alone_are_one_write_of_the_latest_totals_after_the_
     """Each TTS sentence and STT segment changes the usage totals; a change with nothing
     else to write waits ``usage_delay_seconds`` so the changes of a turn are one write."""
     store = MemoryStore()
-    writer = CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc",
-                              retry_seconds=0.0, usage_delay_seconds=0.2)  # fmt: skip
+    writer = _writer(store, usage_delay_seconds=0.2)
     writer.start()
     for n in range(1, 11):
         writer.usage(_usage(10.0 * n))
@@ -167,8 +167,7 @@ async def test_usage_changes_alone_are_one_write_of_the_latest_totals_after_the_
 
 async def test_usage_rides_along_with_the_next_turn_and_is_not_written_again() -> None:
     store = MemoryStore()
-    writer = CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc",
-                              retry_seconds=0.0, usage_delay_seconds=0.2)  # fmt: skip
+    writer = _writer(store, usage_delay_seconds=0.2)
     writer.start()
     writer.usage(_usage(5.0))
     writer.turn(_turn(0))
@@ -181,8 +180,7 @@ async def test_usage_rides_along_with_the_next_turn_and_is_not_written_again() -
 
 async def test_close_writes_pending_usage_without_waiting_for_the_delay() -> None:
     store = MemoryStore()
-    writer = CallRecordWriter(store, uuid.uuid4(), billable_provider="webrtc",
-                              retry_seconds=0.0, usage_delay_seconds=3600)  # fmt: skip
+    writer = _writer(store, usage_delay_seconds=3600)
     writer.start()
     writer.usage(_usage(7.0))
     async with asyncio.timeout(10):
