@@ -52,7 +52,7 @@ from pipeline.turn_models import EAGERNESS, SharedSileroVADAnalyzer, TurnTiming,
 from pipeline.wait_for import install as install_wait_for
 from runtime import tracing
 
-install_wait_for()  # pipecat's per-frame wait_for without a task per frame (pipeline/wait_for.py)
+install_wait_for()  # pipecat's per-frame wait_for: no task, no timer per wait (pipeline/wait_for.py)
 
 
 @dataclass

@@ -3,8 +3,8 @@
 pipecat's ``_BoundedConnection`` (``pipecat.services.websocket_service``) bounds every send
 with ``asyncio.timeout(send_timeout)``, so a peer that stops reading drops the connection
 instead of stalling the call; a speech service sends one audio message per 20 ms, and each
-``asyncio.timeout`` arms and cancels a uvloop timer (a libuv handle per send: 1.7 % of the
-samples of a 20-call profile with the STT's sends among them; BENCHMARKS.md, issue 15).
+``asyncio.timeout`` arms and cancels a uvloop timer (a libuv handle per send: 43 µs per send
+against 30 µs with the shared timer; BENCHMARKS.md, issue 15 step 7).
 ``SharedTimerConnection`` keeps the bound and what happens when it passes — the transport
 aborted, the send failing the way a dropped connection does — and puts the deadline on the
 loop's one shared timer (``pipeline.wait_for.SharedTimeout``). The speech services built
