@@ -53,25 +53,30 @@ async def test_cancelling_the_waiter_is_cancellation_not_timeout() -> None:
 
 
 @pytest.mark.parametrize("timeout", [0.001, PRECISE_BELOW])
-async def test_items_are_never_lost_when_timeouts_race_their_arrival(timeout: float) -> None:
-    """A producer puts items around the moment a timeout fires: every item is read once."""
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    got: list[int] = []
+def test_items_are_never_lost_when_timeouts_race_their_arrival(timeout: float) -> None:
+    """A producer puts items around the moment a timeout fires: every item is read once,
+    and no wait is left behind (a loop of its own: other tests' waits are not counted)."""
 
-    async def consume() -> None:
-        while len(got) < 200:
-            with contextlib.suppress(TimeoutError):
-                got.append(await wait_for(queue.get(), timeout))
+    async def scenario() -> None:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        got: list[int] = []
 
-    async def produce() -> None:
-        for n in range(200):
-            await asyncio.sleep((0.5, 1.0, 1.5)[n % 3] * timeout if n % 4 else 0)
-            queue.put_nowait(n)
+        async def consume() -> None:
+            while len(got) < 200:
+                with contextlib.suppress(TimeoutError):
+                    got.append(await wait_for(queue.get(), timeout))
 
-    async with asyncio.timeout(60):
-        await asyncio.gather(consume(), produce())
-    assert got == list(range(200))
-    assert len(deadlines(asyncio.get_running_loop())) == 0  # no wait left behind
+        async def produce() -> None:
+            for n in range(200):
+                await asyncio.sleep((0.5, 1.0, 1.5)[n % 3] * timeout if n % 4 else 0)
+                queue.put_nowait(n)
+
+        async with asyncio.timeout(60):
+            await asyncio.gather(consume(), produce())
+        assert got == list(range(200))
+        assert len(deadlines(asyncio.get_running_loop())) == 0
+
+    asyncio.run(scenario())
 
 
 def test_a_short_wait_times_out_on_time_while_a_long_one_is_pending() -> None:
@@ -95,17 +100,23 @@ def test_a_short_wait_times_out_on_time_while_a_long_one_is_pending() -> None:
     asyncio.run(scenario())
 
 
-async def test_a_cancel_that_races_the_deadline_stays_a_cancellation() -> None:
+def test_a_cancel_that_races_the_deadline_stays_a_cancellation() -> None:
     """The deadline expires and someone cancels the task before it runs again: the task
-    ends cancelled (as with ``asyncio.timeout``), not with a ``TimeoutError``."""
-    loop = asyncio.get_running_loop()
-    waiting = asyncio.create_task(wait_for(asyncio.Event().wait(), 30.0))
-    await asyncio.sleep(0)
-    pending = deadlines(loop)
-    for wait in pending._waits:  # the deadline passes now (white box: no 30 s wait)
-        pending._waits[wait] = loop.time()
-    pending._expire()
-    waiting.cancel()  # before the task has run again
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
-    assert len(pending) == 0
+    ends cancelled (as with ``asyncio.timeout``), not with a ``TimeoutError``. (A loop of
+    its own: only this test's wait is in its deadlines.)"""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        waiting = asyncio.create_task(wait_for(asyncio.Event().wait(), 30.0))
+        await asyncio.sleep(0)
+        pending = deadlines(loop)
+        assert len(pending) == 1
+        for wait in pending._waits:  # the deadline passes now (white box: no 30 s wait)
+            pending._waits[wait] = loop.time()
+        pending._expire()
+        waiting.cancel()  # before the task has run again
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert len(pending) == 0
+
+    asyncio.run(scenario())
