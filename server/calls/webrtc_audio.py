@@ -23,12 +23,9 @@ it fails there, not silently).
 
 from __future__ import annotations
 
-import structlog
 from aiortc import RTCPeerConnection
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
-
-log = structlog.get_logger(__name__)
 
 #: Packets after a frame that must have arrived before it is released (aiortc's default: 4).
 INPUT_PREFETCH = 1
@@ -59,7 +56,7 @@ class CatchUpJitterBuffer(JitterBuffer):
         """With ``HOLE_PACKETS`` packets past a missing one, give that one up: release the
         frame before it (an audio packet is a whole frame) and go on after it."""
         present = self._present()
-        if len(present) <= HOLE_PACKETS or present == list(range(len(present))):
+        if len(present) <= HOLE_PACKETS or present[-1] == len(present) - 1:  # contiguous
             return None  # no gap, or not enough past it yet
         first = self._slot(0)
         released = None
