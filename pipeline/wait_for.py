@@ -43,36 +43,26 @@ SLACK = 0.01
 PRECISE_BELOW = 0.05
 
 
-class _Wait:
-    """One pending ``wait_for``: the task it runs in, and whether its deadline expired it."""
-
-    __slots__ = ("expired", "task")
-
-    def __init__(self, task: asyncio.Task[object]) -> None:
-        self.task = task
-        self.expired = False
-
-
 class Deadlines:
     """The pending ``wait_for`` deadlines of one event loop, behind one timer."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._waits: dict[_Wait, float] = {}
+        self._waits: dict[SharedTimeout, float] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at = math.inf
 
     def __len__(self) -> int:
         return len(self._waits)
 
-    def add(self, wait: _Wait, deadline: float) -> None:
+    def add(self, wait: SharedTimeout, deadline: float) -> None:
         self._waits[wait] = deadline
         if deadline < self._armed_at - SLACK:
             if self._timer is not None:
                 self._timer.cancel()
             self._arm(deadline)
 
-    def discard(self, wait: _Wait) -> None:
+    def discard(self, wait: SharedTimeout) -> None:
         self._waits.pop(wait, None)
 
     def _arm(self, at: float) -> None:
@@ -85,8 +75,8 @@ class Deadlines:
         expired = [w for w, deadline in self._waits.items() if deadline <= now]
         for wait in expired:
             del self._waits[wait]
-            wait.expired = True
-            wait.task.cancel()  # wait_for turns this cancellation into TimeoutError
+            wait.fired = True
+            wait.task.cancel()  # SharedTimeout turns this cancellation into TimeoutError
         if self._waits:
             self._arm(min(self._waits.values()))
 
@@ -116,36 +106,37 @@ class SharedTimeout:
     ``asyncio.Timeout``'s bookkeeping (``Task.cancelling``/``uncancel``: a cancellation
     someone else asked for stays a cancellation). Inside a task only."""
 
-    __slots__ = ("_cancelling", "_pending", "_seconds", "_wait")
+    __slots__ = ("_cancelling", "_pending", "_seconds", "fired", "task")
 
     def __init__(self, seconds: float) -> None:
         self._seconds = seconds
+        self.fired = False  # set by Deadlines when the deadline passed (and cancelled task)
 
     async def __aenter__(self) -> SharedTimeout:
         task = asyncio.current_task()
         if task is None:
             raise RuntimeError("SharedTimeout should be used inside a task")
         loop = asyncio.get_running_loop()
-        self._wait = _Wait(task)
+        self.task = task
         self._cancelling = task.cancelling()
         self._pending = deadlines(loop)
-        self._pending.add(self._wait, loop.time() + self._seconds)
+        self._pending.add(self, loop.time() + self._seconds)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: object) -> None:  # fmt: skip
-        self._pending.discard(self._wait)
-        # once expired, our cancel request is taken back (uncancel) whatever the block raised
+        self._pending.discard(self)
+        # once fired, our cancel request is taken back (uncancel) whatever the block raised
         if (
-            self._wait.expired
-            and self._wait.task.uncancel() <= self._cancelling
+            self.fired
+            and self.task.uncancel() <= self._cancelling
             and exc_type is asyncio.CancelledError
         ):
             raise TimeoutError from exc
 
     def expired(self) -> bool:
         """Whether the deadline passed (and cancelled the block)."""
-        return self._wait.expired
+        return self.fired
 
 
 async def wait_for(fut: Awaitable[T], timeout: float | None) -> T:  # noqa: ASYNC109
