@@ -304,8 +304,9 @@ class CarrierStream(RealtimeMediaSocket):
         stream._start_tasks()
         return stream
 
-    def say(self, text: str) -> None:
-        pcm = speech_pcm(text, self.caller.rate)
+    async def say(self, text: str) -> None:
+        """Queue ``text`` as speech (synthesized off the loop, which paces the audio)."""
+        pcm = await asyncio.to_thread(speech_pcm, text, self.caller.rate)
         self._speech.extend(frames(pcm, self.caller.rate))
 
     async def wait_for_bot_speech(self, seconds: float, timeout: float = 20) -> None:

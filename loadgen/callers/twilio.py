@@ -124,7 +124,10 @@ class MediaStream(RealtimeMediaSocket):
         """Queue ``text`` as real speech (espeak-ng), sent at real-time pace; ``voice`` and
         ``rate_wpm`` pick another espeak voice/speed than the caller's default."""
         options = {k: v for k, v in (("voice", voice), ("rate_wpm", rate_wpm)) if v is not None}
-        ulaw = pcm_to_ulaw(speech_pcm(text, RATE, **options))  # the caller's voice
+        # synthesized off the loop: espeak's process-wide lock may be held by a server's
+        # text-to-speech in the same process (tests), and the loop paces every caller's audio
+        pcm = await asyncio.to_thread(speech_pcm, text, RATE, **options)  # the caller's voice
+        ulaw = pcm_to_ulaw(pcm)
         self._sent_speech.clear()
         self._speech.extend(frames(ulaw, RATE, sample_width=1))
         if wait:

@@ -98,9 +98,9 @@ class WebRTCCaller:
                 await asyncio.sleep(0.05)
 
     async def say(self, text: str) -> None:
-        """Speak ``text`` (synthesize it beforehand with ``speech_pcm`` to keep the loop free)."""
+        """Speak ``text`` (synthesized in a thread: the loop keeps pacing audio meanwhile)."""
         done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        self.mic.say(frames(speech_pcm(text), RATE), done)
+        self.mic.say(frames(await asyncio.to_thread(speech_pcm, text), RATE), done)
         await done
 
     async def close(self) -> None:

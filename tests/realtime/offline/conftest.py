@@ -3,6 +3,7 @@ shipped template published in an organization of each test module."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -81,4 +82,16 @@ async def offline_server(database_url: str, data_dir: Any) -> AsyncIterator[Offl
                                  twilio_api_base_url=fake.http_url)  # fmt: skip
         async with run_server(settings) as live, httpx.AsyncClient(base_url=live.url,
                                                                    timeout=30) as http:  # fmt: skip
+            await _warm(http)
             yield OfflineServer(live, http)
+
+
+async def _warm(http: httpx.AsyncClient, timeout: float = 120.0) -> None:
+    """Wait for the start-up warm-up, as a load balancer would (``/health/ready``). Calls
+    placed during it share the loop with model loading and its closing ``gc.collect()``,
+    which in a test process that has run the suite before stalls the loop for hundreds of
+    milliseconds: the callers' speech then arrives late and PocketSphinx mishears it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (await http.get("/health/ready")).json().get("warm"):
+        assert asyncio.get_running_loop().time() < deadline, "server not warm"
+        await asyncio.sleep(0.1)

@@ -30,7 +30,10 @@ async def _call(
     env: OfflineServer, org: Org, script: Script, voice: str, wpm: int, delay: float
 ) -> tuple[list[str], list[str]]:
     await asyncio.sleep(delay)  # callers start a little apart, as real ones do
-    lines = {line: frames(speech_pcm(line, RATE, voice=voice, rate_wpm=wpm), RATE)
+    # synthesized in a thread: the loop paces the calls already live (and espeak's lock may
+    # be held by the server's text-to-speech)
+    lines = {line: frames(await asyncio.to_thread(speech_pcm, line, RATE, voice=voice,
+                                                  rate_wpm=wpm), RATE)
              for line in script.lines}  # fmt: skip
     peer = WebRTCCaller()
     offer = await peer.offer()

@@ -137,7 +137,7 @@ async def test_inbound_call_on_carrier(env: Env, carrier: str) -> None:
     try:
         await stream.wait_for_bot_speech(0.5)  # the greeting
         await asyncio.sleep(2.5)
-        stream.say("Hello, I would like to book a table.")
+        await stream.say("Hello, I would like to book a table.")
         await stream.wait_for_bot_speech(0.4)  # the reply
     finally:
         await stream.close()
