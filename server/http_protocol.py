@@ -3,8 +3,9 @@
 - **A bound on the request head** (request line + headers). uvicorn bounds it only for its
   h11 parser (``h11_max_incomplete_event_size``); with httptools (the faster parser, used
   when installed) a client could send megabytes of headers. ``BoundedHttpToolsProtocol``
-  counts the bytes received while the head is still incomplete and answers 431 (then
-  closes) past the limit, so memory per connection stays bounded whichever parser runs.
+  (``server/http_protocol_httptools.py``) counts the bytes received while the head is
+  still incomplete and answers 431 (then closes) past the limit, so memory per connection
+  stays bounded whichever parser runs.
 - **TCP_NODELAY on every connection.** asyncio sets it only on sockets whose ``proto`` is
   ``IPPROTO_TCP``; a listening socket made with ``socket.socket(AF_INET)`` (uvicorn's own
   with ``--workers``, or one passed in with ``sockets=``) has ``proto`` 0, so its
@@ -12,6 +13,12 @@
   client's delayed ACK, ~40 ms per HTTP response (and small websocket frames could wait
   the same). Every connection now sets it when it is made, websockets included (they start
   as HTTP connections).
+
+The protocol classes are module-level and read the bound from uvicorn's ``Config``
+(``h11_max_incomplete_event_size``, which ``http_protocol_options`` sets): with
+``--workers`` uvicorn pickles the config into each spawned worker process, and a class
+made inside a function cannot be pickled (``switchboard serve --workers 2`` exited at
+start-up when they were).
 """
 
 from __future__ import annotations
@@ -20,8 +27,10 @@ import asyncio
 import socket
 from typing import Any
 
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 DEFAULT_MAX_HEADER_BYTES = 65_536
-_REFUSAL = (
+REFUSAL = (
     b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
     b"content-type: text/plain; charset=utf-8\r\n"
     b"content-length: 32\r\n"
@@ -40,79 +49,25 @@ def no_delay(transport: asyncio.BaseTransport) -> None:
 def http_protocol_options(max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES) -> dict[str, Any]:
     """uvicorn ``Config``/``run`` keyword arguments: the bounded request head and
     TCP_NODELAY, whichever parser runs."""
-    options: dict[str, Any] = {"h11_max_incomplete_event_size": max_header_bytes}
     try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        import httptools  # noqa: F401
     except ImportError:  # httptools not installed: h11 with its own bound
-        from uvicorn.protocols.http.h11_impl import H11Protocol
+        protocol: type[asyncio.Protocol] = NoDelayH11Protocol
+    else:
+        protocol = _bounded_httptools()
+    return {"h11_max_incomplete_event_size": max_header_bytes, "http": protocol}
 
-        class NoDelayH11Protocol(H11Protocol):
-            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-                no_delay(transport)
-                super().connection_made(transport)
 
-        options["http"] = NoDelayH11Protocol
-        return options
+class NoDelayH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol (bounded by ``h11_max_incomplete_event_size``) with
+    TCP_NODELAY."""
 
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):
-        """httptools, refusing a request head larger than ``max_header_bytes``: a head that
-        completes is measured by its URL and headers; one still incomplete after a read, by
-        the bytes received (httptools buffers them until the head ends)."""
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        no_delay(transport)
+        super().connection_made(transport)
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            no_delay(transport)
-            super().connection_made(transport)
 
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._received = 0  # bytes of reads that ended with the head still incomplete
-            self._head_size = 0  # the URL and headers parsed so far
-            self._in_head = True
-            self._head_ended = False  # a head completed during the read being parsed
-            self._refused = False
+def _bounded_httptools() -> type[asyncio.Protocol]:
+    from server.http_protocol_httptools import BoundedHttpToolsProtocol
 
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._in_head, self._received, self._head_size = True, 0, 0
-
-        def on_url(self, url: bytes) -> None:
-            self._head_size += len(url)
-            super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._head_size += len(name) + len(value) + 4  # ": " and CRLF
-            super().on_header(name, value)
-
-        def on_headers_complete(self) -> None:
-            self._in_head, self._head_ended = False, True
-            if self._head_size > max_header_bytes:
-                self._refused = True  # never dispatched; answered after this read
-                return
-            super().on_headers_complete()
-
-        def on_body(self, body: bytes) -> None:
-            if not self._refused:
-                super().on_body(body)
-
-        def on_message_complete(self) -> None:
-            if self._refused:
-                return
-            super().on_message_complete()
-            self._in_head, self._received, self._head_size = True, 0, 0  # the next head
-
-        def data_received(self, data: bytes) -> None:
-            if self._refused:
-                return
-            counting, self._head_ended = self._in_head, False
-            super().data_received(data)
-            # a read holding a whole request ends "in the head" of the next one: its bytes
-            # are counted only when no head ended in it
-            if counting and self._in_head and not self._head_ended:
-                self._received += len(data)
-                self._refused = self._received > max_header_bytes
-            if self._refused:
-                self.transport.write(_REFUSAL)
-                self.transport.close()
-
-    options["http"] = BoundedHttpToolsProtocol
-    return options
+    return BoundedHttpToolsProtocol

@@ -66,3 +66,13 @@ async def test_serve_refuses_huge_headers(settings, parser):
             refused[:100])
         normal = await _send(port, 2_000)
         assert normal.startswith(b"HTTP/1.1 200"), normal[:100]
+
+
+async def test_a_bound_set_on_the_command_line_holds(settings):
+    """The bound travels in uvicorn's config (as it does into ``--workers`` processes)."""
+    serve_args = build_parser(["serve"]).parse_args(["serve", "--max-header-bytes", "4096"])
+    async with _serve(settings, **http_protocol_options(serve_args.max_header_bytes)) as port:
+        refused = await _send(port, 8_000)
+        assert refused == b"" or refused.startswith(b"HTTP/1.1 431"), refused[:100]
+        normal = await _send(port, 2_000)
+        assert normal.startswith(b"HTTP/1.1 200"), normal[:100]
