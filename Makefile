@@ -6,7 +6,7 @@ VENV   := .venv
 UV     := $(VENV)/bin/uv
 PY     := $(VENV)/bin/python
 
-.PHONY: run test test-fast lint bench bench-quick soak install clean browser-deps
+.PHONY: run test test-fast lint bench bench-quick bench-machine soak install clean browser-deps
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench: $(UV)
 bench-quick: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
 	$(PY) -m bench.run --quick
+
+# Calls per machine: WORKERS=1 and 2 on all cores, load generator alongside (bench/per_machine.py;
+# needs the PostgreSQL and Redis of DATABASE_URL/REDIS_URL, default 127.0.0.1:5432 and :6379)
+bench-machine: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
+	$(PY) -m bench.per_machine
 
 # 80 % of the measured capacity for 10 minutes, per-minute figures (SOAK_ARGS="--calls 12 --minutes 3")
 soak: $(UV)

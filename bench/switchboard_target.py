@@ -50,6 +50,25 @@ def _check(resp: httpx.Response) -> dict:
 
 
 @dataclass(frozen=True)
+class Fleet:
+    """``WORKERS`` server processes on one port, sharing a PostgreSQL database and a Redis
+    (the fleet-wide limiter of docs/FLEET.md needs Redis with more than one worker)."""
+
+    workers: int
+    database_url: str
+    redis_url: str
+    redis_prefix: str
+
+    def env(self) -> dict[str, str]:
+        return {
+            "WORKERS": str(self.workers),
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "REDIS_PREFIX": self.redis_prefix,
+        }
+
+
+@dataclass(frozen=True)
 class Provisioned:
     """What the load generator needs to call the benchmark's tenant over WebRTC."""
 
@@ -115,28 +134,35 @@ def provision(url: str, turn: str, fakes: str, max_calls: int = 500) -> Provisio
     return asyncio.run(run())
 
 
-def wait_warm(url: str, timeout: float = 120.0) -> float:
+def wait_warm(url: str, timeout: float = 120.0, consecutive: int = 1) -> float:
     """Wait until the server's readiness says its start-up warm-up is done (``"warm": true``),
-    as a load balancer would before routing calls to it; returns the seconds waited."""
+    as a load balancer would before routing calls to it; returns the seconds waited. With
+    several worker processes behind the port, each answer comes from one of them: wait for
+    ``consecutive`` warm answers in a row (new connections, spread by the kernel)."""
     t0 = time.monotonic()
+    streak = 0
     while time.monotonic() - t0 < timeout:
         try:
-            if httpx.get(url + "/health/ready", timeout=5).json().get("warm"):
-                return time.monotonic() - t0
+            warm = httpx.get(url + "/health/ready", timeout=5).json().get("warm")
         except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.1)
+            warm = False
+        streak = streak + 1 if warm else 0
+        if streak >= consecutive:
+            return time.monotonic() - t0
+        time.sleep(0.02 if warm else 0.1)
     raise RuntimeError(f"{url} not warm after {timeout} s")
 
 
 def start_switchboard(
     turn: str, fakes: str, core: int | None, workdir: Path, *, gc_freeze: bool = True,
-    webrtc: bool = False,
+    webrtc: bool = False, fleet: Fleet | None = None,
 ) -> Server:
     """A plain ``switchboard serve`` with its default settings (models warmed at start-up,
     start-up heap frozen out of the collector). ``gc_freeze=False`` sets ``GC_FREEZE=false``
     (the ``switchboard-no-gc-freeze`` comparison of ``bench/run.py``); ``webrtc=True`` has
-    the load generator call it as browser peers (``switchboard-webrtc``)."""
+    the load generator call it as browser peers (``switchboard-webrtc``); ``fleet`` runs
+    ``WORKERS`` processes on a shared PostgreSQL and Redis instead of the embedded
+    database (``bench/per_machine.py``)."""
     port = free_port()
     data = workdir / f"switchboard-{turn}-{port}"
     data.mkdir(parents=True, exist_ok=True)
@@ -165,6 +191,8 @@ def start_switchboard(
         env.pop(name, None)  # the server's defaults, whatever the caller's shell says
     env.pop("DATABASE_URL", None)  # embedded PostgreSQL in the scratch directory
     env.pop("REDIS_URL", None)
+    if fleet is not None:
+        env.update(fleet.env())
     log = workdir / f"switchboard-{turn}.log"
     argv = [str(Path(PY).with_name("switchboard")), "serve"]
     proc = subprocess.Popen(
@@ -174,6 +202,8 @@ def start_switchboard(
     try:
         wait_port(port, timeout=120, proc=proc)
         time.sleep(0.5)
+        if fleet is not None and fleet.workers > 1:
+            wait_warm(url, consecutive=8 * fleet.workers)  # each worker warms on its own
         tenant = provision(url, turn, fakes)
     except BaseException:
         proc.terminate()
