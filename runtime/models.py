@@ -18,12 +18,12 @@ from typing import Literal, Protocol, get_args
 
 import agents
 from agents import Model, ModelSettings, OpenAIChatCompletionsModel, OpenAIResponsesModel
-from openai import AsyncOpenAI
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime import tracing
 from runtime.egress import EgressPolicy
 from runtime.offline_model import OFFLINE_ENGINE, OfflineScriptedModel
+from runtime.openai_client import LeanOpenAI
 from runtime.workflow import ServiceChoice
 
 # The SDK's default exporter ships traces to OpenAI: never from a self-hosted voice server
@@ -122,7 +122,7 @@ def build_model(config: ModelConfig) -> Model:
         return OfflineScriptedModel()
     # A tenant's endpoint without a key of the tenant's own gets a placeholder, never None:
     # the SDK would otherwise read OPENAI_API_KEY from the server's environment.
-    client = AsyncOpenAI(
+    client = LeanOpenAI(  # the SDK's client without its per-turn transform of the history
         api_key=config.api_key or "unused",
         base_url=config.base_url,
         timeout=config.timeout_seconds,
