@@ -42,7 +42,7 @@ lint: install
 # generator and the fake providers under `taskset -c 1` (bench/run.py does the pinning).
 bench: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --group bench --python $(PY)
-	$(PY) -m bench.run --leak-calls 500
+	$(PY) -m bench.run --leak-calls 1000
 	$(PY) -m server.cli eval turns
 
 # The same, bounded to ~20 minutes: coarser levels, 2 turns per call, 100-call leak check.

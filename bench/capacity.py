@@ -57,6 +57,18 @@ QUICK = {"turns": 2, "reference_turns": 4, "bisect": 1, "leak_calls": 100}
 REFERENCE_TURNS = 16
 
 
+def quarters_mb(trace: list[tuple[float, int]]) -> list[float]:
+    """RSS (MB) of the last sample in each quarter of a trace's duration."""
+    if not trace:
+        return []
+    end = trace[-1][0] or 1.0
+    out: list[float] = []
+    for q in (0.25, 0.5, 0.75, 1.0):
+        upto = [b for t, b in trace if t <= end * q]
+        out.append(round((upto[-1] if upto else trace[0][1]) / 2**20, 1))
+    return out
+
+
 def run_level(
     server: Server,
     calls: int,
@@ -117,6 +129,9 @@ def run_level(
         "peak_mb": peak / 2**20,
         "after_mb": after / 2**20,
         "per_call_mb": (peak - idle) / 2**20 / max(calls, 1),
+        # RSS at the end of each quarter of the run: flat late quarters = no growth per call
+        "quarters_mb": quarters_mb(sampler.trace),
+        "trace_mb": [[t, round(b / 2**20, 1)] for t, b in sampler.trace],
     }
     summary["server_alive"] = server.proc.poll() is None
     # CPU the server used while the calls ran: a figure that other load on the machine
@@ -286,7 +301,7 @@ def bench_system(name: str, turn: str, args: argparse.Namespace, workdir: Path, 
             }
             log(
                 f"{name} leak: {args.leak_calls} calls, rss idle {leak['rss']['idle_mb']:.0f} "
-                f"→ after {leak['rss']['after_mb']:.0f} MB"
+                f"→ after {leak['rss']['after_mb']:.0f} MB (quarters {leak['rss']['quarters_mb']})"
             )
         return result
     finally:

@@ -106,15 +106,27 @@ def rss_bytes(pid: int) -> int:
 
 
 class RssSampler(threading.Thread):
-    def __init__(self, pid: int, every: float = 0.25) -> None:
+    """The peak RSS of ``pid`` (sampled every ``every`` s), and a trace of it: one sample
+    per ``trace_every`` s, (seconds since start, bytes), to tell a heap that grows to its
+    working set and stays from one that grows with every call."""
+
+    def __init__(self, pid: int, every: float = 0.25, trace_every: float = 5.0) -> None:
         super().__init__(daemon=True)
-        self.pid, self.every = pid, every
+        self.pid, self.every, self.trace_every = pid, every, trace_every
         self.peak = 0
+        self.trace: list[tuple[float, int]] = []
         self._halt = threading.Event()
 
     def run(self) -> None:
+        start = time.monotonic()
+        next_trace = start
         while not self._halt.is_set():
-            self.peak = max(self.peak, rss_bytes(self.pid))
+            rss = rss_bytes(self.pid)
+            self.peak = max(self.peak, rss)
+            now = time.monotonic()
+            if now >= next_trace:
+                self.trace.append((round(now - start, 1), rss))
+                next_trace = now + self.trace_every
             self._halt.wait(self.every)
 
     def stop(self) -> int:

@@ -132,7 +132,9 @@ ROWS: list[tuple[str, Any, Any]] = [
      lambda f: _pq(f["lateness_cap"], ("p99", "max")), lambda f: None),
     ("leak check: sequential calls → RSS before / after (MB)",
      lambda f: (f"{f['leak']['calls']} calls ({f['leak']['failed']} failed): "
-                f"{f['leak']['rss']['idle_mb']:.0f} → {f['leak']['rss']['after_mb']:.0f}")
+                f"{f['leak']['rss']['idle_mb']:.0f} → {f['leak']['rss']['after_mb']:.0f}"
+                + (" (at each quarter: " + " / ".join(f"{q:.0f}" for q in quarters) + ")"
+                   if (quarters := f["leak"]["rss"].get("quarters_mb")) else ""))
      if f["leak"] else "—",
      lambda f: None),
 ]  # fmt: skip

@@ -58,3 +58,23 @@ def test_merge_keeps_the_earlier_systems_and_names_both_commands() -> None:
     assert now["results"]["switchboard"]["flux"]["capacity"] == 24
     assert now["command"] == ("python -m bench.run --leak-calls 500; then "
                               "python -m bench.run --systems switchboard-webrtc --merge")  # fmt: skip
+
+
+def test_leak_row_gives_the_rss_at_each_quarter_of_the_run() -> None:
+    system = _system(24)
+    system["leak"] = {"calls": 1000, "concurrency": 10, "failed": 0,
+                      "rss": {"idle_mb": 345.0, "after_mb": 408.0,
+                              "quarters_mb": [391.2, 404.0, 407.6, 408.1]}}  # fmt: skip
+    text = render(_report({"switchboard": {"flux": system}, "baseline": {"flux": _system(8)}}))
+    row = next(line for line in text.splitlines() if line.startswith("| leak check"))
+    assert "1000 calls (0 failed): 345 → 408 (at each quarter: 391 / 404 / 408 / 408)" in row
+
+
+def test_quarters_take_the_last_sample_of_each_quarter() -> None:
+    from bench.capacity import quarters_mb
+
+    mb = 2**20
+    trace = [(0.0, 100 * mb), (10.0, 200 * mb), (20.0, 250 * mb), (30.0, 260 * mb),
+             (40.0, 260 * mb)]  # fmt: skip
+    assert quarters_mb(trace) == [200.0, 250.0, 260.0, 260.0]
+    assert quarters_mb([]) == []
