@@ -94,7 +94,8 @@ def untransformed(kwargs: dict[str, Any]) -> dict[str, Any]:
     out = dict(kwargs)
     for key in moved:
         del out[key]
-    out["messages"] = []  # required by the signature; the extra body's list replaces it
+    if "messages" in moved:
+        out["messages"] = []  # required by the signature; the extra body's list replaces it
     out["extra_body"] = {**moved, **(extra or {})}  # an operator's extra_body still wins
     return out
 

@@ -89,6 +89,11 @@ def test_anything_but_plain_json_takes_the_sdk_path() -> None:
         assert not plain_json([odd])
         given = {"model": "m", "messages": [odd]}
         assert untransformed(given) is given
+    # messages the SDK must list (a tuple) stay with it; plain tools still go around
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    given = {"model": "m", "messages": ({"role": "user", "content": "hi"},), "tools": tools}
+    moved = untransformed(given)
+    assert moved["messages"] == given["messages"] and moved["extra_body"] == {"tools": tools}
 
 
 class Aliased(TypedDict):
