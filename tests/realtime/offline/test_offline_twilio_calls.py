@@ -45,7 +45,8 @@ async def _call(env: OfflineServer, twilio: TwilioEmulator, org: Org, script: Sc
             voiced[0] = end
         return voiced[1]
 
-    rows = await calls_db.list_for_org(env.server.services.db, uuid.UUID(org.id), limit=100)
+    # the server's row for this Twilio call (the API does not list calls by carrier call id)
+    rows = await calls_db.list_for_org(env.db, uuid.UUID(org.id), limit=100)
     [call_id] = [str(c["id"]) for c in rows if c["carrier_call_id"] == call_sid]
     caller = Caller(
         say=lambda line: stream.say(line, voice=voice, rate_wpm=wpm),
