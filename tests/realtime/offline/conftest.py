@@ -27,6 +27,8 @@ from server.auth.tokens import load_private_key
 from tests.conftest import CARRIER_APIS, CLOSED_PORT_URL
 from tests.fakes.carriers.twilio_rest import FakeTwilioRest
 from tests.realtime.fleet.harness import SWITCHBOARD, Process, base_env, free_port
+from tests.realtime.offline.calls import SCRIPTS, VOICES
+from tests.realtime.offline.speech import CallerSpeech
 
 PUBLIC = "https://offline.example.test"
 SID = "AC" + "5" * 32
@@ -107,6 +109,13 @@ def _instance_keys(data_dir: Path) -> dict[str, str]:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()).decode()  # fmt: skip
     return {"jwt_private_key": pem, "secret_keys": load_or_create_key(None, data_dir)}
+
+
+@pytest.fixture(scope="package")
+def caller_speech() -> CallerSpeech:
+    """Every caller's lines in its voice, the same audio in every run (``speech.py``)."""
+    return CallerSpeech((line, voice, wpm) for script, (voice, wpm) in zip(SCRIPTS, VOICES, strict=True)
+                        for line in script.lines)  # fmt: skip
 
 
 @pytest.fixture(scope="package")

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
+import loadgen.callers.twilio
 from db import calls as calls_db
 from loadgen.callers.media import voiced_seconds
 from loadgen.callers.twilio import MediaStream, TwilioEmulator, stream_of
@@ -24,6 +27,7 @@ from tests.realtime.offline.calls import (
     user_turns,
 )
 from tests.realtime.offline.conftest import PUBLIC, SID, TOKEN, OfflineServer, Org
+from tests.realtime.offline.speech import CallerSpeech
 
 
 async def _call(env: OfflineServer, twilio: TwilioEmulator, org: Org, script: Script,
@@ -60,7 +64,10 @@ async def _call(env: OfflineServer, twilio: TwilioEmulator, org: Org, script: Sc
     return path_of(call), heard(call)
 
 
-async def test_offline_templates_take_the_right_path_over_the_phone(offline_server: OfflineServer) -> None:
+async def test_offline_templates_take_the_right_path_over_the_phone(
+    offline_server: OfflineServer, caller_speech: CallerSpeech, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loadgen.callers.twilio, "speech_pcm", caller_speech.pcm)  # what ``say`` sends
     org = await offline_server.organization(phone=True)
     twilio = TwilioEmulator(offline_server.server.url, PUBLIC, SID, TOKEN)
     try:

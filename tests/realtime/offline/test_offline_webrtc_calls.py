@@ -7,7 +7,6 @@ import asyncio
 
 from loadgen.audio import frames
 from loadgen.callers.webrtc import WebRTCCaller
-from loadgen.speech import speech_pcm
 from loadgen.webrtc_caller import RATE
 from tests.realtime.offline.calls import (
     SCRIPTS,
@@ -24,15 +23,16 @@ from tests.realtime.offline.calls import (
     user_turns,
 )
 from tests.realtime.offline.conftest import OfflineServer, Org
+from tests.realtime.offline.speech import CallerSpeech
 
 
 async def _call(
-    env: OfflineServer, org: Org, script: Script, voice: str, wpm: int, delay: float
+    env: OfflineServer, org: Org, speech: CallerSpeech, script: Script, voice: str, wpm: int,
+    delay: float,
 ) -> tuple[list[str], list[str]]:
     await asyncio.sleep(delay)  # callers start a little apart, as real ones do
-    # synthesized in a thread: the loop paces the calls already live (and espeak's lock may
-    # be held by the server's text-to-speech)
-    lines = {line: frames(await asyncio.to_thread(speech_pcm, line, RATE, voice=voice,
+    # resampled in a thread: the loop paces the calls already live
+    lines = {line: frames(await asyncio.to_thread(speech.pcm, line, RATE, voice=voice,
                                                   rate_wpm=wpm), RATE)
              for line in script.lines}  # fmt: skip
     peer = WebRTCCaller()
@@ -60,10 +60,12 @@ async def _call(
     return path_of(call), heard(call)
 
 
-async def test_offline_templates_take_the_right_path_over_webrtc(offline_server: OfflineServer) -> None:
+async def test_offline_templates_take_the_right_path_over_webrtc(
+    offline_server: OfflineServer, caller_speech: CallerSpeech
+) -> None:
     org = await offline_server.organization(phone=False)
     results = await asyncio.gather(*(
-        _call(offline_server, org, script, voice, wpm, STAGGER * i)
+        _call(offline_server, org, caller_speech, script, voice, wpm, STAGGER * i)
         for i, (script, (voice, wpm)) in enumerate(zip(SCRIPTS, VOICES, strict=True))
     ))
     # The path: the right node, and the right tool called (with any number heard).
