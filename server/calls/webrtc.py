@@ -26,6 +26,7 @@ from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from db.calls import CallStatus
 from pipeline.call_runner import CallControl
 from pipeline.events import EndReason
+from pipeline.transports import BrowserWebRTCTransport
 from server.calls.admission import CallHandle, NewCall, check_instance, end_call, start_call
 from server.calls.commands import CallCommand, dispatch
 from server.calls.ice import ice_servers
@@ -130,7 +131,7 @@ async def start_browser_call(services: Services, new: NewCall, sdp: str, sdp_typ
     except BaseException:
         await _close(connection)
         raise
-    transport = SmallWebRTCTransport(connection, TransportParams(
+    transport = BrowserWebRTCTransport(connection, TransportParams(
         audio_in_enabled=True, audio_out_enabled=True,
         audio_in_sample_rate=AUDIO_IN_RATE, audio_out_sample_rate=AUDIO_OUT_RATE,
     ))  # fmt: skip

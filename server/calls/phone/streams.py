@@ -32,6 +32,7 @@ from db.carriers import CarrierCall
 from pipeline.call_runner import CallControl
 from pipeline.events import EndReason
 from pipeline.teardown import release_transport
+from pipeline.transports import CarrierWebsocketTransport
 from server.calls.admission import CallUnavailable, end_call, load_call
 from server.calls.commands import CallCommand, dispatch
 from server.calls.phone.carriers import provider_for, stream_url
@@ -195,7 +196,7 @@ async def serve_media_stream(services: Services, websocket: WebSocket, carrier: 
 async def _run(services: Services, websocket: WebSocket, provider: CarrierProvider,
                start: StreamStart, call_id: UUID, carrier_call_id: str) -> None:  # fmt: skip
     serializer = GuardedSerializer(provider.serializer(start))
-    transport = FastAPIWebsocketTransport(
+    transport = CarrierWebsocketTransport(
         websocket,
         FastAPIWebsocketParams(audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
                                serializer=serializer, allowed_origins=[]),
