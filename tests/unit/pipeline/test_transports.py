@@ -3,7 +3,6 @@ runs with nothing queued (pipeline/transports.py)."""
 
 from __future__ import annotations
 
-import asyncio
 from unittest.mock import MagicMock
 
 from pipecat.frames.frames import Frame, InputAudioRawFrame, StartFrame
@@ -54,19 +53,19 @@ def _frame(n: int) -> InputAudioRawFrame:
 
 async def _run(input_cls: type[BaseInputTransport], drive) -> _Audio:
     inp = input_cls(TransportParams(audio_in_enabled=True, audio_in_sample_rate=8000))
-    audio = _Audio()
+    audio, end = _Audio(), Recorder()
 
     async def driver(_worker) -> None:
-        await drive(inp, audio)
+        await drive(inp, audio, end)
 
-    await run_pipeline([inp, audio, Recorder()], driver, in_rate=8000)
+    await run_pipeline([inp, audio, end], driver, in_rate=8000)
     return audio
 
 
 async def test_caller_audio_reaches_the_pipeline_before_push_audio_frame_returns():
     seen: list[bool] = []
 
-    async def drive(inp: BaseInputTransport, audio: _Audio) -> None:
+    async def drive(inp: BaseInputTransport, audio: _Audio, end: Recorder) -> None:
         frame = _frame(1)
         await inp.push_audio_frame(frame)
         seen.append(frame in audio.audio)  # no task switch in between
@@ -79,41 +78,33 @@ async def test_plain_pipecat_input_hands_caller_audio_to_its_audio_task():
     """The control: what DirectAudioInput saves is real (pipecat queues every frame)."""
     seen: list[bool] = []
 
-    async def drive(inp: BaseInputTransport, audio: _Audio) -> None:
+    async def drive(inp: BaseInputTransport, audio: _Audio, end: Recorder) -> None:
         frame = _frame(1)
         await inp.push_audio_frame(frame)
         seen.append(frame in audio.audio)
-        await audio_arrived(audio, frame)
+        await end.wait_for(lambda: frame in end.frames)
 
     await _run(_PlainInput, drive)
     assert seen == [False]
 
 
-async def audio_arrived(audio: _Audio, frame: InputAudioRawFrame) -> None:
-    for _ in range(200):
-        if frame in audio.audio:
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("the frame never arrived")
-
-
 async def test_frames_still_queued_go_first_and_the_order_never_changes():
     frames = [_frame(n) for n in range(6)]
 
-    async def drive(inp: BaseInputTransport, audio: _Audio) -> None:
+    async def drive(inp: BaseInputTransport, audio: _Audio, end: Recorder) -> None:
         # Two frames wait on the queue (as after call start-up) when the next ones arrive.
         await BaseInputTransport.push_audio_frame(inp, frames[0])
         await BaseInputTransport.push_audio_frame(inp, frames[1])
         for frame in frames[2:]:
             await inp.push_audio_frame(frame)
-        await audio_arrived(audio, frames[-1])
+        await end.wait_for(lambda: frames[-1] in end.frames)
 
     audio = await _run(_DirectInput, drive)
     assert audio.audio == frames
 
 
 async def test_nothing_is_pushed_when_passthrough_is_off():
-    async def drive(inp: BaseInputTransport, audio: _Audio) -> None:
+    async def drive(inp: BaseInputTransport, audio: _Audio, end: Recorder) -> None:
         inp._params.audio_in_passthrough = False
         await inp.push_audio_frame(_frame(1))
 
