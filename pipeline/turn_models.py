@@ -7,9 +7,10 @@ buffer in the analyzer and its ONNX session is stateless. ``onnxruntime.Inferenc
 is safe to call from several threads at once; Smart Turn runs on the process's shared,
 low-priority inference threads (``pipeline.inference_pool``), not pipecat's thread per call.
 
-VAD runs inline on the event loop instead: one Silero window (32 ms of 8 kHz audio) takes
-about 0.1 ms, and pipecat's hop to a per-call executor thread for every 20 ms frame cost
-twice the inference itself plus a thread per call (measured: 370 vs 180 µs per frame).
+VAD runs on the event loop instead: one Silero window (32 ms of 8 kHz audio) takes about
+0.1 ms, and pipecat's hop to a per-call executor thread for every 20 ms frame cost twice the
+inference itself plus a thread per call (measured: 370 vs 180 µs per frame). The windows of
+carrier calls are scored in batches (``pipeline.vad_batch``); browser calls score alone.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 from pipecat.frames.frames import TranscriptionFrame, VADUserStoppedSpeakingFrame
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
+from pipeline import vad_batch
 from pipeline.inference_pool import inference_pool
+from pipeline.vad_batch import SileroBatcher
 
 _lock = threading.Lock()
 _silero_session: ort.InferenceSession | None = None
@@ -96,15 +99,55 @@ class _SharedSileroModel(SileroOnnxModel):
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     """``SileroVADAnalyzer`` whose ONNX session is shared across calls."""
 
-    def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
+    def __init__(
+        self, *, sample_rate: int | None = None, params: VADParams | None = None, batched: bool = True
+    ):
         VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
         self._model = _SharedSileroModel(silero_session())
+        self._batched = batched
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        self._batcher: SileroBatcher | None = None
+        self._scored: float | None = None
+        self._scored_at = float("-inf")
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
-        """Run the analyzer on the loop: cheaper than the per-frame thread hop it replaces."""
+        """Run the analyzer on the loop: cheaper than the per-frame thread hop it replaces.
+        A frame that completes one window has it scored in a batch with other calls'
+        windows (``pipeline.vad_batch``); the verdict is then pipecat's, from that score."""
+        window_bytes = self._vad_frames_num_bytes
+        one_window = (len(self._vad_buffer) + len(buffer)) // window_bytes == 1
+        if self._batched and vad_batch.max_wait() > 0 and one_window:
+            if self._batcher is None:
+                self._batcher = vad_batch.batcher(self._model.session, self.sample_rate)
+            window = (self._vad_buffer + buffer)[:window_bytes]
+            loop = asyncio.get_running_loop()
+            # a window ready right after the last one was scored: this call's audio is
+            # queued behind its VAD (a loaded loop, a burst after a stall); waiting for a
+            # batch per window would never catch up, so score it at once
+            behind = loop.time() - self._scored_at < vad_batch.BACKLOG_GAP_SECONDS
+            urgent = behind or self._may_decide()
+            self._scored = await self._batcher.score(self._model, window, urgent=urgent)
+            self._scored_at = loop.time()
         return self._run_analyzer(buffer)
+
+    def _may_decide(self) -> bool:
+        """Whether the next window can turn the verdict: speech starts or stops with it."""
+        if self._vad_state in (VADState.QUIET, VADState.STARTING):
+            return self._vad_starting_count + 1 >= self._vad_start_frames
+        return self._vad_stopping_count + 1 >= self._vad_stop_frames
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        scored, self._scored = self._scored, None
+        if scored is None:  # no batch: no window in the frame, or several (scored one by one)
+            return super().voice_confidence(buffer)
+        self._maybe_reset_model(scored)
+        return scored
+
+    async def cleanup(self) -> None:
+        if self._batcher is not None:
+            self._batcher.release(self._model)
+        await super().cleanup()
 
 
 class SharedSmartTurnAnalyzer(LocalSmartTurnAnalyzerV3):

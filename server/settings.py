@@ -39,9 +39,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
-    # Smart Turn inference threads per worker process (docs/PERFORMANCE.md); default: the
+    # Smart Turn inference threads per worker process (BENCHMARKS.md); default: the
     # process's cores ÷ WORKERS, at least 1
     smart_turn_threads: int | None = Field(default=None, ge=1, le=64)
+    # How long a call's Silero VAD window may wait to be scored in one batch with other
+    # calls' windows (pipeline/vad_batch.py; carrier calls); 0: each window scored alone
+    vad_batch_ms: float = Field(default=10.0, ge=0, le=50)
     public_url: AnyHttpUrl | None = None
     data_dir: Path = Path(".data")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

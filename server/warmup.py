@@ -73,10 +73,12 @@ def inference_threads(settings: Settings) -> int:
 
 @contextlib.asynccontextmanager
 async def warmup(services: Services) -> AsyncIterator[None]:
+    from pipeline import vad_batch
     from pipeline.inference_pool import configure
 
     with contextlib.suppress(RuntimeError):  # a second app in this process (tests): as set
         configure(inference_threads(services.settings))
+    vad_batch.configure(services.settings.vad_batch_ms / 1000)
     if services.settings.warmup:
         services.spawn(_warm(services), name="warmup")
     else:

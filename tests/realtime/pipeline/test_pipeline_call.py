@@ -292,3 +292,21 @@ def test_caller_audio_ends_after_its_last_user(tmp_path):
             assert end == user + 1 and vad is not None
         out = built.pipeline.processors.index(transport.output())
         assert isinstance(built.pipeline.processors[out + 1], AgentAudioEnd)
+
+
+def test_carrier_calls_batch_their_vad_windows_and_browser_calls_do_not(tmp_path):
+    """Silero windows of carrier calls are scored in batches across calls; browser calls'
+    each alone (BENCHMARKS.md step 11: batched, the offline WebRTC callers lost turns)."""
+    session = create_session(WORKFLOW, variables={}, model=ModelConfig(provider="offline"))
+    batched = {}
+    for channel, rate in (("twilio", 8000), ("webrtc", 16000)):
+        spec = CallSpec(
+            call_id=str(uuid.uuid4()), organization_id="org", channel=channel,
+            audio_in_sample_rate=rate, audio_out_sample_rate=rate, agent=session,
+            turn_detection="smart-turn",
+            stt_service=FrameProcessor(name="stt"), tts_service=FrameProcessor(name="tts"),
+        )  # fmt: skip
+        built = build_call(spec, _StubTransport(), MemorySink())
+        user = [type(p).__name__ for p in built.pipeline.processors].index("LLMUserAggregator")
+        batched[channel] = built.pipeline.processors[user]._params.vad_analyzer._batched
+    assert batched == {"twilio": True, "webrtc": False}
