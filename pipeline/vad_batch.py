@@ -12,9 +12,8 @@ window (so one call alone never waits), when it is full, or when a window may tu
 call's verdict (the last window before speech counts as started or stopped): the turn's
 timing never waits for the batch, only the windows in between do. A call whose audio is
 queued behind its VAD (a loaded loop, a burst of frames after a stall) has its windows
-scored at once until it has caught up: a wait per window would let it fall further behind
-(the first version, without this, lost whole turns of 10 concurrent WebRTC calls on a
-loaded machine).
+scored at once until it has caught up: a wait per window would let it fall further behind.
+Browser (WebRTC) calls are not batched (``pipeline.builder``; BENCHMARKS.md step 11).
 
 Scoring stays on the event loop, as the unbatched analyzer does (``pipeline.turn_models``):
 a batch of 8 takes ~0.4 ms.
@@ -119,17 +118,16 @@ class SileroBatcher:
 
     def _run(self, batch: list[_Window]) -> None:
         n = len(batch)
-        audio = np.frombuffer(b"".join(w.audio for w in batch), dtype=np.int16).reshape(n, -1)
-        for w in batch:
-            prepare(w.model, self._sample_rate)
-        x = np.concatenate(
-            (np.concatenate([w.model._context for w in batch]), audio.astype(np.float32) / 32768.0),
-            axis=1,
-        )
-        state = np.concatenate([w.model._state for w in batch], axis=1)
         try:
+            audio = np.frombuffer(b"".join(w.audio for w in batch), dtype=np.int16).reshape(n, -1)
+            for w in batch:
+                prepare(w.model, self._sample_rate)
+            context = np.concatenate([w.model._context for w in batch])
+            x = np.concatenate((context, audio.astype(np.float32) / 32768.0), axis=1)
+            state = np.concatenate([w.model._state for w in batch], axis=1)
             out, new_state = self._session.run(None, {"input": x, "state": state, "sr": self._sr})
-        except Exception as exc:  # as pipecat's analyzer: an unscorable window is silence
+        except Exception as exc:  # as pipecat's analyzer: an unscorable window is silence;
+            # and no call's VAD may wait forever on a batch that could not run
             logger.error(f"Silero VAD batch of {n} windows failed: {exc}")
             for w in batch:
                 w.future.set_result(0.0)

@@ -201,3 +201,17 @@ async def test_a_call_behind_its_audio_catches_up_without_waiting():
         for i in range(0, len(speech) - FRAME, FRAME):  # back to back, as a queue delivers
             await burst.analyze_audio(speech[i : i + FRAME])
     assert burst._windows_since_reset > 30
+
+
+async def test_a_batch_that_cannot_be_assembled_scores_silence_instead_of_hanging():
+    vad_batch.configure(0.05)
+    a, b = _analyzer(), _analyzer()
+    for vad in (a, b):  # two live calls: their windows go into one batch
+        vad._batcher = vad_batch.batcher(vad._model.session, 8000)
+        vad._batcher.streams.add(vad._model)
+    b._model._last_sr, b._model._last_batch_size = 8000, 1  # a stream under way...
+    b._model._context = np.zeros((1, 7), np.float32)  # ...with a context no batch can stack
+    seen_a = _recording(a)
+    async with asyncio.timeout(10):
+        await asyncio.gather(a.analyze_audio(bytes(FRAME * 2)), b.analyze_audio(bytes(FRAME * 2)))
+    assert seen_a == [0.0]
