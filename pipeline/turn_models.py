@@ -33,7 +33,6 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 
 from pipeline import vad_batch
 from pipeline.inference_pool import inference_pool
-from pipeline.vad_batch import SileroBatcher
 
 _lock = threading.Lock()
 _silero_session: ort.InferenceSession | None = None
@@ -107,7 +106,7 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._batched = batched
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
-        self._batcher: SileroBatcher | None = None
+        self._batcher: vad_batch.SileroBatcher | None = None
         self._scored: float | None = None
         self._scored_at = float("-inf")
 

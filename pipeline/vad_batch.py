@@ -92,7 +92,7 @@ class SileroBatcher:
         future: asyncio.Future[float] = loop.create_future()
         self.streams.add(model)
         self._pending.append(_Window(model, audio, future))
-        if urgent or len(self._pending) >= min(MAX_BATCH, len(self.streams)) or _max_wait <= 0:
+        if urgent or len(self._pending) >= min(MAX_BATCH, len(self.streams)):
             if not self._flush_soon:
                 self._flush_soon = True
                 loop.call_soon(self.flush)

@@ -9,17 +9,13 @@ import numpy as np
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
+from loadgen.script import DENSE_LINES
 from loadgen.speech import speech_pcm
 from pipeline import vad_batch
 from pipeline.turn_models import SharedSileroVADAnalyzer, silero_session
 
 FRAME = 160 * 2  # 20 ms at 8 kHz, as a phone call delivers it
-LINES = (
-    "I would like to book a table for tonight.",
-    "Do you have a table for four on Friday?",
-    "Seven o'clock works fine for all of us.",
-    "Could we sit near the window, please?",
-)
+LINES = DENSE_LINES[:4]  # the load generator's dense callers' lines
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +48,13 @@ def _analyzer(session: object | None = None) -> SharedSileroVADAnalyzer:
     if session is not None:
         vad._model.session = session
     return vad
+
+
+def _live(*vads: SharedSileroVADAnalyzer) -> None:
+    """Make the batcher count these VADs as live calls before their first window."""
+    for vad in vads:
+        vad._batcher = vad_batch.batcher(vad._model.session, 8000)
+        vad._batcher.streams.add(vad._model)
 
 
 def _recording(vad: SharedSileroVADAnalyzer) -> list[float]:
@@ -169,9 +172,7 @@ async def test_frames_of_several_windows_are_scored_one_by_one():
 async def test_a_window_that_may_end_or_start_speech_does_not_wait():
     vad_batch.configure(30.0)  # a window that waited for the timer would time this test out
     stopping, starting, other = _analyzer(), _analyzer(), _analyzer()
-    for vad in (stopping, starting, other):
-        vad._batcher = vad_batch.batcher(vad._model.session, 8000)
-        vad._batcher.streams.add(vad._model)  # three live calls: no batch is complete alone
+    _live(stopping, starting, other)  # three live calls: no batch is complete alone
     stopping._vad_state, stopping._vad_stopping_count = VADState.STOPPING, stopping._vad_stop_frames - 1
     starting._vad_state, starting._vad_starting_count = VADState.STARTING, starting._vad_start_frames - 1
     speech = speech_pcm("hello there, how are you today", 8000)
@@ -194,8 +195,7 @@ async def test_a_call_behind_its_audio_catches_up_without_waiting():
     wait per window would never catch up."""
     vad_batch.configure(1.0)  # 30 windows that each waited for the timer: 30 s
     burst, other = _analyzer(), _analyzer()
-    other._batcher = vad_batch.batcher(other._model.session, 8000)
-    other._batcher.streams.add(other._model)  # another live call, silent for now
+    _live(other)  # another live call, silent for now
     speech = speech_pcm("hello there, how are you today", 8000)
     async with asyncio.timeout(5):
         for i in range(0, len(speech) - FRAME, FRAME):  # back to back, as a queue delivers
@@ -206,9 +206,7 @@ async def test_a_call_behind_its_audio_catches_up_without_waiting():
 async def test_a_batch_that_cannot_be_assembled_scores_silence_instead_of_hanging():
     vad_batch.configure(0.05)
     a, b = _analyzer(), _analyzer()
-    for vad in (a, b):  # two live calls: their windows go into one batch
-        vad._batcher = vad_batch.batcher(vad._model.session, 8000)
-        vad._batcher.streams.add(vad._model)
+    _live(a, b)  # two live calls: their windows go into one batch
     b._model._last_sr, b._model._last_batch_size = 8000, 1  # a stream under way...
     b._model._context = np.zeros((1, 7), np.float32)  # ...with a context no batch can stack
     seen_a = _recording(a)
