@@ -159,12 +159,7 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         user_params=LLMUserAggregatorParams(
             vad_analyzer=None
             if provider_turns
-            else SharedSileroVADAnalyzer(
-                params=VADParams(stop_secs=spec.vad_stop_secs),
-                # browser calls score each window alone: batched, the offline WebRTC test's
-                # callers lost their turns (BENCHMARKS.md step 11; cause not yet found)
-                batched=spec.channel != "webrtc",
-            ),
+            else SharedSileroVADAnalyzer(params=VADParams(stop_secs=spec.vad_stop_secs)),
             user_turn_strategies=user_turn_strategies(spec),
             empty_user_turn=None,  # a cough or noise gets no answer
             user_idle_timeout=spec.user_idle_timeout_secs or 0,

@@ -10,7 +10,7 @@ low-priority inference threads (``pipeline.inference_pool``), not pipecat's thre
 VAD runs on the event loop instead: one Silero window (32 ms of 8 kHz audio) takes about
 0.1 ms, and pipecat's hop to a per-call executor thread for every 20 ms frame cost twice the
 inference itself plus a thread per call (measured: 370 vs 180 µs per frame). The windows of
-carrier calls are scored in batches (``pipeline.vad_batch``); browser calls score alone.
+all calls on the loop are scored in batches (``pipeline.vad_batch``).
 """
 
 from __future__ import annotations
@@ -98,12 +98,9 @@ class _SharedSileroModel(SileroOnnxModel):
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     """``SileroVADAnalyzer`` whose ONNX session is shared across calls."""
 
-    def __init__(
-        self, *, sample_rate: int | None = None, params: VADParams | None = None, batched: bool = True
-    ):
+    def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
         VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
         self._model = _SharedSileroModel(silero_session())
-        self._batched = batched
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
         self._batcher: vad_batch.SileroBatcher | None = None
@@ -116,7 +113,7 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         windows (``pipeline.vad_batch``); the verdict is then pipecat's, from that score."""
         window_bytes = self._vad_frames_num_bytes
         one_window = (len(self._vad_buffer) + len(buffer)) // window_bytes == 1
-        if self._batched and vad_batch.max_wait() > 0 and one_window:
+        if vad_batch.max_wait() > 0 and one_window:
             if self._batcher is None:
                 self._batcher = vad_batch.batcher(self._model.session, self.sample_rate)
             window = (self._vad_buffer + buffer)[:window_bytes]

@@ -13,7 +13,11 @@ call's verdict (the last window before speech counts as started or stopped): the
 timing never waits for the batch, only the windows in between do. A call whose audio is
 queued behind its VAD (a loaded loop, a burst of frames after a stall) has its windows
 scored at once until it has caught up: a wait per window would let it fall further behind.
-Browser (WebRTC) calls are not batched (``pipeline.builder``; BENCHMARKS.md step 11).
+"At once" means in the caller's own step: the batch is run inside ``score`` and the call goes
+on without yielding to the loop. Scheduling the run instead (``call_soon``) cost each such
+window two loop iterations, and under 10 browser calls, whose aiortc work makes iterations
+long, their VADs fell behind their audio for good and the callers' turns were lost
+(BENCHMARKS.md step 11).
 
 Scoring stays on the event loop, as the unbatched analyzer does (``pipeline.turn_models``):
 a batch of 8 takes ~0.4 ms.
@@ -80,7 +84,6 @@ class SileroBatcher:
         self._context = context_size(sample_rate)
         self._pending: list[_Window] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._flush_soon = False
         self.streams: weakref.WeakSet[SileroOnnxModel] = weakref.WeakSet()
 
     def score(self, model: SileroOnnxModel, audio: bytes, *, urgent: bool = False) -> asyncio.Future[float]:
@@ -93,9 +96,11 @@ class SileroBatcher:
         self.streams.add(model)
         self._pending.append(_Window(model, audio, future))
         if urgent or len(self._pending) >= min(MAX_BATCH, len(self.streams)):
-            if not self._flush_soon:
-                self._flush_soon = True
-                loop.call_soon(self.flush)
+            # run it here, in the caller's step: the future is done when returned, so its
+            # call goes on without yielding. A hop through the loop (call_soon, then the
+            # task's wake-up) costs two iterations per window, and a loaded loop's
+            # iterations are long: 10 browser calls' VADs fell behind their audio for good
+            self.flush()
         elif self._timer is None:
             self._timer = loop.call_later(_max_wait, self.flush)
         return future
@@ -105,11 +110,10 @@ class SileroBatcher:
         self.streams.discard(model)
 
     def flush(self) -> None:
-        """Score every pending window in one run (the timer's and ``call_soon``'s callback)."""
+        """Score every pending window in one run (the timer's callback, or ``score``'s)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._flush_soon = False
         windows = [w for w in self._pending if not w.future.done()]  # a cancelled call: skip
         self._pending = []
         while windows:

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # process's cores ÷ WORKERS, at least 1
     smart_turn_threads: int | None = Field(default=None, ge=1, le=64)
     # How long a call's Silero VAD window may wait to be scored in one batch with other
-    # calls' windows (pipeline/vad_batch.py; carrier calls); 0: each window scored alone
+    # calls' windows (pipeline/vad_batch.py); 0: each window scored alone
     vad_batch_ms: float = Field(default=10.0, ge=0, le=50)
     public_url: AnyHttpUrl | None = None
     data_dir: Path = Path(".data")

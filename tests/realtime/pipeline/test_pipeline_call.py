@@ -20,6 +20,7 @@ from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 
 from loadgen.callers.webrtc import WebRTCCaller, speech_pcm
+from pipeline import vad_batch
 from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
 from pipeline.builder import build_call
 from pipeline.call_runner import CallControl, run_call
@@ -294,11 +295,11 @@ def test_caller_audio_ends_after_its_last_user(tmp_path):
         assert isinstance(built.pipeline.processors[out + 1], AgentAudioEnd)
 
 
-def test_carrier_calls_batch_their_vad_windows_and_browser_calls_do_not(tmp_path):
-    """Silero windows of carrier calls are scored in batches across calls; browser calls'
-    each alone (BENCHMARKS.md step 11: batched, the offline WebRTC callers lost turns)."""
+async def test_carrier_and_browser_calls_batch_their_vad_windows():
+    """Silero windows of every channel are scored by the loop's batcher for their rate
+    (BENCHMARKS.md step 11: browser calls were once left out, until their lost turns were
+    traced to the batcher's scheduling, not to batching)."""
     session = create_session(WORKFLOW, variables={}, model=ModelConfig(provider="offline"))
-    batched = {}
     for channel, rate in (("twilio", 8000), ("webrtc", 16000)):
         spec = CallSpec(
             call_id=str(uuid.uuid4()), organization_id="org", channel=channel,
@@ -308,5 +309,7 @@ def test_carrier_calls_batch_their_vad_windows_and_browser_calls_do_not(tmp_path
         )  # fmt: skip
         built = build_call(spec, _StubTransport(), MemorySink())
         user = [type(p).__name__ for p in built.pipeline.processors].index("LLMUserAggregator")
-        batched[channel] = built.pipeline.processors[user]._params.vad_analyzer._batched
-    assert batched == {"twilio": True, "webrtc": False}
+        vad = built.pipeline.processors[user]._params.vad_analyzer
+        vad.set_sample_rate(rate)
+        await vad.analyze_audio(bytes(vad._vad_frames_num_bytes))  # one window
+        assert vad._model in vad_batch.batcher(vad._model.session, rate).streams, channel

@@ -137,6 +137,7 @@ async def test_a_cancelled_call_leaves_the_others_scored():
     vad_batch.configure(0.05)
     counting = CountingSession()
     a, b = _analyzer(counting), _analyzer(counting)
+    _live(a, b)  # two live calls: a's window waits for b's
     state_before = a._model._state.copy()
     task = asyncio.create_task(a.analyze_audio(bytes(FRAME * 2)))
     await asyncio.sleep(0)
@@ -213,3 +214,32 @@ async def test_a_batch_that_cannot_be_assembled_scores_silence_instead_of_hangin
     async with asyncio.timeout(10):
         await asyncio.gather(a.analyze_audio(bytes(FRAME * 2)), b.analyze_audio(bytes(FRAME * 2)))
     assert seen_a == [0.0]
+
+
+async def test_a_window_scored_at_once_does_not_yield_to_the_loop():
+    """A window that runs its batch at once (here: a call behind its audio) is scored in
+    the caller's own step. Through the loop it would cost iterations, and a loaded loop's
+    iterations are long: ten browser calls' VADs fell behind their audio for good."""
+    vad_batch.configure(0.05)
+    burst, other = _analyzer(), _analyzer()
+    _live(other)  # another live call, silent: no batch is complete without it
+    ticks = 0
+
+    async def other_work() -> None:  # one tick per loop iteration
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    ticker = asyncio.create_task(other_work())
+    speech = speech_pcm("hello there, how are you today", 8000)
+    frames = [speech[i : i + FRAME] for i in range(0, len(speech) - FRAME, FRAME)]
+    async with asyncio.timeout(10):
+        await burst.analyze_audio(frames[0])
+        await burst.analyze_audio(frames[1])  # the first window: waits for the batch time
+        before = ticks
+        for frame in frames[2:]:  # back to back, as a queue delivers: each window behind
+            await burst.analyze_audio(frame)
+    ticker.cancel()
+    assert burst._windows_since_reset > 30
+    assert ticks == before  # no window of the burst gave the loop an iteration
