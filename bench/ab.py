@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -60,10 +59,10 @@ def summarise(rows: list[dict[str, Any]], var: str, values: list[str]) -> list[s
 
 
 def one_run(args: argparse.Namespace, value: str, fakes: str, workdir: Path) -> dict[str, Any]:
-    os.environ[args.var] = value  # start_switchboard passes the environment on
     server = start_switchboard(
-        args.turn, fakes, args.server_core, workdir, webrtc=args.system == "switchboard-webrtc"
-    )
+        args.turn, fakes, args.server_core, workdir,
+        webrtc=args.system == "switchboard-webrtc", settings={args.var: value},
+    )  # fmt: skip
     try:
         wait_warm(server.url)
         run_level(server, 1, 1, args.client_core, workdir)  # the first call's set-up, not counted

@@ -155,14 +155,15 @@ def wait_warm(url: str, timeout: float = 120.0, consecutive: int = 1) -> float:
 
 def start_switchboard(
     turn: str, fakes: str, core: int | None, workdir: Path, *, gc_freeze: bool = True,
-    webrtc: bool = False, fleet: Fleet | None = None,
+    webrtc: bool = False, fleet: Fleet | None = None, settings: dict[str, str] | None = None,
 ) -> Server:
     """A plain ``switchboard serve`` with its default settings (models warmed at start-up,
     start-up heap frozen out of the collector). ``gc_freeze=False`` sets ``GC_FREEZE=false``
     (the ``switchboard-no-gc-freeze`` comparison of ``bench/run.py``); ``webrtc=True`` has
     the load generator call it as browser peers (``switchboard-webrtc``); ``fleet`` runs
     ``WORKERS`` processes on a shared PostgreSQL and Redis instead of the embedded
-    database (``bench/per_machine.py``)."""
+    database (``bench/per_machine.py``); ``settings``: environment settings of this server
+    (``bench/ab.py``'s values)."""
     port = free_port()
     data = workdir / f"switchboard-{turn}-{port}"
     data.mkdir(parents=True, exist_ok=True)
@@ -193,6 +194,7 @@ def start_switchboard(
     env.pop("REDIS_URL", None)
     if fleet is not None:
         env.update(fleet.env())
+    env.update(settings or {})
     log = workdir / f"switchboard-{turn}.log"
     argv = [str(Path(PY).with_name("switchboard")), "serve"]
     proc = subprocess.Popen(

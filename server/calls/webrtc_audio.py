@@ -45,10 +45,10 @@ class CatchUpJitterBuffer(JitterBuffer):
     drops a backlog instead of keeping it (see the module's docstring)."""
 
     def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
-        if self._origin is None or (packet.sequence_number == self._origin and self._empty()):
+        if self._origin is None or (packet.sequence_number == self._origin and not self._held()):
             # in order, nothing held: an audio packet is a whole frame, released on arrival
             self._origin = uint16_add(packet.sequence_number, 1)
-            return False, JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
+            return False, _frame(packet)
         pli, frame = super().add(packet)
         if frame is None:
             frame = self._oldest() if self._slot(0) is not None else self._past_a_gap()
@@ -64,12 +64,12 @@ class CatchUpJitterBuffer(JitterBuffer):
         first = self._slot(0)
         assert first is not None
         self.remove(1)
-        return JitterFrame(data=first._data, timestamp=first.timestamp)  # type: ignore[attr-defined]
+        return _frame(first)
 
     def _past_a_gap(self) -> JitterFrame | None:
         """With ``HOLE_PACKETS`` packets past the missing one at the origin, give it up and
         release the oldest frame after it."""
-        if len(self._present()) < HOLE_PACKETS:
+        if self._held() < HOLE_PACKETS:
             return None  # it may still arrive, out of order
         skip = 0
         while self._slot(skip) is None:
@@ -77,18 +77,20 @@ class CatchUpJitterBuffer(JitterBuffer):
         self.remove(skip)
         return self._oldest()
 
-    def _empty(self) -> bool:
-        return self._packets.count(None) == self._capacity
+    def _held(self) -> int:
+        return self._capacity - self._packets.count(None)
 
     def _slot(self, offset: int) -> RtpPacket | None:
         assert self._origin is not None
         return self._packets[(self._origin + offset) % self._capacity]
 
-    def _present(self) -> list[int]:
-        return [i for i in range(self._capacity) if self._slot(i) is not None]
+
+def _frame(packet: RtpPacket) -> JitterFrame:
+    """An audio packet as the frame it is (the receiver has set its depacketized payload)."""
+    return JitterFrame(data=packet._data, timestamp=packet.timestamp)  # type: ignore[attr-defined]
 
 
-def hear_sooner(pc: RTCPeerConnection, prefetch: int = INPUT_PREFETCH) -> int:
+def hear_sooner(pc: RTCPeerConnection) -> int:
     """Give ``pc``'s audio receivers a jitter buffer that releases each packet on arrival
     and catches up after a loss (before media flows); returns how many it changed."""
     changed = 0
@@ -99,6 +101,6 @@ def hear_sooner(pc: RTCPeerConnection, prefetch: int = INPUT_PREFETCH) -> int:
         current = getattr(receiver, _ATTRIBUTE)
         if isinstance(current, CatchUpJitterBuffer):
             continue
-        setattr(receiver, _ATTRIBUTE, CatchUpJitterBuffer(capacity=_CAPACITY, prefetch=prefetch))
+        setattr(receiver, _ATTRIBUTE, CatchUpJitterBuffer(capacity=_CAPACITY, prefetch=INPUT_PREFETCH))
         changed += 1
     return changed
