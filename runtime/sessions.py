@@ -20,7 +20,7 @@ from typing import Any
 
 from agents import InputGuardrailTripwireTriggered, RunConfig, Runner
 
-from runtime import tracing
+from runtime import agent_identity, tracing
 from runtime.compile import CompiledWorkflow, compile_cache, handoff_tool_name
 from runtime.contract import (
     AgentEvent,
@@ -47,6 +47,8 @@ from runtime.models import ModelConfig, model_settings, shared_model
 from runtime.tools import CallContext
 from runtime.validation import parse_workflow
 from runtime.workflow import input_values, render
+
+agent_identity.install()  # no per-turn signature of every agent (runtime/agent_identity.py)
 
 log = logging.getLogger(__name__)
 
