@@ -8,7 +8,7 @@ runs ``--turns`` turns of fresh sessions (a conversation of ``--history`` user m
 before the measured one) and records the process CPU per turn. With ``--compare NAME`` the
 blocks alternate between the shortcut off and on (in ABBA order), and the per-block
 difference is printed: ``identity`` is ``runtime/agent_identity.py`` (BENCHMARKS.md step
-12).
+12), ``chunks`` the validated stream chunks of ``runtime/openai_client.py`` (step 13).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ LINE = "I would like a table for two at seven please."
 
 def switch(name: str, on: bool) -> None:
     """Turn one of ``runtime``'s shortcuts on or off in this process."""
-    from runtime import agent_identity
+    from runtime import agent_identity, openai_client
 
     if name == "identity":
         want, other = (
@@ -41,8 +41,10 @@ def switch(name: str, on: bool) -> None:
         for mod_name, module in list(sys.modules.items()):
             if mod_name.startswith("agents") and getattr(module, "_build_agent_identity_map", None) is other:
                 module._build_agent_identity_map = want  # type: ignore[attr-defined]
+    elif name == "chunks":
+        openai_client.VALIDATED = frozenset({openai_client.ChatCompletionChunk}) if on else frozenset()
     else:
-        raise SystemExit(f"--compare: unknown shortcut {name!r} (identity)")
+        raise SystemExit(f"--compare: unknown shortcut {name!r} (identity, chunks)")
 
 
 async def measure(fakes: str, blocks: int, turns: int, history: int, compare: str | None) -> None:
@@ -87,7 +89,7 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=20)
     p.add_argument("--turns", type=int, default=50, help="turns per block")
     p.add_argument("--history", type=int, default=0, help="user turns before the measured one")
-    p.add_argument("--compare", choices=["identity"], default=None)
+    p.add_argument("--compare", choices=["identity", "chunks"], default=None)
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     args = p.parse_args()

@@ -1,5 +1,6 @@
 """The OpenAI client the agent's chat-completions model uses: the SDK's, minus the request
-transform of the conversation on every turn.
+transform of the conversation on every turn and its pure-Python parse of every streamed
+chunk.
 
 ``chat.completions.create`` passes its whole body through ``async_maybe_transform``, which
 walks every message against the ``ChatCompletionMessageParam`` union: each message is
@@ -14,6 +15,14 @@ history (BENCHMARKS.md, "Per-call CPU work", step 9).
 the SDK merges into the JSON body after the transform) when both hold only plain JSON
 values and the SDK's types carry no transform; anything else (a pydantic object, a tuple,
 an SDK that adds an alias) takes the SDK's path unchanged.
+
+Each streamed chunk of the reply (a token or a few) becomes a ``ChatCompletionChunk``
+through the SDK's ``construct_type``: a recursive, validation-free build in Python with
+``typing`` introspection per field, ~70 µs per chunk, on the event loop that paces every
+call's audio. ``LeanOpenAI`` validates the chunk with pydantic-core instead (~3.5 µs, the
+same model with the same fields set); a chunk off the schema (a provider's ``null`` where
+the schema has a number, say), which validation refuses, takes the SDK's lenient build
+as before, so no reply the SDK accepted is refused (step 13 in BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -24,16 +33,19 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
+import pydantic
 from openai import AsyncOpenAI
 from openai._utils import is_typeddict
 from openai._utils._transform import PropertyInfo
 from openai.resources.chat import AsyncChat
 from openai.resources.chat.completions import AsyncCompletions
-from openai.types.chat import completion_create_params
+from openai.types.chat import ChatCompletionChunk, completion_create_params
 
 #: The body fields sent untransformed: the ones that grow with the conversation.
 UNTRANSFORMED = ("messages", "tools")
 _SCALARS = (str, int, float, bool, type(None))
+#: Response types parsed by validation first: the ones built once per streamed chunk.
+VALIDATED: frozenset[type[pydantic.BaseModel]] = frozenset({ChatCompletionChunk})
 
 
 def _carries_transform(annotation: Any, seen: set[int]) -> bool:
@@ -113,8 +125,17 @@ class LeanChat(AsyncChat):
 
 class LeanOpenAI(AsyncOpenAI):
     """``AsyncOpenAI`` whose ``chat.completions.create`` skips the identity transform of
-    the conversation (see the module docstring)."""
+    the conversation and whose streamed chunks are validated rather than built field by
+    field (see the module docstring)."""
 
     @cached_property
     def chat(self) -> AsyncChat:  # type: ignore[override]
         return LeanChat(self)
+
+    def _process_response_data(self, *, data: object, cast_to: Any, response: Any) -> Any:
+        if cast_to in VALIDATED and type(data) is dict and not self._strict_response_validation:
+            try:
+                return cast_to.model_validate(data)
+            except pydantic.ValidationError:
+                pass  # off the schema: the SDK's lenient build below
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)

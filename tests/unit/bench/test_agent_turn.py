@@ -23,3 +23,14 @@ def test_identity_off_and_on() -> None:
     finally:
         switch("identity", True)
     assert _holders(unique_names_map) == installed
+
+
+def test_chunks_off_and_on() -> None:
+    from runtime import openai_client
+
+    try:
+        switch("chunks", False)
+        assert not openai_client.VALIDATED
+    finally:
+        switch("chunks", True)
+    assert set(openai_client.VALIDATED) == {openai_client.ChatCompletionChunk}

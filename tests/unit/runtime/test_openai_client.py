@@ -11,7 +11,9 @@ import httpx
 from agents import Agent, ModelSettings, RunConfig, Runner, function_tool
 from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from openai import AsyncOpenAI
+from openai import _base_client as openai_base_client
 from openai._utils._transform import PropertyInfo
+from openai.types.chat import ChatCompletionChunk
 
 from runtime import openai_client
 from runtime.openai_client import LeanOpenAI, plain_json, untransformed
@@ -107,3 +109,66 @@ class Outer(TypedDict):
 def test_an_sdk_type_with_a_transform_is_detected() -> None:
     assert openai_client._carries_transform(Outer, set())
     assert openai_client.transform_is_identity()  # the installed SDK's chat params: none
+
+
+# Streamed chunks as providers send them: a first delta with the role, a tool call split
+# over two chunks, a provider's extra field, the finish with logprobs null, the usage.
+def _chunk(choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": choices, **extra}  # fmt: skip
+
+
+_CALL_START = {"index": 0, "id": "call_1", "type": "function",
+               "function": {"name": "lookup_order", "arguments": ""}}  # fmt: skip
+_CALL_ARGS = {"index": 0, "function": {"arguments": '{"order": 1}'}}
+CHUNKS: list[dict[str, Any]] = [
+    _chunk([{"index": 0, "delta": {"role": "assistant", "content": "Hi"}, "finish_reason": None,
+             "logprobs": None}], system_fingerprint="fp"),
+    _chunk([{"index": 0, "delta": {"tool_calls": [_CALL_START]}, "finish_reason": None}]),
+    _chunk([{"index": 0, "delta": {"tool_calls": [_CALL_ARGS]}, "finish_reason": "tool_calls",
+             "logprobs": None}], x_provider={"region": "eu"}),
+    _chunk([], usage={"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}),
+]  # fmt: skip
+
+# Off the schema: what the SDK's lenient build accepts and validation would refuse.
+ODD_CHUNKS: list[dict[str, Any]] = [
+    {"id": "c1", "object": "chat.completion.chunk", "created": None, "model": "m",
+     "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]},
+    {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+     "choices": [{"index": 0, "delta": {"role": "model", "content": "Hi"}, "finish_reason": "eos"}]},
+]  # fmt: skip
+
+
+def _parse(client_type: type[AsyncOpenAI], chunk: dict[str, Any]) -> Any:
+    client = client_type(api_key="k", base_url="http://llm.invalid/v1")
+    response = httpx.Response(200, request=httpx.Request("POST", "http://llm.invalid/v1/chat/completions"))
+    return client._process_response_data(data=chunk, cast_to=ChatCompletionChunk, response=response)
+
+
+def test_a_streamed_chunk_is_the_model_the_sdk_builds(monkeypatch) -> None:
+    built: list[object] = []
+    construct = openai_base_client.construct_type
+
+    def counting(**kwargs: Any) -> Any:
+        built.append(kwargs["value"])
+        return construct(**kwargs)
+
+    monkeypatch.setattr(openai_base_client, "construct_type", counting)
+    for chunk in CHUNKS:
+        ours, sdk = _parse(LeanOpenAI, chunk), _parse(AsyncOpenAI, chunk)
+        assert type(ours) is ChatCompletionChunk
+        assert ours == sdk and ours.model_dump() == sdk.model_dump()
+        # the same fields set; pydantic counts a provider's extra field as set, the SDK not
+        assert ours.model_fields_set - set(ours.model_extra or {}) == sdk.model_fields_set
+        for a, b in zip(ours.choices, sdk.choices, strict=True):
+            assert a.delta.model_fields_set == b.delta.model_fields_set
+    assert len(built) == len(CHUNKS)  # only the SDK's client built them field by field
+    assert _parse(LeanOpenAI, CHUNKS[2]).model_extra == {"x_provider": {"region": "eu"}}
+
+
+def test_a_chunk_off_the_schema_gets_the_sdks_lenient_build() -> None:
+    for chunk in ODD_CHUNKS:
+        ours, sdk = _parse(LeanOpenAI, chunk), _parse(AsyncOpenAI, chunk)
+        assert ours.model_dump() == sdk.model_dump()
+    assert _parse(LeanOpenAI, ODD_CHUNKS[0]).created is None
+    assert _parse(LeanOpenAI, ODD_CHUNKS[1]).choices[0].finish_reason == "eos"
