@@ -212,7 +212,11 @@ def build_call(spec: CallSpec, transport: BaseTransport, sink: CallEventSink) ->
         params=PipelineParams(
             audio_in_sample_rate=spec.audio_in_sample_rate,
             audio_out_sample_rate=spec.audio_out_sample_rate,
-            enable_metrics=True,
+            # TTFB, processing-time and time-to-first-audio metrics feed only the tracing
+            # spans: without tracing they are per-turn work nobody reads (the TTFA scan of
+            # the first TTS audio sits between the TTS and the caller). Usage metrics (STT
+            # seconds, TTS characters: billing) are separate and always on.
+            enable_metrics=tracing.enabled(),
             enable_usage_metrics=True,
         ),
         observers=[observer, user_bot],

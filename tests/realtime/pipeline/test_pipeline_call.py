@@ -27,6 +27,7 @@ from pipeline.call_runner import CallControl, run_call
 from pipeline.events import MemorySink
 from pipeline.providers import ProviderCredentials, ProviderKey, ProviderSettings, STTChoice
 from pipeline.spec import CallSpec
+from runtime import tracing as runtime_tracing
 from runtime.models import ModelConfig
 from runtime.sessions import create_session
 from tests.fakes.deepgram_server import FakeDeepgram
@@ -313,3 +314,23 @@ async def test_carrier_and_browser_calls_batch_their_vad_windows():
         vad.set_sample_rate(rate)
         await vad.analyze_audio(bytes(vad._vad_frames_num_bytes))  # one window
         assert vad._model in vad_batch.batcher(vad._model.session, rate).streams, channel
+
+
+def test_performance_metrics_only_with_tracing(monkeypatch):
+    """Usage metrics always (billing); TTFB/TTFA/processing metrics only when tracing wants
+    them (BENCHMARKS.md step 14)."""
+    session = create_session(WORKFLOW, variables={}, model=ModelConfig(provider="offline"))
+
+    def params():
+        spec = CallSpec(
+            call_id=str(uuid.uuid4()), organization_id="org", channel="twilio",
+            audio_in_sample_rate=8000, audio_out_sample_rate=8000, agent=session,
+            stt_service=FrameProcessor(name="stt"), tts_service=FrameProcessor(name="tts"),
+        )  # fmt: skip
+        return build_call(spec, _StubTransport(), MemorySink()).worker._params
+
+    off = params()
+    assert (off.enable_metrics, off.enable_usage_metrics) == (False, True)
+    monkeypatch.setattr(runtime_tracing, "_enabled", True)
+    on = params()
+    assert (on.enable_metrics, on.enable_usage_metrics) == (True, True)
