@@ -8,6 +8,10 @@ Each run appends one JSON line (round, value, server CPU per caller turn, embedd
 PostgreSQL per turn, core busy, voice-to-voice p50/p95/mean/max, lateness p99, failed calls) and the
 end prints each value's mean and range. Pinning is ``bench/run.py``'s: the server on core 0,
 the fake providers and the load generator on core 1.
+
+Two commits are compared the same way with ``--var PYTHONPATH`` and a git worktree of each
+as the values (``git worktree add --detach /tmp/wt-a <rev>``): the server's console script
+imports its code from the worktree, the load generator and the fakes stay this checkout's.
 """
 
 from __future__ import annotations
