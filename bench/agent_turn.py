@@ -1,7 +1,7 @@
 """CPU of one agent turn (``WorkflowSession.respond``) against the fake LLM, and what a
 shortcut of ``runtime/`` takes off it, measured in one process with the two taking turns.
 
-    python -m bench.agent_turn [--blocks 20] [--turns 50] [--history 1] [--compare identity]
+    python -m bench.agent_turn [--blocks 20] [--turns 50] [--history 0] [--compare identity|chunks]
 
 The fake providers run on ``--client-core``, this process on ``--server-core``. Each block
 runs ``--turns`` turns of fresh sessions (a conversation of ``--history`` user messages

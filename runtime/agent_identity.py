@@ -6,8 +6,8 @@ with the same name are told apart by a JSON signature of their whole configurati
 twice per streamed turn (the tool-use tracker's snapshot and the sandbox session manager,
 both through ``_build_agent_identity_map``) and, because it sorts every name's group by
 that signature, signs every agent even when each name is unique and the map cannot depend
-on it: ~1 ms of CPU of a ~10 ms agent turn on the call's event loop (BENCHMARKS.md, "Per-call
-CPU work", step 12).
+on it: ~0.8 ms of CPU of an ~8 ms agent turn, on the call's event loop (BENCHMARKS.md,
+"Per-call CPU work", step 12).
 
 ``install`` wraps the library's function: a graph whose names are all unique gets
 ``{name: agent}`` in the library's traversal order, which is the map the library builds for
