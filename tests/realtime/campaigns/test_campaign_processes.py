@@ -132,7 +132,10 @@ async def test_two_processes_one_campaign(fleet: Fleet) -> None:
     # both processes dispatched the campaign (each logs the dials it placed; a dial slower
     # than its lease under load is re-sent with its key, and counted twice)
     dials = {p.name: p.count('"telephony_outbound_call"') for p in (a, b)}
-    assert sum(dials.values()) >= len(numbers) and all(dials.values()), dials
+    # a process that dialed nothing says why in its log (one fresh-clone run: {'A': 15, 'B': 0},
+    # while local runs split 6-9 / 6-9; the log was gone with the run's directory)
+    idle = {p.name: p.log.splitlines()[-40:] for p in (a, b) if not dials[p.name]}
+    assert sum(dials.values()) >= len(numbers) and not idle, (dials, idle)
 
 
 async def test_sigkill_mid_dial_then_restart(fleet: Fleet) -> None:
