@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,14 +32,7 @@ def switch(name: str, on: bool) -> None:
     from runtime import agent_identity, openai_client
 
     if name == "identity":
-        want, other = (
-            (agent_identity.unique_names_map, agent_identity._library)
-            if on
-            else (agent_identity._library, agent_identity.unique_names_map)
-        )
-        for mod_name, module in list(sys.modules.items()):
-            if mod_name.startswith("agents") and getattr(module, "_build_agent_identity_map", None) is other:
-                module._build_agent_identity_map = want  # type: ignore[attr-defined]
+        agent_identity.use(agent_identity.unique_names_map if on else agent_identity._library)
     elif name == "chunks":
         openai_client.VALIDATED = frozenset({openai_client.ChatCompletionChunk}) if on else frozenset()
     else:
@@ -49,18 +41,18 @@ def switch(name: str, on: bool) -> None:
 
 async def measure(fakes: str, blocks: int, turns: int, history: int, compare: str | None) -> None:
     from runtime.models import ModelConfig
-    from runtime.sessions import create_session
+    from runtime.sessions import WorkflowSession, create_session
 
     config = ModelConfig(provider="openai-compatible", base_url=fakes + "/v1", model="fake", api_key="x")
 
-    async def session() -> object:
+    async def session() -> WorkflowSession:
         s = create_session(dict(WORKFLOW), variables={}, model=config)
         for _ in range(history):
             [_ async for _ in s.respond(LINE)]
         return s
 
     for _ in range(20):  # warm-up: lazy imports and caches of the first turns
-        [_ async for _ in (await session()).respond(LINE)]  # type: ignore[attr-defined]
+        [_ async for _ in (await session()).respond(LINE)]
     runs: dict[bool, list[float]] = {False: [], True: []}
     for block in range(blocks):
         order = (True,) if compare is None else ((False, True) if block % 4 in (0, 3) else (True, False))
@@ -70,7 +62,7 @@ async def measure(fakes: str, blocks: int, turns: int, history: int, compare: st
             sessions = [await session() for _ in range(turns)]
             start = time.process_time()
             for s in sessions:
-                [_ async for _ in s.respond(LINE)]  # type: ignore[attr-defined]
+                [_ async for _ in s.respond(LINE)]
             runs[on].append(1000 * (time.process_time() - start) / turns)
     for on, values in runs.items():
         if values:

@@ -38,10 +38,24 @@ def unique_names_map(initial_agent: Any) -> dict[str, Any]:
     return _library(initial_agent)
 
 
+def holders(function: IdentityMap) -> list[str]:
+    """The openai-agents modules whose ``_build_agent_identity_map`` is ``function``."""
+    return [
+        name
+        for name, module in list(sys.modules.items())
+        if (name == "agents" or name.startswith("agents."))
+        and getattr(module, "_build_agent_identity_map", None) is function
+    ]
+
+
+def use(function: IdentityMap) -> None:
+    """Make every openai-agents module that calls the map call ``function`` (the library's
+    or ``unique_names_map``)."""
+    other = _library if function is unique_names_map else unique_names_map
+    for name in holders(other):
+        sys.modules[name]._build_agent_identity_map = function  # type: ignore[attr-defined]
+
+
 def install() -> None:
     """Use ``unique_names_map`` wherever openai-agents' modules call the map (idempotent)."""
-    for name, module in list(sys.modules.items()):
-        if (name == "agents" or name.startswith("agents.")) and getattr(
-            module, "_build_agent_identity_map", None
-        ) is _library:
-            module._build_agent_identity_map = unique_names_map  # type: ignore[attr-defined]
+    use(unique_names_map)

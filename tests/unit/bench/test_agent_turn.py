@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import runtime.sessions  # noqa: F401  (installs the identity map)
 from bench.agent_turn import switch
-from runtime.agent_identity import _library, unique_names_map
+from runtime.agent_identity import IdentityMap, _library, holders, unique_names_map
 
 
-def _holders(function: object) -> set[str]:
-    held = {n: getattr(m, "_build_agent_identity_map", None) for n, m in list(sys.modules.items())}
-    return {name for name, f in held.items() if name.startswith("agents") and f is function}
+def _holders(function: IdentityMap) -> set[str]:
+    return set(holders(function))
 
 
 def test_identity_off_and_on() -> None:

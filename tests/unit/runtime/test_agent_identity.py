@@ -51,10 +51,8 @@ async def test_a_streamed_turn_signs_no_agent(monkeypatch: pytest.MonkeyPatch) -
 
 
 async def test_without_it_the_library_signs_every_turn(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, module in list(sys.modules.items()):  # the library's function everywhere
-        installed = getattr(module, "_build_agent_identity_map", None) is unique_names_map
-        if name.startswith("agents") and installed:
-            monkeypatch.setattr(module, "_build_agent_identity_map", _library)
+    for name in agent_identity.holders(unique_names_map):  # the library's function everywhere
+        monkeypatch.setattr(sys.modules[name], "_build_agent_identity_map", _library)
     signed = _signatures(monkeypatch)
     assert await exercise_model_stack() == "Warm up done."
     assert len(signed) >= 2  # what install() takes off each turn

@@ -132,11 +132,9 @@ CHUNKS: list[dict[str, Any]] = [
 
 # Off the schema: what the SDK's lenient build accepts and validation would refuse.
 ODD_CHUNKS: list[dict[str, Any]] = [
-    {"id": "c1", "object": "chat.completion.chunk", "created": None, "model": "m",
-     "choices": [{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}]},
-    {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-     "choices": [{"index": 0, "delta": {"role": "model", "content": "Hi"}, "finish_reason": "eos"}]},
-]  # fmt: skip
+    _chunk([{"index": 0, "delta": {"content": "Hi"}, "finish_reason": None}], created=None),
+    _chunk([{"index": 0, "delta": {"role": "model", "content": "Hi"}, "finish_reason": "eos"}]),
+]
 
 
 def _parse(client_type: type[AsyncOpenAI], chunk: dict[str, Any]) -> Any:
