@@ -5,13 +5,16 @@ per run, the setting's values taking turns, so drift on a shared machine falls o
         --rounds 3 --out bench/results/ab-vad-batch.jsonl
 
 Each run appends one JSON line (round, value, server CPU per caller turn, embedded
-PostgreSQL per turn, core busy, voice-to-voice p50/p95/mean/max, lateness p99, failed calls) and the
-end prints each value's mean and range. Pinning is ``bench/run.py``'s: the server on core 0,
-the fake providers and the load generator on core 1.
+PostgreSQL per turn, core busy, voice-to-voice p50/p95/mean/max, lateness p99, call set-up
+p50/p95, failed calls) and the end prints each value's mean and range. Pinning is
+``bench/run.py``'s: the server on core 0, the fake providers and the load generator on
+core 1.
 
 Two commits are compared the same way with ``--var PYTHONPATH`` and a git worktree of each
 as the values (``git worktree add --detach /tmp/wt-a <rev>``): the server's console script
 imports its code from the worktree, the load generator and the fakes stay this checkout's.
+``--stt-connect-delay S`` has the fake Deepgram answer each websocket upgrade after S
+seconds, as a provider across the internet does (what call set-up waits for, or not).
 """
 
 from __future__ import annotations
@@ -44,6 +47,10 @@ def row(summary: dict[str, Any], round_: int, value: str) -> dict[str, Any]:
         "v2v_mean": v2v["mean"],
         "v2v_max": v2v["max"],
         "late_p99": summary["lateness_ms"]["p99"],
+        # media start -> first greeting audio, each call (the first call after start-up is
+        # one_run's unrecorded call)
+        "setup_p50": summary["setup_ms"]["p50"],
+        "setup_p95": summary["setup_ms"]["p95"],
         "failed": summary["calls"]["failed"],
     }
 
@@ -54,7 +61,8 @@ def summarise(rows: list[dict[str, Any]], var: str, values: list[str]) -> list[s
     lines = []
     for value in values:
         mine = [x for x in rows if x["val"] == value]
-        for key in ("per_turn", "busy", "v2v_p50", "v2v_p95", "v2v_mean", "late_p99"):
+        for key in ("per_turn", "busy", "v2v_p50", "v2v_p95", "v2v_mean", "late_p99",
+                    "setup_p50", "setup_p95"):
             xs = [x[key] for x in mine if x[key] is not None]
             if xs:
                 lines.append(f"{var}={value} {key}: mean {statistics.mean(xs):.4g}, "
@@ -87,12 +95,15 @@ def main() -> int:
     p.add_argument("--server-core", type=int, default=0)
     p.add_argument("--client-core", type=int, default=1)
     p.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
+    p.add_argument("--stt-connect-delay", type=float, default=0.0,
+                   help="seconds the fake Deepgram takes to answer each websocket upgrade")
     args = p.parse_args()
     values = args.values.split(",")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="switchboard-ab-") as tmp:
         workdir = Path(tmp)
-        fakes_proc, fakes = start_fakes(args.client_core, workdir)
+        fakes_proc, fakes = start_fakes(args.client_core, workdir,
+                                        "--stt-connect-delay", str(args.stt_connect_delay))
         try:
             for r in range(args.rounds):
                 for value in values:

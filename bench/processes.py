@@ -178,11 +178,12 @@ def helper_cpu_seconds(server: Server) -> float:
     return sum(cpu_seconds(pid) for pid in set(pids))
 
 
-def start_fakes(core: int | None, workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_fakes(core: int | None, workdir: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    """The fake providers (``tests/fakes/providers.py``; ``args``: its options)."""
     port = free_port()
     log = workdir / "fakes.log"
     proc = subprocess.Popen(
-        pinned(core, [PY, "-m", "tests.fakes.providers", "--port", str(port)]),
+        pinned(core, [PY, "-m", "tests.fakes.providers", "--port", str(port), *args]),
         cwd=ROOT,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,

@@ -21,6 +21,7 @@ from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 
+from pipeline.providers.background_connect import background_connect
 from pipeline.providers.config import (
     DEFAULT_BASE_URLS,
     ProviderCredentials,
@@ -121,7 +122,8 @@ def build_stt(
             smart_format=True,
         )
         base = _ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"])
-        service = DeepgramSTTService(
+        # the handshake runs behind the call's start (pipeline/providers/background_connect.py)
+        service = background_connect(DeepgramSTTService)(
             api_key=key.api_key, base_url=base, sample_rate=sample_rate, settings=settings
         )
         if key.egress is not None:
@@ -137,7 +139,7 @@ def build_stt(
         if setup.language and model in FLUX_HINT_MODELS:  # the multilingual model: a hint
             flux.language_hints = [Language(primary(setup.language))]
         return guarded_websocket_service(
-            DeepgramFluxSTTService,
+            background_connect(DeepgramFluxSTTService),
             key.egress,
             api_key=key.api_key,
             url=f"{base}/v2/listen",

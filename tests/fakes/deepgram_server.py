@@ -17,8 +17,11 @@ Injectable failures: ``reject_status`` answers the websocket handshake with that
 status; ``close_after_audio_messages`` drops the connection (close code 1011) once that many
 binary audio messages have arrived on it; ``fail_path`` limits both to one endpoint
 (``"/v1/listen"`` or ``"/v2/listen"``); ``result_delay`` delays each final result;
-``interim_every_ms=0`` sends no interim results (Nova) or ``Update``s (Flux). A Nova
-``Finalize`` and a Flux ``EndOfTurn`` are ``mark``ed on the event timeline.
+``interim_every_ms=0`` sends no interim results (Nova) or ``Update``s (Flux).
+``handshake_delay`` (seconds) holds every websocket upgrade that long, as a provider across
+the internet takes its round trips; a test can hold upgrades until it sets
+``handshake_gate`` (an ``asyncio.Event``); ``sockets`` holds every websocket it answered.
+A Nova ``Finalize`` and a Flux ``EndOfTurn`` are ``mark``ed on the event timeline.
 ``api_key`` (when set) is required as ``Authorization: Token <key>``.
 """
 
@@ -65,6 +68,7 @@ class FakeDeepgram(LoopbackServer):
         energy_threshold: float = 400.0,
         endpointing_ms: int = 400,
         interim_every_ms: int = 240,
+        handshake_delay: float = 0.0,
     ) -> None:
         super().__init__()
         self.transcripts = transcripts
@@ -76,6 +80,9 @@ class FakeDeepgram(LoopbackServer):
         self.energy_threshold = energy_threshold
         self.endpointing_ms = endpointing_ms
         self.interim_every_ms = interim_every_ms
+        self.handshake_delay = handshake_delay
+        self.handshake_gate: asyncio.Event | None = None
+        self.sockets: list[web.WebSocketResponse] = []
         self.connections: list[ConnectionInfo] = []
         self.finals: list[str] = []  # every final transcript sent, in order
         self.utterances = 0
@@ -109,8 +116,13 @@ class FakeDeepgram(LoopbackServer):
             return None, web.json_response(
                 {"err_code": "INVALID_AUTH", "err_msg": "Invalid credentials."}, status=401
             )
+        if self.handshake_delay:
+            await asyncio.sleep(self.handshake_delay)
+        if self.handshake_gate is not None:
+            await self.handshake_gate.wait()
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
+        self.sockets.append(ws)
         return ws, info
 
     def _fails(self, info: ConnectionInfo) -> bool:

@@ -2,10 +2,13 @@
 fixed delays: what the benchmark and the load-generator tests run the servers against.
 
     python -m tests.fakes.providers --port 9100 [--stt-delay S] [--llm-delay S] [--tts-delay S]
+                                    [--stt-connect-delay S]
 
 - Deepgram Nova (``/v1/listen``) and Flux (``/v2/listen``): :class:`FakeDeepgram` with a
   fixed transcript, no interim results; Flux ends the turn after ``eot_silence`` of silence
-  (in audio time), Nova answers ``Finalize`` (pipecat finalizes when its VAD stops).
+  (in audio time), Nova answers ``Finalize`` (pipecat finalizes when its VAD stops); each
+  websocket upgrade is answered after ``stt_connect_delay`` (a provider's handshake across
+  the internet: ``bench/ab.py --stt-connect-delay``).
 - OpenAI chat completions and responses (``/v1/...``): :class:`FakeOpenAI` with one fixed
   reply, first token after ``llm_delay``.
 - OpenAI speech (``/v1/audio/speech``, 24 kHz ``pcm``): :class:`FakeOpenAISpeech`, espeak-ng
@@ -42,6 +45,8 @@ class ProviderDelays:
     tts_delay: float = 0.0
     #: Flux: silence after speech before the provider declares the end of the turn.
     eot_silence: float = 0.3
+    #: Deepgram: how long each websocket upgrade takes to be answered.
+    stt_connect_delay: float = 0.0
 
 
 class FakeProviders(LoopbackServer):
@@ -55,6 +60,7 @@ class FakeProviders(LoopbackServer):
             result_delay=d.stt_delay,
             endpointing_ms=int(d.eot_silence * 1000),
             interim_every_ms=0,
+            handshake_delay=d.stt_connect_delay,
         )
         self.openai = FakeOpenAI()
         self.openai.responder = lambda _body: say(REPLY, delay=d.llm_delay)
@@ -94,8 +100,10 @@ def main() -> None:
     parser.add_argument("--llm-delay", type=float, default=0.0)
     parser.add_argument("--tts-delay", type=float, default=0.0)
     parser.add_argument("--eot-silence", type=float, default=0.3)
+    parser.add_argument("--stt-connect-delay", type=float, default=0.0)
     args = parser.parse_args()
-    delays = ProviderDelays(args.stt_delay, args.llm_delay, args.tts_delay, args.eot_silence)
+    delays = ProviderDelays(args.stt_delay, args.llm_delay, args.tts_delay, args.eot_silence,
+                            args.stt_connect_delay)  # fmt: skip
     asyncio.run(serve(args.port, delays))
 
 

@@ -10,6 +10,7 @@ def summary(per_turn: float, v2v_p95: float, late_p99: float | None) -> dict:
         "server_cpu": {"per_turn_ms": per_turn, "children_per_turn_ms": 7.5, "core_fraction": 0.6},
         "voice_to_voice_ms": {"p50": 600.0, "p95": v2v_p95, "mean": 620.0, "max": 1200.0},
         "lateness_ms": {"p99": late_p99},
+        "setup_ms": {"p50": 45.0, "p95": 70.0},
         "calls": {"failed": 0},
     }
 
@@ -18,7 +19,7 @@ def test_a_row_carries_the_runs_figures_and_its_value() -> None:
     assert row(summary(580.0, 990.0, 6.2), 2, "10") == {
         "round": 2, "val": "10", "per_turn": 580.0, "pg": 7.5, "busy": 0.6,
         "v2v_p50": 600.0, "v2v_p95": 990.0, "v2v_mean": 620.0, "v2v_max": 1200.0,
-        "late_p99": 6.2, "failed": 0,
+        "late_p99": 6.2, "setup_p50": 45.0, "setup_p95": 70.0, "failed": 0,
     }  # fmt: skip
 
 
