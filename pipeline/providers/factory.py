@@ -33,6 +33,7 @@ from pipeline.providers.config import (
     stt_setup,
     tts_setup,
 )
+from pipeline.providers.deepgram_client import install_sdk_client
 from pipeline.providers.guarded import check_deepgram_sdk_connects, guarded_websocket_service
 from runtime import tracing
 from runtime.languages import (
@@ -114,6 +115,7 @@ def build_stt(
     if choice.provider == "deepgram":
         from pipecat.services.deepgram.stt import DeepgramSTTService
 
+        install_sdk_client()  # no HTTP client (and TLS context) of its own per call
         key = _key(credentials, "deepgram")
         settings = DeepgramSTTService.Settings(
             model=setup.model or DEEPGRAM_STT_MODEL,
