@@ -14,7 +14,8 @@ who says "hello?" as the call connects is heard. A connect that raises is report
 pipecat reports a setup failure (a permanent error, which a failover stage acts on), and a
 disconnect (the call ending, a reconnect) cancels a connect still under way first, so no
 socket opens after its call has gone. Later connects (reconnects) are pipecat's, unchanged.
-Once the first connect is done, ``run_stt`` is the service's own: nothing is added per frame.
+Once the first connect is done, ``run_stt`` hands each frame straight to the service's
+own (one attribute check per frame).
 """
 
 from __future__ import annotations
