@@ -40,6 +40,7 @@ from pipeline.audio_ends import AgentAudioEnd, CallerAudioEnd
 from pipeline.barge_in import BackchannelFilterStartStrategy, NonInterruptibleNodeMuteStrategy
 from pipeline.call_worker import CallWorker
 from pipeline.events import CallEvent, CallEventSink
+from pipeline.frame_plumbing import install as install_frame_plumbing
 from pipeline.observers.call_observer import CallObserver
 from pipeline.observers.latency import LatencyTracker
 from pipeline.observers.transcript import TranscriptTracker
@@ -53,6 +54,8 @@ from pipeline.wait_for import install as install_wait_for
 from runtime import tracing
 
 install_wait_for()  # pipecat's per-frame wait_for: no task, no timer per wait (pipeline/wait_for.py)
+# pipecat's push/process steps without unused hooks, trace lines and dropped observer records
+install_frame_plumbing()
 
 
 @dataclass

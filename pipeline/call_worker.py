@@ -18,12 +18,15 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame
+from pipecat.frames.frames import Frame, InputAudioRawFrame, OutputAudioRawFrame
 from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
 from pipecat.observers.turn_tracking_observer import TurnTrackingObserver
 from pipecat.pipeline.worker import PipelineWorker
 from pipecat.pipeline.worker_observer import WorkerObserver
+from pipecat.utils.asyncio.task_manager import BaseTaskManager
 from pipecat.utils.tracing.turn_trace_observer import TurnTraceObserver
+
+from pipeline.frame_plumbing import SelectiveObserver
 
 # Observers that never look at audio frames (pipecat's tracing pair).
 AUDIO_BLIND: tuple[type[BaseObserver], ...] = (TurnTrackingObserver, TurnTraceObserver)
@@ -40,8 +43,40 @@ def implements_on_process_frame(observer_type: type[BaseObserver]) -> bool:
     return observer_type.on_process_frame is not BaseObserver.on_process_frame
 
 
-class CallWorkerObserver(WorkerObserver):
-    """A ``WorkerObserver`` that only queues frames an observer can act on."""
+class CallWorkerObserver(SelectiveObserver, WorkerObserver):
+    """A ``WorkerObserver`` that only queues frames an observer can act on.
+
+    As a ``SelectiveObserver`` it also tells pipecat's push and process steps
+    (``pipeline/frame_plumbing.py``) which frames it drops, so no record is built for them.
+    """
+
+    # (an observer reads caller audio, an observer implements ``on_process_frame``), kept
+    # current as observers are set up, added and removed.
+    _reads_input_audio = False
+    _reads_processed = False
+
+    def observes_push(self, frame: Frame) -> bool:
+        return self._reads_input_audio or not isinstance(frame, InputAudioRawFrame)
+
+    def observes_processed(self) -> bool:
+        return self._reads_processed
+
+    def _observers_changed(self) -> None:
+        proxies = self._proxies or {}
+        self._reads_input_audio = any(wants_input_audio(o) for o in proxies)
+        self._reads_processed = any(implements_on_process_frame(type(o)) for o in proxies)
+
+    async def setup(self, task_manager: BaseTaskManager) -> None:
+        await super().setup(task_manager)
+        self._observers_changed()
+
+    def add_observer(self, observer: BaseObserver) -> None:
+        super().add_observer(observer)
+        self._observers_changed()
+
+    async def remove_observer(self, observer: BaseObserver) -> None:
+        await super().remove_observer(observer)
+        self._observers_changed()
 
     async def on_process_frame(self, data: FrameProcessed) -> None:
         if not self._proxies:
@@ -51,9 +86,7 @@ class CallWorkerObserver(WorkerObserver):
                 await proxy.queue.put(data)
 
     async def on_push_frame(self, data: FramePushed) -> None:
-        if isinstance(data.frame, InputAudioRawFrame) and not any(
-            wants_input_audio(o) for o in self._proxies or ()
-        ):
+        if not self.observes_push(data.frame):
             return
         if isinstance(data.frame, OutputAudioRawFrame) and self._proxies:
             await self._push_audio(data)
