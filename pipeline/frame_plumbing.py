@@ -25,7 +25,7 @@ The replacements are written against pipecat's source of those four functions:
 ``install`` hashes that source and leaves pipecat's functions in place (with a warning)
 when it differs, so a pipecat upgrade never runs these copies over code they were not
 written for; ``tests/unit/pipeline/test_frame_plumbing.py`` fails until they are checked
-against the new source and ``PIPECAT_SOURCE`` is updated.
+against the new source and the digests in ``REPLACEMENTS`` are updated.
 """
 
 from __future__ import annotations
@@ -171,6 +171,10 @@ REPLACEMENTS: dict[str, tuple[str, Callable[..., Any]]] = {
 }
 
 
+#: pipecat's own functions while the replacements are installed.
+ORIGINALS: dict[str, Callable[..., Any]] = {}
+
+
 def source_digest(function: Callable[..., Any]) -> str:
     return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()
 
@@ -180,9 +184,6 @@ def pipecat_source_changed() -> list[str]:
     originals = ORIGINALS or {name: getattr(FrameProcessor, name) for name in REPLACEMENTS}
     return [name for name, (digest, _) in REPLACEMENTS.items()
             if source_digest(originals[name]) != digest]
-
-
-ORIGINALS: dict[str, Callable[..., Any]] = {}
 
 
 def install() -> bool:

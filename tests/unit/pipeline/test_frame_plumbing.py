@@ -23,6 +23,14 @@ def test_installed_over_the_pipecat_source_it_was_written_for():
     assert FrameProcessor.process_frame is frame_plumbing.process_frame
 
 
+def test_a_changed_pipecat_function_is_named(monkeypatch):
+    """What keeps the copies off a pipecat they were not written for: ``install`` checks
+    this list and leaves pipecat's functions in place when it is not empty."""
+    _, replacement = frame_plumbing.REPLACEMENTS["push_frame"]
+    monkeypatch.setitem(frame_plumbing.REPLACEMENTS, "push_frame", ("0" * 64, replacement))
+    assert frame_plumbing.pipecat_source_changed() == ["push_frame"]
+
+
 class _CountedText(TextFrame):
     """A frame that counts how often it is turned into a string (a trace line builds one)."""
 
