@@ -70,17 +70,23 @@ class _CountingWorker(CallWorker):
         self._observer = _AudioCounting(observers=list(self._observer._observers))
 
 
-class _Pushes(BaseObserver):
+class _Observed(BaseObserver):
+    """Records the frames pushed and the frames processed that reach it."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.frames: list[Frame] = []
+        self.pushed: list[Frame] = []
+        self.processed: list[Frame] = []
 
     async def on_push_frame(self, data: FramePushed) -> None:
-        self.frames.append(data.frame)
+        self.pushed.append(data.frame)
+
+    async def on_process_frame(self, data: FrameProcessed) -> None:
+        self.processed.append(data.frame)
 
 
 async def test_no_push_record_is_built_for_caller_audio_no_observer_reads():
-    end, pushes = Recorder(), _Pushes()
+    end, observed = Recorder(), _Observed()
     audio = InputAudioRawFrame(audio=bytes(640), sample_rate=16000, num_channels=1)
     text = TextFrame("after the audio")
 
@@ -89,31 +95,22 @@ async def test_no_push_record_is_built_for_caller_audio_no_observer_reads():
         await end.wait_for(lambda: text in end.frames)
 
     _AudioCounting.audio_records = 0
-    await run_pipeline([Recorder(), end], drive, worker_cls=_CountingWorker, observers=[pushes])
+    await run_pipeline([Recorder(), end], drive, worker_cls=_CountingWorker, observers=[observed])
     assert audio in end.frames  # the audio itself still flows
     assert _AudioCounting.audio_records == 0
-    assert text in pushes.frames  # and other pushes still reach the observers
-
-
-class _Processed(BaseObserver):
-    def __init__(self) -> None:
-        super().__init__()
-        self.frames: list[Frame] = []
-
-    async def on_process_frame(self, data: FrameProcessed) -> None:
-        self.frames.append(data.frame)
+    assert text in observed.pushed  # and other pushes still reach the observers
 
 
 async def test_processed_frames_reach_an_observer_that_implements_it():
-    end, processed = Recorder(), _Processed()
+    end, observed = Recorder(), _Observed()
     text = TextFrame("processed")
 
     async def drive(worker: PipelineWorker) -> None:
         await worker.queue_frames([text])
         await end.wait_for(lambda: text in end.frames)
 
-    await run_pipeline([Recorder(), end], drive, worker_cls=CallWorker, observers=[processed])
-    assert text in processed.frames
+    await run_pipeline([Recorder(), end], drive, worker_cls=CallWorker, observers=[observed])
+    assert text in observed.processed
 
 
 async def test_registered_push_and_process_hooks_still_run():
