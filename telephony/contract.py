@@ -100,6 +100,11 @@ class CarrierProvider(ABC):
     sample_rate: ClassVar[int] = 8000
     # the sample rates a media stream may announce; any other is refused at the handshake
     media_sample_rates: ClassVar[frozenset[int]] = frozenset({8000, 16000})
+    # the bot audio in each outbound media message, in ms (a multiple of 10): what the
+    # carrier documents, else the largest it takes. Fewer, larger messages cost less CPU per
+    # second of speech (BENCHMARKS.md step 18); the carrier buffers them and drops its buffer
+    # on a barge-in (``clear``). 40 is pipecat's default
+    media_out_chunk_ms: ClassVar[int] = 40
     # True: the pipeline runs at ``sample_rate`` whatever the stream announces (the
     # serializer resamples); False: at the stream's own rate
     fixed_pipeline_rate: ClassVar[bool] = False

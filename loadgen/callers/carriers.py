@@ -13,6 +13,7 @@ import json
 import time
 import uuid
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -291,6 +292,7 @@ class CarrierStream(RealtimeMediaSocket):
         super().__init__(ws)
         self.caller = caller
         self.bot = bytearray()  # bot PCM at caller.rate
+        self.bot_message_ms: Counter[int] = Counter()  # bot audio messages by the audio they hold
         self.clears: list[float] = []
         self._speech: list[bytes] = []
         self._silence = bytes(caller.rate // 50 * 2)
@@ -325,5 +327,6 @@ class CarrierStream(RealtimeMediaSocket):
         kind, pcm = self.caller.parse_bot(message)
         if kind == "audio":
             self.bot.extend(pcm)
+            self.bot_message_ms[len(pcm) * 500 // self.caller.rate] += 1  # 2 bytes a sample
         elif kind == "clear":
             self.clears.append(time.monotonic())

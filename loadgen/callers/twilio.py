@@ -19,6 +19,7 @@ import base64
 import contextlib
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
@@ -99,6 +100,7 @@ class MediaStream(RealtimeMediaSocket):
         self._speech: list[bytes] = []  # queued mu-law frames to send
         self._sent_speech = asyncio.Event()
         self.bot_audio = bytearray()  # every bot mu-law byte received
+        self.bot_message_ms: Counter[int] = Counter()  # bot media messages by the audio they hold
         self._playout_until = 0.0  # monotonic time the queued bot audio finishes playing
         self._pending_marks: list[tuple[float, str]] = []
         self.clears: list[float] = []
@@ -212,6 +214,7 @@ class MediaStream(RealtimeMediaSocket):
             if self.first_media_at is None:
                 self.first_media_at = now
             self.bot_audio.extend(payload)
+            self.bot_message_ms[len(payload) * 1000 // RATE] += 1
             self._playout_until = max(self._playout_until, now) + len(payload) / RATE
         elif event == "mark":
             self._pending_marks.append((max(self._playout_until, now), message["mark"]["name"]))

@@ -62,6 +62,8 @@ class ExotelProvider(CarrierProvider):
     credential_fields: ClassVar[tuple[str, ...]] = ("account_sid", "api_key", "api_token")
     sample_rate: ClassVar[int] = 8000
     media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
+    # Exotel's documented minimum chunk (3.2 kB of 8 kHz PCM), a multiple of 320 bytes
+    media_out_chunk_ms: ClassVar[int] = 100
     capabilities: ClassVar[frozenset[Capability]] = frozenset()  # in-band DTMF; hang-up closes the stream
 
     @classmethod

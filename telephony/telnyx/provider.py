@@ -61,6 +61,7 @@ class TelnyxProvider(CarrierProvider):
     credential_fields: ClassVar[tuple[str, ...]] = ("api_key", "public_key")
     sample_rate: ClassVar[int] = 8000
     media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
+    media_out_chunk_ms: ClassVar[int] = 100  # RTP media chunks may hold 20 ms to 30 s
     capabilities: ClassVar[frozenset[Capability]] = frozenset({Capability.REST_HANGUP, Capability.TRANSFER, Capability.SEND_DTMF, Capability.MACHINE_DETECTION})  # noqa: E501
     streams_on_dial: ClassVar[bool] = True
 

@@ -95,6 +95,7 @@ class TwilioProvider(CarrierProvider):
     credential_fields: ClassVar[tuple[str, ...]] = ("account_sid", "auth_token")
     sample_rate: ClassVar[int] = 8000
     media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
+    media_out_chunk_ms: ClassVar[int] = 100  # any size; Twilio buffers it until <clear>
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     # I-Twilio-Idempotency-Token: a create re-sent with the same token answers with the call
     # the first one created

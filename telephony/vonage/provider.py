@@ -76,6 +76,7 @@ class VonageProvider(CarrierProvider):
     )
     sample_rate: ClassVar[int] = SAMPLE_RATE
     media_sample_rates: ClassVar[frozenset[int]] = wire.SAMPLE_RATES  # the handshake model's
+    media_out_chunk_ms: ClassVar[int] = 20  # the Voice API websocket's audio: one 20 ms frame a message
     capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
     fixed_pipeline_rate: ClassVar[bool] = True  # the serializer resamples to sample_rate
 

@@ -199,6 +199,7 @@ async def _run(services: Services, websocket: WebSocket, provider: CarrierProvid
     transport = CarrierWebsocketTransport(
         websocket,
         FastAPIWebsocketParams(audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
+                               audio_out_10ms_chunks=provider.media_out_chunk_ms // 10,
                                serializer=serializer, allowed_origins=[]),
     )  # fmt: skip
     control = CallControl()

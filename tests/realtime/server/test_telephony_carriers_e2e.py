@@ -24,6 +24,7 @@ from loadgen.callers.carriers import (
     vonage_rest_credentials,
 )
 from server.billing.plans import change_plan
+from telephony.registry import carrier_class
 from tests.conftest import LiveServer, make_settings, run_server
 from tests.fakes.carriers.rest import FakeCarrierRest
 
@@ -141,6 +142,10 @@ async def test_inbound_call_on_carrier(env: Env, carrier: str) -> None:
         await stream.wait_for_bot_speech(0.4)  # the reply
     finally:
         await stream.close()
+    # the bot's audio comes in the messages the carrier documents (Exotel: at least 100 ms;
+    # Vonage: one 20 ms frame each), whatever the TTS chunks were
+    [(chunk_ms, _)] = stream.bot_message_ms.most_common(1)
+    assert chunk_ms == carrier_class(carrier).media_out_chunk_ms, stream.bot_message_ms
     rows = await calls_db.list_for_org(env.server.services.db, org, limit=1000)
     [row] = [c for c in rows if c["to_number"] == number]
     assert row["carrier"] == carrier and row["direction"] == "inbound"

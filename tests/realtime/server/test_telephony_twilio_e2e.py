@@ -128,6 +128,8 @@ async def test_inbound_call_full_conversation_with_barge_in(env: Env) -> None:
     try:
         greeting = await stream.wait_for_bot_speech(1.0)
         assert greeting
+        # Twilio takes any size: the bot's audio comes 100 ms a message, not pipecat's 40
+        assert set(stream.bot_message_ms) == {100}, stream.bot_message_ms
         # a malformed media message mid-call is dropped, the call goes on
         await stream.send_raw('{"event": "media", "media": {"payload": "%%%not-base64"}}')
         await stream.send_raw("not json at all")

@@ -33,6 +33,14 @@ def test_registry_lists_every_carrier_and_credentials() -> None:
     assert missing_credentials("plivo", {"auth_id": "a", "auth_token": "b"}) == []
 
 
+def test_every_carrier_sends_bot_audio_in_whole_10ms_steps() -> None:
+    # the media websocket is configured in 10 ms steps: 25 would quietly become 20
+    sizes = {name: cls.media_out_chunk_ms for name, cls in CARRIERS.items()}
+    assert all(ms >= 20 and ms % 10 == 0 for ms in sizes.values()), sizes
+    assert sizes["exotel"] >= 100  # Exotel's documented minimum chunk (3.2 kB at 8 kHz)
+    assert sizes["vonage"] == 20  # one 20 ms frame per Voice API websocket message
+
+
 # -- Telnyx -------------------------------------------------------------------------------
 def _telnyx() -> tuple[TelnyxProvider, Ed25519PrivateKey]:
     key = Ed25519PrivateKey.generate()
