@@ -15,6 +15,9 @@ as the values (``git worktree add --detach /tmp/wt-a <rev>``): the server's cons
 imports its code from the worktree, the load generator and the fakes stay this checkout's.
 ``--stt-connect-delay S`` has the fake Deepgram answer each websocket upgrade after S
 seconds, as a provider across the internet does (what call set-up waits for, or not).
+``--tts-stream-speed X`` has the fake OpenAI speech stream its audio at X times real time in
+20 ms pieces instead of all at once, as a provider synthesizing while it sends does (what
+the first bot audio of each sentence waits for).
 """
 
 from __future__ import annotations
@@ -97,13 +100,16 @@ def main() -> int:
     p.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
     p.add_argument("--stt-connect-delay", type=float, default=0.0,
                    help="seconds the fake Deepgram takes to answer each websocket upgrade")
+    p.add_argument("--tts-stream-speed", type=float, default=0.0,
+                   help="the fake OpenAI speech streams at this multiple of real time (0: at once)")
     args = p.parse_args()
     values = args.values.split(",")
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="switchboard-ab-") as tmp:
         workdir = Path(tmp)
         fakes_proc, fakes = start_fakes(args.client_core, workdir,
-                                        "--stt-connect-delay", str(args.stt_connect_delay))
+                                        "--stt-connect-delay", str(args.stt_connect_delay),
+                                        "--tts-stream-speed", str(args.tts_stream_speed))
         try:
             for r in range(args.rounds):
                 for value in values:

@@ -15,6 +15,7 @@ from typing import Any
 
 from loguru import logger
 from openai import DefaultAsyncHttpxClient
+from pipecat.audio.resamplers.soxr_stream_resampler import SOXRStreamAudioResampler
 from pipecat.frames.frames import ErrorFrame, Frame, StartFrame
 from pipecat.services.openai.tts import OpenAITTSService
 from pipecat.services.stt_service import STTService
@@ -35,6 +36,7 @@ from pipeline.providers.config import (
 )
 from pipeline.providers.deepgram_client import install_sdk_client
 from pipeline.providers.guarded import check_deepgram_sdk_connects, guarded_websocket_service
+from pipeline.providers.speech_reads import RESAMPLE_QUALITY, speech_reads
 from runtime import tracing
 from runtime.languages import (
     FLUX_HINT_MODELS,
@@ -322,6 +324,7 @@ class ResamplingOpenAITTSService(OpenAITTSService):
             **kwargs,
         )
         self._init_sample_rate = sample_rate
+        self._resampler = SOXRStreamAudioResampler(quality=RESAMPLE_QUALITY)
         # One retry: a live caller is better served by a fallback than by backoff.
         self._client = self._client.with_options(max_retries=1)
 
@@ -349,7 +352,7 @@ class ResamplingOpenAITTSService(OpenAITTSService):
             ) as response:
                 await self.start_tts_usage_metrics(text)
                 async for frame in self._stream_audio_frames_from_iterator(
-                    response.iter_bytes(self.chunk_size),
+                    speech_reads(response.iter_bytes(), OPENAI_TTS_SAMPLE_RATE),
                     in_sample_rate=OPENAI_TTS_SAMPLE_RATE,
                     context_id=context_id,
                 ):

@@ -2,7 +2,7 @@
 fixed delays: what the benchmark and the load-generator tests run the servers against.
 
     python -m tests.fakes.providers --port 9100 [--stt-delay S] [--llm-delay S] [--tts-delay S]
-                                    [--stt-connect-delay S]
+                                    [--stt-connect-delay S] [--tts-stream-speed X]
 
 - Deepgram Nova (``/v1/listen``) and Flux (``/v2/listen``): :class:`FakeDeepgram` with a
   fixed transcript, no interim results; Flux ends the turn after ``eot_silence`` of silence
@@ -12,7 +12,8 @@ fixed delays: what the benchmark and the load-generator tests run the servers ag
 - OpenAI chat completions and responses (``/v1/...``): :class:`FakeOpenAI` with one fixed
   reply, first token after ``llm_delay``.
 - OpenAI speech (``/v1/audio/speech``, 24 kHz ``pcm``): :class:`FakeOpenAISpeech`, espeak-ng
-  speech of the requested text (cached), first byte after ``tts_delay``.
+  speech of the requested text (cached), first byte after ``tts_delay``; all of it at once,
+  or streamed at ``tts_stream_speed`` times real time (``bench/ab.py --tts-stream-speed``).
 - ``GET /events``: the providers' event timeline so far, ``[[monotonic seconds, kind], ...]``
   (``stt_finalize``, ``stt_end_of_turn``, ``llm_request``, ``tts_request``), then cleared.
   Processes on one machine share the monotonic clock, so a load generator can line its own
@@ -47,6 +48,8 @@ class ProviderDelays:
     eot_silence: float = 0.3
     #: Deepgram: how long each websocket upgrade takes to be answered.
     stt_connect_delay: float = 0.0
+    #: OpenAI speech: 0 sends the audio at once, X streams it at X times real time.
+    tts_stream_speed: float = 0.0
 
 
 class FakeProviders(LoopbackServer):
@@ -64,7 +67,7 @@ class FakeProviders(LoopbackServer):
         )
         self.openai = FakeOpenAI()
         self.openai.responder = lambda _body: say(REPLY, delay=d.llm_delay)
-        self.speech = FakeOpenAISpeech(delay=d.tts_delay)
+        self.speech = FakeOpenAISpeech(delay=d.tts_delay, stream_speed=d.tts_stream_speed)
         self.members: tuple[LoopbackServer, ...] = (self.deepgram, self.openai, self.speech)
         for member in self.members:
             for route in member.app.router.routes():
@@ -101,9 +104,11 @@ def main() -> None:
     parser.add_argument("--tts-delay", type=float, default=0.0)
     parser.add_argument("--eot-silence", type=float, default=0.3)
     parser.add_argument("--stt-connect-delay", type=float, default=0.0)
+    parser.add_argument("--tts-stream-speed", type=float, default=0.0,
+                        help="stream speech at this multiple of real time (0: all at once)")
     args = parser.parse_args()
     delays = ProviderDelays(args.stt_delay, args.llm_delay, args.tts_delay, args.eot_silence,
-                            args.stt_connect_delay)  # fmt: skip
+                            args.stt_connect_delay, args.tts_stream_speed)  # fmt: skip
     asyncio.run(serve(args.port, delays))
 
 

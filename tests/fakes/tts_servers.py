@@ -151,12 +151,23 @@ class FakeDeepgramAura(_FakeTTS):
 
 
 class FakeOpenAISpeech(_FakeTTS):
-    """OpenAI ``audio/speech``. Point the OpenAI client's ``base_url`` at ``base_url``."""
+    """OpenAI ``audio/speech``. Point the OpenAI client's ``base_url`` at ``base_url``.
+
+    ``stream_speed``: 0 writes the whole response at once (in ``CHUNK_MS`` pieces); a
+    positive value streams it in ``STREAM_PIECE_MS`` pieces at that multiple of real time,
+    as a provider that synthesizes while it sends does. ``finished_at`` holds the loop time
+    each response's last piece was written.
+    """
 
     SAMPLE_RATE = 24_000
+    STREAM_PIECE_MS = 20
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, stream_speed: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if stream_speed < 0:
+            raise ValueError("stream_speed must be 0 (at once) or positive")
+        self.stream_speed = stream_speed
+        self.finished_at: list[float] = []
         self.app.router.add_post("/v1/audio/speech", self._speech_endpoint)
 
     @property
@@ -179,10 +190,25 @@ class FakeOpenAISpeech(_FakeTTS):
         pcm = await self._speech(body["input"], self.SAMPLE_RATE)
         response = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
         await response.prepare(request)
-        for chunk in chunks(pcm, self.SAMPLE_RATE):
-            await response.write(chunk)
+        if self.stream_speed:
+            await self._stream(response, pcm)
+        else:
+            for chunk in chunks(pcm, self.SAMPLE_RATE):
+                await response.write(chunk)
+        self.finished_at.append(asyncio.get_running_loop().time())
         await response.write_eof()
         return response
+
+    async def _stream(self, response: web.StreamResponse, pcm: bytes) -> None:
+        """``pcm`` in pieces, each written when the stream reaches it at ``stream_speed``."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        pieces = chunks(pcm, self.SAMPLE_RATE, self.STREAM_PIECE_MS)
+        for i, piece in enumerate(pieces):
+            due = start + i * self.STREAM_PIECE_MS / 1000 / self.stream_speed
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            await response.write(piece)
 
 
 class FakeElevenLabs(_FakeTTS):
