@@ -190,25 +190,18 @@ class FakeOpenAISpeech(_FakeTTS):
         pcm = await self._speech(body["input"], self.SAMPLE_RATE)
         response = web.StreamResponse(headers={"Content-Type": "audio/pcm"})
         await response.prepare(request)
-        if self.stream_speed:
-            await self._stream(response, pcm)
-        else:
-            for chunk in chunks(pcm, self.SAMPLE_RATE):
-                await response.write(chunk)
-        self.finished_at.append(asyncio.get_running_loop().time())
-        await response.write_eof()
-        return response
-
-    async def _stream(self, response: web.StreamResponse, pcm: bytes) -> None:
-        """``pcm`` in pieces, each written when the stream reaches it at ``stream_speed``."""
         loop = asyncio.get_running_loop()
         start = loop.time()
-        pieces = chunks(pcm, self.SAMPLE_RATE, self.STREAM_PIECE_MS)
-        for i, piece in enumerate(pieces):
-            due = start + i * self.STREAM_PIECE_MS / 1000 / self.stream_speed
-            if (wait := due - loop.time()) > 0:
+        piece_ms = self.STREAM_PIECE_MS if self.stream_speed else CHUNK_MS
+        for i, piece in enumerate(chunks(pcm, self.SAMPLE_RATE, piece_ms)):
+            # streamed: each piece when the stream reaches it at stream_speed
+            if self.stream_speed and (wait := start + i * piece_ms / 1000 / self.stream_speed
+                                      - loop.time()) > 0:
                 await asyncio.sleep(wait)
             await response.write(piece)
+        self.finished_at.append(loop.time())
+        await response.write_eof()
+        return response
 
 
 class FakeElevenLabs(_FakeTTS):
