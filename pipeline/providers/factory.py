@@ -35,6 +35,7 @@ from pipeline.providers.config import (
     tts_setup,
 )
 from pipeline.providers.deepgram_client import install_sdk_client
+from pipeline.providers.direct_audio import direct_caller_audio
 from pipeline.providers.guarded import check_deepgram_sdk_connects, guarded_websocket_service
 from pipeline.providers.speech_reads import RESAMPLE_QUALITY, speech_reads
 from runtime import tracing
@@ -127,7 +128,7 @@ def build_stt(
         )
         base = _ws_base(key.base_url or DEFAULT_BASE_URLS["deepgram"])
         # the handshake runs behind the call's start (pipeline/providers/background_connect.py)
-        service = background_connect(DeepgramSTTService)(
+        service = direct_caller_audio(background_connect(DeepgramSTTService))(
             api_key=key.api_key, base_url=base, sample_rate=sample_rate, settings=settings
         )
         if key.egress is not None:
@@ -143,7 +144,7 @@ def build_stt(
         if setup.language and model in FLUX_HINT_MODELS:  # the multilingual model: a hint
             flux.language_hints = [Language(primary(setup.language))]
         return guarded_websocket_service(
-            background_connect(DeepgramFluxSTTService),
+            direct_caller_audio(background_connect(DeepgramFluxSTTService)),
             key.egress,
             api_key=key.api_key,
             url=f"{base}/v2/listen",
