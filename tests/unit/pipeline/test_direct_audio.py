@@ -181,3 +181,22 @@ def test_the_deepgram_services_take_caller_audio_directly_under_their_own_name()
         service = build_stt(STTChoice(provider=provider), credentials, sample_rate=8000)
         assert isinstance(service, DirectCallerAudioMixin)
         assert type(service).__name__ == name
+
+
+async def test_without_the_private_state_it_reads_every_frame_is_queued():
+    """Should a pipecat upgrade rename what ``_input_idle`` reads, calls keep working."""
+    stt = _DirectStt()
+    frame = _frame(1)
+    early: list[list[Frame]] = []
+
+    async def drive(stt: _Stt, end: Recorder) -> None:
+        # what an upgrade that renamed the flag would look like to _input_idle
+        del stt._FrameProcessor__should_block_system_frames
+        await stt.queue_frame(frame)
+        early.append(stt.audio())
+        stt._FrameProcessor__should_block_system_frames = False
+        await end.wait_for(lambda: frame in end.frames)
+
+    await _run(stt, drive)
+    assert early == [[]]
+    assert _input_task_ran(stt.seen[0][1])
