@@ -1,0 +1,75 @@
+"""bench/loop_tasks.py: its loop hook adds up callback CPU by task, and its table."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+from types import ModuleType
+
+from bench.loop_tasks import SITE, difference, table
+
+
+def _hook() -> ModuleType:
+    # loaded under another name, with LOOP_TASKS_OUT unset: nothing installs on import
+    spec = importlib.util.spec_from_file_location("loop_tasks_hook", SITE / "sitecustomize.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _spin(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_callbacks_are_added_up_by_task_and_pipecat_tasks_by_name():
+    hook = _hook()
+    totals: dict[str, list[float]] = {}
+
+    async def busy_worker() -> None:
+        for _ in range(3):
+            _spin(0.005)
+            await asyncio.sleep(0)
+
+    async def run_coroutine() -> None:  # what pipecat's TaskManager wraps every task in
+        _spin(0.002)
+
+    async def main() -> None:
+        await asyncio.gather(
+            asyncio.create_task(busy_worker()),
+            asyncio.create_task(run_coroutine(), name="call:1f2e3d4c5b6a::DeepgramFluxSTTService#12::reader"),
+        )
+
+    hook.install(totals)
+    try:
+        asyncio.run(main())
+    finally:
+        hook.uninstall()
+    worker = next(v for k, v in totals.items() if k.endswith("busy_worker"))
+    assert worker[0] >= 4  # the first step and one per sleep(0)
+    assert worker[1] >= 0.015
+    pipecat = totals["pipecat:call:::DeepgramFluxSTTService::reader"]
+    assert pipecat[1] >= 0.002
+
+
+def test_uninstall_puts_the_loop_back():
+    hook = _hook()
+    original = asyncio.events.Handle._run
+    hook.install({})
+    assert asyncio.events.Handle._run is not original
+    hook.uninstall()
+    assert asyncio.events.Handle._run is original
+
+
+def test_difference_and_per_turn_table():
+    before = {"reader": [10, 0.010], "__process__": [0, 1.0]}
+    after = {"reader": [110, 0.110], "stt": [50, 0.200], "__process__": [0, 1.5]}
+    during = difference(before, after)
+    assert during == {"reader": [100, 0.1], "stt": [50, 0.2], "__process__": [0, 0.5]}
+    lines = table(during, turns=10, top=1)
+    assert lines[0] == "per caller turn (10 turns): process CPU 50.0 ms, loop callbacks 30.0 ms"
+    assert lines[2].split() == ["20.00", "5.0", "stt"]  # the costliest first, top 1 only
+    assert len(lines) == 3
