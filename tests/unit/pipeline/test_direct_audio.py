@@ -63,24 +63,9 @@ async def _run(stt: _Stt, drive) -> None:
     await run_pipeline([stt, end], driver, in_rate=8000)
 
 
-async def test_idle_input_processes_caller_audio_in_the_pushing_task():
-    stt = _DirectStt()
-    frame = _frame(1)
-    seen: list[bool] = []
-
-    async def drive(stt: _Stt, end: Recorder) -> None:
-        await stt.queue_frame(frame)
-        seen.append(stt.audio() == [frame])  # processed before queue_frame returned
-        await end.wait_for(lambda: frame in end.frames)  # and passed on as before
-
-    await _run(stt, drive)
-    assert seen == [True]
-    assert not _input_task_ran(stt.seen[0][1])
-
-
-async def test_plain_pipecat_processor_queues_caller_audio_for_its_input_task():
-    """The control: what the mixin saves is real (pipecat queues every frame)."""
-    stt = _Stt()
+async def _processed_before_return(stt: _Stt) -> bool:
+    """Queue one caller frame: whether ``stt`` processed it before ``queue_frame`` returned
+    (it is passed on either way)."""
     frame = _frame(1)
     seen: list[bool] = []
 
@@ -90,7 +75,19 @@ async def test_plain_pipecat_processor_queues_caller_audio_for_its_input_task():
         await end.wait_for(lambda: frame in end.frames)
 
     await _run(stt, drive)
-    assert seen == [False]
+    return seen == [True]
+
+
+async def test_idle_input_processes_caller_audio_in_the_pushing_task():
+    stt = _DirectStt()
+    assert await _processed_before_return(stt)
+    assert not _input_task_ran(stt.seen[0][1])
+
+
+async def test_plain_pipecat_processor_queues_caller_audio_for_its_input_task():
+    """The control: what the mixin saves is real (pipecat queues every frame)."""
+    stt = _Stt()
+    assert not await _processed_before_return(stt)
     assert _input_task_ran(stt.seen[0][1])
 
 
