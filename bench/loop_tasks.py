@@ -69,7 +69,12 @@ def table(during: Totals, turns: int, top: int) -> list[str]:
 
 def measure(turn: str, calls: int, turns: int, server_core: int, client_core: int,
             top: int) -> list[str]:  # fmt: skip
-    workdir = Path(tempfile.mkdtemp(prefix="switchboard-loop-tasks-"))
+    with tempfile.TemporaryDirectory(prefix="switchboard-loop-tasks-") as tmp:
+        return _measure(Path(tmp), turn, calls, turns, server_core, client_core, top)
+
+
+def _measure(workdir: Path, turn: str, calls: int, turns: int, server_core: int,
+             client_core: int, top: int) -> list[str]:  # fmt: skip
     prefix = workdir / "loop-tasks"
     fakes_proc, fakes = start_fakes(client_core, workdir)
     server = start_switchboard(
