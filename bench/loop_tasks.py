@@ -2,17 +2,21 @@
 
     python -m bench.loop_tasks [--turn flux] [--calls 10] [--turns 3] [--top 30]
 
-py-spy sees Python frames, so under uvloop most of a loaded server's samples sit in the
-loop's C code ("Runner.run"), and a frame does not say which call's task it serves. This
-starts the fakes and a Switchboard server like ``bench/run.py`` (same pinning) with
-``bench/loop_tasks_site`` on its ``PYTHONPATH``: its ``sitecustomize`` times every callback
-the loop runs and adds it up by task (a pipecat task by its name without numbers, e.g.
+py-spy names the Python frames a sample caught, not which call's task they serve, and on a
+loaded uvloop server it leaves about 40 % of its samples at ``Runner.run`` with no frame
+under it (``perf`` puts ~78 % of the same server's CPU in the interpreter, ~4 % in uvloop:
+those samples are Python code py-spy could not walk). This starts the fakes and a
+Switchboard server like ``bench/run.py`` (same pinning) with ``bench/loop_tasks_site`` on
+its ``PYTHONPATH``: its ``sitecustomize`` times every callback the loop runs and adds it up
+by task (a pipecat task by its name without numbers, e.g.
 ``pipecat:DeepgramFluxSTTService::__input_frame_task_handler``). After a warm-up call the
 load generator runs ``--calls`` dense calls; the table gives, per caller turn, each task's
-loop CPU and how many times it ran, so a task that runs once per 20 ms frame shows as
-~50 runs a second of call. The server runs on the stdlib asyncio loop for this (uvloop's
-callbacks are out of reach) and the timing adds to every callback: compare tasks with each
-other and runs with each other, not with ``make bench``. BENCHMARKS.md step 20 has a run.
+loop CPU and how many times it ran, so a task that runs once per 20 ms frame shows as ~50
+runs a second of call; two more columns give its runs longer than 1 ms and their CPU (a
+long callback makes every other call's next step wait). The server runs on the stdlib
+asyncio loop for this (uvloop's callbacks are out of reach) and the timing adds to every
+callback: compare tasks with each other and runs with each other, not with ``make bench``.
+BENCHMARKS.md (step 20, "Bottleneck") has runs.
 The table is printed and written to ``bench/results/loop-tasks-<turn>-<calls>calls-<time>.txt``.
 """
 
@@ -45,25 +49,32 @@ def read_totals(prefix: Path) -> dict[str, Totals]:
 
 
 def difference(before: Totals, after: Totals) -> Totals:
-    """What ran between two snapshots of one process."""
-    return {
-        name: [runs - before.get(name, [0, 0.0])[0], seconds - before.get(name, [0, 0.0])[1]]
-        for name, (runs, seconds) in after.items()
-    }
+    """What ran between two snapshots of one process (each figure of a name subtracted)."""
+    out: Totals = {}
+    for name, now in after.items():
+        then = before.get(name, [])
+        out[name] = [x - (then[i] if i < len(then) else 0) for i, x in enumerate(now)]
+    return out
 
 
 def table(during: Totals, turns: int, top: int) -> list[str]:
-    """Per caller turn: the process CPU, the loop callbacks' CPU, then the top tasks."""
+    """Per caller turn: the process CPU, the loop callbacks' CPU (and how much of it ran in
+    callbacks longer than 1 ms), then the top tasks."""
     during = dict(during)
     process = during.pop("__process__", [0, 0.0])[1]
-    loop = sum(seconds for _, seconds in during.values())
+    loop = sum(entry[1] for entry in during.values())
+    long = sum(entry[3] for entry in during.values() if len(entry) > 3)
     lines = [
         f"per caller turn ({turns} turns): process CPU {1000 * process / turns:.1f} ms, "
-        f"loop callbacks {1000 * loop / turns:.1f} ms",
-        f"{'ms/turn':>8} {'runs/turn':>10}  task or callback",
+        f"loop callbacks {1000 * loop / turns:.1f} ms ({1000 * long / turns:.1f} ms in runs "
+        "longer than 1 ms)",
+        f"{'ms/turn':>8} {'runs/turn':>10} {'>1ms/turn':>10} {'ms >1ms':>8}  task or callback",
     ]
     ranked = sorted(during.items(), key=lambda item: -item[1][1])[:top]
-    lines += [f"{1000 * s / turns:8.2f} {n / turns:10.1f}  {name}" for name, (n, s) in ranked]
+    for name, entry in ranked:
+        runs, seconds, long_runs, long_seconds = (list(entry) + [0, 0.0])[:4]
+        lines.append(f"{1000 * seconds / turns:8.2f} {runs / turns:10.1f} "
+                     f"{long_runs / turns:10.2f} {1000 * long_seconds / turns:8.2f}  {name}")
     return lines
 
 

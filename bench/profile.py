@@ -30,6 +30,20 @@ from bench.processes import Server, start_baseline, start_fakes
 from bench.run import RESULTS
 
 
+def perf_summary(data: Path, top: int = 40) -> str:
+    """``perf report``'s CPU by shared object (the interpreter, the kernel, uvloop, ...) and
+    its top symbols, without call graphs."""
+    parts = []
+    for sort in ("dso", "sym"):
+        out = subprocess.run(
+            ["perf", "report", "-i", str(data), "--no-children", "--sort", sort, "-g", "none",
+             "--stdio"], capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+        rows = [line for line in out.splitlines() if line.strip() and not line.startswith("#")]
+        parts.append(f"by {sort}:\n" + "\n".join(rows[:top]))
+    return "\n\n".join(parts) + "\n"
+
+
 def summarize(raw: Path, top: int = 40) -> str:
     inclusive: collections.Counter[str] = collections.Counter()
     self_: collections.Counter[str] = collections.Counter()
@@ -155,12 +169,16 @@ def main() -> None:
             run_level(server, args.calls, args.turns, args.client_core, workdir)
             rec.send_signal(2)
             rec.wait(60)
+            text = perf_summary(data)
+            data.with_suffix(".summary.txt").write_text(text)
+            print(text)
             print(f"perf data: {data} (perf report -i ... --no-children)")
             return
+        spy_log = workdir / "py-spy.log"
         rec = subprocess.Popen(
             [spy, "record", "--pid", str(server.proc.pid), "--format", "raw", "--rate",
              str(args.rate), "--output", str(raw), "--nonblocking", *(["--native"] if args.native else [])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            stdout=spy_log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         time.sleep(1.0)
         summary = run_level(server, args.calls, args.turns, args.client_core, workdir)
@@ -173,6 +191,8 @@ def main() -> None:
         f"{args.calls} calls: v2v p95 {summary['voice_to_voice_ms']['p95']} ms, lateness p99 "
         f"{summary['lateness_ms']['p99']} ms, server cpu {summary['server_cpu']}"
     )
+    if not raw.exists():
+        raise SystemExit(f"py-spy wrote no profile; its output:\n{spy_log.read_text()[-2000:]}")
     text = summarize(raw)
     raw.with_suffix(".summary.txt").write_text(text)
     print(text)

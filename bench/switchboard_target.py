@@ -218,4 +218,4 @@ def start_switchboard(
     else:
         args = ["--auth-token", AUTH_TOKEN, "--account-sid", ACCOUNT_SID, "--to", NUMBER]
         name = "switchboard" if gc_freeze else "switchboard-no-gc-freeze"
-    return Server(name, proc, url, args, log, data_dir=data)
+    return Server(name, proc, url, args, log, extra={"api_key": tenant.api_key}, data_dir=data)

@@ -4,9 +4,10 @@ Python imports ``sitecustomize`` at start-up from ``PYTHONPATH``; ``bench.loop_t
 starts the server with this folder there and ``LOOP_TASKS_OUT`` set. With it set, every
 callback the asyncio event loop runs is timed (thread CPU time) and added up by what it
 runs: a task's coroutine name, or for pipecat's tasks (all ``run_coroutine``) the task's
-name without its numbers and ids. Every two seconds the totals go to
-``$LOOP_TASKS_OUT.<pid>`` as JSON (``{name: [runs, seconds]}`` plus ``__process__``, the
-process CPU). uvloop runs its callbacks in C, out of reach, so the server runs on the
+name without its numbers and ids, with the runs longer than ``LONG`` (1 ms: what holds up
+every other call's next step) counted apart. Every two seconds the totals go to
+``$LOOP_TASKS_OUT.<pid>`` as JSON (``{name: [runs, seconds, long runs, long seconds]}`` plus
+``__process__``, the process CPU). uvloop runs its callbacks in C, out of reach, so the server runs on the
 stdlib loop while this is loaded, and the timing adds a few µs to each callback: the
 figures are for comparing tasks with each other, not for capacity.
 """
@@ -21,6 +22,9 @@ import sys
 import threading
 import time
 from typing import Any
+
+#: a callback this long (CPU seconds) holds the loop up: counted apart
+LONG = 0.001
 
 _NUMBERS = re.compile(r"[0-9a-f]{8,}|#\d+|\d+")
 
@@ -39,7 +43,8 @@ def callback_name(callback: Any) -> str:
 
 
 def install(totals: dict[str, list[float]]) -> None:
-    """Time every loop callback into ``totals`` (name -> [runs, CPU seconds])."""
+    """Time every loop callback into ``totals``: name -> [runs, CPU seconds, runs longer
+    than ``LONG``, their CPU seconds]."""
     run = asyncio.events.Handle._run
     clock = time.thread_time
 
@@ -50,10 +55,12 @@ def install(totals: dict[str, list[float]]) -> None:
         spent = clock() - started
         entry = totals.get(name)
         if entry is None:
-            totals[name] = [1, spent]
-        else:
-            entry[0] += 1
-            entry[1] += spent
+            entry = totals[name] = [0, 0.0, 0, 0.0]
+        entry[0] += 1
+        entry[1] += spent
+        if spent > LONG:
+            entry[2] += 1
+            entry[3] += spent
 
     timed_run.original = run  # type: ignore[attr-defined]
     asyncio.events.Handle._run = timed_run  # type: ignore[method-assign]

@@ -51,8 +51,29 @@ def test_callbacks_are_added_up_by_task_and_pipecat_tasks_by_name():
     worker = next(v for k, v in totals.items() if k.endswith("busy_worker"))
     assert worker[0] >= 4  # the first step and one per sleep(0)
     assert worker[1] >= 0.015
+    assert worker[2] == 3  # the three 5 ms runs are long, the last (a return) is not
+    assert 0.015 <= worker[3] <= worker[1]
     pipecat = totals["pipecat:call:::DeepgramFluxSTTService::reader"]
     assert pipecat[1] >= 0.002
+    assert pipecat[2] == 1
+
+
+def test_short_callbacks_are_not_counted_as_long():
+    hook = _hook()
+    totals: dict[str, list[float]] = {}
+
+    async def quick() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    hook.install(totals)
+    try:
+        asyncio.run(quick())
+    finally:
+        hook.uninstall()
+    entry = next(v for k, v in totals.items() if k.endswith("quick"))
+    assert entry[0] == 6
+    assert entry[2:] == [0, 0.0]
 
 
 def test_uninstall_puts_the_loop_back():
@@ -65,11 +86,15 @@ def test_uninstall_puts_the_loop_back():
 
 
 def test_difference_and_per_turn_table():
-    before = {"reader": [10, 0.010], "__process__": [0, 1.0]}
-    after = {"reader": [110, 0.110], "stt": [50, 0.200], "__process__": [0, 1.5]}
+    before = {"reader": [10, 0.010, 0, 0.0], "__process__": [0, 1.0]}
+    after = {"reader": [110, 0.110, 2, 0.004], "stt": [50, 0.200, 5, 0.100],
+             "__process__": [0, 1.5]}  # fmt: skip
     during = difference(before, after)
-    assert during == {"reader": [100, 0.1], "stt": [50, 0.2], "__process__": [0, 0.5]}
+    assert during["reader"] == [100, 0.1, 2, 0.004]
+    assert during["stt"] == [50, 0.2, 5, 0.1]
+    assert during["__process__"] == [0, 0.5]
     lines = table(during, turns=10, top=1)
-    assert lines[0] == "per caller turn (10 turns): process CPU 50.0 ms, loop callbacks 30.0 ms"
-    assert lines[2].split() == ["20.00", "5.0", "stt"]  # the costliest first, top 1 only
+    assert lines[0] == ("per caller turn (10 turns): process CPU 50.0 ms, loop callbacks "
+                        "30.0 ms (10.4 ms in runs longer than 1 ms)")  # fmt: skip
+    assert lines[2].split() == ["20.00", "5.0", "0.50", "10.00", "stt"]  # costliest first
     assert len(lines) == 3
