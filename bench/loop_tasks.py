@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.capacity import run_level
 from bench.processes import ROOT, start_fakes
-from bench.run import RESULTS
+from bench.run import report_lines
 from bench.switchboard_target import start_switchboard, wait_warm
 
 SITE = ROOT / "bench" / "loop_tasks_site"
@@ -122,10 +122,7 @@ def main() -> None:
     p.add_argument("--client-core", type=int, default=1)
     args = p.parse_args()
     lines = measure(args.turn, args.calls, args.turns, args.server_core, args.client_core, args.top)
-    print("\n".join(lines))
-    out = RESULTS / f"loop-tasks-{args.turn}-{args.calls}calls-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-    out.write_text("\n".join(lines) + "\n")
-    print(f"written: {out}")
+    report_lines(f"loop-tasks-{args.turn}-{args.calls}calls", lines)
 
 
 if __name__ == "__main__":

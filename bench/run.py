@@ -28,6 +28,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,15 @@ from bench.capacity import (
 from bench.processes import ROOT, machine, start_fakes
 
 RESULTS = ROOT / "bench" / "results"
+
+
+def report_lines(stem: str, lines: list[str]) -> Path:
+    """Print a text report and write it to ``bench/results/<stem>-<time>.txt``."""
+    print("\n".join(lines))
+    out = RESULTS / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+    out.write_text("\n".join(lines) + "\n")
+    print(f"written: {out}")
+    return out
 
 
 def merge_earlier(report: dict[str, Any], earlier: dict[str, Any]) -> None:

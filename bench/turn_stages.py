@@ -35,7 +35,7 @@ import numpy as np
 
 from bench.capacity import run_level
 from bench.processes import Server, start_fakes
-from bench.run import RESULTS
+from bench.run import report_lines
 from bench.switchboard_target import start_switchboard, wait_warm
 
 STAGES = (
@@ -139,10 +139,7 @@ def main() -> None:
     args = p.parse_args()
     levels = [(1, args.reference_turns), (args.calls, args.turns)]
     lines = measure(args.turn, levels, args.server_core, args.client_core)
-    print("\n".join(lines))
-    out = RESULTS / f"turn-stages-{args.turn}-{args.calls}calls-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-    out.write_text("\n".join(lines) + "\n")
-    print(f"written: {out}")
+    report_lines(f"turn-stages-{args.turn}-{args.calls}calls", lines)
 
 
 if __name__ == "__main__":

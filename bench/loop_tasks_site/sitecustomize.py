@@ -6,10 +6,10 @@ callback the asyncio event loop runs is timed (thread CPU time) and added up by 
 runs: a task's coroutine name, or for pipecat's tasks (all ``run_coroutine``) the task's
 name without its numbers and ids, with the runs longer than ``LONG`` (1 ms: what holds up
 every other call's next step) counted apart. Every two seconds the totals go to
-``$LOOP_TASKS_OUT.<pid>`` as JSON (``{name: [runs, seconds, long runs, long seconds]}`` plus
-``__process__``, the process CPU). uvloop runs its callbacks in C, out of reach, so the server runs on the
-stdlib loop while this is loaded, and the timing adds a few µs to each callback: the
-figures are for comparing tasks with each other, not for capacity.
+``$LOOP_TASKS_OUT.<pid>`` as JSON (``{name: [runs, seconds, long runs, long seconds]}``
+plus ``__process__``, the process CPU). uvloop runs its callbacks in C, out of reach, so
+the server runs on the stdlib loop while this is loaded, and the timing adds a few µs to
+each callback: the figures are for comparing tasks with each other, not for capacity.
 """
 
 from __future__ import annotations

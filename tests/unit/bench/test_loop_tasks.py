@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import time
+from collections.abc import Callable, Coroutine
 from types import ModuleType
+from typing import Any
 
 from bench.loop_tasks import SITE, difference, table
 
@@ -19,6 +21,18 @@ def _hook() -> ModuleType:
     return module
 
 
+def _hooked(main: Callable[[], Coroutine[Any, Any, None]]) -> dict[str, list[float]]:
+    """The hook's totals of running ``main`` on a fresh loop."""
+    hook = _hook()
+    totals: dict[str, list[float]] = {}
+    hook.install(totals)
+    try:
+        asyncio.run(main())
+    finally:
+        hook.uninstall()
+    return totals
+
+
 def _spin(seconds: float) -> None:
     end = time.thread_time() + seconds
     while time.thread_time() < end:
@@ -26,9 +40,6 @@ def _spin(seconds: float) -> None:
 
 
 def test_callbacks_are_added_up_by_task_and_pipecat_tasks_by_name():
-    hook = _hook()
-    totals: dict[str, list[float]] = {}
-
     async def busy_worker() -> None:
         for _ in range(3):
             _spin(0.005)
@@ -43,11 +54,7 @@ def test_callbacks_are_added_up_by_task_and_pipecat_tasks_by_name():
             asyncio.create_task(run_coroutine(), name="call:1f2e3d4c5b6a::DeepgramFluxSTTService#12::reader"),
         )
 
-    hook.install(totals)
-    try:
-        asyncio.run(main())
-    finally:
-        hook.uninstall()
+    totals = _hooked(main)
     worker = next(v for k, v in totals.items() if k.endswith("busy_worker"))
     assert worker[0] >= 4  # the first step and one per sleep(0)
     assert worker[1] >= 0.015
@@ -59,18 +66,11 @@ def test_callbacks_are_added_up_by_task_and_pipecat_tasks_by_name():
 
 
 def test_short_callbacks_are_not_counted_as_long():
-    hook = _hook()
-    totals: dict[str, list[float]] = {}
-
     async def quick() -> None:
         for _ in range(5):
             await asyncio.sleep(0)
 
-    hook.install(totals)
-    try:
-        asyncio.run(quick())
-    finally:
-        hook.uninstall()
+    totals = _hooked(quick)
     entry = next(v for k, v in totals.items() if k.endswith("quick"))
     assert entry[0] == 6
     assert entry[2:] == [0, 0.0]

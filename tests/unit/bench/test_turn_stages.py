@@ -66,3 +66,14 @@ def test_a_failed_api_read_is_an_error_not_an_empty_table():
                           base_url="http://sb")  # fmt: skip
     with pytest.raises(httpx.HTTPStatusError):
         reply_latencies(client, skip=set())
+
+
+def test_a_report_is_printed_and_written_under_its_stem(tmp_path, monkeypatch, capsys):
+    from bench import run
+
+    monkeypatch.setattr(run, "RESULTS", tmp_path)
+    out = run.report_lines("turn-stages-flux-29calls", ["a", "b"])
+    assert out.parent == tmp_path
+    assert out.name.startswith("turn-stages-flux-29calls-") and out.suffix == ".txt"
+    assert out.read_text() == "a\nb\n"
+    assert capsys.readouterr().out == f"a\nb\nwritten: {out}\n"
