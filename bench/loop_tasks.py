@@ -50,11 +50,10 @@ def read_totals(prefix: Path) -> dict[str, Totals]:
 
 def difference(before: Totals, after: Totals) -> Totals:
     """What ran between two snapshots of one process (each figure of a name subtracted)."""
-    out: Totals = {}
-    for name, now in after.items():
-        then = before.get(name, [])
-        out[name] = [x - (then[i] if i < len(then) else 0) for i, x in enumerate(now)]
-    return out
+    return {
+        name: [x - y for x, y in zip(now, before.get(name) or [0] * len(now), strict=True)]
+        for name, now in after.items()
+    }
 
 
 def table(during: Totals, turns: int, top: int) -> list[str]:
@@ -63,7 +62,7 @@ def table(during: Totals, turns: int, top: int) -> list[str]:
     during = dict(during)
     process = during.pop("__process__", [0, 0.0])[1]
     loop = sum(entry[1] for entry in during.values())
-    long = sum(entry[3] for entry in during.values() if len(entry) > 3)
+    long = sum(entry[3] for entry in during.values())
     lines = [
         f"per caller turn ({turns} turns): process CPU {1000 * process / turns:.1f} ms, "
         f"loop callbacks {1000 * loop / turns:.1f} ms ({1000 * long / turns:.1f} ms in runs "
@@ -72,7 +71,7 @@ def table(during: Totals, turns: int, top: int) -> list[str]:
     ]
     ranked = sorted(during.items(), key=lambda item: -item[1][1])[:top]
     for name, entry in ranked:
-        runs, seconds, long_runs, long_seconds = (list(entry) + [0, 0.0])[:4]
+        runs, seconds, long_runs, long_seconds = entry
         lines.append(f"{1000 * seconds / turns:8.2f} {runs / turns:10.1f} "
                      f"{long_runs / turns:10.2f} {1000 * long_seconds / turns:8.2f}  {name}")
     return lines
