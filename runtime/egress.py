@@ -16,6 +16,8 @@ own network (cloud metadata, databases, admin ports). ``EgressPolicy``:
 * dispatches requests under registered in-process prefixes (the server's own public
   ``/demo/`` routes) to an ASGI app, never over the network.
 
+``runtime/egress_aiohttp.py`` checks aiohttp's connections the same way (HTTP text-to-speech).
+
 Typical use::
 
     policy = EgressPolicy(allow_private=False)
@@ -134,7 +136,7 @@ class _Prefix:
     app: ASGIApp
 
 
-def _ip_literal(host: str) -> IPAddress | None:
+def ip_literal(host: str) -> IPAddress | None:
     try:
         return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
@@ -173,13 +175,16 @@ class EgressPolicy:
         self._connect_via = connect_via
         self._in_process = tuple(self._prefix(p, app) for p, app in (in_process or {}).items())
         self._ssl: dict[str, Any] = {}  # one TLS context per HTTP stack (CA bundle parsed once)
-        self._shared: tuple[asyncio.AbstractEventLoop | None, httpx2.AsyncClient] | None = None
 
     def warm(self) -> None:
         """Parse the CA bundle for both HTTP stacks now (start-up), not on a call's first
         request (~75 ms on the event loop)."""
         self._ssl_context(httpx)
         self._ssl_context(httpx2)
+
+    def tls_context(self) -> Any:
+        """The TLS context (``ssl.SSLContext``, the CA bundle parsed once) for other clients."""
+        return self._ssl_context(httpx)
 
     def _ssl_context(self, stack: Any) -> Any:
         context = self._ssl.get(stack.__name__)
@@ -196,7 +201,7 @@ class EgressPolicy:
     # -- checks -------------------------------------------------------------------------
     async def addresses(self, host: str, port: int) -> list[IPAddress]:
         """Resolve ``host`` (a wire name or IP literal) once; refuse any non-public answer."""
-        literal = _ip_literal(host)
+        literal = ip_literal(host)
         if literal is not None:
             found = [literal]
         else:
@@ -260,16 +265,6 @@ class EgressPolicy:
             self, httpcore2.AnyIOBackend(), httpcore2.ConnectTimeout), self._ssl_context(httpx2))
         return _NoRedirectClient2(transport=network, timeout=timeout, follow_redirects=False,
                                   trust_env=False)
-
-    def shared_openai_http_client(self) -> httpx2.AsyncClient:
-        """One ``openai_http_client()`` per event loop, for clients made per call (TTS)."""
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if self._shared is None or self._shared[0] is not loop or self._shared[1].is_closed:
-            self._shared = (loop, self.openai_http_client())
-        return self._shared[1]
 
     async def websocket_route(self, uri: str) -> tuple[str, dict[str, Any]]:
         """Check a ws(s):// URI; return it (wire host) and ``websockets.connect`` kwargs that

@@ -4,8 +4,8 @@ The first streamed run in a process pays for what openai-agents, openai and pyda
 lazily (validators, type caches, imports): measured ~200 ms on the first caller turn after
 a restart, every later turn ~10 ms. ``exercise_model_stack`` runs one turn of a streamed
 chat-completions agent against an in-memory HTTP transport (``httpx.MockTransport``)
-answering with a canned event stream, so the first real call does not pay;
-``exercise_speech_stack`` does the same for a streamed text-to-speech request.
+answering with a canned event stream, and imports the anyio backend the HTTP stacks load
+on their first real connection (~100 ms), so the first real call does not pay.
 """
 
 from __future__ import annotations
@@ -46,27 +46,11 @@ def _lookup(order: str) -> str:
     return order
 
 
-def _speech(_request: httpx.Request) -> httpx.Response:
-    return httpx.Response(200, content=b"\0" * 960, headers={"content-type": "audio/pcm"})
-
-
-async def exercise_speech_stack() -> int:
-    """One streamed text-to-speech request through the OpenAI SDK (its ``audio`` resources are
-    imported on first use: ~130 ms of the first call's greeting) and the anyio backend the
-    HTTP stacks load lazily (~100 ms); returns the bytes received."""
+async def exercise_model_stack() -> str:
+    """Stream one turn; returns the text the stack produced (``"Warm up done."``)."""
     import anyio.lowlevel
 
     await anyio.lowlevel.checkpoint()  # imports anyio's asyncio backend (httpcore's AnyIO backend)
-    async with httpx.AsyncClient(transport=httpx.MockTransport(_speech)) as http:
-        client = AsyncOpenAI(api_key="warm-up", base_url="http://warm-up.invalid/v1", http_client=http)
-        async with client.audio.speech.with_streaming_response.create(
-            input="Warm up.", model="warm", voice="alloy", response_format="pcm"
-        ) as response:
-            return sum([len(chunk) async for chunk in response.iter_bytes(480)])
-
-
-async def exercise_model_stack() -> str:
-    """Stream one turn; returns the text the stack produced (``"Warm up done."``)."""
     async with httpx.AsyncClient(transport=httpx.MockTransport(_reply)) as http:
         client = AsyncOpenAI(api_key="warm-up", base_url="http://warm-up.invalid/v1", http_client=http)
         model = OpenAIChatCompletionsModel(model="warm", openai_client=client)

@@ -3,9 +3,9 @@
 Loading Silero, Smart Turn, espeak-ng and the PocketSphinx decoder processes at start-up
 (in a thread, so the server answers meanwhile) spares the first call a second of silence.
 One agent turn through openai-agents/openai against an in-memory transport
-(``runtime.warm_up``) spares the first caller turn ~200 ms of lazy set-up; one streamed
-text-to-speech request, the speech-service modules the provider factory imports lazily and
-the egress policy's TLS contexts spare the first greeting ~300 ms more. Then
+(``runtime.warm_up``) spares the first caller turn ~200 ms of lazy set-up; the speech-service
+modules the provider factory imports lazily, the egress policy's TLS contexts and the HTTP
+text-to-speech sessions spare the first greeting ~300 ms more. Then
 ``gc.freeze()`` moves the start-up heap (models, modules: ~260k objects) out of the
 collector's reach: a full collection otherwise takes 300-450 ms on the event-loop thread
 and stalls every live call's audio (measured in BENCHMARKS.md).
@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator
 
 import structlog
 
-from runtime.warm_up import exercise_model_stack, exercise_speech_stack
+from runtime.egress_aiohttp import close_shared_aiohttp, shared_aiohttp
+from runtime.warm_up import exercise_model_stack
 from server.services import Services
 from server.settings import Settings
 
@@ -44,14 +45,12 @@ def _load_models() -> None:
 
 
 async def _warm(services: Services) -> None:
-    from pipeline.providers.factory import shared_http_client
-
     try:
         await asyncio.to_thread(_load_models)
         services.egress.warm()
-        shared_http_client()  # this loop's HTTP TTS client: its TLS context costs ~25 ms
+        for policy in (None, services.egress):  # this loop's HTTP TTS sessions (~30 ms the first)
+            shared_aiohttp(policy).session()
         await exercise_model_stack()
-        await exercise_speech_stack()
     except Exception:
         log.exception("warmup_failed")  # calls still load what they need on first use
     if services.settings.gc_freeze:
@@ -83,4 +82,7 @@ async def warmup(services: Services) -> AsyncIterator[None]:
         services.spawn(_warm(services), name="warmup")
     else:
         services.warm = True
-    yield
+    try:
+        yield
+    finally:
+        await close_shared_aiohttp()  # the HTTP TTS sessions made on this loop

@@ -9,15 +9,9 @@ engine instead.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from loguru import logger
-from openai import DefaultAsyncHttpxClient
-from pipecat.audio.resamplers.soxr_stream_resampler import SOXRStreamAudioResampler
-from pipecat.frames.frames import ErrorFrame, Frame, StartFrame
-from pipecat.services.openai.tts import OpenAITTSService
 from pipecat.services.stt_service import STTService
 from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
@@ -37,8 +31,9 @@ from pipeline.providers.config import (
 from pipeline.providers.deepgram_client import install_sdk_client
 from pipeline.providers.direct_audio import direct_caller_audio
 from pipeline.providers.guarded import check_deepgram_sdk_connects, guarded_websocket_service
-from pipeline.providers.speech_reads import RESAMPLE_QUALITY, speech_reads
+from pipeline.providers.openai_speech import OpenAISpeechService
 from runtime import tracing
+from runtime.egress_aiohttp import shared_aiohttp
 from runtime.languages import (
     FLUX_HINT_MODELS,
     OPENAI_INSTRUCTION_MODELS,
@@ -53,7 +48,6 @@ DEEPGRAM_FLUX_MODEL = "flux-general-en"
 DEEPGRAM_TTS_VOICE = "aura-2-helena-en"
 OPENAI_TTS_VOICE = "alloy"
 OPENAI_TTS_MODEL = "gpt-4o-mini-tts"
-OPENAI_TTS_SAMPLE_RATE = 24_000  # OpenAI's "pcm" format is always 24 kHz mono s16le
 ELEVENLABS_VOICE = "21m00Tcm4TlvDq8ikWAM"
 ELEVENLABS_MODEL = "eleven_flash_v2_5"
 CARTESIA_VOICE = "a0e99841-438c-4a64-b679-ae501e7d6091"
@@ -209,7 +203,7 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
     if choice.provider == "openai":
         key = _key(credentials, "openai")
         model = setup.model or OPENAI_TTS_MODEL
-        return ResamplingOpenAITTSService(
+        return OpenAISpeechService(
             api_key=key.api_key,
             base_url=key.base_url or DEFAULT_BASE_URLS["openai"],
             sample_rate=sample_rate,
@@ -220,7 +214,7 @@ def build_tts(choice: TTSChoice, credentials: ProviderCredentials, sample_rate: 
             instructions=_speak_in(setup.language) if model.startswith(OPENAI_INSTRUCTION_MODELS)
             else None,
             # a tenant's endpoint: the policy's client, every connection checked
-            http_client=(key.egress.shared_openai_http_client() if key.egress is not None else None),
+            http=shared_aiohttp(key.egress),
         )
     if choice.provider == "elevenlabs":
         from pipecat.services.elevenlabs.tts import ElevenLabsTTSService
@@ -273,91 +267,3 @@ def _speak_in(language: str | None) -> str | None:
     if name is None or primary(language or "") == "en":
         return None
     return f"Speak in {name}."
-
-
-_shared_http: tuple[asyncio.AbstractEventLoop | None, DefaultAsyncHttpxClient] | None = None
-
-
-def shared_http_client() -> DefaultAsyncHttpxClient:
-    """One HTTP client (TLS context and connection pool) per event loop for HTTP TTS.
-
-    A client per call cost a TLS context (the CA bundle parsed again) and a new connection
-    for every call's first sentence: about 2% of the server's CPU under load in the bench.
-    """
-    global _shared_http
-    try:
-        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    if _shared_http is None or _shared_http[0] is not loop or _shared_http[1].is_closed:
-        _shared_http = (loop, DefaultAsyncHttpxClient())
-    return _shared_http[1]
-
-
-class ResamplingOpenAITTSService(OpenAITTSService):
-    """OpenAI speech at any output rate.
-
-    OpenAI's ``pcm`` response is always 24 kHz; pipecat's service labels it with the
-    pipeline's rate as is, which garbles 8 kHz/16 kHz calls. This resamples the stream to
-    the service's rate, and turns every failure (HTTP 5xx, connection refused) into an
-    ``ErrorFrame`` so a failover switcher can move off the provider.
-    """
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        base_url: str,
-        voice: str,
-        model: str,
-        instructions: str | None = None,
-        sample_rate: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        # The parent warns about any rate but 24 kHz; this class resamples, so the rate is
-        # applied after it.
-        super().__init__(
-            api_key=api_key,
-            base_url=base_url,
-            settings=OpenAITTSService.Settings(voice=voice, model=model,
-                                               instructions=instructions),
-            http_client=kwargs.pop("http_client", None) or shared_http_client(),
-            **kwargs,
-        )
-        self._init_sample_rate = sample_rate
-        self._resampler = SOXRStreamAudioResampler(quality=RESAMPLE_QUALITY)
-        # One retry: a live caller is better served by a fallback than by backoff.
-        self._client = self._client.with_options(max_retries=1)
-
-    async def start(self, frame: StartFrame) -> None:
-        await TTSService.start(self, frame)  # skip the parent's 24 kHz-only warning
-
-    def can_generate_metrics(self) -> bool:
-        return True
-
-    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
-        params: dict[str, object] = {
-            "input": text,
-            "model": self._settings.model,
-            "voice": self._settings.voice,
-            "response_format": "pcm",
-        }
-        if self._settings.instructions:
-            params["instructions"] = self._settings.instructions
-        if self._settings.speed:
-            params["speed"] = self._settings.speed
-        try:
-            await self.start_ttfb_metrics()
-            async with self._client.audio.speech.with_streaming_response.create(
-                **params  # type: ignore[arg-type]
-            ) as response:
-                await self.start_tts_usage_metrics(text)
-                async for frame in self._stream_audio_frames_from_iterator(
-                    speech_reads(response.iter_bytes(), OPENAI_TTS_SAMPLE_RATE),
-                    in_sample_rate=OPENAI_TTS_SAMPLE_RATE,
-                    context_id=context_id,
-                ):
-                    await self.stop_ttfb_metrics()
-                    yield frame
-        except Exception as exc:  # noqa: BLE001 - any failure is reported, not raised
-            yield ErrorFrame(error=f"OpenAI TTS failed: {exc}", exception=exc)

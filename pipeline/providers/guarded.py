@@ -9,7 +9,8 @@ DNS can change in between (``runtime/egress.py``):
   handshake's Host header, TLS SNI and certificate check on the original name (with an
   explicit address, ``websockets`` refuses cross-origin redirects; a same-origin one stays
   on the checked address);
-* OpenAI TTS speaks HTTP through ``EgressPolicy.openai_http_client()`` (same guarantees);
+* OpenAI TTS speaks HTTP through ``runtime.egress_aiohttp.shared_aiohttp(policy)`` (same
+  guarantees, for aiohttp);
 * Deepgram Nova STT goes through Deepgram's SDK, which opens its websocket itself with
   ``websockets.legacy.client.connect`` and takes no socket or address. That call is
   wrapped (the seam the SDK's own ``deepgram.transport`` patches): before every

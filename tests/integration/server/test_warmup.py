@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from pipeline import turn_models
-from pipeline.providers import factory
+from runtime.egress_aiohttp import shared_aiohttp
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,10 @@ async def test_readiness_reports_warm_once_the_first_call_has_nothing_left_to_lo
         await asyncio.sleep(0.1)
     assert body == {"status": "ok", "database": "ok", "warm": True}
     assert turn_models.loaded()  # Silero and Smart Turn sessions
-    assert "openai.resources.audio.speech" in sys.modules  # one streamed TTS request ran
-    # the HTTP TTS client of the server's loop exists: its TLS context is not the first call's
-    shared = factory._shared_http
-    assert shared is not None and shared[0] is server.task.get_loop() and not shared[1].is_closed
+    assert "anyio._backends._asyncio" in sys.modules  # the LLM client's first connection needs it
+    # the HTTP TTS sessions of the server's loop exist (the operator's endpoint and tenants'
+    # through the policy): their TLS contexts and pools are not the first call's
+    for policy in (None, server.services.egress):
+        http = shared_aiohttp(policy)
+        assert http._loop is server.task.get_loop()
+        assert http._session is not None and not http._session.closed
