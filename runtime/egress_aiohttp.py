@@ -1,8 +1,9 @@
 """An aiohttp client for requests made per sentence, under the same egress policy.
 
 HTTP text-to-speech sends one request for each sentence the bot speaks. Through the OpenAI
-SDK (over httpx) a streamed speech request cost 2.3-3 ms of the event loop's CPU; through
-aiohttp it costs 0.7 ms (BENCHMARKS.md step 21). :class:`AiohttpEgress` is that client:
+SDK (over httpx) a streamed speech request cost ~4 ms of the event loop's CPU; through
+aiohttp ~1 ms (``python -m bench.speech_request``, BENCHMARKS.md step 21).
+:class:`AiohttpEgress` is that client:
 
 * with a policy, every host name is resolved once per connection by
   :class:`CheckedResolver`, which refuses a non-public answer (``EgressPolicy.addresses``)
@@ -35,6 +36,8 @@ from runtime.egress import HTTP_SCHEMES, EgressPolicy, EgressRefused, ip_literal
 
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 30.0  # between two reads of a response, as the httpx clients allow
+#: Open connections per session (aiohttp's default is 100; the OpenAI SDK's client had 1,000).
+MAX_CONNECTIONS = 1000
 
 
 class CheckedResolver(AbstractResolver):
@@ -81,9 +84,11 @@ class AiohttpEgress:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT_S,
                                         sock_read=READ_TIMEOUT_S)
         if self._policy is None:
-            return aiohttp.ClientSession(timeout=timeout, trust_env=False)
-        connector = aiohttp.TCPConnector(resolver=CheckedResolver(self._policy),
-                                         use_dns_cache=False, ssl=self._policy.tls_context())
+            connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS)
+        else:
+            connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, use_dns_cache=False,
+                                             resolver=CheckedResolver(self._policy),
+                                             ssl=self._policy.tls_context())
         return aiohttp.ClientSession(connector=connector, timeout=timeout, trust_env=False)
 
     @asynccontextmanager

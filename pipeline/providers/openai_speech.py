@@ -1,8 +1,9 @@
 """OpenAI text-to-speech (``POST /audio/speech``, streamed ``pcm``) over aiohttp.
 
 pipecat's ``OpenAITTSService`` sends each sentence through the OpenAI SDK, whose request
-building and httpx stack cost 2.3-3 ms of the event loop's CPU per sentence on the bench
-machine; the same streamed request through aiohttp costs 0.7 ms (BENCHMARKS.md step 21).
+building and httpx stack cost ~4 ms of the event loop's CPU per sentence on the bench
+machine; the same streamed request through aiohttp costs ~1 ms (``python -m
+bench.speech_request``, BENCHMARKS.md step 21).
 A reply is usually two or three sentences, each one request, so this service speaks the
 endpoint's wire format itself: a JSON body, a bearer key, 24 kHz 16-bit PCM streamed back.
 
@@ -67,7 +68,6 @@ class OpenAISpeechService(OpenAITTSService):
         self._url = base_url.rstrip("/") + "/audio/speech"
         self._headers = {"Authorization": f"Bearer {api_key}"}
         self._http = http
-        self._init_sample_rate = sample_rate
         self._resampler = SOXRStreamAudioResampler(quality=RESAMPLE_QUALITY)
 
     async def start(self, frame: StartFrame) -> None:
