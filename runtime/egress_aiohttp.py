@@ -15,8 +15,8 @@ aiohttp ~1 ms (``python -m bench.speech_request``, BENCHMARKS.md step 21).
 * without a policy (the operator's own endpoint) it is a plain client.
 
 One ``aiohttp.ClientSession`` (connection pool, TLS context) per event loop and policy,
-like the httpx clients (:func:`shared_aiohttp`); :func:`close_shared_aiohttp` closes them
-at shutdown.
+like the httpx clients (:func:`shared_aiohttp`); the last server lifespan holding them
+(:func:`holding_shared_aiohttp`) closes them at shutdown.
 """
 
 from __future__ import annotations
@@ -125,7 +125,20 @@ def shared_aiohttp(policy: EgressPolicy | None) -> AiohttpEgress:
     return client
 
 
-async def close_shared_aiohttp() -> None:
-    """Close every shared session made on this event loop (server shutdown)."""
-    for client in (_UNCHECKED, *list(_CHECKED.values())):
-        await client.aclose()
+_holders = 0  # server lifespans on this process using the shared sessions
+
+
+@asynccontextmanager
+async def holding_shared_aiohttp() -> AsyncIterator[None]:
+    """Keep the shared sessions while held (a server's lifespan); when the last holder
+    leaves, close those made on its event loop. Several apps in one process (the tests)
+    each hold them, so one app's shutdown does not close another's sessions."""
+    global _holders
+    _holders += 1
+    try:
+        yield
+    finally:
+        _holders -= 1
+        if _holders == 0:
+            for client in (_UNCHECKED, *list(_CHECKED.values())):
+                await client.aclose()

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 
-from runtime.egress_aiohttp import close_shared_aiohttp, shared_aiohttp
+from runtime.egress_aiohttp import holding_shared_aiohttp, shared_aiohttp
 from runtime.warm_up import exercise_model_stack
 from server.services import Services
 from server.settings import Settings
@@ -82,7 +82,5 @@ async def warmup(services: Services) -> AsyncIterator[None]:
         services.spawn(_warm(services), name="warmup")
     else:
         services.warm = True
-    try:
+    async with holding_shared_aiohttp():  # the HTTP TTS sessions, closed by the last app
         yield
-    finally:
-        await close_shared_aiohttp()  # the HTTP TTS sessions made on this loop

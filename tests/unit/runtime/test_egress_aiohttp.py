@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from runtime.egress import EgressPolicy, EgressRefused, IPAddress
-from runtime.egress_aiohttp import AiohttpEgress, close_shared_aiohttp, shared_aiohttp
+from runtime.egress_aiohttp import AiohttpEgress, holding_shared_aiohttp, shared_aiohttp
 from tests.fakes import LoopbackServer
 
 PUBLIC = ipaddress.ip_address("93.184.215.14")
@@ -120,10 +120,21 @@ async def test_the_operators_client_is_unchecked_and_both_are_shared_per_policy(
     assert shared_aiohttp(None) is shared_aiohttp(None)
     assert shared_aiohttp(policy) is shared_aiohttp(policy)
     assert shared_aiohttp(policy) is not shared_aiohttp(EgressPolicy())
+    async with holding_shared_aiohttp():
+        session = shared_aiohttp(None).session()
+        assert shared_aiohttp(None).session() is session  # one pool per loop
+        async with shared_aiohttp(None).post(f"{speech.http_url}/speak", json=BODY,
+                                             headers={}) as response:
+            assert response.status == 200
+    assert session.closed
+
+
+async def test_one_apps_shutdown_leaves_the_sessions_to_another_still_running() -> None:
+    first, second = holding_shared_aiohttp(), holding_shared_aiohttp()
+    await first.__aenter__()
+    await second.__aenter__()
     session = shared_aiohttp(None).session()
-    assert shared_aiohttp(None).session() is session  # one pool per loop
-    async with shared_aiohttp(None).post(f"{speech.http_url}/speak", json=BODY,
-                                         headers={}) as response:
-        assert response.status == 200
-    await close_shared_aiohttp()
+    await first.__aexit__(None, None, None)  # one server stops...
+    assert not session.closed and shared_aiohttp(None).session() is session
+    await second.__aexit__(None, None, None)  # ...the last one closes them
     assert session.closed
