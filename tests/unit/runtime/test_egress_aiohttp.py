@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from runtime import egress_aiohttp
 from runtime.egress import EgressPolicy, EgressRefused, IPAddress
 from runtime.egress_aiohttp import AiohttpEgress, holding_shared_aiohttp, shared_aiohttp
 from tests.fakes import LoopbackServer
@@ -113,8 +114,15 @@ async def test_only_http_urls_are_requested() -> None:
                 pass
 
 
+@pytest.fixture
+def no_holders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a fresh process: no server lifespan holds the shared sessions (an app another
+    test left open in this process would otherwise keep them)."""
+    monkeypatch.setattr(egress_aiohttp, "_holders", 0)
+
+
 async def test_the_operators_client_is_unchecked_and_both_are_shared_per_policy(
-    speech: Speech,
+    speech: Speech, no_holders: None,
 ) -> None:
     policy = EgressPolicy()
     assert shared_aiohttp(None) is shared_aiohttp(None)
@@ -129,7 +137,9 @@ async def test_the_operators_client_is_unchecked_and_both_are_shared_per_policy(
     assert session.closed
 
 
-async def test_one_apps_shutdown_leaves_the_sessions_to_another_still_running() -> None:
+async def test_one_apps_shutdown_leaves_the_sessions_to_another_still_running(
+    no_holders: None,
+) -> None:
     first, second = holding_shared_aiohttp(), holding_shared_aiohttp()
     await first.__aenter__()
     await second.__aenter__()
