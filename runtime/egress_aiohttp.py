@@ -101,7 +101,7 @@ class AiohttpEgress:
             raise EgressRefused("URL must be http:// or https://host/...")
         if self._policy is not None and ip_literal(target.host) is not None:
             await self._policy.addresses(target.host, target.port or 0)
-        async with self.session().post(target, json=json, headers=dict(headers),
+        async with self.session().post(target, json=json, headers=headers,
                                        allow_redirects=False) as response:
             yield response
 
